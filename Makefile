@@ -1,0 +1,60 @@
+# berth: build, install, test, bench. `make help` lists the targets.
+GO        ?= go
+PREFIX    ?= /usr/local
+UNITDIR   ?= /usr/lib/systemd/system
+CNIDIR    ?= $(PREFIX)/lib/berth/cni
+BIN       := bin/berth
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# seccomp: libcontainer applies the default profile only when built with it.
+TAGS      := seccomp
+export CGO_ENABLED := 1
+
+# Debian packages the build, the tests and the benchmarks use.
+DEB_PACKAGES := build-essential pkg-config libseccomp-dev systemd dbus busybox-static \
+	docker-registry iptables iproute2 runc podman skopeo util-linux procps kmod
+
+.PHONY: help deps build install uninstall test test-unit test-e2e bench example clean
+
+help:
+	@echo "make deps     install Debian packages and Go modules (root)"
+	@echo "make build    build $(BIN)"
+	@echo "make install  install berth and its units (root)"
+	@echo "make example  run the bundled hello example (root)"
+	@echo "make test     unit and integration tests (root; boots a sandboxed systemd)"
+	@echo "make bench    start-latency benchmark against runc and podman (root)"
+
+deps:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES) \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES))
+	$(GO) mod download
+
+build:
+	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/berth
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0644 systemd/dist/berth.service $(DESTDIR)$(UNITDIR)/berth.service
+	install -d -m 0755 $(DESTDIR)/etc/berth
+	install -d -m 0700 $(DESTDIR)/var/lib/berth
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable berth.service; fi
+
+uninstall:
+
+# example: push a busybox image built from busybox-static to a registry on
+# 127.0.0.1 and apply examples/hello. Without systemd as PID 1 (containers,
+# CI) it runs in a sandboxed systemd, as the tests do.
+example: build
+	$(GO) run -tags '$(TAGS)' ./hack/example
+
+test:
+	$(GO) vet -tags '$(TAGS)' ./...
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout 60m ./...
+
+test-unit:
+	$(GO) test -tags '$(TAGS)' -count=1 -short ./compose/... ./units/... ./reconciler/...
+
+bench: build
+	$(GO) run -tags '$(TAGS)' ./hack/bench
+
+clean:
+	rm -rf bin

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/spf13/cobra"
+)
+
+func newApplyCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply [PROJECT...]",
+		Short: "Make the units equal to the config dir",
+		Long: `apply loads every project in the config dir (or only those named), pulls
+their images, and creates, recreates or removes units so that systemd runs
+exactly what the files say. Unchanged services keep running untouched. A
+project whose files fail to load keeps its running units.`,
+		Example: `  berth apply
+  berth apply hello`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApply(cmd.Context(), g, args, cmd.OutOrStdout())
+		},
+	}
+}
+
+func runApply(ctx context.Context, g *globalOptions, projects []string, out io.Writer) error {
+	a, err := newApp(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	p, err := a.plan(ctx, projects)
+	if err != nil {
+		return err
+	}
+	printPlan(out, p, false)
+	a.rec.Progress = func(c reconciler.Change, err error) {
+		if err != nil {
+			fmt.Fprintf(out, "%s/%s: %s failed: %v\n", c.Project, c.Service, c.Action, err)
+			return
+		}
+		fmt.Fprintf(out, "%s/%s: %s (%s)\n", c.Project, c.Service, pastTense(c.Action), c.Unit)
+	}
+	applyErr := a.rec.Apply(ctx, p)
+	return errors.Join(append(p.Errors, applyErr)...)
+}
+
+func pastTense(a reconciler.Action) string {
+	switch a {
+	case reconciler.Create:
+		return "created"
+	case reconciler.Recreate:
+		return "recreated"
+	case reconciler.Remove:
+		return "removed"
+	}
+	return string(a)
+}

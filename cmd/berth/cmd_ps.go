@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/units"
+	"github.com/spf13/cobra"
+)
+
+type psOptions struct {
+	Format string
+}
+
+// psRow is one line of `berth ps`; its JSON form is the --format json output.
+type psRow struct {
+	Project  string    `json:"project"`
+	Service  string    `json:"service"`
+	Unit     string    `json:"unit"`
+	State    string    `json:"state"`
+	SubState string    `json:"sub_state"`
+	MainPID  int       `json:"main_pid"`
+	Image    string    `json:"image"`
+	Digest   string    `json:"digest,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+	Uptime   string    `json:"uptime,omitempty"`
+	Restarts uint32    `json:"restarts"`
+}
+
+func newPsCommand(g *globalOptions) *cobra.Command {
+	o := &psOptions{}
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "List berth's services and their units",
+		Example: `  berth ps
+  berth ps --format json | jq '.[].main_pid'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPs(cmd.Context(), g, o, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&o.Format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) error {
+	if o.Format != "table" && o.Format != "json" {
+		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
+	}
+	a, err := newApp(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	us, err := a.sd.List(ctx, units.Prefix)
+	if err != nil {
+		return err
+	}
+	rows := []psRow{}
+	now := time.Now()
+	for _, u := range us {
+		r := psRow{
+			Project: u.Environment[units.EnvProject], Service: u.Environment[units.EnvService],
+			Unit: u.Name, State: u.ActiveState, SubState: u.SubState, MainPID: u.MainPID,
+			Image: u.Environment[units.EnvImage], Restarts: u.Restarts,
+		}
+		if r.Project == "" {
+			continue // not made by berth
+		}
+		if st, err := runtime.ReadState(g.RunDir, r.Project+"-"+r.Service); err == nil {
+			r.Digest = st.Digest
+		}
+		if u.ActiveState == "active" && !u.Since.IsZero() {
+			r.Since = u.Since
+			r.Uptime = now.Sub(u.Since).Round(time.Second).String()
+		}
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Unit < rows[j].Unit })
+	if o.Format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tSERVICE\tUNIT\tSTATE\tPID\tIMAGE\tDIGEST\tUPTIME\tRESTARTS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%d\t%s\t%s\t%s\t%d\n", r.Project, r.Service, r.Unit, r.State, r.SubState,
+			r.MainPID, r.Image, shortDigest(r.Digest), dash(r.Uptime), r.Restarts)
+	}
+	return tw.Flush()
+}
+
+func shortDigest(d string) string {
+	if len(d) > 7+12 {
+		return d[:7+12]
+	}
+	return dash(d)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

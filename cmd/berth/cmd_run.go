@@ -1,0 +1,47 @@
+package main
+
+import (
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/runtime"
+	"github.com/spf13/cobra"
+)
+
+// run and cleanup are what the units execute; users do not call them.
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	var spec string
+	cmd := &cobra.Command{
+		Use:    "run --spec FILE ID",
+		Short:  "Start a container as the calling unit's main process (used by units)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := compose.LoadSpec(spec)
+			if err != nil {
+				return err
+			}
+			st, err := loadSettings(g.ConfigDir)
+			if err != nil {
+				return err
+			}
+			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Insecure: st.InsecureRegistries, Log: g.logger()}
+			return runtime.Run(cmd.Context(), opts, svc)
+		},
+	}
+	cmd.Flags().StringVar(&spec, "spec", "", "frozen service spec written by apply")
+	_ = cmd.MarkFlagRequired("spec")
+	return cmd
+}
+
+func newCleanupCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:    "cleanup ID",
+		Short:  "Remove everything a container left behind (used by units)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Log: g.logger()}
+			return runtime.Cleanup(cmd.Context(), opts, args[0])
+		},
+	}
+}

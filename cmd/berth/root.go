@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	ConfigDir string
+	StateDir  string
+	RunDir    string
+	Verbose   bool
+}
+
+func (g *globalOptions) logger() *slog.Logger {
+	level := slog.LevelInfo
+	if g.Verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// exitError carries a specific exit status (e.g. plan --detailed-exitcode).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "berth",
+		Short: "Run Compose and Kubernetes files as systemd units",
+		Long: `berth makes the Compose files in the config dir real as transient systemd
+units. Each unit's main process is the container itself; logs go to journald.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			for _, d := range []*string{&g.ConfigDir, &g.StateDir, &g.RunDir} {
+				abs, err := filepath.Abs(*d)
+				if err != nil {
+					return err
+				}
+				*d = abs
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.ConfigDir, "config-dir", envOr("BERTH_CONFIG_DIR", "/etc/berth"), "desired state: one project per entry ($BERTH_CONFIG_DIR)")
+	f.StringVar(&g.StateDir, "state-dir", envOr("BERTH_STATE_DIR", "/var/lib/berth"), "images, volumes and specs ($BERTH_STATE_DIR)")
+	f.StringVar(&g.RunDir, "run-dir", envOr("BERTH_RUN_DIR", "/run/berth"), "rootfs mounts and container state ($BERTH_RUN_DIR)")
+	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logging")
+	root.AddCommand(
+		newApplyCommand(g),
+		newPlanCommand(g),
+		newPsCommand(g),
+		newDownCommand(g),
+		newVersionCommand(),
+		newRunCommand(g),
+		newCleanupCommand(g),
+	)
+	return root
+}

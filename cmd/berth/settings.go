@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// settings is the optional berth.yaml in the config dir.
+type settings struct {
+	// InsecureRegistries may be used over plain HTTP or unverified TLS.
+	// Registries on loopback always may, as with dockerd.
+	InsecureRegistries []string `yaml:"insecure_registries"`
+}
+
+func loadSettings(configDir string) (*settings, error) {
+	path := filepath.Join(configDir, "berth.yaml")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &settings{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s settings
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/systemd"
+	"github.com/berth-dev/berth/units"
+)
+
+// app is what the user-facing commands share, wired once per invocation.
+type app struct {
+	g        *globalOptions
+	log      *slog.Logger
+	settings *settings
+	sd       *systemd.Client
+	rec      *reconciler.Reconciler
+}
+
+func newApp(ctx context.Context, g *globalOptions) (*app, error) {
+	log := g.logger()
+	st, err := loadSettings(g.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := systemd.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ucfg := units.Config{Binary: bin}
+	// Units run without the caller's environment: pass non-default dirs on.
+	if g.StateDir != "/var/lib/berth" {
+		ucfg.StateDir = g.StateDir
+	}
+	if g.RunDir != "/run/berth" {
+		ucfg.RunDir = g.RunDir
+	}
+	a := &app{g: g, log: log, settings: st, sd: sd}
+	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries, Log: log})
+	if err != nil {
+		sd.Close()
+		return nil, err
+	}
+	a.rec = &reconciler.Reconciler{
+		Manager:  manager{sd},
+		Puller:   puller{store},
+		Units:    ucfg,
+		StateDir: g.StateDir,
+		Log:      log,
+	}
+	return a, nil
+}
+
+func (a *app) Close() { a.sd.Close() }
+
+
+// manager adapts the systemd client to the reconciler's interface.
+type manager struct{ c *systemd.Client }
+
+var _ reconciler.Manager = manager{}
+
+func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
+	us, err := m.c.List(ctx, units.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []reconciler.Observed
+	for _, u := range us {
+		out = append(out, reconciler.Observed{
+			Unit:        u.Name,
+			Project:     u.Environment[units.EnvProject],
+			Service:     u.Environment[units.EnvService],
+			Hash:        u.Environment[units.EnvHash],
+			ActiveState: u.ActiveState,
+			MainPID:     u.MainPID,
+		})
+	}
+	return out, nil
+}
+
+func (m manager) Start(ctx context.Context, u *units.Unit) error {
+	props, err := u.Properties()
+	if err != nil {
+		return err
+	}
+	return m.c.StartTransient(ctx, u.Name, props)
+}
+
+func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(ctx, unit) }
+
+type puller struct{ s *image.Store }
+
+func (p puller) Pull(ctx context.Context, ref string) error {
+	_, err := p.s.Pull(ctx, ref)
+	return err
+}

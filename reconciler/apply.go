@@ -1,0 +1,124 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/units"
+)
+
+// Manager is the part of systemd the reconciler needs.
+type Manager interface {
+	Observe(ctx context.Context) ([]Observed, error)
+	Start(ctx context.Context, u *units.Unit) error
+	Stop(ctx context.Context, unit string) error
+}
+
+// Puller fetches an image ahead of a (re)start, so a recreate's downtime is
+// the restart alone. A pull error is reported; berth run retries it.
+type Puller interface {
+	Pull(ctx context.Context, ref string) error
+}
+
+// Reconciler applies plans.
+type Reconciler struct {
+	Manager  Manager
+	Puller   Puller // optional
+	Units    units.Config
+	StateDir string
+	Log      *slog.Logger
+	// Progress receives one line per action taken.
+	Progress func(c Change, err error)
+}
+
+// Apply carries out the plan. One failing service is reported and never
+// stops the others; all failures are returned joined.
+func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
+	var errs []error
+	for _, c := range p.Changes {
+		if c.Action == Keep {
+			continue
+		}
+		err := r.apply(ctx, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %s/%s: %w", c.Action, c.Project, c.Service, err))
+		}
+		if r.Progress != nil {
+			r.Progress(c, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) apply(ctx context.Context, c Change) error {
+	switch c.Action {
+	case Remove:
+		if err := r.Manager.Stop(ctx, c.Unit); err != nil {
+			return err
+		}
+		return r.removeSpecs(c.Project + "-" + c.Service)
+	case Create, Recreate:
+		svc := c.Desired
+		if r.Puller != nil {
+			if err := r.Puller.Pull(ctx, svc.Image); err != nil {
+				r.Log.Warn("pull failed; the unit will retry", "service", svc.ID(), "image", svc.Image, "err", err)
+			}
+		}
+		spec, err := compose.SaveSpec(r.StateDir, svc)
+		if err != nil {
+			return err
+		}
+		if c.Current != nil {
+			if err := r.Manager.Stop(ctx, c.Unit); err != nil {
+				return err
+			}
+		}
+		if err := r.Manager.Start(ctx, units.Service(r.Units, svc, spec)); err != nil {
+			return err
+		}
+		return r.removeSpecs(svc.ID(), spec)
+	}
+	return nil
+}
+
+// removeSpecs deletes the frozen specs of service id except keep.
+func (r *Reconciler) removeSpecs(id string, keep ...string) error {
+	matches, err := filepath.Glob(filepath.Join(r.StateDir, "specs", id+"-*.json"))
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if len(keep) > 0 && m == keep[0] {
+			continue
+		}
+		// id-<16 hex>.json: make sure "web" does not match "web-2"'s files.
+		if len(filepath.Base(m)) != len(id)+1+16+len(".json") {
+			continue
+		}
+		if err := os.Remove(m); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Down stops and removes every unit of project.
+func (r *Reconciler) Down(ctx context.Context, project string) (*Plan, error) {
+	obs, err := r.Manager.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{}
+	for i := range obs {
+		if obs[i].Project == project {
+			o := &obs[i]
+			p.Changes = append(p.Changes, Change{Action: Remove, Project: o.Project, Service: o.Service, Unit: o.Unit, Current: o})
+		}
+	}
+	return p, r.Apply(ctx, p)
+}

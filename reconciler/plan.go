@@ -1,0 +1,171 @@
+// Package reconciler diffs the desired model against the units systemd has
+// and makes them equal: create, recreate, remove, keep.
+package reconciler
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/units"
+)
+
+// Observed is a berth unit as systemd reports it.
+type Observed struct {
+	Unit        string
+	Project     string
+	Service     string
+	Hash        string
+	ActiveState string
+	MainPID     int
+}
+
+// Action is what apply does to one service.
+type Action string
+
+// The actions of a plan, in the terraform style `berth plan` prints.
+const (
+	Create   Action = "create"
+	Recreate Action = "recreate"
+	Remove   Action = "remove"
+	Keep     Action = "unchanged"
+)
+
+// Symbol is the one-character marker plan output uses.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Recreate:
+		return "~"
+	case Remove:
+		return "-"
+	}
+	return "="
+}
+
+// Change is one service's entry in a plan.
+type Change struct {
+	Action  Action
+	Project string
+	Service string
+	Unit    string
+	// Reason says why a recreate is needed.
+	Reason string
+	// Desired is nil for Remove.
+	Desired *compose.Service
+	// Current is nil for Create.
+	Current *Observed
+}
+
+// Plan is the full diff. Errors are per config entry: the projects they
+// belong to keep their running units untouched.
+type Plan struct {
+	Changes  []Change
+	Errors   []error
+	Warnings []string
+}
+
+// HasChanges reports whether applying the plan would do anything.
+func (p *Plan) HasChanges() bool {
+	for _, c := range p.Changes {
+		if c.Action != Keep {
+			return true
+		}
+	}
+	return false
+}
+
+// MakePlan diffs the loaded entries against the observed units. When only
+// is non-empty, projects not named in it are left out entirely.
+func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan {
+	p := &Plan{}
+	selected := func(project string) bool {
+		if len(only) == 0 {
+			return true
+		}
+		for _, o := range only {
+			if o == project {
+				return true
+			}
+		}
+		return false
+	}
+	byUnit := map[string]*Observed{}
+	for i := range observed {
+		byUnit[observed[i].Unit] = &observed[i]
+	}
+	claimed := map[string]bool{} // projects whose units a config entry owns
+	for _, e := range entries {
+		if !selected(e.Name) {
+			continue
+		}
+		claimed[e.Name] = true
+		if e.Err != nil {
+			p.Errors = append(p.Errors, e.Err)
+			keepAll(p, e.Name, observed)
+			continue
+		}
+		p.Warnings = append(p.Warnings, e.Project.Warnings...)
+		for i := range e.Project.Services {
+			svc := &e.Project.Services[i]
+			name := units.Name(svc.Project, svc.Name)
+			cur := byUnit[name]
+			delete(byUnit, name)
+			p.Changes = append(p.Changes, diff(svc, name, cur))
+		}
+	}
+	// What is left is owned by no declared service: removed services of
+	// loaded projects, and projects whose entry is gone.
+	var rest []*Observed
+	for _, o := range byUnit {
+		if o.Project == "" || !selected(o.Project) {
+			continue
+		}
+		if claimed[o.Project] && isKept(p, o.Unit) {
+			continue
+		}
+		rest = append(rest, o)
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Unit < rest[j].Unit })
+	for _, o := range rest {
+		p.Changes = append(p.Changes, Change{Action: Remove, Project: o.Project, Service: o.Service, Unit: o.Unit, Current: o})
+	}
+	return p
+}
+
+func diff(svc *compose.Service, name string, cur *Observed) Change {
+	c := Change{Project: svc.Project, Service: svc.Name, Unit: name, Desired: svc, Current: cur}
+	switch {
+	case cur == nil:
+		c.Action = Create
+	case cur.Hash != svc.Hash():
+		c.Action, c.Reason = Recreate, fmt.Sprintf("spec changed (%s -> %s)", cur.Hash, svc.Hash())
+	case cur.ActiveState == "failed" || cur.ActiveState == "inactive":
+		c.Action, c.Reason = Recreate, "unit is "+cur.ActiveState
+	default:
+		c.Action = Keep
+	}
+	return c
+}
+
+// keepAll keeps every unit of a project whose file failed to load: a broken
+// file never disturbs running services.
+func keepAll(p *Plan, project string, observed []Observed) {
+	for i := range observed {
+		o := &observed[i]
+		if o.Project == project {
+			p.Changes = append(p.Changes, Change{Action: Keep, Project: o.Project, Service: o.Service, Unit: o.Unit, Current: o,
+				Reason: "config has errors; keeping the running unit"})
+		}
+	}
+}
+
+func isKept(p *Plan, unit string) bool {
+	for _, c := range p.Changes {
+		if c.Unit == unit && c.Action == Keep {
+			return true
+		}
+	}
+	return false
+}

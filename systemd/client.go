@@ -1,0 +1,116 @@
+// Package systemd is berth's thin D-Bus client for systemd. It starts,
+// stops and lists units and knows nothing of compose.
+package systemd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+)
+
+// Client talks to the system manager.
+type Client struct {
+	conn *sd.Conn
+}
+
+// Connect opens systemd's private socket when running as root (no bus
+// daemon needed, as systemctl does) and the system bus otherwise.
+func Connect(ctx context.Context) (*Client, error) {
+	var conn *sd.Conn
+	var err error
+	if os.Geteuid() == 0 {
+		conn, err = sd.NewSystemdConnectionContext(ctx)
+	} else {
+		conn, err = sd.NewSystemConnectionContext(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to systemd: %w", err)
+	}
+	return &Client{conn: conn}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() { c.conn.Close() }
+
+// ErrJobFailed is wrapped by errors of jobs that did not end "done".
+var ErrJobFailed = errors.New("systemd job failed")
+
+// StartTransient creates and starts a transient unit and waits for its start
+// job. A stopped earlier instance that systemd has not yet garbage-collected
+// is waited out, so a recreate never races the old unit.
+func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Property) error {
+	for attempt := 0; ; attempt++ {
+		ch := make(chan string, 1)
+		_, err := c.conn.StartTransientUnitContext(ctx, name, "fail", props, ch)
+		if err == nil {
+			return waitJob(ctx, "starting", name, ch)
+		}
+		var de dbus.Error
+		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.UnitExists" && attempt < 50 {
+			_ = c.conn.ResetFailedUnitContext(ctx, name)
+			select {
+			case <-time.After(100 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return fmt.Errorf("starting unit %s: %w", name, err)
+	}
+}
+
+// Stop stops a unit and waits for the job; a unit that is not loaded counts
+// as stopped. A failed transient unit is reset so that it goes away.
+func (c *Client) Stop(ctx context.Context, name string) error {
+	ch := make(chan string, 1)
+	if _, err := c.conn.StopUnitContext(ctx, name, "replace", ch); err != nil {
+		var de dbus.Error
+		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
+			return nil
+		}
+		return fmt.Errorf("stopping unit %s: %w", name, err)
+	}
+	if err := waitJob(ctx, "stopping", name, ch); err != nil {
+		return err
+	}
+	_ = c.ResetFailed(ctx, name)
+	return nil
+}
+
+// Restart restarts a unit and waits for the job.
+func (c *Client) Restart(ctx context.Context, name string) error {
+	ch := make(chan string, 1)
+	if _, err := c.conn.RestartUnitContext(ctx, name, "replace", ch); err != nil {
+		return fmt.Errorf("restarting unit %s: %w", name, err)
+	}
+	return waitJob(ctx, "restarting", name, ch)
+}
+
+// ResetFailed clears a unit's failed state; a unit that is not failed or not
+// loaded is not an error.
+func (c *Client) ResetFailed(ctx context.Context, name string) error {
+	err := c.conn.ResetFailedUnitContext(ctx, name)
+	var de dbus.Error
+	if err != nil && errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || strings.Contains(de.Name, "NotFailed")) {
+		return nil
+	}
+	return err
+}
+
+func waitJob(ctx context.Context, verb, name string, ch <-chan string) error {
+	select {
+	case res := <-ch:
+		if res != "done" {
+			return fmt.Errorf("%s unit %s: job %s: %w", verb, name, res, ErrJobFailed)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s unit %s: %w", verb, name, ctx.Err())
+	}
+}

@@ -1,0 +1,170 @@
+package units
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
+)
+
+// property converts one unit-file option into its D-Bus property; a few
+// options accumulate (lists), which Properties merges.
+type property func(value string) (string, any, error)
+
+// propertyTable maps unit-file names to D-Bus property names and types, per
+// org.freedesktop.systemd1(5). An option missing here cannot be sent to
+// systemd, and Properties says so rather than dropping it.
+var propertyTable = map[string]property{
+	"Description":           str("Description"),
+	"After":                 list("After"),
+	"Before":                list("Before"),
+	"Requires":              list("Requires"),
+	"Wants":                 list("Wants"),
+	"BindsTo":               list("BindsTo"),
+	"StartLimitBurst":       u32("StartLimitBurst"),
+	"StartLimitIntervalSec": usec("StartLimitIntervalUSec"),
+	"Type":                  str("Type"),
+	"ExecStart":             exec("ExecStart"),
+	"ExecStopPost":          exec("ExecStopPost"),
+	"SyslogIdentifier":      str("SyslogIdentifier"),
+	"Environment":           list("Environment"),
+	"Delegate":              boolean("Delegate"),
+	"KillMode":              str("KillMode"),
+	"KillSignal":            signal("KillSignal"),
+	"TimeoutStopSec":        usec("TimeoutStopUSec"),
+	"TimeoutStartSec":       usec("TimeoutStartUSec"),
+	"Restart":               str("Restart"),
+	"RestartSec":            usec("RestartUSec"),
+	"MemoryMax":             u64("MemoryMax"),
+	"TasksMax":              u64("TasksMax"),
+	"CPUQuota":              cpuQuota,
+	"NotifyAccess":          str("NotifyAccess"),
+}
+
+// Properties renders the unit as D-Bus properties for StartTransientUnit.
+func (u *Unit) Properties() ([]sd.Property, error) {
+	var props []sd.Property
+	at := map[string]int{}
+	for _, o := range u.Options {
+		conv, ok := propertyTable[o.Name]
+		if !ok {
+			return nil, fmt.Errorf("unit %s: option %s= has no D-Bus mapping", u.Name, o.Name)
+		}
+		name, v, err := conv(o.Value)
+		if err != nil {
+			return nil, fmt.Errorf("unit %s: %s=%s: %w", u.Name, o.Name, o.Value, err)
+		}
+		if i, seen := at[name]; seen {
+			if merged, ok := appendValue(props[i].Value.Value(), v); ok {
+				props[i].Value = dbus.MakeVariant(merged)
+				continue
+			}
+			props[i].Value = dbus.MakeVariant(v) // later assignment wins
+			continue
+		}
+		at[name] = len(props)
+		props = append(props, sd.Property{Name: name, Value: dbus.MakeVariant(v)})
+	}
+	return props, nil
+}
+
+func appendValue(have, add any) (any, bool) {
+	switch h := have.(type) {
+	case []string:
+		return append(h, add.([]string)...), true
+	case []execCommand:
+		return append(h, add.([]execCommand)...), true
+	}
+	return nil, false
+}
+
+func str(name string) property {
+	return func(v string) (string, any, error) { return name, v, nil }
+}
+
+func list(name string) property {
+	return func(v string) (string, any, error) { return name, strings.Fields(v), nil }
+}
+
+func boolean(name string) property {
+	return func(v string) (string, any, error) {
+		switch v {
+		case "yes", "true", "on", "1":
+			return name, true, nil
+		case "no", "false", "off", "0":
+			return name, false, nil
+		}
+		return name, nil, fmt.Errorf("not a boolean: %q", v)
+	}
+}
+
+func u32(name string) property {
+	return func(v string) (string, any, error) {
+		n, err := strconv.ParseUint(v, 10, 32)
+		return name, uint32(n), err
+	}
+}
+
+func u64(name string) property {
+	return func(v string) (string, any, error) {
+		if v == "infinity" {
+			return name, uint64(1<<64 - 1), nil
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		return name, n, err
+	}
+}
+
+// usec parses systemd time spans as used here: "infinity", "0", plain
+// seconds ("10", "1.5") or Go-style durations ("100ms", "5min").
+func usec(name string) property {
+	return func(v string) (string, any, error) {
+		if v == "infinity" {
+			return name, uint64(1<<64 - 1), nil
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return name, uint64(f * 1e6), nil
+		}
+		d, err := time.ParseDuration(strings.ReplaceAll(v, "min", "m"))
+		return name, uint64(d.Microseconds()), err
+	}
+}
+
+func signal(name string) property {
+	return func(v string) (string, any, error) {
+		n := unix.SignalNum(v)
+		if n == 0 {
+			return name, nil, fmt.Errorf("unknown signal %q", v)
+		}
+		return name, int32(n), nil
+	}
+}
+
+// cpuQuota maps "150%" to CPUQuotaPerSecUSec, as systemctl does.
+func cpuQuota(v string) (string, any, error) {
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	return "CPUQuotaPerSecUSec", uint64(pct * 10000), err
+}
+
+// execCommand is systemd's (sasb) exec tuple; the bool is IgnoreFailure.
+type execCommand struct {
+	Path          string
+	Args          []string
+	IgnoreFailure bool
+}
+
+// exec splits a command line the way berth writes it: plain words, no
+// quoting (berth's own paths and ids never contain spaces).
+func exec(name string) property {
+	return func(v string) (string, any, error) {
+		args := strings.Fields(v)
+		if len(args) == 0 {
+			return name, nil, fmt.Errorf("empty command")
+		}
+		return name, []execCommand{{Path: args[0], Args: args}}, nil
+	}
+}
