@@ -43,8 +43,8 @@ uninstall:
 # example: push a busybox image built from busybox-static to a registry on
 # 127.0.0.1 and apply examples/hello. Without systemd as PID 1 (containers,
 # CI) it runs in a sandboxed systemd, as the tests do.
-example: build
-	$(GO) run -tags '$(TAGS)' ./hack/example
+example: install
+	hack/example.sh
 
 test:
 	$(GO) vet -tags '$(TAGS)' ./...
@@ -54,7 +54,7 @@ test-unit:
 	$(GO) test -tags '$(TAGS)' -count=1 -short ./compose/... ./units/... ./reconciler/...
 
 bench: build
-	$(GO) run -tags '$(TAGS)' ./hack/bench
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 20x -timeout 30m -v ./hack/bench
 
 clean:
 	rm -rf bin

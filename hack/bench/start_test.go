@@ -1,0 +1,138 @@
+// Package bench measures berth against its baselines on the same machine in
+// the same run: start latency of a container under systemd versus bare
+// `runc run` and `podman run`. Run with `make bench`.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/hack/e2e"
+	"github.com/berth-dev/berth/units"
+)
+
+// BenchmarkStartLatency interleaves, per iteration, one start of each:
+//   - berth:  `systemctl start` of a berth unit until it is active, i.e. the
+//     container's command has been exec'd and MAINPID handed over;
+//   - runc:   `runc run --detach` of the same busybox rootfs;
+//   - podman: `podman run --detach --rm` (Debian podman, runc runtime).
+//
+// Each container runs `sleep 600` and is torn down outside the timed part.
+// Use -benchtime=20x (make bench does) for 20 samples of each.
+func BenchmarkStartLatency(b *testing.B) {
+	wd := e2e.WorkDir(b)
+	bin := buildBerth(b, wd)
+	reg := e2e.StartRegistry(b)
+	img, err := e2e.BuildBusybox()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := reg.Addr() + "/busybox:latest"
+	reg.Push(b, ref, img)
+	sb := e2e.BootSystemd(b)
+	ctx := context.Background()
+	run := func(name string, args ...string) {
+		b.Helper()
+		if out, err := sb.Command(ctx, name, args...).CombinedOutput(); err != nil {
+			b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+
+	// berth: a persistent unit rendered by package units, started repeatedly.
+	state := filepath.Join(wd, "state")
+	svc := &compose.Service{Project: "bench", Name: "sleep", Image: ref, Command: []string{"sleep", "600"}}
+	spec, err := compose.SaveSpec(state, svc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := units.Service(units.Config{Binary: bin, StateDir: state}, svc, spec)
+	run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
+
+	// runc: a bundle whose rootfs is the busybox binary and its applets.
+	bundle := filepath.Join(wd, "bundle")
+	makeBundle(b, bundle)
+
+	// podman: the same image from the same registry.
+	podman := []string{"--runtime", "runc", "--cgroup-manager", "cgroupfs"}
+	run("podman", append(podman, "pull", "--tls-verify=false", "-q", ref)...)
+
+	starts := map[string][]time.Duration{}
+	timeIt := func(name string, start func(), stop func()) {
+		t0 := time.Now()
+		start()
+		starts[name] = append(starts[name], time.Since(t0))
+		stop()
+	}
+	// Warm up: the first berth start pulls and unpacks the image.
+	run("systemctl", "start", u.Name)
+	run("systemctl", "stop", u.Name)
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		timeIt("berth", func() { run("systemctl", "start", u.Name) }, func() { run("systemctl", "stop", u.Name) })
+		id := fmt.Sprintf("bench%d", i)
+		timeIt("runc", func() { run("runc", "run", "--detach", "--bundle", bundle, id) },
+			func() { run("runc", "delete", "--force", id) })
+		timeIt("podman", func() {
+			run("podman", append(podman, "run", "--detach", "--rm", "--name", id, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000", ref, "sleep", "600")...)
+		}, func() { run("podman", append(podman, "rm", "--force", "--time", "0", id)...) })
+	}
+	b.StopTimer()
+
+	med := map[string]time.Duration{}
+	for _, name := range []string{"berth", "runc", "podman"} {
+		m, lo, hi := stats(starts[name])
+		med[name] = m
+		b.ReportMetric(float64(m.Microseconds())/1000, name+"-median-ms")
+		b.Logf("%-6s median %v  p10 %v  p90 %v  (n=%d)", name, m, lo, hi, len(starts[name]))
+	}
+	b.ReportMetric(float64(med["berth"])/float64(med["runc"]), "berth/runc")
+	b.ReportMetric(float64(med["podman"])/float64(med["berth"]), "podman/berth")
+	b.Logf("berth/runc = %.2fx (target <= 1.2x), podman/berth = %.1fx (target >= 5x)",
+		float64(med["berth"])/float64(med["runc"]), float64(med["podman"])/float64(med["berth"]))
+}
+
+// stats returns the median and the 10th and 90th percentiles.
+func stats(d []time.Duration) (med, p10, p90 time.Duration) {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(q float64) time.Duration { return s[int(q*float64(len(s)-1)+0.5)] }
+	return at(0.5), at(0.1), at(0.9)
+}
+
+func buildBerth(b *testing.B, dir string) string {
+	bin := filepath.Join(dir, "berth")
+	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", bin, "./cmd/berth")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building berth: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// makeBundle writes a runc bundle: `runc spec` defaults, busybox rootfs,
+// `sleep 600`, no terminal.
+func makeBundle(b *testing.B, dir string) {
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	script := `set -e
+cp /bin/busybox rootfs/bin/busybox
+for a in $(/bin/busybox --list); do ln -sf busybox rootfs/bin/$a; done
+runc spec
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sleep", "600"/' config.json`
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("making runc bundle: %v\n%s", err, out)
+	}
+}
