@@ -13,9 +13,10 @@ import (
 type Config struct {
 	// Binary is the absolute path of the berth binary the units run.
 	Binary string
-	// StateDir and RunDir are passed to berth run/cleanup when they differ
-	// from the defaults, so a unit works without the caller's environment.
-	StateDir, RunDir string
+	// ConfigDir, StateDir and RunDir are passed to berth run/cleanup when
+	// they differ from the defaults, so a unit works without the caller's
+	// environment.
+	ConfigDir, StateDir, RunDir string
 }
 
 // Environment keys berth reads back from its units.
@@ -43,6 +44,9 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u.add("Service", "Environment", EnvProject+"="+svc.Project)
 	u.add("Service", "Environment", EnvService+"="+svc.Name)
 	u.add("Service", "Environment", EnvImage+"="+svc.Image)
+	if cfg.ConfigDir != "" {
+		u.add("Service", "Environment", "BERTH_CONFIG_DIR="+cfg.ConfigDir)
+	}
 	if cfg.StateDir != "" {
 		u.add("Service", "Environment", "BERTH_STATE_DIR="+cfg.StateDir)
 	}

@@ -37,6 +37,9 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	}
 	ucfg := units.Config{Binary: bin}
 	// Units run without the caller's environment: pass non-default dirs on.
+	if g.ConfigDir != "/etc/berth" {
+		ucfg.ConfigDir = g.ConfigDir
+	}
 	if g.StateDir != "/var/lib/berth" {
 		ucfg.StateDir = g.StateDir
 	}

@@ -1,0 +1,50 @@
+package units
+
+import (
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+func TestPropertiesMatchUnitText(t *testing.T) {
+	svc := &compose.Service{Project: "hello", Name: "ticker", Image: "busybox",
+		Restart: compose.Restart{Mode: compose.RestartAlways}, StopSignal: "INT",
+		StopGracePeriod: 30 * time.Second, Resources: compose.Resources{MemoryMax: 64 << 20, CPUs: 0.5, PidsMax: 10}}
+	u := Service(Config{Binary: "/usr/bin/berth"}, svc, "/var/lib/berth/specs/s.json")
+	props, err := u.Properties()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, p := range props {
+		got[p.Name] = p.Value.Value()
+	}
+	want := map[string]any{
+		"Type": "notify", "Restart": "always", "KillMode": "mixed", "Delegate": true,
+		"KillSignal": int32(2), "TimeoutStopUSec": uint64(30e6), "MemoryMax": uint64(64 << 20),
+		"CPUQuotaPerSecUSec": uint64(500000), "TasksMax": uint64(10), "RestartUSec": uint64(100000),
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, got[k], v)
+		}
+	}
+	env, _ := got["Environment"].([]string)
+	if len(env) != 4 || env[0] != EnvHash+"="+svc.Hash() {
+		t.Errorf("Environment = %v", env)
+	}
+	exec, _ := got["ExecStart"].([]execCommand)
+	if len(exec) != 1 || exec[0].Path != "/usr/bin/berth" || exec[0].IgnoreFailure || exec[0].Args[1] != "run" {
+		t.Errorf("ExecStart = %+v", exec)
+	}
+}
+
+func TestNameEscapes(t *testing.T) {
+	if n := Name("hello", "web"); n != "berth-hello-web.service" {
+		t.Errorf("Name = %s", n)
+	}
+	if n := Name("my-app", "web_1"); n != `berth-my\x2dapp-web_1.service` {
+		t.Errorf("Name = %s", n)
+	}
+}
