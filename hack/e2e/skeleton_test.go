@@ -151,8 +151,11 @@ func TestWalkingSkeleton(t *testing.T) {
 	})
 	// busybox httpd listens inside the container's own network namespace.
 	webPID := e.mainPID(webUnit)
-	if tcp := e.sh(fmt.Sprintf("cat /proc/%d/net/tcp", webPID)); !strings.Contains(tcp, ":1F90") {
-		t.Errorf("web does not listen on 8080 in its namespace:\n%s", tcp)
+	e.eventually(10*time.Second, "web to listen on 8080 in its own network namespace", func() bool {
+		return strings.Contains(e.sh(fmt.Sprintf("cat /proc/%d/net/tcp /proc/%d/net/tcp6", webPID, webPID)), ":1F90 ")
+	})
+	if host := e.sh("cat /proc/net/tcp /proc/net/tcp6"); strings.Contains(host, ":1F90 ") {
+		t.Errorf("web's port leaked into the host's network namespace")
 	}
 	e.assertMemoryLimit(tickerUnit, 64<<20)
 	e.checkPs()

@@ -1,0 +1,168 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/runtime/image"
+)
+
+// Run prepares and starts svc's container, tells systemd READY=1 and
+// MAINPID=<container pid 1> over $NOTIFY_SOCKET, and returns: the container
+// keeps running as the unit's main process and no berth process remains.
+// Leftovers of an earlier run are cleaned first; on failure everything Run
+// made is cleaned again before the error is returned.
+func Run(ctx context.Context, opts Options, svc *compose.Service) error {
+	return run(ctx, opts, svc, deps{
+		ensure:  ensureFromStore,
+		mount:   image.Mount,
+		unmount: image.Unmount,
+		stdout:  os.Stdout,
+		stderr:  os.Stderr,
+	})
+}
+
+func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retErr error) {
+	opts = opts.withDefaults()
+	id := svc.ID()
+	l, err := newLayout(opts, id)
+	if err != nil {
+		return err
+	}
+	log := opts.Log.With("container", id)
+
+	if err := cleanup(ctx, opts, id, d); err != nil {
+		log.Warn("cleaning leftovers of an earlier run", "err", err)
+	}
+
+	img, err := d.ensure(ctx, opts, svc.Image)
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", svc.Image, err)
+	}
+
+	defer func() {
+		if retErr != nil {
+			if err := cleanup(context.WithoutCancel(ctx), opts, id, d); err != nil {
+				log.Error("cleaning up after failed start", "err", err)
+			}
+		}
+	}()
+
+	for _, dir := range []string{l.upper, l.work, l.rootfs, l.libcontainer} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	if err := d.mount(l.rootfs, l.upper, l.work, img.Layers); err != nil {
+		return fmt.Errorf("mounting rootfs of %s: %w", svc.Image, err)
+	}
+
+	unit, err := unitCgroup()
+	if err != nil {
+		return err
+	}
+	in := specInput{svc: svc, img: img, rootfs: l.rootfs, cgroupsPath: containerCgroup(unit, id)}
+	if svc.Init {
+		if in.init, err = findInit(); err != nil {
+			return err
+		}
+		log.Debug("init for PID 1", "binary", in.init.path)
+	}
+	spec, err := buildSpec(in)
+	if err != nil {
+		return fmt.Errorf("building container config: %w", err)
+	}
+	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: id,
+		Spec:       spec,
+	})
+	if err != nil {
+		return fmt.Errorf("converting container config: %w", err)
+	}
+
+	if _, err := enterLauncherLeaf(unit); err != nil {
+		return err
+	}
+	c, err := libcontainer.Create(l.libcontainer, id, config)
+	if err != nil {
+		return fmt.Errorf("creating container: %w", err)
+	}
+	p := spec.Process
+	proc := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		Cwd:             p.Cwd,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Stdout:          d.stdout,
+		Stderr:          d.stderr,
+		Capabilities:    config.Capabilities,
+		NoNewPrivileges: &p.NoNewPrivileges,
+		Init:            true,
+	}
+	for _, g := range p.User.AdditionalGids {
+		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
+	}
+	for _, r := range p.Rlimits {
+		if r.Type != "RLIMIT_NOFILE" {
+			return fmt.Errorf("unsupported rlimit %s", r.Type) // buildSpec sets only NOFILE
+		}
+		proc.Rlimits = append(proc.Rlimits, configs.Rlimit{Type: unix.RLIMIT_NOFILE, Hard: r.Hard, Soft: r.Soft})
+	}
+	if err := c.Run(proc); err != nil {
+		return fmt.Errorf("starting container: %w", err)
+	}
+	pid, err := proc.Pid()
+	if err != nil {
+		return fmt.Errorf("reading container pid: %w", err)
+	}
+
+	if err := waitExec(ctx, pid, 5*time.Second); err != nil {
+		return err
+	}
+
+	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC()}
+	if err := writeState(l.stateFile, st); err != nil {
+		return err
+	}
+	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest)
+
+	if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), pid); err != nil {
+		return fmt.Errorf("notifying systemd: %w", err)
+	}
+	return nil
+}
+
+// waitExec waits until the container's init has exec'd the service's
+// program: libcontainer's Run returns once the init is released, slightly
+// before its execve, and READY=1 should mean the service runs. The init runs
+// a sealed copy of this binary (so /proc/PID/exe tells nothing) with the
+// command line "<os.Args[0]> init"; the program's differs, and is empty only
+// in the middle of execve.
+func waitExec(ctx context.Context, pid int, limit time.Duration) error {
+	initCmdline := os.Args[0] + "\x00init\x00"
+	deadline := time.Now().Add(limit)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && len(b) > 0 && string(b) != initCmdline {
+			return nil
+		}
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("container process %d exited right after start", pid)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("container process %d did not exec its command within %v", pid, limit)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,63 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// State is what Run records about a started container in
+// <run>/containers/<id>/state.json, for status commands and the updater.
+type State struct {
+	ID      string    `json:"id"`
+	Pid     int       `json:"pid"`
+	Image   string    `json:"image"`
+	Digest  string    `json:"digest"`
+	Started time.Time `json:"started"`
+}
+
+// ReadState reads the state Run wrote for id under runDir.
+func ReadState(runDir, id string) (*State, error) {
+	if runDir == "" {
+		runDir = DefaultRunDir
+	}
+	l, err := newLayout(Options{RunDir: runDir, StateDir: DefaultStateDir}, id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(l.stateFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading state of container %s: %w", id, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", l.stateFile, err)
+	}
+	return &s, nil
+}
+
+// writeState replaces path atomically, so a reader never sees half a file.
+func writeState(path string, s *State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
+	if err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	return nil
+}
