@@ -50,10 +50,10 @@ func unitCgroup() (string, error) {
 			continue
 		}
 		p := path.Clean(parts[2])
-		if want == "" {
-			if b := path.Base(p); b == launcherLeaf || b == controlLeaf {
-				p = path.Dir(p)
-			}
+		// With Delegate=yes systemd runs ExecStopPost= in <unit>/.control,
+		// on v1's name=systemd hierarchy as on v2.
+		if b := path.Base(p); b == controlLeaf || (want == "" && b == launcherLeaf) {
+			p = path.Dir(p)
 		}
 		return p, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -47,6 +48,9 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 
 	img, err := d.ensure(ctx, opts, svc.Image)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "pulling ") {
+			return err // the store already says what it was pulling
+		}
 		return fmt.Errorf("pulling %s: %w", svc.Image, err)
 	}
 

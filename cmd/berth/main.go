@@ -18,6 +18,10 @@ func main() {
 		runtime.Init()
 		return
 	}
+	// The small init of `init: true` containers.
+	if len(os.Args) > 1 && os.Args[1] == runtime.ReaperCommand {
+		os.Exit(runtime.Reaper(os.Args[2:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()

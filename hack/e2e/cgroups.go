@@ -19,13 +19,14 @@ const cgroupRoot = "/sys/fs/cgroup"
 // at the end leaves the host's cgroup trees as they were.
 type sandboxCgroup struct {
 	rel  string   // e.g. /berth-e2e-1234-1
-	dirs []string // absolute dirs, one per hierarchy
+	dirs []string // absolute dirs the sandbox is placed in, one per hierarchy
+	all  []string // dirs to remove at the end: dirs plus cpuset's, which
+	// runtimes such as libcontainer create below the same path
 }
 
-// hierarchies lists the mounted cgroup hierarchies to place the sandbox in:
-// the single cgroup2 mount on unified hosts, else every v1 hierarchy plus
-// the cgroup2 one of hybrid mode. cpuset is left out: a new v1 cpuset group
-// has no CPUs until configured and systemd does not use it on v1.
+// hierarchies lists the mounted cgroup hierarchies: the single cgroup2
+// mount on unified hosts, else every v1 hierarchy plus the cgroup2 one of
+// hybrid mode.
 func hierarchies() ([]string, error) {
 	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
 		return []string{cgroupRoot}, nil
@@ -37,7 +38,7 @@ func hierarchies() ([]string, error) {
 	var out []string
 	for _, e := range entries {
 		p := filepath.Join(cgroupRoot, e.Name())
-		if !e.IsDir() || e.Name() == "cpuset" {
+		if !e.IsDir() {
 			continue
 		}
 		// Symlinks such as cpu,cpuacct -> cpu are skipped by IsDir; a
@@ -62,6 +63,12 @@ func newSandboxCgroup(name string) (*sandboxCgroup, error) {
 	cg := &sandboxCgroup{rel: "/" + name}
 	for _, h := range hs {
 		d := filepath.Join(h, name)
+		cg.all = append(cg.all, d)
+		// A new v1 cpuset group has no CPUs until configured, and systemd
+		// does not use cpuset on v1: the sandbox stays in the parent's.
+		if filepath.Base(h) == "cpuset" {
+			continue
+		}
 		if err := os.Mkdir(d, 0o755); err != nil {
 			_ = cg.remove(time.Second)
 			return nil, fmt.Errorf("creating sandbox cgroup %s: %w", d, err)
@@ -86,7 +93,7 @@ func (c *sandboxCgroup) remove(wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		var errs []error
-		for _, d := range c.dirs {
+		for _, d := range c.all {
 			if err := removeTree(d); err != nil {
 				errs = append(errs, err)
 			}

@@ -119,14 +119,23 @@ func (r *Registry) startBackend(t testing.TB, dir string, attempt int) (string, 
 	cmd := exec.Command(RegistryBinary, "serve", conf)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("starting %s: %w", RegistryBinary, err)
+	}
+	// The watchdog kills the registry even if the test binary dies.
+	wd, err := startWatchdog(cmd.Process.Pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return "", err
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	stop := func() {
-		_ = cmd.Process.Kill()
+		if wd.fire(10*time.Second) != nil {
+			_ = cmd.Process.Kill()
+		}
 		<-done
 	}
 	ready := make(chan error, 1)

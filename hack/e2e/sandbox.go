@@ -58,13 +58,14 @@ exec ` + systemdBinary + ` --unit=` + bootTarget + ` --show-status=no
 // so systemctl, journalctl, systemd-run and D-Bus clients talk to the
 // sandbox's systemd.
 type Sandbox struct {
-	pid     int
-	dir     string // host work dir holding the seed and systemd's output
-	logPath string
-	cgroup  *sandboxCgroup
-	pidNS   string // e.g. pid:[4026532301], to find leftover processes
-	done    chan struct{}
-	exitErr error
+	pid      int
+	dir      string // host work dir holding the seed and systemd's output
+	logPath  string
+	cgroup   *sandboxCgroup
+	pidNS    string // e.g. pid:[4026532301], to find leftover processes
+	watchdog *watchdog
+	done     chan struct{}
+	exitErr  error
 	// Boot is how long systemd took from exec to "running"/"degraded".
 	Boot time.Duration
 }
@@ -140,8 +141,6 @@ func BootSystemd(t testing.TB, opts ...SandboxOption) *Sandbox {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
 		Setsid:     true,
-		// If the test binary dies, so does the sandbox.
-		Pdeathsig: syscall.SIGKILL,
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -150,6 +149,14 @@ func BootSystemd(t testing.TB, opts ...SandboxOption) *Sandbox {
 	}
 	s.pid = cmd.Process.Pid
 	s.pidNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", s.pid))
+	// If the test binary dies, the watchdog kills the sandbox.
+	s.watchdog, err = startWatchdog(s.pid)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = cg.remove(5 * time.Second)
+		t.Fatal(err)
+	}
 	go func() {
 		s.exitErr = cmd.Wait()
 		close(s.done)
@@ -267,13 +274,16 @@ func (s *Sandbox) waitRunning(timeout time.Duration) error {
 	}
 }
 
-// stop SIGKILLs systemd from outside (the kernel then kills every process
-// of its PID namespace), waits for it, checks that no process of the
-// namespace is left and removes the sandbox's cgroups.
+// stop SIGKILLs systemd from outside through the watchdog (the kernel then
+// kills every process of its PID namespace), waits for it, checks that no
+// process of the namespace is left and removes the sandbox's cgroups.
 func (s *Sandbox) stop() error {
 	var errs []error
-	if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		errs = append(errs, fmt.Errorf("killing systemd %d: %w", s.pid, err))
+	if err := s.watchdog.fire(10 * time.Second); err != nil {
+		errs = append(errs, err)
+		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("killing systemd %d: %w", s.pid, err))
+		}
 	}
 	select {
 	case <-s.done:

@@ -302,8 +302,8 @@ func (e *berthEnv) assertNoTraces() {
 	if f := e.sh("find /run/berth -mindepth 1 2>/dev/null || true"); f != "" {
 		e.t.Errorf("left in the run dir:\n%s", f)
 	}
-	if c := e.sh("find /sys/fs/cgroup -path '*berth-hello*' 2>/dev/null || true"); c != "" {
-		e.t.Errorf("cgroup dirs left:\n%s", c)
+	if c := e.sh(fmt.Sprintf("find /sys/fs/cgroup -path '*%s/*berth-hello*' -type d 2>/dev/null || true", e.sb.Cgroup())); c != "" {
+		e.t.Errorf("cgroup dirs left:\n%s\n%s", c, e.sh("journalctl --no-pager -u 'berth-hello-*' | grep -iE 'cgroup|cleanup|error' | tail -20"))
 	}
 	if f := e.sh(fmt.Sprintf("find %s/containers -mindepth 1 2>/dev/null || true", e.state)); f != "" {
 		e.t.Errorf("container dirs left in the state dir:\n%s", f)

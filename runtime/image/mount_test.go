@@ -62,6 +62,13 @@ func TestMountedRootfsRunsBusybox(t *testing.T) {
 		}
 	}
 
+	// A non-root container user can still read the layers, although the store is 0700.
+	cmd = exec.Command("/bin/busybox", "cat", "/etc/motd")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: target, Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "hi\n" {
+		t.Errorf("busybox as uid 1000 in rootfs: %q, %v", out, err)
+	}
+
 	if err := Unmount(target); err != nil {
 		t.Fatal(err)
 	}
