@@ -50,6 +50,9 @@ func (u *Unit) Properties() ([]sd.Property, error) {
 	var props []sd.Property
 	at := map[string]int{}
 	for _, o := range u.Options {
+		if o.Section == "Install" {
+			continue // enablement only; transient units cannot be enabled
+		}
 		conv, ok := propertyTable[o.Name]
 		if !ok {
 			return nil, fmt.Errorf("unit %s: option %s= has no D-Bus mapping", u.Name, o.Name)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/berth-dev/berth/reconciler"
@@ -31,20 +30,10 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin, err := os.Executable()
+	ucfg, err := unitConfig(g, "")
 	if err != nil {
+		sd.Close()
 		return nil, err
-	}
-	ucfg := units.Config{Binary: bin}
-	// Units run without the caller's environment: pass non-default dirs on.
-	if g.ConfigDir != "/etc/berth" {
-		ucfg.ConfigDir = g.ConfigDir
-	}
-	if g.StateDir != "/var/lib/berth" {
-		ucfg.StateDir = g.StateDir
-	}
-	if g.RunDir != "/run/berth" {
-		ucfg.RunDir = g.RunDir
 	}
 	a := &app{g: g, log: log, settings: st, sd: sd}
 	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries, Log: log})
@@ -63,7 +52,6 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 }
 
 func (a *app) Close() { a.sd.Close() }
-
 
 // manager adapts the systemd client to the reconciler's interface.
 type manager struct{ c *systemd.Client }

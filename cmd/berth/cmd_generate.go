@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/units"
+	"github.com/spf13/cobra"
+)
+
+type generateOptions struct {
+	// Output is the directory the unit files go to.
+	Output string
+	// Binary overrides the berth path the units execute (tests); empty
+	// means this executable.
+	Binary string
+}
+
+func newGenerateCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Write files that make berth projects work without berth's agent",
+	}
+	cmd.AddCommand(newGenerateSystemdCommand(g))
+	return cmd
+}
+
+func newGenerateSystemdCommand(g *globalOptions) *cobra.Command {
+	o := &generateOptions{}
+	cmd := &cobra.Command{
+		Use:   "systemd PROJECT",
+		Short: "Write a persistent unit file for every service of a project",
+		Long: `generate systemd freezes each service's spec into the state dir and writes
+its unit file, the same unit apply starts as a transient unit plus an
+[Install] section, so it can be enabled with systemctl and runs without the
+agent. Do not also let apply or the agent manage the same project: the unit
+names are the same.`,
+		Example: `  berth generate systemd hello --output /etc/systemd/system
+  systemctl daemon-reload && systemctl enable --now berth-hello-web.service`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGenerateSystemd(cmd.Context(), g, o, args[0], cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", ".", "directory to write the unit files to")
+	return cmd
+}
+
+// runGenerateSystemd writes one unit file per service of project into
+// o.Output and prints their absolute paths. It needs no systemd connection.
+func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOptions, project string, out io.Writer) error {
+	p, err := loadProject(ctx, g.ConfigDir, project)
+	if err != nil {
+		return err
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintln(out, "warning:", w)
+	}
+	cfg, err := unitConfig(g, o.Binary)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(o.Output)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating output dir: %w", err)
+	}
+	for i := range p.Services {
+		svc := &p.Services[i]
+		spec, err := compose.SaveSpec(g.StateDir, svc)
+		if err != nil {
+			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
+		}
+		u := units.Persistent(units.Service(cfg, svc, spec))
+		path := filepath.Join(dir, u.Name)
+		if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
+			return fmt.Errorf("writing unit of %s/%s: %w", svc.Project, svc.Name, err)
+		}
+		fmt.Fprintln(out, path)
+	}
+	return nil
+}
+
+// loadProject loads one entry of the config dir; a broken entry is an error.
+func loadProject(ctx context.Context, configDir, name string) (*compose.Project, error) {
+	entries, err := compose.LoadDir(ctx, configDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.Name == name {
+			return e.Project, e.Err
+		}
+	}
+	return nil, fmt.Errorf("no project %q in %s", name, configDir)
+}
+
+// unitConfig says how units call berth: binary (default: this one) and the
+// dirs, passed on when they differ from the defaults because units run
+// without the caller's environment.
+func unitConfig(g *globalOptions, binary string) (units.Config, error) {
+	if binary == "" {
+		bin, err := os.Executable()
+		if err != nil {
+			return units.Config{}, fmt.Errorf("finding the berth binary: %w", err)
+		}
+		binary = bin
+	}
+	cfg := units.Config{Binary: binary}
+	if g.ConfigDir != "/etc/berth" {
+		cfg.ConfigDir = g.ConfigDir
+	}
+	if g.StateDir != "/var/lib/berth" {
+		cfg.StateDir = g.StateDir
+	}
+	if g.RunDir != "/run/berth" {
+		cfg.RunDir = g.RunDir
+	}
+	return cfg, nil
+}
+
+// writeFileAtomic replaces path in one rename, so systemd never reads half
+// a unit file.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/units"
+	"github.com/coreos/go-systemd/v22/unit"
+)
+
+// TestGenerateSystemd: the files generate writes pass systemd's validator,
+// and their [Unit]/[Service] options are exactly the transient unit's, so a
+// generated unit and an applied one run the same thing.
+func TestGenerateSystemd(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Fatal("systemd-analyze is required (apt-get install systemd)")
+	}
+	tmp := t.TempDir()
+	g := &globalOptions{ConfigDir: filepath.Join(tmp, "etc"), StateDir: filepath.Join(tmp, "state"), RunDir: "/run/berth"}
+	out := filepath.Join(tmp, "units")
+	hello, err := os.ReadFile("../../units/testdata/hello.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(g.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.ConfigDir, "hello.yaml"), hello, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// verify checks that ExecStart's binary exists; /bin/true stands in.
+	o := &generateOptions{Output: out, Binary: "/bin/true"}
+	var printed bytes.Buffer
+	if err := runGenerateSystemd(context.Background(), g, o, "hello", &printed); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := loadProject(context.Background(), g.ConfigDir, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := generateUnitConfig(g, "/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantPaths []string
+	for i := range p.Services {
+		svc := &p.Services[i]
+		spec := compose.SpecPath(g.StateDir, svc)
+		if _, err := compose.LoadSpec(spec); err != nil {
+			t.Errorf("frozen spec of %s: %v", svc.Name, err)
+		}
+		transient := units.Service(cfg, svc, spec)
+		path := filepath.Join(out, transient.Name)
+		wantPaths = append(wantPaths, path)
+
+		if out, err := exec.Command("systemd-analyze", "verify", "--man=no", path).CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", path, err, out)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written, err := unit.Deserialize(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("parsing %s: %v", path, err)
+		}
+		// Text groups options by section; within a section the order (which
+		// matters for lists such as Environment=) must be the same.
+		for _, sec := range []string{"Unit", "Service"} {
+			if got, want := section(written, sec), section(transient.Options, sec); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: [%s] differs from the transient unit\nwritten:   %s\ntransient: %s", path, sec, dump(got), dump(want))
+			}
+		}
+		if n := len(section(written, "Unit")) + len(section(written, "Service")); n != len(transient.Options) {
+			t.Errorf("%s: %d [Unit]/[Service] options, transient unit has %d", path, n, len(transient.Options))
+		}
+		install := section(written, "Install")
+		if want := []*unit.UnitOption{unit.NewUnitOption("Install", "WantedBy", "multi-user.target")}; !reflect.DeepEqual(install, want) {
+			t.Errorf("%s: [Install] = %s, want %s", path, dump(install), dump(want))
+		}
+		// The persistent unit still renders as the same D-Bus properties.
+		tp, err := transient.Properties()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pp, err := units.Persistent(transient).Properties()
+		if err != nil || !reflect.DeepEqual(pp, tp) {
+			t.Errorf("%s: persistent D-Bus properties differ (err %v)", path, err)
+		}
+	}
+	if got := strings.Fields(printed.String()); !reflect.DeepEqual(got, wantPaths) {
+		t.Errorf("printed %q, want %q", got, wantPaths)
+	}
+	if err := runGenerateSystemd(context.Background(), g, o, "nope", &printed); err == nil || !strings.Contains(err.Error(), `no project "nope"`) {
+		t.Errorf("unknown project: err = %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(g.ConfigDir, "broken.yaml"), []byte("services: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := runGenerateSystemd(context.Background(), g, o, "broken", &printed); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+		t.Errorf("broken project: err = %v, want the file named", err)
+	}
+}
+
+func section(opts []*unit.UnitOption, name string) []*unit.UnitOption {
+	var out []*unit.UnitOption
+	for _, o := range opts {
+		if o.Section == name {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func dump(opts []*unit.UnitOption) string {
+	var s []string
+	for _, o := range opts {
+		s = append(s, o.String())
+	}
+	return strings.Join(s, "; ")
+}
