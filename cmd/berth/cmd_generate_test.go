@@ -46,7 +46,7 @@ func TestGenerateSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := generateUnitConfig(g, "/bin/true")
+	cfg, err := unitConfig(g, "/bin/true")
 	if err != nil {
 		t.Fatal(err)
 	}
