@@ -11,7 +11,7 @@ export CGO_ENABLED := 1
 
 # Debian packages the build, the tests and the benchmarks use.
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev systemd dbus busybox-static \
-	docker-registry iptables iproute2 runc podman skopeo util-linux procps kmod
+	docker-registry iptables iproute2 runc podman catatonit skopeo util-linux procps kmod
 
 .PHONY: help deps build install uninstall test test-unit test-e2e bench example clean
 

@@ -41,12 +41,15 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		return err
 	}
 	log := opts.Log.With("container", id)
+	t := newPhases()
 
 	if err := cleanup(ctx, opts, id, d); err != nil {
 		log.Warn("cleaning leftovers of an earlier run", "err", err)
 	}
 
+	t.mark("cleanup")
 	img, err := d.ensure(ctx, opts, svc.Image)
+	t.mark("image")
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "pulling ") {
 			return err // the store already says what it was pulling
@@ -71,6 +74,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		return fmt.Errorf("mounting rootfs of %s: %w", svc.Image, err)
 	}
 
+	t.mark("mount")
 	unit, err := unitCgroup()
 	if err != nil {
 		return err
@@ -94,6 +98,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		return fmt.Errorf("converting container config: %w", err)
 	}
 
+	t.mark("spec")
 	if _, err := enterLauncherLeaf(unit); err != nil {
 		return err
 	}
@@ -123,9 +128,11 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		}
 		proc.Rlimits = append(proc.Rlimits, configs.Rlimit{Type: unix.RLIMIT_NOFILE, Hard: r.Hard, Soft: r.Soft})
 	}
+	t.mark("create")
 	if err := c.Run(proc); err != nil {
 		return fmt.Errorf("starting container: %w", err)
 	}
+	t.mark("start")
 	pid, err := proc.Pid()
 	if err != nil {
 		return fmt.Errorf("reading container pid: %w", err)
@@ -134,12 +141,13 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if err := waitExec(ctx, pid, 5*time.Second); err != nil {
 		return err
 	}
+	t.mark("exec")
 
 	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC()}
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}
-	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest)
+	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest, "took", t.String())
 
 	if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), pid); err != nil {
 		return fmt.Errorf("notifying systemd: %w", err)

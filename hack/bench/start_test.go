@@ -110,6 +110,9 @@ func BenchmarkStartLatency(b *testing.B) {
 		b.ReportMetric(float64(m.Microseconds())/1000, name+"-median-ms")
 		b.Logf("%-6s median %v  p10 %v  p90 %v  (n=%d)", name, m, lo, hi, len(starts[name]))
 	}
+	if phases, err := sb.Command(ctx, "sh", "-c", "journalctl --no-pager -o cat -u "+u.Name+" | grep -o 'took=.*' | tail -3").Output(); err == nil {
+		b.Logf("berth run phases (last starts):\n%s", phases)
+	}
 	b.ReportMetric(float64(med["berth"])/float64(med["runc"]), "berth/runc")
 	b.ReportMetric(float64(med["podman"])/float64(med["berth"]), "podman/berth")
 	b.Logf("berth/runc = %.2fx (target <= 1.2x), podman/berth = %.1fx (target >= 5x)",
