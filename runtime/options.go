@@ -53,6 +53,7 @@ type layout struct {
 	runParent     string // <run>/containers
 	rootfs        string // <run>/containers/<id>/rootfs: the overlay mount point
 	stateFile     string // <run>/containers/<id>/state.json
+	pidFile       string // <run>/containers/<id>/pid, the unit's PIDFile=
 	libcontainer  string // <run>/libcontainer: libcontainer's state root
 	libcontainerC string // <run>/libcontainer/<id>
 }
@@ -73,6 +74,7 @@ func newLayout(o Options, id string) (layout, error) {
 	l.runDir = filepath.Join(l.runParent, id)
 	l.rootfs = filepath.Join(l.runDir, "rootfs")
 	l.stateFile = filepath.Join(l.runDir, "state.json")
+	l.pidFile = PIDFile(o.RunDir, id)
 	l.libcontainerC = filepath.Join(l.libcontainer, id)
 	return l, nil
 }
@@ -91,4 +93,13 @@ func validID(id string) error {
 		}
 	}
 	return nil
+}
+
+// PIDFile is where Run writes the container's PID 1 for systemd (the unit's
+// PIDFile=); package units builds the same path.
+func PIDFile(runDir, id string) string {
+	if runDir == "" {
+		runDir = DefaultRunDir
+	}
+	return filepath.Join(runDir, "containers", id, "pid")
 }

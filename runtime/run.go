@@ -147,6 +147,14 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}
+	// systemd reads the main PID from here once berth run has exited: by
+	// then the container has been reparented to systemd, so systemd treats
+	// it as its own child and stops it with KillSignal, then SIGKILL after
+	// TimeoutStopSec. A MAINPID= handed over while berth run was still the
+	// parent made it an "alien" main PID, which systemd SIGKILLs at once.
+	if err := writeFileAtomic(l.pidFile, []byte(fmt.Sprintf("%d\n", pid))); err != nil {
+		return fmt.Errorf("writing pid file: %w", err)
+	}
 	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest, "took", t.String())
 
 	if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), pid); err != nil {

@@ -61,3 +61,13 @@ func writeState(path string, s *State) error {
 	}
 	return nil
 }
+
+// writeFileAtomic writes b to path via a rename, so a reader (systemd
+// reading PIDFile=) never sees a partial file.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -43,6 +43,7 @@ var propertyTable = map[string]property{
 	"TasksMax":              u64("TasksMax"),
 	"CPUQuota":              cpuQuota,
 	"NotifyAccess":          str("NotifyAccess"),
+	"PIDFile":               str("PIDFile"),
 }
 
 // Properties renders the unit as D-Bus properties for StartTransientUnit.

@@ -21,7 +21,7 @@ func TestPropertiesMatchUnitText(t *testing.T) {
 		got[p.Name] = p.Value.Value()
 	}
 	want := map[string]any{
-		"Type": "notify", "Restart": "always", "KillMode": "mixed", "Delegate": true,
+		"Type": "forking", "Restart": "always", "KillMode": "mixed", "Delegate": true,
 		"KillSignal": int32(2), "TimeoutStopUSec": uint64(30e6), "MemoryMax": uint64(64 << 20),
 		"CPUQuotaPerSecUSec": uint64(500000), "TasksMax": uint64(10), "RestartUSec": uint64(100000),
 	}

@@ -32,9 +32,13 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u := &Unit{Name: Name(svc.Project, svc.Name)}
 	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s (%s)", svc.Project, svc.Name, svc.Image))
 
-	// notify: berth run reports READY=1 and MAINPID=<container pid 1> once
-	// the container runs, then exits; the container becomes the main process.
-	u.add("Service", "Type", "notify")
+	// forking: berth run starts the container, writes its PID 1 to
+	// PIDFile= and exits once it runs; the container, now reparented to
+	// systemd, is the main process. (Type=notify with MAINPID= made it an
+	// "alien" main PID that systemd SIGKILLs at stop instead of sending
+	// KillSignal and waiting TimeoutStopSec.)
+	u.add("Service", "Type", "forking")
+	u.add("Service", "PIDFile", cfg.pidFile(svc.ID()))
 	u.add("Service", "ExecStart", cfg.command("run", "--spec", specPath, svc.ID()))
 	// cleanup runs after every stop, crash and failed start, so mounts,
 	// libcontainer state and cgroups never outlive the container.
@@ -67,6 +71,18 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	resources(u, svc.Resources)
 	return u
 }
+
+// pidFile mirrors runtime.PIDFile: <run dir>/containers/<id>/pid.
+func (c Config) pidFile(id string) string {
+	run := c.RunDir
+	if run == "" {
+		run = DefaultRunDir
+	}
+	return run + "/containers/" + id + "/pid"
+}
+
+// DefaultRunDir is berth's run dir when Config.RunDir is empty.
+const DefaultRunDir = "/run/berth"
 
 func (c Config) command(args ...string) string {
 	return c.Binary + " " + strings.Join(args, " ")

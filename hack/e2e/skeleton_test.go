@@ -325,7 +325,7 @@ func (e *berthEnv) checkBadInput(good string) {
 	}
 	e.writeProject("hello", good)
 
-	e.writeProject("bad", "services:\n  app:\n    image: "+e.registry+"/does-not-exist:latest\n  ok:\n    image: "+e.registry+"/busybox:latest\n    command: [sleep, '300']\n")
+	e.writeProject("bad", "services:\n  app:\n    image: "+e.registry+"/does-not-exist:latest\n  ok:\n    image: "+e.registry+"/busybox:latest\n    command: [sh, -c, \"trap 'echo got TERM; exit 0' TERM; while true; do sleep 1; done\"]\n    stop_grace_period: 20s\n")
 	out, err = e.berth("apply", "bad")
 	if err == nil || !strings.Contains(out, "bad/app") {
 		e.t.Errorf("apply with an unpullable image: err=%v\n%s", err, out)
@@ -337,7 +337,16 @@ func (e *berthEnv) checkBadInput(good string) {
 	if !strings.Contains(journal, "does-not-exist") || !strings.Contains(journal, "pulling") {
 		e.t.Errorf("journal does not say why the pull failed:\n%s", journal)
 	}
+	// docker stop semantics: stop_signal reaches PID 1, which exits on its
+	// own well within the grace period; nothing is SIGKILLed.
+	t0 := time.Now()
 	e.mustBerth("down", "bad")
+	if took := time.Since(t0); took > 15*time.Second {
+		e.t.Errorf("down of a service that exits on SIGTERM took %v", took)
+	}
+	if j := e.sh("journalctl --no-pager -u berth-bad-ok.service"); !strings.Contains(j, "got TERM") || strings.Contains(j, "status=9/KILL") {
+		e.t.Errorf("stop did not deliver SIGTERM gracefully:\n%s", j)
+	}
 	if err := os.RemoveAll(filepath.Join(e.config, "bad")); err != nil {
 		e.t.Fatal(err)
 	}
