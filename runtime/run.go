@@ -18,9 +18,10 @@ import (
 	"github.com/berth-dev/berth/runtime/image"
 )
 
-// Run prepares and starts svc's container, tells systemd READY=1 and
-// MAINPID=<container pid 1> over $NOTIFY_SOCKET, and returns: the container
-// keeps running as the unit's main process and no berth process remains.
+// Run prepares and starts svc's container, writes its PID 1 to the unit's
+// PIDFile= (and, under a Type=notify unit, sends READY=1 and MAINPID= over
+// $NOTIFY_SOCKET), and returns: the container keeps running as the unit's
+// main process and no berth process remains.
 // Leftovers of an earlier run are cleaned first; on failure everything Run
 // made is cleaned again before the error is returned.
 func Run(ctx context.Context, opts Options, svc *compose.Service) error {
