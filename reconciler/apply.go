@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/units"
@@ -36,15 +37,21 @@ type Reconciler struct {
 	Progress func(c Change, err error)
 }
 
-// Apply carries out the plan. One failing service is reported and never
-// stops the others; all failures are returned joined.
+// Apply carries out the plan. Removals run first and concurrently (each may
+// wait out a stop grace period, as docker compose down does in parallel);
+// creates and recreates follow one by one in the plan's order. One failing
+// service is reported and never stops the others; all failures are returned
+// joined.
 func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
-	var errs []error
-	for _, c := range p.Changes {
-		if c.Action == Keep {
-			continue
-		}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	do := func(c Change) {
 		err := r.apply(ctx, c)
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s/%s: %w", c.Action, c.Project, c.Service, err))
 		}
@@ -52,8 +59,28 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 			r.Progress(c, err)
 		}
 	}
+	sem := make(chan struct{}, maxParallelStops)
+	for _, c := range p.Changes {
+		if c.Action == Remove {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				do(c)
+			}()
+		}
+	}
+	wg.Wait()
+	for _, c := range p.Changes {
+		if c.Action == Create || c.Action == Recreate {
+			do(c)
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// maxParallelStops bounds concurrent stop jobs.
+const maxParallelStops = 8
 
 func (r *Reconciler) apply(ctx context.Context, c Change) error {
 	switch c.Action {

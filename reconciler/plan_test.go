@@ -1,7 +1,9 @@
 package reconciler
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/berth-dev/berth/compose"
@@ -83,5 +85,53 @@ func TestFailedUnitIsRecreated(t *testing.T) {
 	p := MakePlan([]compose.Entry{project("hello", web)}, []Observed{observed(web, "failed")}, nil)
 	if actions(p)["hello/web"] != Recreate {
 		t.Fatalf("failed unit: %v", actions(p))
+	}
+}
+
+// fakeManager records calls; each Stop reports its arrival and blocks until
+// released, so a test can prove removals run concurrently.
+type fakeManager struct {
+	mu      sync.Mutex
+	stopped []string
+	started []string
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (f *fakeManager) Observe(context.Context) ([]Observed, error) { return nil, nil }
+func (f *fakeManager) Start(_ context.Context, u *units.Unit) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, u.Name)
+	return nil
+}
+func (f *fakeManager) Stop(_ context.Context, unit string) error {
+	f.mu.Lock()
+	f.stopped = append(f.stopped, unit)
+	f.mu.Unlock()
+	f.arrived <- struct{}{}
+	<-f.release
+	return nil
+}
+
+func TestApplyRemovesConcurrentlyThenCreates(t *testing.T) {
+	f := &fakeManager{arrived: make(chan struct{}), release: make(chan struct{})}
+	r := &Reconciler{Manager: f, StateDir: t.TempDir(), Units: units.Config{Binary: "/bin/berth"}}
+	p := &Plan{Changes: []Change{
+		{Action: Remove, Project: "a", Service: "x", Unit: "berth-a-x.service"},
+		{Action: Create, Project: "a", Service: "y", Unit: "berth-a-y.service", Desired: &compose.Service{Project: "a", Name: "y", Image: "busybox"}},
+		{Action: Remove, Project: "a", Service: "z", Unit: "berth-a-z.service"},
+	}}
+	done := make(chan error, 1)
+	go func() { done <- r.Apply(context.Background(), p) }()
+	// Both stops must be in flight at once before either returns.
+	<-f.arrived
+	<-f.arrived
+	close(f.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(f.stopped) != 2 || len(f.started) != 1 || f.started[0] != "berth-a-y.service" {
+		t.Fatalf("stopped %v started %v", f.stopped, f.started)
 	}
 }
