@@ -80,15 +80,11 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 		return err
 	}
 	defer a.Close()
-	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: a.settings.InsecureRegistries, Log: a.log})
-	if err != nil {
-		return err
-	}
 	targets, broken, err := autoUpdateTargets(ctx, a, g)
 	if err != nil {
 		return err
 	}
-	results := append(autoupdate.Check(ctx, targets, imageResolver{store}, o.Parallel), broken...)
+	results := append(autoupdate.Check(ctx, targets, imageResolver{a.store}, o.Parallel), broken...)
 	sort.Slice(results, func(i, j int) bool { return results[i].Unit < results[j].Unit })
 	if err := printAutoUpdate(out, o.Format, results); err != nil {
 		return err

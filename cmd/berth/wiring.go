@@ -17,6 +17,7 @@ type app struct {
 	log      *slog.Logger
 	settings *settings
 	sd       *systemd.Client
+	store    *image.Store
 	rec      *reconciler.Reconciler
 }
 
@@ -41,6 +42,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		sd.Close()
 		return nil, err
 	}
+	a.store = store
 	a.rec = &reconciler.Reconciler{
 		Manager:  manager{sd},
 		Puller:   puller{store},
