@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/berth-dev/berth/compose"
@@ -115,16 +116,13 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 
 // removeSpecs deletes the frozen specs of service id except keep.
 func (r *Reconciler) removeSpecs(id string, keep ...string) error {
-	matches, err := filepath.Glob(filepath.Join(r.StateDir, "specs", id+"-*.json"))
+	// id-<16 hex>.json only, so "web" never matches the files of "web-2".
+	matches, err := filepath.Glob(filepath.Join(r.StateDir, "specs", id+"-"+strings.Repeat("?", 16)+".json"))
 	if err != nil {
 		return err
 	}
 	for _, m := range matches {
 		if len(keep) > 0 && m == keep[0] {
-			continue
-		}
-		// id-<16 hex>.json: make sure "web" does not match "web-2"'s files.
-		if len(filepath.Base(m)) != len(id)+1+16+len(".json") {
 			continue
 		}
 		if err := os.Remove(m); err != nil && !os.IsNotExist(err) {

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 
@@ -133,5 +134,25 @@ func TestApplyRemovesConcurrentlyThenCreates(t *testing.T) {
 	}
 	if len(f.stopped) != 2 || len(f.started) != 1 || f.started[0] != "berth-a-y.service" {
 		t.Fatalf("stopped %v started %v", f.stopped, f.started)
+	}
+}
+
+func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
+	dir := t.TempDir()
+	web := &compose.Service{Project: "hello", Name: "web", Image: "busybox"}
+	web2 := &compose.Service{Project: "hello", Name: "web-2", Image: "busybox"}
+	keep, _ := compose.SaveSpec(dir, web)
+	old := *web
+	old.Command = []string{"old"}
+	stale, _ := compose.SaveSpec(dir, &old)
+	other, _ := compose.SaveSpec(dir, web2)
+	r := &Reconciler{StateDir: dir}
+	if err := r.removeSpecs(web.ID(), keep); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{keep: true, stale: false, other: true} {
+		if _, err := os.Stat(path); (err == nil) != want {
+			t.Errorf("%s: exists=%v, want %v", path, err == nil, want)
+		}
 	}
 }
