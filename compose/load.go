@@ -67,6 +67,7 @@ func LoadProject(ctx context.Context, name, path string) (*Project, error) {
 		return nil, err
 	}
 	sort.Slice(p.Services, func(i, j int) bool { return p.Services[i].Name < p.Services[j].Name })
+	p.GateHealthy()
 	return p, nil
 }
 

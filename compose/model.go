@@ -313,3 +313,25 @@ func (s *Service) Hash() string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:16]
 }
+
+// GateHealthy makes every service that another one depends on with
+// service_healthy report ready only after its first passing health check
+// (Notify becomes NotifyHealthy), so the dependent's After= ordering waits
+// for it. A service whose container sends READY=1 itself keeps that mode.
+// The loader calls it; it is idempotent.
+func (p *Project) GateHealthy() {
+	gated := map[string]bool{}
+	for _, s := range p.Services {
+		for name, d := range s.DependsOn {
+			if d.Condition == ConditionHealthy {
+				gated[name] = true
+			}
+		}
+	}
+	for i := range p.Services {
+		s := &p.Services[i]
+		if gated[s.Name] && s.Health != nil && s.Notify == NotifyRunning {
+			s.Notify = NotifyHealthy
+		}
+	}
+}

@@ -97,6 +97,12 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 				r.Log.Warn("pull failed; the unit will retry", "service", svc.ID(), "image", svc.Image, "err", err)
 			}
 		}
+		// Bad unit input (x-berth.unit, sockets) fails this service before
+		// anything running is touched.
+		set, err := units.Build(r.Units, svc, compose.SpecPath(r.StateDir, svc))
+		if err != nil {
+			return err
+		}
 		spec, err := compose.SaveSpec(r.StateDir, svc)
 		if err != nil {
 			return err
@@ -106,7 +112,9 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 				return err
 			}
 		}
-		if err := r.Manager.Start(ctx, units.Service(r.Units, svc, spec)); err != nil {
+		// A socket-activated service starts through its .socket unit, on
+		// the first connection; Transient says which unit to start.
+		if err := r.Manager.Start(ctx, set.Transient()); err != nil {
 			return err
 		}
 		return r.removeSpecs(svc.ID(), spec)

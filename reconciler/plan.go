@@ -141,6 +141,10 @@ func diff(svc *compose.Service, name string, cur *Observed) Change {
 		c.Action = Create
 	case cur.Hash != svc.Hash():
 		c.Action, c.Reason = Recreate, fmt.Sprintf("spec changed (%s -> %s)", cur.Hash, svc.Hash())
+	case cur.ActiveState == "inactive" && len(svc.Sockets) > 0:
+		// A socket-activated service waits, inactive, for its first
+		// connection (its .socket unit is PartOf= it and goes with it).
+		c.Action = Keep
 	case cur.ActiveState == "failed" || cur.ActiveState == "inactive":
 		c.Action, c.Reason = Recreate, "unit is "+cur.ActiveState
 	default:

@@ -42,18 +42,26 @@ func (c *Client) Close() { c.conn.Close() }
 var ErrJobFailed = errors.New("systemd job failed")
 
 // StartTransient creates and starts a transient unit and waits for its start
-// job. A stopped earlier instance that systemd has not yet garbage-collected
-// is waited out, so a recreate never races the old unit.
-func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Property) error {
+// job. aux units are created in the same call but not started (a socket's
+// service, a timer pulled in by Wants=). A stopped earlier instance that
+// systemd has not yet garbage-collected is waited out, so a recreate never
+// races the old unit.
+func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Property, aux ...sd.PropertyCollection) error {
+	if aux == nil {
+		aux = []sd.PropertyCollection{}
+	}
 	for attempt := 0; ; attempt++ {
 		ch := make(chan string, 1)
-		_, err := c.conn.StartTransientUnitContext(ctx, name, "fail", props, ch)
+		_, err := c.conn.StartTransientUnitAux(ctx, name, "fail", props, aux, ch)
 		if err == nil {
 			return waitJob(ctx, "starting", name, ch)
 		}
 		var de dbus.Error
 		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.UnitExists" && attempt < 50 {
 			_ = c.conn.ResetFailedUnitContext(ctx, name)
+			for _, a := range aux {
+				_ = c.conn.ResetFailedUnitContext(ctx, a.Name)
+			}
 			select {
 			case <-time.After(100 * time.Millisecond):
 				continue

@@ -10,8 +10,10 @@ const WantedBy = "multi-user.target"
 // `systemctl enable` starts it at boot without berth's agent. u itself is
 // not changed; Properties skips the Install section, which has no D-Bus
 // counterpart (transient units cannot be enabled).
-func Persistent(u *Unit) *Unit {
+func Persistent(u *Unit) *Unit { return persistent(u, WantedBy) }
+
+func persistent(u *Unit, target string) *Unit {
 	p := &Unit{Name: u.Name, Options: slices.Clone(u.Options)}
-	p.add("Install", "WantedBy", WantedBy)
+	p.add("Install", "WantedBy", target)
 	return p
 }

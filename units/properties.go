@@ -25,6 +25,8 @@ var propertyTable = map[string]property{
 	"Requires":              list("Requires"),
 	"Wants":                 list("Wants"),
 	"BindsTo":               list("BindsTo"),
+	"PartOf":                list("PartOf"),
+	"Conflicts":             list("Conflicts"),
 	"StartLimitBurst":       u32("StartLimitBurst"),
 	"StartLimitIntervalSec": usec("StartLimitIntervalUSec"),
 	"Type":                  str("Type"),
@@ -44,6 +46,27 @@ var propertyTable = map[string]property{
 	"CPUQuota":              cpuQuota,
 	"NotifyAccess":          str("NotifyAccess"),
 	"PIDFile":               str("PIDFile"),
+	"RemainAfterExit":       boolean("RemainAfterExit"),
+	"MemoryLow":             u64("MemoryLow"),
+	"MemoryHigh":            u64("MemoryHigh"),
+	"MemorySwapMax":         u64("MemorySwapMax"),
+	"CPUWeight":             u64("CPUWeight"),
+	"IOWeight":              u64("IOWeight"),
+	"Nice":                  i32("Nice"),
+	"OOMScoreAdjust":        i32("OOMScoreAdjust"),
+	"LimitNOFILE":           u64("LimitNOFILE"),
+	"WatchdogSec":           usec("WatchdogUSec"),
+
+	// [Socket]
+	"ListenStream":       listen("Stream"),
+	"ListenDatagram":     listen("Datagram"),
+	"FileDescriptorName": str("FileDescriptorName"),
+	"Accept":             boolean("Accept"),
+
+	// [Timer]
+	"OnActiveSec":       usec("OnActiveUSec"),
+	"OnUnitInactiveSec": usec("OnUnitInactiveUSec"),
+	"AccuracySec":       usec("AccuracyUSec"),
 }
 
 // Properties renders the unit as D-Bus properties for StartTransientUnit.
@@ -82,6 +105,8 @@ func appendValue(have, add any) (any, bool) {
 		return append(h, add.([]string)...), true
 	case []execCommand:
 		return append(h, add.([]execCommand)...), true
+	case []listenAddress:
+		return append(h, add.([]listenAddress)...), true
 	}
 	return nil, false
 }
@@ -113,13 +138,43 @@ func u32(name string) property {
 	}
 }
 
+func i32(name string) property {
+	return func(v string) (string, any, error) {
+		n, err := strconv.ParseInt(v, 10, 32)
+		return name, int32(n), err
+	}
+}
+
+// u64 reads a count or a size in bytes, with systemd's "infinity" and
+// base-1024 suffixes K, M, G, T.
 func u64(name string) property {
 	return func(v string) (string, any, error) {
 		if v == "infinity" {
 			return name, uint64(1<<64 - 1), nil
 		}
+		mult := uint64(1)
+		if i := strings.IndexAny(v, "KMGT"); i > 0 && i == len(v)-1 {
+			mult = 1 << (10 * (1 + strings.IndexByte("KMGT", v[i])))
+			v = v[:i]
+		}
 		n, err := strconv.ParseUint(v, 10, 64)
-		return name, n, err
+		return name, n * mult, err
+	}
+}
+
+// listenAddress is one entry of a socket's Listen a(ss) property: the
+// kind ("Stream", "Datagram") and the address.
+type listenAddress struct {
+	Type    string
+	Address string
+}
+
+func listen(kind string) property {
+	return func(v string) (string, any, error) {
+		if v == "" {
+			return "Listen", nil, fmt.Errorf("empty address")
+		}
+		return "Listen", []listenAddress{{Type: kind, Address: v}}, nil
 	}
 }
 

@@ -28,18 +28,35 @@ const (
 )
 
 // Service builds the unit that runs svc, whose frozen spec is at specPath.
+// It is the service unit alone, without the x-berth unit escape hatch and
+// without companion units; [Build] gives the full set and checks the input.
 func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u := &Unit{Name: Name(svc.Project, svc.Name)}
 	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s (%s)", svc.Project, svc.Name, svc.Image))
+	dependencies(u, svc)
+	if hasHealth(svc) {
+		// The timer runs the health checks while the container runs; it is
+		// bound to this unit, which pulls it in.
+		u.add("Unit", "Wants", HealthTimerName(svc.Project, svc.Name))
+	}
 
-	// forking: berth run starts the container, writes its PID 1 to
-	// PIDFile= and exits once it runs; the container, now reparented to
-	// systemd, is the main process. (Type=notify with MAINPID= made it an
-	// "alien" main PID that systemd SIGKILLs at stop instead of sending
-	// KillSignal and waiting TimeoutStopSec.)
-	u.add("Service", "Type", "forking")
-	u.add("Service", "PIDFile", cfg.pidFile(svc.ID()))
-	u.add("Service", "ExecStart", cfg.command("run", "--spec", specPath, svc.ID()))
+	if svc.Oneshot {
+		// A job: berth run --wait runs the container to completion and
+		// exits with its status; RemainAfterExit keeps the unit active so
+		// dependents ordered After= it see "completed successfully".
+		u.add("Service", "Type", "oneshot")
+		u.add("Service", "RemainAfterExit", "yes")
+		u.add("Service", "ExecStart", cfg.command("run", "--wait", "--spec", specPath, svc.ID()))
+	} else {
+		// forking: berth run starts the container, writes its PID 1 to
+		// PIDFile= and exits once it is ready; the container, now
+		// reparented to systemd, is the main process. (Type=notify with
+		// MAINPID= made it an "alien" main PID that systemd SIGKILLs at
+		// stop instead of sending KillSignal and waiting TimeoutStopSec.)
+		u.add("Service", "Type", "forking")
+		u.add("Service", "PIDFile", cfg.pidFile(svc.ID()))
+		u.add("Service", "ExecStart", cfg.command("run", "--spec", specPath, svc.ID()))
+	}
 	// cleanup runs after every stop, crash and failed start, so mounts,
 	// libcontainer state and cgroups never outlive the container.
 	u.add("Service", "ExecStopPost", cfg.command("cleanup", svc.ID()))
@@ -48,28 +65,45 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u.add("Service", "Environment", EnvProject+"="+svc.Project)
 	u.add("Service", "Environment", EnvService+"="+svc.Name)
 	u.add("Service", "Environment", EnvImage+"="+svc.Image)
-	if cfg.ConfigDir != "" {
-		u.add("Service", "Environment", "BERTH_CONFIG_DIR="+cfg.ConfigDir)
-	}
-	if cfg.StateDir != "" {
-		u.add("Service", "Environment", "BERTH_STATE_DIR="+cfg.StateDir)
-	}
-	if cfg.RunDir != "" {
-		u.add("Service", "Environment", "BERTH_RUN_DIR="+cfg.RunDir)
-	}
+	cfg.dirs(u)
 	// Delegate: libcontainer creates the container's cgroup below the
 	// unit's; systemd must leave that subtree alone.
 	u.add("Service", "Delegate", "yes")
-	// mixed: SIGTERM (or stop_signal) reaches only the container's PID 1,
-	// as with docker stop; after the grace period everything is SIGKILLed.
+	// mixed: SIGTERM (or stop_signal) reaches only the main process, as
+	// with docker stop; after the grace period everything is SIGKILLed.
 	u.add("Service", "KillMode", "mixed")
 	u.add("Service", "KillSignal", stopSignal(svc.StopSignal))
 	u.add("Service", "TimeoutStopSec", seconds(svc.StopGracePeriod))
-	// Pulling an image may take a while on first start.
-	u.add("Service", "TimeoutStartSec", "5min")
-	restart(u, svc.Restart)
+	if svc.Oneshot {
+		// A job runs as long as it needs; its start job is the whole run.
+		u.add("Service", "TimeoutStartSec", "infinity")
+	} else {
+		// Pulling an image may take a while on first start; so may the wait
+		// for READY=1 or the first passing health check.
+		u.add("Service", "TimeoutStartSec", "5min")
+	}
+	if svc.Notify == compose.NotifyContainer {
+		// After READY=1 the launcher exits and the container's socket is
+		// linked to systemd's own: later STATUS= and WATCHDOG=1 come from a
+		// process in the unit's cgroup that is not the main PID.
+		u.add("Service", "NotifyAccess", "all")
+	}
+	restart(u, svc.Restart, svc.Oneshot)
 	resources(u, svc.Resources)
 	return u
+}
+
+// dirs passes non-default directories on to the commands a unit runs.
+func (c Config) dirs(u *Unit) {
+	if c.ConfigDir != "" {
+		u.add("Service", "Environment", "BERTH_CONFIG_DIR="+c.ConfigDir)
+	}
+	if c.StateDir != "" {
+		u.add("Service", "Environment", "BERTH_STATE_DIR="+c.StateDir)
+	}
+	if c.RunDir != "" {
+		u.add("Service", "Environment", "BERTH_RUN_DIR="+c.RunDir)
+	}
 }
 
 // pidFile mirrors runtime.PIDFile: <run dir>/containers/<id>/pid.
@@ -91,8 +125,14 @@ func (c Config) command(args ...string) string {
 // restart maps docker's policies. systemd's Restart=always also restarts
 // after a clean exit, which is docker's always; unless-stopped differs from
 // always only across daemon restarts, which systemd units do not have.
-func restart(u *Unit, r compose.Restart) {
-	switch r.Mode {
+// systemd refuses Restart=always for Type=oneshot, so a job restarts on
+// failure at most.
+func restart(u *Unit, r compose.Restart, oneshot bool) {
+	mode := r.Mode
+	if oneshot && (mode == compose.RestartAlways || mode == compose.RestartUnlessStopped) {
+		mode = compose.RestartOnFailure
+	}
+	switch mode {
 	case compose.RestartAlways, compose.RestartUnlessStopped:
 		u.add("Service", "Restart", "always")
 	case compose.RestartOnFailure:
@@ -105,24 +145,12 @@ func restart(u *Unit, r compose.Restart) {
 	default:
 		u.add("Service", "Restart", "no")
 	}
-	if r.Mode != compose.RestartNo && r.Mode != "" && r.MaxRetries == 0 {
+	if mode != compose.RestartNo && mode != "" && r.MaxRetries == 0 {
 		// docker keeps restarting forever; systemd's default start limit
 		// would give up after 5 quick failures.
 		u.add("Unit", "StartLimitIntervalSec", "0")
 	}
 	u.add("Service", "RestartSec", "100ms")
-}
-
-func resources(u *Unit, r compose.Resources) {
-	if r.MemoryMax > 0 {
-		u.add("Service", "MemoryMax", strconv.FormatInt(r.MemoryMax, 10))
-	}
-	if r.CPUs > 0 {
-		u.add("Service", "CPUQuota", strconv.Itoa(int(r.CPUs*100+0.5))+"%")
-	}
-	if r.PidsMax > 0 {
-		u.add("Service", "TasksMax", strconv.FormatInt(r.PidsMax, 10))
-	}
 }
 
 func stopSignal(s string) string {

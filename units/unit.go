@@ -13,6 +13,10 @@ import (
 type Unit struct {
 	Name    string
 	Options []*unit.UnitOption
+	// Aux are units created together with this one when it is started as
+	// a transient unit (StartTransientUnit's aux argument), but started
+	// only through dependencies: a socket's service, a health timer.
+	Aux []*Unit
 }
 
 func (u *Unit) add(section, name, value string) {

@@ -33,11 +33,12 @@ func newGenerateSystemdCommand(g *globalOptions) *cobra.Command {
 	o := &generateOptions{}
 	cmd := &cobra.Command{
 		Use:   "systemd PROJECT",
-		Short: "Write a persistent unit file for every service of a project",
+		Short: "Write persistent unit files for every service of a project",
 		Long: `generate systemd freezes each service's spec into the state dir and writes
-its unit file, the same unit apply starts as a transient unit plus an
-[Install] section, so it can be enabled with systemctl and runs without the
-agent. Do not also let apply or the agent manage the same project: the unit
+its unit files: the same units apply starts as transient units (the service,
+its .socket when socket-activated, its health timer and check service), with
+an [Install] section on the service (or the socket), so it can be enabled
+with systemctl and runs without the agent. Do not also let apply or the agent manage the same project: the unit
 names are the same.`,
 		Example: `  berth generate systemd hello --output /etc/systemd/system
   systemctl daemon-reload && systemctl enable --now berth-hello-web.service`,
@@ -71,18 +72,28 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating output dir: %w", err)
 	}
+	// Build every set first: bad input writes nothing.
+	sets := make([]*units.Set, len(p.Services))
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := compose.SaveSpec(g.StateDir, svc)
+		set, err := units.Build(cfg, svc, compose.SpecPath(g.StateDir, svc))
 		if err != nil {
+			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
+		}
+		sets[i] = set
+	}
+	for i := range p.Services {
+		svc := &p.Services[i]
+		if _, err := compose.SaveSpec(g.StateDir, svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
-		u := units.Persistent(units.Service(cfg, svc, spec))
-		path := filepath.Join(dir, u.Name)
-		if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
-			return fmt.Errorf("writing unit of %s/%s: %w", svc.Project, svc.Name, err)
+		for _, u := range sets[i].Files() {
+			path := filepath.Join(dir, u.Name)
+			if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
+				return fmt.Errorf("writing unit of %s/%s: %w", svc.Project, svc.Name, err)
+			}
+			fmt.Fprintln(out, path)
 		}
-		fmt.Fprintln(out, path)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	sd "github.com/coreos/go-systemd/v22/dbus"
+
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/systemd"
@@ -84,7 +86,15 @@ func (m manager) Start(ctx context.Context, u *units.Unit) error {
 	if err != nil {
 		return err
 	}
-	return m.c.StartTransient(ctx, u.Name, props)
+	var aux []sd.PropertyCollection
+	for _, a := range u.Aux {
+		ap, err := a.Properties()
+		if err != nil {
+			return err
+		}
+		aux = append(aux, sd.PropertyCollection{Name: a.Name, Properties: ap})
+	}
+	return m.c.StartTransient(ctx, u.Name, props, aux...)
 }
 
 func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(ctx, unit) }

@@ -1,0 +1,72 @@
+package units
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// extraAllowed are the unit properties x-berth.unit may set, by section.
+// They tune ordering, scheduling and limits; nothing here can change how
+// berth starts, tracks or cleans up the container (ExecStart=, Type=,
+// PIDFile=, KillMode=, Delegate= …), which stay berth's.
+var extraAllowed = map[string]string{
+	"After": "Unit", "Before": "Unit", "Wants": "Unit", "Requires": "Unit",
+	"BindsTo": "Unit", "PartOf": "Unit", "Conflicts": "Unit",
+	"StartLimitBurst": "Unit", "StartLimitIntervalSec": "Unit",
+	"CPUWeight": "Service", "IOWeight": "Service", "MemoryHigh": "Service",
+	"Nice": "Service", "OOMScoreAdjust": "Service", "LimitNOFILE": "Service",
+	"TimeoutStartSec": "Service", "RestartSec": "Service", "WatchdogSec": "Service",
+}
+
+// AllowedUnitProperties lists what x-berth.unit accepts, sorted.
+func AllowedUnitProperties() []string {
+	names := make([]string, 0, len(extraAllowed))
+	for n := range extraAllowed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// extra appends the x-berth.unit properties after berth's own, so a scalar
+// one overrides berth's value and a list one adds to it. A property outside
+// the allow-list, or a value systemd would refuse, is an error naming it.
+func extra(u *Unit, svc *compose.Service) error {
+	names := make([]string, 0, len(svc.Unit))
+	for n := range svc.Unit {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var bad []string
+	for _, n := range names {
+		section, ok := extraAllowed[n]
+		if !ok {
+			bad = append(bad, n)
+			continue
+		}
+		for _, v := range svc.Unit[n] {
+			if strings.ContainsAny(v, "\n") {
+				return fmt.Errorf("x-berth.unit.%s: value %q contains a newline", n, v)
+			}
+			if _, _, err := propertyTable[n](v); err != nil {
+				return fmt.Errorf("x-berth.unit.%s: %q: %w", n, v, err)
+			}
+			u.add(section, n, v)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("x-berth.unit: unsupported propert%s %s (allowed: %s)",
+			plural(len(bad), "y", "ies"), strings.Join(bad, ", "), strings.Join(AllowedUnitProperties(), ", "))
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
