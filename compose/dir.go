@@ -26,7 +26,11 @@ var projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // LoadDir loads every entry directly under dir: a directory holding
 // compose.yaml, or a single NAME.yaml file. One broken entry is reported in
 // its Entry and never hides the others.
-func LoadDir(ctx context.Context, dir string) ([]Entry, error) {
+func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error) {
+	var o dirOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading config dir: %w", err)
@@ -41,7 +45,7 @@ func LoadDir(ctx context.Context, dir string) ([]Entry, error) {
 		if !projectNameRE.MatchString(name) {
 			e.Err = fmt.Errorf("%s: project name %q must be lowercase letters, digits, '-' or '_'", e.Path, name)
 		} else {
-			e.Project, e.Err = loadEntry(ctx, name, e.Path, de.IsDir())
+			e.Project, e.Err = o.loadEntry(ctx, name, e.Path, de.IsDir())
 		}
 		out = append(out, e)
 	}
@@ -67,14 +71,31 @@ func entryName(de os.DirEntry) (string, bool) {
 	return "", false
 }
 
-func loadEntry(ctx context.Context, name, path string, isDir bool) (*Project, error) {
+// KubeLoader loads a Kubernetes YAML file as project name. Package
+// compose/kube provides it (kube.Load); it imports compose, so compose
+// cannot call it directly.
+type KubeLoader func(ctx context.Context, name, path string) (*Project, error)
+
+// DirOption changes how LoadDir loads entries.
+type DirOption func(*dirOptions)
+
+type dirOptions struct{ kube KubeLoader }
+
+// WithKubeLoader makes LoadDir load files holding apiVersion and kind with
+// l; without it they are an error.
+func WithKubeLoader(l KubeLoader) DirOption { return func(o *dirOptions) { o.kube = l } }
+
+func (o dirOptions) loadEntry(ctx context.Context, name, path string, isDir bool) (*Project, error) {
 	if !isDir {
 		kube, err := isKubernetes(path)
 		if err != nil {
 			return nil, err
 		}
 		if kube {
-			return nil, fmt.Errorf("%s: Kubernetes YAML is not supported yet", path)
+			if o.kube == nil {
+				return nil, fmt.Errorf("%s: Kubernetes YAML is not supported by this loader", path)
+			}
+			return o.kube(ctx, name, path)
 		}
 	}
 	return LoadProject(ctx, name, path)

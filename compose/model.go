@@ -86,6 +86,9 @@ type Service struct {
 	Tty         bool              `json:"tty,omitempty"`
 	// ContainerName is compose's container_name; peers resolve it too.
 	ContainerName string `json:"container_name,omitempty"`
+	// Pod names the pod sandbox (Project.Pod) whose network, IPC and UTS
+	// namespaces the container joins; its unit is bound to the pod's unit.
+	Pod string `json:"pod,omitempty"`
 	// Oneshot services run to completion (Type=oneshot, RemainAfterExit):
 	// targets of service_completed_successfully, init containers, Jobs.
 	Oneshot bool `json:"oneshot,omitempty"`

@@ -100,7 +100,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 
 // loadProject loads one entry of the config dir; a broken entry is an error.
 func loadProject(ctx context.Context, configDir, name string) (*compose.Project, error) {
-	entries, err := compose.LoadDir(ctx, configDir)
+	entries, err := loadConfigDir(ctx, configDir)
 	if err != nil {
 		return nil, err
 	}

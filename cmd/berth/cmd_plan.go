@@ -52,7 +52,7 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 
 // plan loads the config dir and diffs it against systemd's units.
 func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, error) {
-	entries, err := compose.LoadDir(ctx, a.g.ConfigDir)
+	entries, err := loadConfigDir(ctx, a.g.ConfigDir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,15 @@
+package main
+
+import (
+	"context"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/kube"
+)
+
+// loadConfigDir loads every project of the config dir: Compose files and
+// Kubernetes YAML alike. Every command reading the config dir goes through
+// it, so all of them understand both.
+func loadConfigDir(ctx context.Context, dir string) ([]compose.Entry, error) {
+	return compose.LoadDir(ctx, dir, compose.WithKubeLoader(kube.Load))
+}

@@ -1,0 +1,312 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// Podman-compatible annotations; the /<container> forms apply to one
+// container and win over the pod-wide ones.
+const (
+	annotationAutoUpdate = "io.containers.autoupdate"
+	annotationSdNotify   = "io.containers.sdnotify"
+)
+
+// defaultGracePeriod is Kubernetes' terminationGracePeriodSeconds default.
+const defaultGracePeriod = 30 * time.Second
+
+// defaultBackoffLimit is Kubernetes' Job backoffLimit default.
+const defaultBackoffLimit = 6
+
+// convert turns the workload's pod template into the project's pod and
+// services: init containers first (in order), then the app containers.
+func (o *objects) convert(p *compose.Project) error {
+	spec, meta := &o.pod.Spec, &o.pod.Metadata
+	at := func(path string) string { return o.prefix + path }
+	d := o.workload
+	if len(spec.Containers) == 0 {
+		return d.errf(at("spec.containers"), "at least one container is required")
+	}
+	p.Pod = &compose.Pod{Name: meta.Name, Hostname: spec.Hostname, HostNetwork: spec.HostNetwork}
+	if p.Pod.Hostname == "" {
+		p.Pod.Hostname = meta.Name // the kubelet's default: the pod's name
+	}
+	if spec.DNSConfig != nil {
+		dns := &compose.DNSConfig{Nameservers: spec.DNSConfig.Nameservers, Searches: spec.DNSConfig.Searches}
+		for _, opt := range spec.DNSConfig.Options {
+			s := opt.Name
+			if opt.Value != nil {
+				s += ":" + *opt.Value
+			}
+			dns.Options = append(dns.Options, s)
+		}
+		p.Pod.DNS = dns
+	}
+	switch spec.DNSPolicy {
+	case "", "ClusterFirst", "ClusterFirstWithHostNet", "Default":
+		// No cluster DNS on a single host: the host's resolver (plus
+		// dnsConfig) is what all of these come down to.
+	case "None":
+		if spec.DNSConfig == nil || len(spec.DNSConfig.Nameservers) == 0 {
+			return d.errf(at("spec.dnsPolicy"), "None needs dnsConfig.nameservers")
+		}
+	default:
+		return d.errf(at("spec.dnsPolicy"), "unknown policy %q (valid: ClusterFirst, ClusterFirstWithHostNet, Default, None)", spec.DNSPolicy)
+	}
+
+	restart, err := o.restartPolicy(at)
+	if err != nil {
+		return err
+	}
+	grace := defaultGracePeriod
+	if spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
+	}
+
+	var errs []error
+	var inits []string // init containers that must complete first
+	var sidecars []string
+	names := map[string]string{}
+	build := func(c *Container, path string) (*compose.Service, bool) {
+		if prev, dup := names[c.Name]; dup {
+			errs = append(errs, d.errf(path+".name", "container name %q is also used by %s", c.Name, prev))
+			return nil, false
+		}
+		names[c.Name] = path
+		svc, err := o.container(p, c, path)
+		if err != nil {
+			errs = append(errs, err)
+			return nil, false
+		}
+		svc.StopGracePeriod = grace
+		return svc, true
+	}
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		path := at(fmt.Sprintf("spec.initContainers[%d]", i))
+		svc, ok := build(c, path)
+		if !ok {
+			continue
+		}
+		svc.DependsOn = dependsOn(inits, sidecars)
+		switch c.RestartPolicy {
+		case "Always":
+			// A sidecar (Kubernetes 1.29+): started in order before the
+			// app containers, then runs beside them.
+			svc.Restart = compose.Restart{Mode: compose.RestartAlways}
+			sidecars = append(sidecars, c.Name)
+		case "":
+			// The kubelet retries a failed init container unless the pod's
+			// policy is Never.
+			svc.Oneshot = true
+			svc.Restart = compose.Restart{Mode: compose.RestartNo}
+			if restart.Mode != compose.RestartNo {
+				svc.Restart = compose.Restart{Mode: compose.RestartOnFailure}
+			}
+			inits = append(inits, c.Name)
+		default:
+			errs = append(errs, d.errf(path+".restartPolicy", "unknown policy %q (valid: Always)", c.RestartPolicy))
+			continue
+		}
+		p.Services = append(p.Services, *svc)
+	}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		path := at(fmt.Sprintf("spec.containers[%d]", i))
+		if c.RestartPolicy != "" {
+			errs = append(errs, d.errf(path+".restartPolicy", "only init containers may set restartPolicy"))
+			continue
+		}
+		svc, ok := build(c, path)
+		if !ok {
+			continue
+		}
+		svc.DependsOn = dependsOn(inits, sidecars)
+		svc.Restart = restart
+		svc.Oneshot = o.kind == "Job"
+		p.Services = append(p.Services, *svc)
+	}
+	return errors.Join(errs...)
+}
+
+// dependsOn orders a container after the init containers (which must exit 0)
+// and the sidecars (which must have started) declared before it.
+func dependsOn(inits, sidecars []string) map[string]compose.Dependency {
+	if len(inits)+len(sidecars) == 0 {
+		return nil
+	}
+	m := map[string]compose.Dependency{}
+	for _, n := range inits {
+		m[n] = compose.Dependency{Condition: compose.ConditionCompleted, Required: true}
+	}
+	for _, n := range sidecars {
+		m[n] = compose.Dependency{Condition: compose.ConditionStarted, Required: true}
+	}
+	return m
+}
+
+// restartPolicy maps the pod's restartPolicy; a Job's pod retries up to
+// backoffLimit times with OnFailure.
+func (o *objects) restartPolicy(at func(string) string) (compose.Restart, error) {
+	d, pol := o.workload, o.pod.Spec.RestartPolicy
+	if pol == "" {
+		pol = "Always"
+		if o.kind == "Job" {
+			pol = "Never"
+		}
+	}
+	switch pol {
+	case "Always":
+		if o.kind == "Job" {
+			return compose.Restart{}, d.errf(at("spec.restartPolicy"), "a Job's pod must use OnFailure or Never")
+		}
+		return compose.Restart{Mode: compose.RestartAlways}, nil
+	case "OnFailure":
+		r := compose.Restart{Mode: compose.RestartOnFailure}
+		if o.kind == "Job" {
+			r.MaxRetries = defaultBackoffLimit
+			if o.job.BackoffLimit != nil {
+				r.MaxRetries = int(*o.job.BackoffLimit)
+			}
+			if r.MaxRetries == 0 {
+				r = compose.Restart{Mode: compose.RestartNo}
+			}
+		}
+		return r, nil
+	case "Never":
+		return compose.Restart{Mode: compose.RestartNo}, nil
+	}
+	return compose.Restart{}, d.errf(at("spec.restartPolicy"), "unknown policy %q (valid: Always, OnFailure, Never)", pol)
+}
+
+// annotation returns the container's own value of key, else the pod's.
+func (o *objects) annotation(key, container string) (string, string, bool) {
+	a := o.pod.Metadata.Annotations
+	if v, ok := a[key+"/"+container]; ok {
+		return v, key + "/" + container, true
+	}
+	v, ok := a[key]
+	return v, key, ok
+}
+
+// container maps one container to a service of the pod.
+func (o *objects) container(p *compose.Project, c *Container, path string) (*compose.Service, error) {
+	d := o.workload
+	if c.Name == "" {
+		return nil, d.errf(path+".name", "required")
+	}
+	if c.Image == "" {
+		return nil, d.errf(path+".image", "required")
+	}
+	svc := &compose.Service{
+		Project:    p.Name,
+		Name:       c.Name,
+		Image:      c.Image,
+		WorkingDir: c.WorkingDir,
+		Tty:        c.TTY,
+		Pod:        p.Pod.Name,
+	}
+	if len(o.pod.Metadata.Labels) > 0 {
+		svc.Labels = map[string]string{}
+		for k, v := range o.pod.Metadata.Labels {
+			svc.Labels[k] = v
+		}
+	}
+	spec := &o.pod.Spec
+	if spec.HostNetwork {
+		svc.NetworkMode = "host"
+	}
+	if spec.DNSConfig != nil {
+		svc.DNS, svc.DNSSearch = spec.DNSConfig.Nameservers, spec.DNSConfig.Searches
+	}
+	for _, h := range spec.HostAliases {
+		for _, n := range h.Hostnames {
+			svc.ExtraHosts = append(svc.ExtraHosts, n+":"+h.IP)
+		}
+	}
+
+	env, err := o.environment(c, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(env) > 0 {
+		svc.Environment = env
+	}
+	// Kubernetes: command replaces the image's ENTRYPOINT and drops its
+	// CMD; args alone replaces CMD. Docker's rules for entrypoint and
+	// command, which Service follows, are the same.
+	if len(c.Command) > 0 {
+		svc.Entrypoint = expandAll(c.Command, env)
+	}
+	if len(c.Args) > 0 {
+		svc.Command = expandAll(c.Args, env)
+	}
+	if svc.Ports, err = o.ports(c, path); err != nil {
+		return nil, err
+	}
+	if svc.Resources, err = o.resources(c, path); err != nil {
+		return nil, err
+	}
+	if err := o.security(svc, c, path); err != nil {
+		return nil, err
+	}
+	if err := o.volumes(p, svc, c, path); err != nil {
+		return nil, err
+	}
+	if err := o.probes(svc, c, path); err != nil {
+		return nil, err
+	}
+	if v, key, ok := o.annotation(annotationAutoUpdate, c.Name); ok {
+		switch v {
+		case "registry", "local", "disabled":
+			svc.AutoUpdate = v
+		default:
+			return nil, d.errf("metadata.annotations."+key, "unknown policy %q (valid: registry, local, disabled)", v)
+		}
+	}
+	if v, key, ok := o.annotation(annotationSdNotify, c.Name); ok {
+		switch v {
+		case "conmon", "ignore":
+			svc.Notify = compose.NotifyRunning
+		case "container":
+			svc.Notify = compose.NotifyContainer
+		case "healthy":
+			svc.Notify = compose.NotifyHealthy
+		default:
+			return nil, d.errf("metadata.annotations."+key, "unknown mode %q (valid: conmon, container, healthy, ignore)", v)
+		}
+	}
+	return svc, nil
+}
+
+// ports publishes the ports that have a hostPort; the others only document
+// what the container listens on, as in Kubernetes.
+func (o *objects) ports(c *Container, path string) ([]compose.Port, error) {
+	var out []compose.Port
+	for i, cp := range c.Ports {
+		pp := fmt.Sprintf("%s.ports[%d]", path, i)
+		if cp.ContainerPort < 1 || cp.ContainerPort > 65535 {
+			return nil, o.workload.errf(pp+".containerPort", "must be 1-65535, not %d", cp.ContainerPort)
+		}
+		if cp.HostPort == 0 {
+			continue
+		}
+		if cp.HostPort < 0 || cp.HostPort > 65535 {
+			return nil, o.workload.errf(pp+".hostPort", "must be 1-65535, not %d", cp.HostPort)
+		}
+		proto := strings.ToLower(cp.Protocol)
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "tcp", "udp":
+		default:
+			return nil, o.workload.errf(pp+".protocol", "unsupported protocol %q (valid: TCP, UDP)", cp.Protocol)
+		}
+		out = append(out, compose.Port{HostIP: cp.HostIP, HostPort: uint16(cp.HostPort), ContainerPort: uint16(cp.ContainerPort), Protocol: proto})
+	}
+	return out, nil
+}

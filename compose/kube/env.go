@@ -1,0 +1,144 @@
+package kube
+
+import (
+	"fmt"
+	"strings"
+)
+
+// environment builds a container's environment as the kubelet does:
+// envFrom sources first (in order, later ones win), then env entries in
+// order; $(NAME) in a value refers to a variable defined before it.
+func (o *objects) environment(c *Container, path string) (map[string]string, error) {
+	d := o.workload
+	env := map[string]string{}
+	for i, ef := range c.EnvFrom {
+		ep := fmt.Sprintf("%s.envFrom[%d]", path, i)
+		var data map[string][]byte
+		var ok, optional bool
+		switch {
+		case ef.ConfigMapRef != nil && ef.SecretRef == nil:
+			data, ok = o.configMaps[ef.ConfigMapRef.Name]
+			optional = isTrue(ef.ConfigMapRef.Optional)
+			if !ok && !optional {
+				return nil, d.errf(ep+".configMapRef.name", "no ConfigMap %q in this file", ef.ConfigMapRef.Name)
+			}
+		case ef.SecretRef != nil && ef.ConfigMapRef == nil:
+			data, ok = o.secrets[ef.SecretRef.Name]
+			optional = isTrue(ef.SecretRef.Optional)
+			if !ok && !optional {
+				return nil, d.errf(ep+".secretRef.name", "no Secret %q in this file", ef.SecretRef.Name)
+			}
+		default:
+			return nil, d.errf(ep, "exactly one of configMapRef and secretRef is required")
+		}
+		for _, k := range sortedKeys(data) {
+			env[ef.Prefix+k] = string(data[k])
+		}
+	}
+	for i, e := range c.Env {
+		ep := fmt.Sprintf("%s.env[%d]", path, i)
+		if e.Name == "" {
+			return nil, d.errf(ep+".name", "required")
+		}
+		if e.ValueFrom == nil {
+			env[e.Name] = expand(e.Value, env)
+			continue
+		}
+		v, set, err := o.valueFrom(e.ValueFrom, ep+".valueFrom")
+		if err != nil {
+			return nil, err
+		}
+		if set {
+			env[e.Name] = v
+		}
+	}
+	return env, nil
+}
+
+// valueFrom resolves one env source; set is false for a missing optional key.
+func (o *objects) valueFrom(src *EnvVarSource, path string) (string, bool, error) {
+	d := o.workload
+	switch {
+	case src.FieldRef != nil:
+		switch src.FieldRef.FieldPath {
+		case "metadata.name":
+			return o.pod.Metadata.Name, true, nil
+		case "metadata.namespace":
+			if o.pod.Metadata.Namespace == "" {
+				return "default", true, nil
+			}
+			return o.pod.Metadata.Namespace, true, nil
+		}
+		return "", false, d.errf(path+".fieldRef.fieldPath", "unsupported field %q (supported: metadata.name, metadata.namespace)", src.FieldRef.FieldPath)
+	case src.ConfigMapKeyRef != nil:
+		return lookupKey(d, o.configMaps, "ConfigMap", src.ConfigMapKeyRef, path+".configMapKeyRef")
+	case src.SecretKeyRef != nil:
+		return lookupKey(d, o.secrets, "Secret", src.SecretKeyRef, path+".secretKeyRef")
+	}
+	return "", false, d.errf(path, "one of fieldRef, configMapKeyRef and secretKeyRef is required")
+}
+
+func lookupKey(d *document, objs map[string]map[string][]byte, kind string, ref *KeySelect, path string) (string, bool, error) {
+	data, ok := objs[ref.Name]
+	if !ok {
+		if isTrue(ref.Optional) {
+			return "", false, nil
+		}
+		return "", false, d.errf(path+".name", "no %s %q in this file", kind, ref.Name)
+	}
+	v, ok := data[ref.Key]
+	if !ok {
+		if isTrue(ref.Optional) {
+			return "", false, nil
+		}
+		return "", false, d.errf(path+".key", "%s %q has no key %q", kind, ref.Name, ref.Key)
+	}
+	return string(v), true, nil
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// expand replaces $(NAME) with NAME's value from env; $$(NAME) is a literal
+// $(NAME), and references to unknown names stay as written (Kubernetes'
+// rules).
+func expand(s string, env map[string]string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := env[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+func expandAll(in []string, env map[string]string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = expand(s, env)
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package kube
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestErrors: bad input fails with the file, the line and the field.
+func TestErrors(t *testing.T) {
+	const head = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n"
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"no image", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n",
+			"f.yaml:7: Pod p: spec.containers[0].image: required"},
+		{"bad cpu", head + "    resources:\n      limits:\n        cpu: lots\n",
+			`f.yaml:11: Pod p: spec.containers[0].resources.limits.cpu: invalid quantity "lots"`},
+		{"missing configmap", head + "    env:\n    - name: A\n      valueFrom:\n        configMapKeyRef:\n          name: nope\n          key: k\n",
+			`f.yaml:13: Pod p: spec.containers[0].env[0].valueFrom.configMapKeyRef.name: no ConfigMap "nope" in this file`},
+		{"unknown volume", head + "    volumeMounts:\n    - name: v\n      mountPath: /v\n",
+			`f.yaml:10: Pod p: spec.containers[0].volumeMounts[0].name: no volume "v"`},
+		{"bad restart", head + "  restartPolicy: Sometimes\n",
+			`f.yaml:9: Pod p: spec.restartPolicy: unknown policy "Sometimes" (valid: Always, OnFailure, Never)`},
+		{"fieldRef", head + "    env:\n    - name: IP\n      valueFrom:\n        fieldRef:\n          fieldPath: status.podIP\n",
+			`f.yaml:13: Pod p: spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: unsupported field "status.podIP"`},
+		{"named port", head + "    livenessProbe:\n      httpGet:\n        port: web\n",
+			`f.yaml:11: Pod p: spec.containers[0].livenessProbe.httpGet.port: no port named "web"`},
+		{"unknown kind", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n",
+			"f.yaml:2: kind Service is not supported"},
+		{"two pods", head + "---\n" + head, "only one Pod, Deployment, DaemonSet or Job per file"},
+		{"no name", "apiVersion: v1\nkind: Pod\nspec: {}\n", "f.yaml:2: Pod: metadata.name: required"},
+		{"syntax", "apiVersion: v1\nkind: Pod\n  bad: [\n", "f.yaml: yaml: line"},
+		{"bad annotation", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    io.containers.autoupdate: always\nspec:\n  containers:\n  - name: c\n    image: b\n",
+			`f.yaml:6: Pod p: metadata.annotations.io.containers.autoupdate: unknown policy "always" (valid: registry, local, disabled)`},
+		{"job always", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\nspec:\n  template:\n    spec:\n      restartPolicy: Always\n      containers:\n      - name: c\n        image: b\n",
+			"f.yaml:8: Job j: spec.template.spec.restartPolicy: a Job's pod must use OnFailure or Never"},
+		{"secret not base64", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  k: '%%%'\n---\n" + head,
+			"f.yaml:6: Secret s: data.k: not base64"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("f", "f.yaml", []byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestCommandArgs follows Kubernetes' rules against the image's
+// ENTRYPOINT/CMD, which the runtime applies as docker does: command
+// replaces ENTRYPOINT and drops CMD, args alone replaces CMD.
+func TestCommandArgs(t *testing.T) {
+	cases := []struct {
+		name, fields    string
+		entrypoint, cmd []string
+		entrypointSet   bool
+	}{
+		{"neither", "", nil, nil, false},
+		{"command", "    command: [/bin/a, x]\n", []string{"/bin/a", "x"}, nil, true},
+		{"args", "    args: [y]\n", nil, []string{"y"}, false},
+		{"both", "    command: [/bin/a]\n    args: [\"$(X)\", \"$$(X)\"]\n    env:\n    - {name: X, value: v}\n", []string{"/bin/a"}, []string{"v", "$(X)"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			y := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: b\n" + c.fields
+			p, err := Parse("f", "f.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := p.Services[0]
+			if (s.Entrypoint != nil) != c.entrypointSet || strings.Join(s.Entrypoint, " ") != strings.Join(c.entrypoint, " ") ||
+				strings.Join(s.Command, " ") != strings.Join(c.cmd, " ") || (s.Command == nil) != (c.cmd == nil) {
+				t.Errorf("entrypoint %q command %q, want %q %q", s.Entrypoint, s.Command, c.entrypoint, c.cmd)
+			}
+		})
+	}
+}
+
+// TestQuantities covers the CPU and memory forms manifests use.
+func TestQuantities(t *testing.T) {
+	for in, want := range map[string]float64{
+		"500m": 0.5, "2": 2, "0.25": 0.25, "64Mi": 64 << 20, "1G": 1e9, "1Gi": 1 << 30, "128974848": 128974848, "129e6": 129e6, "100k": 1e5,
+	} {
+		got, err := parseQuantity(in)
+		if err != nil || got != want {
+			t.Errorf("parseQuantity(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-1", "1Qi"} {
+		if _, err := parseQuantity(bad); err == nil {
+			t.Errorf("parseQuantity(%q) accepted", bad)
+		}
+	}
+}

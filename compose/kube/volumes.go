@@ -1,0 +1,193 @@
+package kube
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"strings"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// defaultFileMode is Kubernetes' defaultMode for configMap and secret files.
+const defaultFileMode = 0o644
+
+// emptyDirVolume names the pod-scoped named volume behind an emptyDir: it
+// lives as long as the project's volumes do (emptyDir content survives a
+// container restart, as in Kubernetes).
+func emptyDirVolume(name string) string { return "emptydir-" + name }
+
+// volumes maps the container's volumeMounts through the pod's volumes.
+func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container, cpath string) error {
+	d := o.workload
+	vols := map[string]int{}
+	for i, v := range o.pod.Spec.Volumes {
+		vols[v.Name] = i
+	}
+	for i, vm := range c.VolumeMounts {
+		mp := fmt.Sprintf("%s.volumeMounts[%d]", cpath, i)
+		vi, ok := vols[vm.Name]
+		if !ok {
+			return d.errf(mp+".name", "no volume %q in the pod's volumes", vm.Name)
+		}
+		if !path.IsAbs(vm.MountPath) {
+			return d.errf(mp+".mountPath", "must be an absolute path, not %q", vm.MountPath)
+		}
+		if strings.HasPrefix(vm.SubPath, "/") || strings.Contains("/"+vm.SubPath+"/", "/../") {
+			return d.errf(mp+".subPath", "must be a relative path inside the volume, not %q", vm.SubPath)
+		}
+		v := &o.pod.Spec.Volumes[vi]
+		vp := o.prefix + fmt.Sprintf("spec.volumes[%d]", vi)
+		m := compose.Mount{Target: path.Clean(vm.MountPath), ReadOnly: vm.ReadOnly, SubPath: vm.SubPath}
+		switch {
+		case v.HostPath != nil:
+			if !path.IsAbs(v.HostPath.Path) {
+				return d.errf(vp+".hostPath.path", "must be an absolute path, not %q", v.HostPath.Path)
+			}
+			m.Type, m.Source = compose.MountBind, path.Clean(v.HostPath.Path)
+		case v.EmptyDir != nil && v.EmptyDir.Medium == "Memory" && o.mountCount(v.Name) == 1:
+			if vm.SubPath != "" {
+				return d.errf(mp+".subPath", "not supported on a memory emptyDir")
+			}
+			m.Type = compose.MountTmpfs
+			if v.EmptyDir.SizeLimit != "" {
+				n, err := parseQuantity(v.EmptyDir.SizeLimit)
+				if err != nil {
+					return d.errf(vp+".emptyDir.sizeLimit", "%v", err)
+				}
+				m.Size = int64(math.Ceil(n))
+			}
+		case v.EmptyDir != nil:
+			switch v.EmptyDir.Medium {
+			case "":
+			case "Memory":
+				o.warnf(vp+".emptyDir.medium", "a memory emptyDir shared by several containers is kept on disk in a pod volume")
+			default:
+				return d.errf(vp+".emptyDir.medium", "unknown medium %q (valid: \"\", Memory)", v.EmptyDir.Medium)
+			}
+			m.Type, m.Source = compose.MountVolume, emptyDirVolume(v.Name)
+			addVolume(p, m.Source)
+		case v.PersistentVolumeClaim != nil:
+			if v.PersistentVolumeClaim.ClaimName == "" {
+				return d.errf(vp+".persistentVolumeClaim.claimName", "required")
+			}
+			m.Type, m.Source = compose.MountVolume, v.PersistentVolumeClaim.ClaimName
+			m.ReadOnly = m.ReadOnly || v.PersistentVolumeClaim.ReadOnly
+			addVolume(p, m.Source)
+		case v.ConfigMap != nil:
+			data, ok := o.configMaps[v.ConfigMap.Name]
+			if !ok && !isTrue(v.ConfigMap.Optional) {
+				return d.errf(vp+".configMap.name", "no ConfigMap %q in this file", v.ConfigMap.Name)
+			}
+			files, err := o.projectFiles(v.Name, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, isTrue(v.ConfigMap.Optional), vm, vp+".configMap", mp)
+			if err != nil {
+				return err
+			}
+			svc.Files = append(svc.Files, files...)
+			continue
+		case v.Secret != nil:
+			data, ok := o.secrets[v.Secret.SecretName]
+			if !ok && !isTrue(v.Secret.Optional) {
+				return d.errf(vp+".secret.secretName", "no Secret %q in this file", v.Secret.SecretName)
+			}
+			files, err := o.projectFiles(v.Name, data, v.Secret.Items, v.Secret.DefaultMode, isTrue(v.Secret.Optional), vm, vp+".secret", mp)
+			if err != nil {
+				return err
+			}
+			for i := range files {
+				files[i].Secret = true
+			}
+			svc.Files = append(svc.Files, files...)
+			continue
+		default:
+			return d.errf(vp, "volume %q has no supported source (supported: hostPath, emptyDir, configMap, secret, persistentVolumeClaim)", v.Name)
+		}
+		svc.Mounts = append(svc.Mounts, m)
+	}
+	return nil
+}
+
+// mountCount is how many containers of the pod mount volume name.
+func (o *objects) mountCount(name string) int {
+	n := 0
+	for _, cs := range [][]Container{o.pod.Spec.InitContainers, o.pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, vm := range c.VolumeMounts {
+				if vm.Name == name {
+					n++
+					break
+				}
+			}
+		}
+	}
+	return n
+}
+
+// projectFiles writes a ConfigMap's or Secret's keys as files under the
+// mount path: all keys, or only items (key → path, mode). With a subPath,
+// the one file at that path is mounted at mountPath itself.
+func (o *objects) projectFiles(vol string, data map[string][]byte, items []KeyToPath, defaultMode *int32, optional bool,
+	vm VolumeMount, vp, mp string) ([]compose.FileMount, error) {
+	d := o.workload
+	mode := uint32(defaultFileMode)
+	if defaultMode != nil {
+		if *defaultMode < 0 || *defaultMode > 0o777 {
+			return nil, d.errf(vp+".defaultMode", "must be between 0 and 0777, not %#o", *defaultMode)
+		}
+		mode = uint32(*defaultMode)
+	}
+	type entry struct {
+		key, rel string
+		mode     uint32
+	}
+	var entries []entry
+	if len(items) == 0 {
+		for _, k := range sortedKeys(data) {
+			entries = append(entries, entry{k, k, mode})
+		}
+	}
+	for i, it := range items {
+		ip := fmt.Sprintf("%s.items[%d]", vp, i)
+		if _, ok := data[it.Key]; !ok {
+			if optional {
+				continue
+			}
+			return nil, d.errf(ip+".key", "no key %q", it.Key)
+		}
+		if it.Path == "" || strings.HasPrefix(it.Path, "/") || strings.Contains("/"+it.Path+"/", "/../") {
+			return nil, d.errf(ip+".path", "must be a relative path inside the volume, not %q", it.Path)
+		}
+		e := entry{it.Key, it.Path, mode}
+		if it.Mode != nil {
+			e.mode = uint32(*it.Mode)
+		}
+		entries = append(entries, e)
+	}
+	// With fsGroup, the kubelet gives the files to that group and lets it
+	// read them, so a non-root user in the group can.
+	gid, groupRead := 0, uint32(0)
+	if sc := o.pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		gid, groupRead = int(*sc.FSGroup), 0o040
+	}
+	var out []compose.FileMount
+	for _, e := range entries {
+		target := path.Join(vm.MountPath, e.rel)
+		if vm.SubPath != "" {
+			if path.Clean(vm.SubPath) != path.Clean(e.rel) {
+				continue
+			}
+			target = path.Clean(vm.MountPath)
+		}
+		out = append(out, compose.FileMount{
+			Name:    vol + "_" + strings.ReplaceAll(e.rel, "/", "_"),
+			Target:  target,
+			Content: data[e.key],
+			GID:     gid,
+			Mode:    e.mode | groupRead,
+		})
+	}
+	if vm.SubPath != "" && len(out) == 0 && !optional {
+		return nil, d.errf(mp+".subPath", "volume %q has no file %q", vol, vm.SubPath)
+	}
+	return out, nil
+}
