@@ -106,3 +106,39 @@ func userSpec(svc *compose.Service, img v1.Config) string {
 	}
 	return img.User
 }
+
+// additionalGroups is the user's supplementary groups from the image's
+// /etc/group plus group_add, whose entries are group names looked up in the
+// image's /etc/group or numeric gids, as docker resolves them.
+func additionalGroups(rootfs string, sgids []int, add []string) ([]uint32, error) {
+	var out []uint32
+	seen := map[int]bool{}
+	appendGid := func(g int) {
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, uint32(g))
+		}
+	}
+	for _, g := range sgids {
+		appendGid(g)
+	}
+	if len(add) == 0 {
+		return out, nil
+	}
+	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
+	if err != nil {
+		return nil, fmt.Errorf("locating /etc/group in the image: %w", err)
+	}
+	// One at a time: the library returns a set, and the declared order
+	// should be the order the process gets.
+	for _, name := range add {
+		gids, err := user.GetAdditionalGroupsPath([]string{name}, group)
+		if err != nil {
+			return nil, fmt.Errorf("group_add: %w", err)
+		}
+		for _, g := range gids {
+			appendGid(g)
+		}
+	}
+	return out, nil
+}

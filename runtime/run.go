@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
-	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
 
@@ -80,7 +79,23 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if err != nil {
 		return err
 	}
-	in := specInput{svc: svc, img: img, rootfs: l.rootfs, cgroupsPath: containerCgroup(unit, id)}
+	if svc.Tty {
+		// A terminal needs a pty master held open for the container's whole
+		// life, i.e. a resident process, and the journal wants lines, not a
+		// terminal; the container keeps the journal as stdout/stderr.
+		log.Warn("tty: true is ignored: the container's output goes to the journal without a terminal")
+	}
+	stor, err := prepareStorage(opts, l, svc, l.rootfs)
+	if err != nil {
+		return err
+	}
+	started := false
+	defer func() {
+		if retErr != nil && !started {
+			stor.removeCreated(opts.StateDir)
+		}
+	}()
+	in := specInput{svc: svc, img: img, rootfs: l.rootfs, cgroupsPath: containerCgroup(unit, id), storage: stor}
 	if svc.Init {
 		if in.init, err = findInit(); err != nil {
 			return err
@@ -123,16 +138,14 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	for _, g := range p.User.AdditionalGids {
 		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
 	}
-	for _, r := range p.Rlimits {
-		if r.Type != "RLIMIT_NOFILE" {
-			return fmt.Errorf("unsupported rlimit %s", r.Type) // buildSpec sets only NOFILE
-		}
-		proc.Rlimits = append(proc.Rlimits, configs.Rlimit{Type: unix.RLIMIT_NOFILE, Hard: r.Hard, Soft: r.Soft})
+	if proc.Rlimits, err = processRlimits(p.Rlimits); err != nil {
+		return err
 	}
 	t.mark("create")
 	if err := c.Run(proc); err != nil {
 		return fmt.Errorf("starting container: %w", err)
 	}
+	started = true
 	t.mark("start")
 	pid, err := proc.Pid()
 	if err != nil {

@@ -1,13 +1,12 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
-	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/compose"
 )
@@ -47,6 +46,7 @@ type specInput struct {
 	rootfs      string      // absolute path of the mounted rootfs
 	cgroupsPath string      // absolute cgroup path, see containerCgroup
 	init        *initBinary // nil unless svc.Init
+	storage     *storage    // host sides of mounts and files; nil means none
 }
 
 // buildSpec makes the OCI runtime spec for a service with docker's and
@@ -63,37 +63,55 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	nofile, err := nofileLimit()
+	if svc.Security.RunAsNonRoot && u.Uid == 0 {
+		return nil, fmt.Errorf("run_as_non_root: the user %q resolves to uid 0 (root); set a non-root user", userSpec(svc, cfg))
+	}
+	groups, err := additionalGroups(in.rootfs, u.Sgids, svc.GroupAdd)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := rlimits(svc.Security.Ulimits, ownRlimit)
 	if err != nil {
 		return nil, err
 	}
 
 	spec := specconv.Example()
 	spec.Root = &specs.Root{Path: in.rootfs}
-	spec.Hostname = svc.Name
-	caps := slices.Clone(defaultCaps)
+	spec.Hostname = hostname(svc)
+	spec.Domainname = svc.Domainname
 	spec.Process = &specs.Process{
-		Args: args,
-		Env:  environment(cfg.Env, svc.Environment, svc.Name, u.Home),
-		Cwd:  workingDir(svc, cfg),
-		User: specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
-		Capabilities: &specs.LinuxCapabilities{
-			Bounding:  caps,
-			Effective: caps,
-			Permitted: caps,
-		},
-		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
+		Args:            args,
+		Env:             environment(cfg.Env, svc.Environment, spec.Hostname, u.Home),
+		Cwd:             workingDir(svc, cfg),
+		User:            specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid), AdditionalGids: groups},
+		Rlimits:         limits,
 		NoNewPrivileges: false, // as docker: setuid binaries in images keep working
 	}
-	for _, g := range u.Sgids {
-		spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, uint32(g))
+	if err := applySecurity(spec, svc); err != nil {
+		return nil, err
 	}
 
 	spec.Linux.CgroupsPath = in.cgroupsPath
 	// No resource limits here: the unit's MemoryMax, TasksMax, CPUQuota
-	// apply from the parent cgroup. Only the device rules stay (deny all,
-	// then libcontainer's default devices).
+	// apply from the parent cgroup, and a limit set on the container's own
+	// cgroup could only loosen what a user reads in systemctl show (on v1,
+	// a child's memory.limit_in_bytes may be set above its parent's). Only
+	// the device rules stay (deny all, then libcontainer's default devices
+	// and the service's devices).
 	spec.Linux.Namespaces = namespaces(spec.Linux.Namespaces, svc.NetworkMode)
+	if err := applyDevices(spec, svc); err != nil {
+		return nil, err
+	}
+	st := in.storage
+	if st == nil {
+		st = &storage{}
+	}
+	if len(st.sources) != len(svc.Mounts) || len(st.files) != len(svc.Files) {
+		return nil, errors.New("internal error: storage was not prepared for every mount and file")
+	}
+	if err := applyMounts(spec, svc, st); err != nil {
+		return nil, err
+	}
 
 	if in.init != nil {
 		spec.Mounts = append(spec.Mounts, specs.Mount{
@@ -107,12 +125,19 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 
 	// The profile drops rules for syscalls the granted capabilities do not
 	// cover, so it must be derived after the capabilities are set.
-	sc, err := seccomp.GetDefaultProfile(spec)
-	if err != nil {
-		return nil, fmt.Errorf("building the default seccomp profile: %w", err)
+	if err := applySeccomp(spec, svc.Security); err != nil {
+		return nil, err
 	}
-	spec.Linux.Seccomp = sc
 	return spec, nil
+}
+
+// hostname is the service's hostname, else its name (docker compose uses
+// the container id; the service name is what peers know it by).
+func hostname(svc *compose.Service) string {
+	if svc.Hostname != "" {
+		return svc.Hostname
+	}
+	return svc.Name
 }
 
 // namespaces keeps runc's private namespaces, sharing the host's network
@@ -125,14 +150,4 @@ func namespaces(ns []specs.LinuxNamespace, mode string) []specs.LinuxNamespace {
 	return slices.DeleteFunc(slices.Clone(ns), func(n specs.LinuxNamespace) bool {
 		return n.Type == specs.NetworkNamespace
 	})
-}
-
-// nofileLimit is defaultNofile, capped at the launcher's hard limit: a
-// container can never be given more than berth itself may have.
-func nofileLimit() (uint64, error) {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return 0, fmt.Errorf("reading RLIMIT_NOFILE: %w", err)
-	}
-	return min(uint64(defaultNofile), rl.Max), nil
 }
