@@ -25,12 +25,11 @@ var projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // LoadDir loads every entry directly under dir: a directory holding
 // compose.yaml, or a single NAME.yaml file. One broken entry is reported in
-// its Entry and never hides the others.
+// its Entry and never hides the others. opts apply to every project; bind
+// sources under dir get a ContentHash (WithConfigRoot(dir)).
 func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error) {
-	var o dirOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	opts = append([]Option{WithConfigRoot(dir)}, opts...)
+	o := collectOptions(opts)
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading config dir: %w", err)
@@ -45,7 +44,7 @@ func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error
 		if !projectNameRE.MatchString(name) {
 			e.Err = fmt.Errorf("%s: project name %q must be lowercase letters, digits, '-' or '_'", e.Path, name)
 		} else {
-			e.Project, e.Err = o.loadEntry(ctx, name, e.Path, de.IsDir())
+			e.Project, e.Err = loadEntry(ctx, o, name, e.Path, de.IsDir(), opts)
 		}
 		out = append(out, e)
 	}
@@ -76,16 +75,14 @@ func entryName(de os.DirEntry) (string, bool) {
 // cannot call it directly.
 type KubeLoader func(ctx context.Context, name, path string) (*Project, error)
 
-// DirOption changes how LoadDir loads entries.
-type DirOption func(*dirOptions)
-
-type dirOptions struct{ kube KubeLoader }
+// DirOption changes how LoadDir loads entries; every Option is one.
+type DirOption = Option
 
 // WithKubeLoader makes LoadDir load files holding apiVersion and kind with
 // l; without it they are an error.
-func WithKubeLoader(l KubeLoader) DirOption { return func(o *dirOptions) { o.kube = l } }
+func WithKubeLoader(l KubeLoader) DirOption { return func(o *options) { o.kube = l } }
 
-func (o dirOptions) loadEntry(ctx context.Context, name, path string, isDir bool) (*Project, error) {
+func loadEntry(ctx context.Context, o options, name, path string, isDir bool, opts []Option) (*Project, error) {
 	if !isDir {
 		kube, err := isKubernetes(path)
 		if err != nil {
@@ -98,7 +95,7 @@ func (o dirOptions) loadEntry(ctx context.Context, name, path string, isDir bool
 			return o.kube(ctx, name, path)
 		}
 	}
-	return LoadProject(ctx, name, path)
+	return LoadProject(ctx, name, path, opts...)
 }
 
 // isKubernetes tells Kubernetes YAML from Compose by apiVersion and kind.

@@ -8,20 +8,64 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// supportedServiceKeys lists the service fields berth maps today. Every other
-// field is warned about with its file and line, never silently dropped.
+// supportedServiceKeys lists the service fields the model carries. Fields
+// marked false are read by the converter, which warns about the parts it
+// cannot honour (build with an image, stdin_open, a logging driver, links).
+// Every other field is warned about with its file and line, never silently
+// dropped.
 var supportedServiceKeys = map[string]bool{
+	// process
 	"image": true, "command": true, "entrypoint": true, "environment": true,
-	"env_file": true, "working_dir": true, "user": true, "restart": true,
-	"stop_signal": true, "stop_grace_period": true, "mem_limit": true,
-	"cpus": true, "pids_limit": true, "labels": true, "init": true,
-	"network_mode": true, "deploy": true,
+	"env_file": true, "working_dir": true, "user": true, "group_add": true,
+	"hostname": true, "domainname": true, "init": true, "tty": true,
+	"stop_signal": true, "stop_grace_period": true, "labels": true,
+	"container_name": true, "restart": true,
+	// storage
+	"volumes": true, "tmpfs": true, "read_only": true, "shm_size": true,
+	"devices": true, "secrets": true, "configs": true,
+	// resources
+	"deploy": true, "mem_limit": true, "memswap_limit": true,
+	"mem_reservation": true, "cpus": true, "cpu_shares": true, "pids_limit": true,
+	// security
+	"ulimits": true, "sysctls": true, "cap_add": true, "cap_drop": true,
+	"privileged": true, "security_opt": true,
+	// network
+	"ports": true, "networks": true, "extra_hosts": true, "dns": true,
+	"dns_search": true, "network_mode": true,
+	// expose only documents ports between services; peers reach every port.
+	"expose": true,
+	// health and dependencies
+	"healthcheck": true, "depends_on": true,
+	// loading: compose-go applies them
+	"profiles": true, "extends": true,
+	// converted with their own warnings
+	"build": false, "stdin_open": false, "logging": false, "links": false,
 }
 
 // supportedDeployKeys are the parts of deploy: that map to the unit.
-var supportedDeployKeys = map[string]bool{"resources": true}
+// replicas is read: 1 is fine, more gets a warning.
+var supportedDeployKeys = map[string]bool{"resources": true, "restart_policy": true, "replicas": true}
 
-var supportedTopKeys = map[string]bool{"services": true, "name": true}
+// supportedLimitKeys are the keys of deploy.resources.limits; of the
+// reservations only memory maps (to MemoryLow).
+var (
+	supportedLimitKeys       = map[string]bool{"cpus": true, "memory": true, "pids": true}
+	supportedReservationKeys = map[string]bool{"memory": true}
+)
+
+// supportedRestartPolicyKeys are the keys of deploy.restart_policy.
+var supportedRestartPolicyKeys = map[string]bool{"condition": true, "max_attempts": true}
+
+var supportedTopKeys = map[string]bool{
+	"services": true, "name": true, "include": true, "networks": true,
+	"volumes": true, "secrets": true, "configs": true,
+}
+
+var supportedNetworkKeys = map[string]bool{"name": true, "driver": true, "internal": true, "external": true, "ipam": true}
+
+var supportedVolumeKeys = map[string]bool{"name": true, "driver": true, "external": true}
+
+var supportedFileObjectKeys = map[string]bool{"name": true, "file": true, "environment": true, "content": true}
 
 // checkYAML reports a syntax error with the file and line, before compose-go
 // sees the file, so the message is about the user's text.
@@ -40,52 +84,89 @@ func checkYAML(path string) error {
 
 // unsupportedFields walks one compose file and names each field berth does
 // not support, as "file:line: service "x": field "y" is not supported".
-func unsupportedFields(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, nil // syntax errors are reported by checkYAML
-	}
+func unsupportedFields(path string, root *yaml.Node) []string {
 	var warns []string
 	warn := func(n *yaml.Node, format string, args ...any) {
 		warns = append(warns, fmt.Sprintf("%s:%d: ", path, n.Line)+fmt.Sprintf(format, args...))
 	}
-	eachKey(doc.Content[0], func(k, v *yaml.Node) {
+	// group warns about keys of m outside allowed, naming them prefix.key.
+	group := func(m *yaml.Node, allowed map[string]bool, what, prefix string) {
+		eachKey(m, func(k, _ *yaml.Node) {
+			if _, ok := allowed[k.Value]; !ok && !strings.HasPrefix(k.Value, "x-") {
+				warn(k, "%sfield %q is not supported yet and is ignored", what, prefix+k.Value)
+			}
+		})
+	}
+	eachKey(root, func(k, v *yaml.Node) {
 		switch {
 		case strings.HasPrefix(k.Value, "x-"):
 		case k.Value == "version":
 			warn(k, "top-level field %q is obsolete and ignored", k.Value)
 		case !supportedTopKeys[k.Value]:
 			warn(k, "top-level field %q is not supported yet and is ignored", k.Value)
-		case k.Value == "services":
-			eachKey(v, func(name, svc *yaml.Node) {
-				eachKey(svc, func(f, fv *yaml.Node) {
-					switch {
-					case strings.HasPrefix(f.Value, "x-"):
-					case !supportedServiceKeys[f.Value]:
-						warn(f, "service %q: field %q is not supported yet and is ignored", name.Value, f.Value)
-					case f.Value == "deploy":
-						eachKey(fv, func(d, _ *yaml.Node) {
-							if !supportedDeployKeys[d.Value] {
-								warn(d, "service %q: field \"deploy.%s\" is not supported yet and is ignored", name.Value, d.Value)
+		case k.Value == "networks":
+			eachKey(v, func(name, nv *yaml.Node) {
+				what := fmt.Sprintf("network %q: ", name.Value)
+				group(nv, supportedNetworkKeys, what, "")
+				eachKey(nv, func(f, fv *yaml.Node) {
+					switch f.Value {
+					case "driver":
+						if fv.Value != "bridge" {
+							warn(fv, "%sdriver %q is not supported; berth uses a bridge", what, fv.Value)
+						}
+					case "ipam":
+						group(fv, map[string]bool{"config": true, "driver": true}, what, "ipam.")
+						eachKey(fv, func(ik, iv *yaml.Node) {
+							if ik.Value == "config" && iv.Kind == yaml.SequenceNode {
+								for _, c := range iv.Content {
+									group(c, map[string]bool{"subnet": true, "gateway": true}, what, "ipam.config.")
+								}
 							}
 						})
 					}
 				})
 			})
+		case k.Value == "volumes":
+			eachKey(v, func(name, vv *yaml.Node) {
+				what := fmt.Sprintf("volume %q: ", name.Value)
+				group(vv, supportedVolumeKeys, what, "")
+				eachKey(vv, func(f, fv *yaml.Node) {
+					if f.Value == "driver" && fv.Value != "local" {
+						warn(fv, "%sdriver %q is not supported; berth keeps volumes under its state dir", what, fv.Value)
+					}
+				})
+			})
+		case k.Value == "secrets" || k.Value == "configs":
+			eachKey(v, func(name, fv *yaml.Node) {
+				group(fv, supportedFileObjectKeys, fmt.Sprintf("%s %q: ", strings.TrimSuffix(k.Value, "s"), name.Value), "")
+			})
+		case k.Value == "services":
+			eachKey(v, func(name, svc *yaml.Node) {
+				what := fmt.Sprintf("service %q: ", name.Value)
+				group(svc, supportedServiceKeys, what, "")
+				eachKey(svc, func(f, fv *yaml.Node) {
+					if f.Value != "deploy" {
+						return
+					}
+					group(fv, supportedDeployKeys, what, "deploy.")
+					eachKey(fv, func(d, dv *yaml.Node) {
+						switch d.Value {
+						case "resources":
+							group(dv, map[string]bool{"limits": true, "reservations": true}, what, "deploy.resources.")
+							eachKey(dv, func(r, rv *yaml.Node) {
+								allowed := supportedLimitKeys
+								if r.Value == "reservations" {
+									allowed = supportedReservationKeys
+								}
+								group(rv, allowed, what, "deploy.resources."+r.Value+".")
+							})
+						case "restart_policy":
+							group(dv, supportedRestartPolicyKeys, what, "deploy.restart_policy.")
+						}
+					})
+				})
+			})
 		}
 	})
-	return warns, nil
-}
-
-func eachKey(m *yaml.Node, fn func(k, v *yaml.Node)) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		fn(m.Content[i], m.Content[i+1])
-	}
+	return warns
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -19,46 +18,103 @@ import (
 var composeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
 
 // LoadProject loads the project kept in dir (compose.yaml plus its override
-// file and .env) or in the single file path NAME.yaml.
-func LoadProject(ctx context.Context, name, path string) (*Project, error) {
+// file and .env) or in the single file path NAME.yaml. compose-go does
+// interpolation, .env, profiles, include, extends and the override merge;
+// this package maps the result to the model, warning about every field it
+// does not carry and failing with file, line and field on input that would
+// run wrongly.
+//
+// name is the project name; when it is empty the file's top-level `name:`
+// (or the directory name) applies, as with docker compose without -p.
+func LoadProject(ctx context.Context, name, path string, opts ...Option) (*Project, error) {
+	o := collectOptions(opts)
 	files, dir, err := projectFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
+	for i, f := range files {
 		if err := checkYAML(f); err != nil {
 			return nil, err
 		}
+		if files[i], err = filepath.Abs(f); err != nil {
+			return nil, err
+		}
 	}
-	opts, err := cli.NewProjectOptions(files,
+	cp, err := loadCompose(ctx, name, dir, files, o)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	l := &loader{opts: o, dir: dir, files: files, cp: cp, pos: newPositions(files[0])}
+	for _, f := range files {
+		if err := l.pos.addFile(f); err != nil {
+			return nil, err
+		}
+	}
+	return l.convert(name)
+}
+
+// loadCompose runs compose-go over the project's files.
+func loadCompose(ctx context.Context, name, dir string, files []string, o options) (*types.Project, error) {
+	env := cli.WithOsEnv
+	if o.environSet {
+		env = cli.WithEnv(o.environ)
+	}
+	copts, err := cli.NewProjectOptions(files,
 		cli.WithName(name),
 		cli.WithWorkingDirectory(dir),
-		cli.WithOsEnv,
+		env,
 		cli.WithEnvFiles(),
 		cli.WithDotEnv,
 		cli.WithConfigFileEnv,
-		cli.WithDefaultProfiles(),
+		cli.WithDefaultProfiles(o.profiles...),
+		cli.WithResolvedPaths(true),
+		// berth checks references itself, naming file and line; compose-go's
+		// check would also refuse cpus next to deploy cpus, where berth lets
+		// the deploy form win.
+		cli.WithConsistency(false),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", path, err)
+		return nil, err
 	}
-	cp, err := opts.LoadProject(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", path, err)
+	return copts.LoadProject(ctx)
+}
+
+// loader holds what converting one compose-go project needs.
+type loader struct {
+	opts  options
+	dir   string
+	files []string
+	cp    *types.Project
+	pos   *positions
+	warns []string
+}
+
+func (l *loader) convert(name string) (*Project, error) {
+	cp := l.cp
+	p := &Project{Name: cp.Name, Dir: l.dir, Files: l.files}
+	if name != "" && l.fileName() != "" && l.fileName() != name {
+		l.warns = append(l.warns, fmt.Sprintf("%s: top-level field \"name\": %q is ignored; berth names the project %q after its entry in the config dir",
+			l.pos.at("name"), l.fileName(), name))
 	}
-	p := &Project{Name: cp.Name, Dir: dir, Files: files}
-	for _, f := range files {
-		w, err := unsupportedFields(f)
-		if err != nil {
-			return nil, err
-		}
-		p.Warnings = append(p.Warnings, w...)
+	for _, f := range l.pos.files {
+		l.warns = append(l.warns, unsupportedFields(f, l.pos.docs[f])...)
 	}
 	var errs []error
-	for _, sc := range cp.Services {
-		s, err := convertService(p.Name, sc)
+	var err error
+	if p.Volumes, err = l.volumes(); err != nil {
+		errs = append(errs, err)
+	}
+	if p.Networks, err = l.networks(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, sname := range cp.ServiceNames() {
+		sc := cp.Services[sname]
+		s, err := l.service(sc, p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: service %q: %w", files[0], sc.Name, err))
+			errs = append(errs, err)
 			continue
 		}
 		p.Services = append(p.Services, s)
@@ -66,9 +122,62 @@ func LoadProject(ctx context.Context, name, path string) (*Project, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	sort.Slice(p.Services, func(i, j int) bool { return p.Services[i].Name < p.Services[j].Name })
+	if err := l.markOneshots(p); err != nil {
+		return nil, err
+	}
+	if p.Services, err = l.dependencyOrder(p.Services); err != nil {
+		return nil, err
+	}
+	// The units owner's rule: a service_healthy target reports ready once
+	// its first health check passes.
 	p.GateHealthy()
+	if len(p.Networks) == 0 {
+		p.Networks = nil
+	}
+	p.Warnings = sortWarnings(l.warns)
 	return p, nil
+}
+
+// fileName is the top-level `name:` the files set, "" without one.
+func (l *loader) fileName() string {
+	var n string
+	for _, f := range l.pos.files {
+		if v := l.pos.scalar(f, "name"); v != "" {
+			n = v
+		}
+	}
+	if strings.Contains(n, "$") {
+		return "" // interpolated: compose-go's value is the one that counts
+	}
+	return n
+}
+
+// sortWarnings orders "file:line: …" warnings by file, then line number,
+// and drops duplicates.
+func sortWarnings(ws []string) []string {
+	key := func(w string) (string, int) {
+		file, rest, _ := strings.Cut(w, ":")
+		n, _ := strconv.Atoi(strings.SplitN(rest, ":", 2)[0])
+		return file, n
+	}
+	sort.SliceStable(ws, func(i, j int) bool {
+		fi, li := key(ws[i])
+		fj, lj := key(ws[j])
+		if fi != fj {
+			return fi < fj
+		}
+		if li != lj {
+			return li < lj
+		}
+		return ws[i] < ws[j]
+	})
+	var out []string
+	for i, w := range ws {
+		if i == 0 || w != ws[i-1] {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // projectFiles returns the compose files of a project entry and its dir.
@@ -98,106 +207,4 @@ func projectFiles(path string) (files []string, dir string, err error) {
 		}
 	}
 	return files, path, nil
-}
-
-func convertService(project string, sc types.ServiceConfig) (Service, error) {
-	s := Service{
-		Project:     project,
-		Name:        sc.Name,
-		Image:       sc.Image,
-		WorkingDir:  sc.WorkingDir,
-		User:        sc.User,
-		StopSignal:  sc.StopSignal,
-		NetworkMode: sc.NetworkMode,
-	}
-	if s.Image == "" {
-		return s, errors.New("image: required (build is not supported)")
-	}
-	if sc.Entrypoint != nil {
-		s.Entrypoint = append([]string{}, sc.Entrypoint...)
-	}
-	if sc.Command != nil {
-		s.Command = append([]string{}, sc.Command...)
-	}
-	for k, v := range sc.Environment {
-		if v == nil {
-			continue // unset variable without value: compose drops it too
-		}
-		if s.Environment == nil {
-			s.Environment = map[string]string{}
-		}
-		s.Environment[k] = *v
-	}
-	for k, v := range sc.Labels {
-		if s.Labels == nil {
-			s.Labels = map[string]string{}
-		}
-		s.Labels[k] = v
-	}
-	if sc.Init != nil {
-		s.Init = *sc.Init
-	}
-	s.StopGracePeriod = DefaultStopGracePeriod
-	if sc.StopGracePeriod != nil {
-		s.StopGracePeriod = time.Duration(*sc.StopGracePeriod)
-	}
-	var err error
-	if s.Restart, err = ParseRestart(sc.Restart); err != nil {
-		return s, fmt.Errorf("restart: %w", err)
-	}
-	switch sc.NetworkMode {
-	case "", "host", "none", "default":
-		if sc.NetworkMode == "default" {
-			s.NetworkMode = ""
-		}
-	default:
-		return s, fmt.Errorf("network_mode: %q is not supported yet (use host or none)", sc.NetworkMode)
-	}
-	s.Resources = resources(sc)
-	return s, nil
-}
-
-// resources merges mem_limit/cpus/pids_limit with deploy.resources.limits;
-// the deploy form wins, as in docker compose.
-func resources(sc types.ServiceConfig) Resources {
-	r := Resources{MemoryMax: int64(sc.MemLimit), CPUs: float64(sc.CPUS), PidsMax: sc.PidsLimit}
-	if sc.Deploy != nil && sc.Deploy.Resources.Limits != nil {
-		l := sc.Deploy.Resources.Limits
-		if l.MemoryBytes > 0 {
-			r.MemoryMax = int64(l.MemoryBytes)
-		}
-		if l.NanoCPUs > 0 {
-			r.CPUs = float64(l.NanoCPUs)
-		}
-		if l.Pids > 0 {
-			r.PidsMax = l.Pids
-		}
-	}
-	return r
-}
-
-// ParseRestart parses docker's restart policy syntax ("on-failure:3").
-func ParseRestart(v string) (Restart, error) {
-	mode, count, hasCount := strings.Cut(v, ":")
-	r := Restart{Mode: RestartMode(mode)}
-	switch r.Mode {
-	case "":
-		r.Mode = RestartNo
-	case RestartNo, RestartAlways, RestartUnlessStopped:
-	case RestartOnFailure:
-		if hasCount {
-			n, err := strconv.Atoi(count)
-			if err != nil || n < 0 {
-				return r, fmt.Errorf("invalid retry count %q", count)
-			}
-			r.MaxRetries = n
-		}
-		return r, nil
-	default:
-		return r, fmt.Errorf("unknown policy %q (valid: no, always, on-failure[:N], unless-stopped)", v)
-	}
-	if hasCount {
-		return r, fmt.Errorf("a retry count is only valid with on-failure, got %q", v)
-	}
-	return r, nil
 }

@@ -75,13 +75,13 @@ func keys(m map[string]Entry) []string {
 func TestUnsupportedFieldsWarnWithLine(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "p.yaml")
-	write(t, f, "services:\n  web:\n    image: busybox\n    cap_add: [NET_ADMIN]\n    deploy:\n      replicas: 2\nvolumes:\n  data: {}\n")
+	write(t, f, "services:\n  web:\n    image: busybox\n    cgroup_parent: x\n    deploy:\n      replicas: 2\nmodels:\n  m: {model: x}\n")
 	p, err := LoadProject(context.Background(), "p", f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(p.Warnings, "\n")
-	for _, want := range []string{f + `:4: service "web": field "cap_add"`, f + `:6: service "web": field "deploy.replicas"`, f + `:7: top-level field "volumes"`} {
+	for _, want := range []string{f + `:4: service "web": field "cgroup_parent"`, f + `:6: service "web": field "deploy.replicas"`, f + `:7: top-level field "models"`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("missing warning %q in:\n%s", want, joined)
 		}

@@ -73,8 +73,9 @@ type Service struct {
 	Image   string `json:"image"`
 	// Entrypoint and Command are nil when the image's defaults apply. An
 	// empty non-nil slice clears the image's value, as in docker.
-	Entrypoint  []string          `json:"entrypoint,omitempty"`
-	Command     []string          `json:"command,omitempty"`
+	// omitzero, not omitempty: [] must survive the spec's JSON round trip.
+	Entrypoint  []string          `json:"entrypoint,omitzero"`
+	Command     []string          `json:"command,omitzero"`
 	Environment map[string]string `json:"environment,omitempty"`
 	WorkingDir  string            `json:"working_dir,omitempty"`
 	User        string            `json:"user,omitempty"`
@@ -140,13 +141,20 @@ type Service struct {
 
 // Resources are cgroup limits; zero means unlimited.
 type Resources struct {
-	MemoryMax         int64   `json:"memory_max,omitempty"`
-	MemoryReservation int64   `json:"memory_reservation,omitempty"` // → MemoryLow
-	MemorySwapMax     int64   `json:"memory_swap_max,omitempty"`    // memswap_limit minus mem_limit; -1 unlimited
-	CPUs              float64 `json:"cpus,omitempty"`
-	CPUShares         int64   `json:"cpu_shares,omitempty"` // docker shares, 1024 = default
-	PidsMax           int64   `json:"pids_max,omitempty"`
+	MemoryMax         int64 `json:"memory_max,omitempty"`
+	MemoryReservation int64 `json:"memory_reservation,omitempty"` // → MemoryLow
+	// MemorySwapMax is memswap_limit minus the memory limit: swap bytes on
+	// top of memory. 0 = not set, -1 = unlimited, SwapDisabled = no swap
+	// (memswap_limit equal to the memory limit).
+	MemorySwapMax int64   `json:"memory_swap_max,omitempty"`
+	CPUs          float64 `json:"cpus,omitempty"`
+	CPUShares     int64   `json:"cpu_shares,omitempty"` // docker shares, 1024 = default
+	PidsMax       int64   `json:"pids_max,omitempty"`
 }
+
+// SwapDisabled is Resources.MemorySwapMax for "no swap at all" (systemd
+// MemorySwapMax=0), kept apart from 0, which means not set.
+const SwapDisabled int64 = -2
 
 // Security is the process's privilege settings, docker's defaults when zero.
 type Security struct {

@@ -9,7 +9,11 @@ import (
 
 // loadConfigDir loads every project of the config dir: Compose files and
 // Kubernetes YAML alike. Every command reading the config dir goes through
-// it, so all of them understand both.
+// it, so all of them understand both, and all honour berth.yaml's profiles.
 func loadConfigDir(ctx context.Context, dir string) ([]compose.Entry, error) {
-	return compose.LoadDir(ctx, dir, compose.WithKubeLoader(kube.Load))
+	st, err := loadSettings(dir)
+	if err != nil {
+		return nil, err
+	}
+	return compose.LoadDir(ctx, dir, append(st.composeOptions(), compose.WithKubeLoader(kube.Load))...)
 }

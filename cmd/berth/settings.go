@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-dev/berth/compose"
 	"gopkg.in/yaml.v3"
 )
 
@@ -16,6 +17,17 @@ type settings struct {
 	// InsecureRegistries may be used over plain HTTP or unverified TLS.
 	// Registries on loopback always may, as with dockerd.
 	InsecureRegistries []string `yaml:"insecure_registries"`
+	// Profiles are the compose profiles enabled in every project; without
+	// them COMPOSE_PROFILES (environment or a project's .env) decides.
+	Profiles []string `yaml:"profiles"`
+}
+
+// composeOptions are the load options the settings imply.
+func (s *settings) composeOptions() []compose.Option {
+	if s == nil || len(s.Profiles) == 0 {
+		return nil
+	}
+	return []compose.Option{compose.WithProfiles(s.Profiles...)}
 }
 
 func loadSettings(configDir string) (*settings, error) {

@@ -1,0 +1,209 @@
+package compose
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Docker's healthcheck defaults.
+const (
+	DefaultHealthInterval      = 30 * time.Second
+	DefaultHealthTimeout       = 30 * time.Second
+	DefaultHealthRetries       = 3
+	DefaultHealthStartInterval = 5 * time.Second
+)
+
+// health converts healthcheck; NONE and disable: true leave Health nil.
+func (l *loader) health(c svcAt, sc types.ServiceConfig, s *Service) error {
+	hc := sc.HealthCheck
+	if hc == nil || hc.Disable {
+		return nil
+	}
+	field := []string{"healthcheck", "test"}
+	if len(hc.Test) == 0 {
+		return c.errorf(field, "is required; berth does not read the image's HEALTHCHECK")
+	}
+	h := &Health{
+		Interval:      DefaultHealthInterval,
+		Timeout:       DefaultHealthTimeout,
+		Retries:       DefaultHealthRetries,
+		StartInterval: DefaultHealthStartInterval,
+	}
+	switch hc.Test[0] {
+	case "NONE":
+		return nil
+	case "CMD":
+		if len(hc.Test) < 2 {
+			return c.errorf(field, "CMD needs a command")
+		}
+		h.Cmd = append([]string{}, hc.Test[1:]...)
+	case "CMD-SHELL":
+		if len(hc.Test) < 2 {
+			return c.errorf(field, "CMD-SHELL needs a command")
+		}
+		h.Shell, h.Cmd = true, []string{strings.Join(hc.Test[1:], " ")}
+	default:
+		return c.errorf(field, "must start with CMD, CMD-SHELL or NONE, got %q", hc.Test[0])
+	}
+	dur := func(d *types.Duration, into *time.Duration, name string) error {
+		if d == nil {
+			return nil
+		}
+		if *d < 0 {
+			return c.errorf([]string{"healthcheck", name}, "must not be negative")
+		}
+		*into = time.Duration(*d)
+		return nil
+	}
+	if err := joinErrs([]error{
+		dur(hc.Interval, &h.Interval, "interval"),
+		dur(hc.Timeout, &h.Timeout, "timeout"),
+		dur(hc.StartPeriod, &h.StartPeriod, "start_period"),
+		dur(hc.StartInterval, &h.StartInterval, "start_interval"),
+	}); err != nil {
+		return err
+	}
+	if hc.Retries != nil {
+		h.Retries = int(*hc.Retries)
+	}
+	if h.Interval == 0 {
+		h.Interval = DefaultHealthInterval // docker: 0 means the default
+	}
+	if h.Timeout == 0 {
+		h.Timeout = DefaultHealthTimeout
+	}
+	s.Health = h
+	return nil
+}
+
+// dependsOn copies depends_on; compose-go has added the implicit ones of
+// links and network_mode service:X. A dependency with required: false on a
+// service that is not in the project (disabled by profiles) is left out.
+func (l *loader) dependsOn(c svcAt, sc types.ServiceConfig, s *Service) error {
+	var errs []error
+	for _, name := range sortedKeys(sc.DependsOn) {
+		d := sc.DependsOn[name]
+		if _, ok := l.cp.Services[name]; !ok {
+			_, disabled := l.cp.DisabledServices[name]
+			switch {
+			case !d.Required:
+			case disabled:
+				errs = append(errs, c.errorf([]string{"depends_on", name}, "service %q is disabled by profiles (enable its profile, or set required: false)", name))
+			default:
+				errs = append(errs, c.errorf([]string{"depends_on", name}, "service %q is not a service of this project", name))
+			}
+			continue
+		}
+		cond := d.Condition
+		if cond == "" {
+			cond = ConditionStarted
+		}
+		if s.DependsOn == nil {
+			s.DependsOn = map[string]Dependency{}
+		}
+		s.DependsOn[name] = Dependency{Condition: cond, Required: d.Required, Restart: d.Restart}
+	}
+	return joinErrs(errs)
+}
+
+// markOneshots makes every target of service_completed_successfully a
+// oneshot service and checks that service_healthy targets have a health
+// check.
+func (l *loader) markOneshots(p *Project) error {
+	idx := map[string]int{}
+	for i, s := range p.Services {
+		idx[s.Name] = i
+	}
+	var errs []error
+	for _, s := range p.Services {
+		c := svcAt{ps: l.pos, name: s.Name, l: l}
+		for _, dep := range sortedKeys(s.DependsOn) {
+			d := s.DependsOn[dep]
+			t := &p.Services[idx[dep]]
+			switch d.Condition {
+			case ConditionCompleted:
+				t.Oneshot = true
+			case ConditionHealthy:
+				if t.Health == nil {
+					errs = append(errs, c.errorf([]string{"depends_on", dep}, "service_healthy needs a healthcheck on service %q", dep))
+				}
+			case ConditionStarted:
+			default:
+				errs = append(errs, c.errorf([]string{"depends_on", dep, "condition"}, "unknown condition %q (valid: %s, %s, %s)", d.Condition, ConditionStarted, ConditionHealthy, ConditionCompleted))
+			}
+		}
+	}
+	return joinErrs(errs)
+}
+
+// dependencyOrder sorts services so that each comes after its dependencies;
+// among services that are ready at the same time, by name. A cycle is an
+// error naming it.
+func (l *loader) dependencyOrder(svcs []Service) ([]Service, error) {
+	byName := map[string]Service{}
+	for _, s := range svcs {
+		byName[s.Name] = s
+	}
+	var out []Service
+	done := map[string]bool{}
+	for len(out) < len(svcs) {
+		var ready []string
+		for name, s := range byName {
+			if done[name] {
+				continue
+			}
+			ok := true
+			for dep := range s.DependsOn {
+				if !done[dep] {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				ready = append(ready, name)
+			}
+		}
+		if len(ready) == 0 {
+			return nil, l.cycleError(byName, done)
+		}
+		slices.Sort(ready)
+		for _, n := range ready {
+			done[n] = true
+			out = append(out, byName[n])
+		}
+	}
+	return out, nil
+}
+
+// cycleError finds one cycle among the services not yet ordered.
+func (l *loader) cycleError(byName map[string]Service, done map[string]bool) error {
+	var start string
+	for _, n := range sortedKeys(byName) {
+		if !done[n] {
+			start = n
+			break
+		}
+	}
+	// Walk first-unfinished dependencies until a service repeats.
+	seen := map[string]int{}
+	var path []string
+	for cur := start; ; {
+		if i, ok := seen[cur]; ok {
+			cycle := append(path[i:], cur)
+			c := svcAt{ps: l.pos, name: cycle[0], l: l}
+			return fmt.Errorf("%s: dependency cycle: %s", c.at("depends_on", cycle[1]), strings.Join(cycle, " -> "))
+		}
+		seen[cur] = len(path)
+		path = append(path, cur)
+		for _, dep := range sortedKeys(byName[cur].DependsOn) {
+			if !done[dep] {
+				cur = dep
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package compose
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// networks converts the top-level networks; compose-go has already added
+// "default" when a service uses it.
+func (l *loader) networks() (map[string]Network, error) {
+	out := map[string]Network{}
+	var errs []error
+	for key, nc := range l.cp.Networks {
+		n := Network{Name: nc.Name, Internal: nc.Internal}
+		if nc.External {
+			n.External, n.ExternalName = true, nc.Name
+		}
+		for i, pool := range nc.Ipam.Config {
+			at := l.pos.at("networks", key, "ipam", "config", strconv.Itoa(i))
+			if i > 0 {
+				l.warns = append(l.warns, fmt.Sprintf("%s: network %q: only the first ipam.config entry is used", at, key))
+				break
+			}
+			if pool.Subnet != "" {
+				p, err := netip.ParsePrefix(pool.Subnet)
+				if err != nil || !p.Addr().Is4() {
+					errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.subnet %q is not an IPv4 CIDR", at, key, pool.Subnet))
+					continue
+				}
+				n.Subnet = p.Masked().String()
+			}
+			if pool.Gateway != "" {
+				g, err := netip.ParseAddr(pool.Gateway)
+				if err != nil || (n.Subnet != "" && !netip.MustParsePrefix(n.Subnet).Contains(g)) {
+					errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.gateway %q is not an address of subnet %s", at, key, pool.Gateway, n.Subnet))
+					continue
+				}
+				n.Gateway = g.String()
+			}
+		}
+		out[key] = n
+	}
+	return out, joinErrs(errs)
+}
+
+// network fills NetworkMode, Networks, Ports, ExtraHosts, DNS and DNSSearch.
+func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service) error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	mode := sc.NetworkMode
+	switch {
+	case mode == "" || mode == "default":
+		mode = ""
+	case mode == "bridge":
+		c.warnf([]string{"network_mode"}, "%q joins the project's default network under berth", mode)
+		mode = ""
+	case mode == "host" || mode == "none":
+	case strings.HasPrefix(mode, types.ServicePrefix):
+		target := strings.TrimPrefix(mode, types.ServicePrefix)
+		if _, ok := l.cp.Services[target]; !ok {
+			add(c.errorf([]string{"network_mode"}, "service %q is not a service of this project (or is disabled by profiles)", target))
+		} else if target == sc.Name {
+			add(c.errorf([]string{"network_mode"}, "a service cannot share its own network namespace"))
+		}
+	case strings.HasPrefix(mode, types.ContainerPrefix):
+		if strings.TrimPrefix(mode, types.ContainerPrefix) == "" {
+			add(c.errorf([]string{"network_mode"}, "container: needs a container name"))
+		}
+	default:
+		add(c.errorf([]string{"network_mode"}, "%q is not supported (valid: host, none, service:NAME, container:NAME)", mode))
+	}
+	s.NetworkMode = mode
+	if mode == "" {
+		for _, name := range sortedKeys(sc.Networks) {
+			nc := sc.Networks[name]
+			field := []string{"networks", name}
+			pn, ok := p.Networks[name]
+			if !ok {
+				add(c.errorf(field, "network %q is not declared under the top-level networks", name))
+				continue
+			}
+			var a NetworkAttachment
+			if nc != nil {
+				a.Aliases = append(a.Aliases, nc.Aliases...)
+				if nc.Ipv4Address != "" {
+					ip, err := netip.ParseAddr(nc.Ipv4Address)
+					switch {
+					case err != nil || !ip.Is4():
+						add(c.errorf(append(field, "ipv4_address"), "%q is not an IPv4 address", nc.Ipv4Address))
+					case pn.Subnet == "":
+						add(c.errorf(append(field, "ipv4_address"), "needs ipam.config.subnet on network %q", name))
+					case !netip.MustParsePrefix(pn.Subnet).Contains(ip):
+						add(c.errorf(append(field, "ipv4_address"), "%s is outside subnet %s of network %q", ip, pn.Subnet, name))
+					default:
+						a.IPv4 = ip.String()
+					}
+				}
+				for _, f := range []struct {
+					set  bool
+					name string
+				}{
+					{nc.Ipv6Address != "", "ipv6_address"}, {nc.MacAddress != "", "mac_address"},
+					{len(nc.LinkLocalIPs) > 0, "link_local_ips"}, {len(nc.DriverOpts) > 0, "driver_opts"},
+					{nc.InterfaceName != "", "interface_name"},
+				} {
+					if f.set {
+						c.warnf(append(field, f.name), "is not supported and is ignored")
+					}
+				}
+			}
+			if s.Networks == nil {
+				s.Networks = map[string]NetworkAttachment{}
+			}
+			s.Networks[name] = a
+		}
+	} else if len(sc.Ports) > 0 {
+		// As docker: with another namespace there is nothing to publish
+		// into; with host networking the ports are the host's already.
+		c.warnf([]string{"ports"}, "are ignored with network_mode %q", mode)
+	}
+	if mode == "" {
+		for i, pc := range sc.Ports {
+			ports, err := l.ports(c, []string{"ports", strconv.Itoa(i)}, pc)
+			add(err)
+			s.Ports = append(s.Ports, ports...)
+		}
+	}
+	for host, ips := range sc.ExtraHosts {
+		for _, ip := range ips {
+			s.ExtraHosts = append(s.ExtraHosts, host+":"+ip)
+		}
+	}
+	sort.Strings(s.ExtraHosts)
+	s.DNS = append(s.DNS, sc.DNS...)
+	s.DNSSearch = append(s.DNSSearch, sc.DNSSearch...)
+	return joinErrs(errs)
+}
+
+// ports expands one port entry ("8000-8001:80-81/udp" comes in as one entry
+// per port from compose-go) into Ports. A port without a published host port
+// is not carried: docker would publish it on a random port, which no peer or
+// user could find; berth warns instead.
+func (l *loader) ports(c svcAt, field []string, pc types.ServicePortConfig) ([]Port, error) {
+	proto := strings.ToLower(pc.Protocol)
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return nil, c.errorf(field, "protocol %q is not supported (valid: tcp, udp)", pc.Protocol)
+	}
+	if pc.Target == 0 || pc.Target > 65535 {
+		return nil, c.errorf(field, "container port %d is not a port", pc.Target)
+	}
+	if pc.Published == "" {
+		c.warnf(field, "container port %d/%s has no host port and is not published (write HOST:%d to publish it)", pc.Target, proto, pc.Target)
+		return nil, nil
+	}
+	lo, hi, err := portRange(pc.Published)
+	if err != nil {
+		return nil, c.errorf(field, "published %q: %v", pc.Published, err)
+	}
+	if hi != lo {
+		c.warnf(field, "host port range %s for one container port: berth publishes %d", pc.Published, lo)
+	}
+	hostIP := pc.HostIP
+	if hostIP != "" {
+		ip, err := netip.ParseAddr(hostIP)
+		if err != nil {
+			return nil, c.errorf(field, "host_ip %q is not an IP address", hostIP)
+		}
+		hostIP = ip.String()
+	}
+	return []Port{{HostIP: hostIP, HostPort: lo, ContainerPort: uint16(pc.Target), Protocol: proto}}, nil
+}
+
+func portRange(s string) (lo, hi uint16, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	x, err := strconv.ParseUint(a, 10, 16)
+	if err != nil || x == 0 {
+		return 0, 0, fmt.Errorf("not a port")
+	}
+	if !isRange {
+		return uint16(x), uint16(x), nil
+	}
+	y, err := strconv.ParseUint(b, 10, 16)
+	if err != nil || y < x {
+		return 0, 0, fmt.Errorf("not a port range")
+	}
+	return uint16(x), uint16(y), nil
+}

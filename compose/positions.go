@@ -1,0 +1,130 @@
+package compose
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// positions remembers where each field of the project's files is written,
+// so errors and warnings about the merged project can name file and line.
+// A field set in several files (compose.yaml and its override) points at the
+// last one, the one that wins the merge.
+type positions struct {
+	first string
+	files []string
+	docs  map[string]*yaml.Node
+	at_   map[string]string // path → "file:line"
+}
+
+const pathSep = "\x1f"
+
+func newPositions(first string) *positions {
+	return &positions{first: first, docs: map[string]*yaml.Node{}, at_: map[string]string{}}
+}
+
+// addFile indexes one compose file; syntax errors were reported before.
+func (ps *positions) addFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	ps.files = append(ps.files, path)
+	ps.docs[path] = doc.Content[0]
+	ps.walk(path, nil, doc.Content[0])
+	return nil
+}
+
+func (ps *positions) walk(file string, path []string, n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" {
+				ps.walk(file, path, v) // YAML merge key: its fields belong here
+				continue
+			}
+			p := append(append([]string{}, path...), k.Value)
+			ps.at_[strings.Join(p, pathSep)] = fmt.Sprintf("%s:%d", file, k.Line)
+			ps.walk(file, p, v)
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			p := append(append([]string{}, path...), strconv.Itoa(i))
+			ps.at_[strings.Join(p, pathSep)] = fmt.Sprintf("%s:%d", file, v.Line)
+			ps.walk(file, p, v)
+		}
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			ps.walk(file, path, n.Alias)
+		}
+	}
+}
+
+// at returns "file:line" of the deepest known prefix of path, or the first
+// file when nothing matches (a field that came from an included file).
+func (ps *positions) at(path ...string) string {
+	for i := len(path); i > 0; i-- {
+		if s, ok := ps.at_[strings.Join(path[:i], pathSep)]; ok {
+			return s
+		}
+	}
+	return ps.first
+}
+
+// has tells whether path is written in any file.
+func (ps *positions) has(path ...string) bool {
+	_, ok := ps.at_[strings.Join(path, pathSep)]
+	return ok
+}
+
+// scalar returns the raw text of a top-level scalar field of one file.
+func (ps *positions) scalar(file, key string) string {
+	var out string
+	eachKey(ps.docs[file], func(k, v *yaml.Node) {
+		if k.Value == key && v.Kind == yaml.ScalarNode {
+			out = v.Value
+		}
+	})
+	return out
+}
+
+func eachKey(m *yaml.Node, fn func(k, v *yaml.Node)) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		fn(m.Content[i], m.Content[i+1])
+	}
+}
+
+// svcAt is a service's view of positions, building its messages.
+type svcAt struct {
+	ps   *positions
+	name string
+	l    *loader
+}
+
+func (c svcAt) at(field ...string) string {
+	return c.ps.at(append([]string{"services", c.name}, field...)...)
+}
+
+// errorf builds "file:line: service "x": field.sub: message".
+func (c svcAt) errorf(field []string, format string, args ...any) error {
+	return fmt.Errorf("%s: service %q: %s: %s", c.at(field...), c.name, strings.Join(field, "."), fmt.Sprintf(format, args...))
+}
+
+// warnf records a warning in the same shape as errorf.
+func (c svcAt) warnf(field []string, format string, args ...any) {
+	c.l.warns = append(c.l.warns, fmt.Sprintf("%s: service %q: field %q: %s", c.at(field...), c.name, strings.Join(field, "."), fmt.Sprintf(format, args...)))
+}

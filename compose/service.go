@@ -1,0 +1,157 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// service converts one compose-go service. Every problem in it is returned
+// at once, each naming file, line, service and field.
+func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
+	c := svcAt{ps: l.pos, name: sc.Name, l: l}
+	s := Service{Project: p.Name, Name: sc.Name, Image: sc.Image}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case sc.Image == "":
+		add(c.errorf([]string{"image"}, "required (build is not supported)"))
+	case sc.Build != nil:
+		c.warnf([]string{"build"}, "is not supported and is ignored; berth runs the image %q", sc.Image)
+	}
+	l.process(c, sc, &s)
+	add(l.restart(c, sc, &s))
+	add(l.storage(c, sc, p, &s))
+	add(l.fileMounts(c, sc, &s))
+	add(l.resources(c, sc, &s))
+	add(l.security(c, sc, &s))
+	add(l.network(c, sc, p, &s))
+	add(l.health(c, sc, &s))
+	add(l.dependsOn(c, sc, &s))
+	add(l.xberth(c, sc, &s))
+	return s, errors.Join(errs...)
+}
+
+// process fills what the container's process sees.
+func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) {
+	if sc.Entrypoint != nil {
+		s.Entrypoint = append([]string{}, sc.Entrypoint...)
+	}
+	if sc.Command != nil {
+		s.Command = append([]string{}, sc.Command...)
+	}
+	// compose-go has merged env_file into environment, file order first.
+	for k, v := range sc.Environment {
+		if v == nil {
+			continue // a bare NAME not set anywhere: docker compose drops it too
+		}
+		if s.Environment == nil {
+			s.Environment = map[string]string{}
+		}
+		s.Environment[k] = *v
+	}
+	s.WorkingDir = sc.WorkingDir
+	s.User = sc.User
+	if len(sc.GroupAdd) > 0 {
+		s.GroupAdd = append([]string{}, sc.GroupAdd...)
+	}
+	s.Hostname = sc.Hostname
+	s.Domainname = sc.DomainName
+	if sc.Init != nil {
+		s.Init = *sc.Init
+	}
+	s.Tty = sc.Tty
+	if sc.StdinOpen {
+		c.warnf([]string{"stdin_open"}, "is ignored; a berth container's stdin is /dev/null")
+	}
+	s.ContainerName = sc.ContainerName
+	for k, v := range sc.Labels {
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		s.Labels[k] = v
+	}
+	s.StopSignal = sc.StopSignal
+	s.StopGracePeriod = DefaultStopGracePeriod
+	if sc.StopGracePeriod != nil {
+		s.StopGracePeriod = time.Duration(*sc.StopGracePeriod)
+	}
+	driver := sc.LogDriver
+	field := "log_driver"
+	if sc.Logging != nil && sc.Logging.Driver != "" {
+		driver, field = sc.Logging.Driver, "logging"
+	}
+	if driver != "" && driver != "journald" {
+		c.warnf([]string{field}, "driver %q is ignored; berth sends the container's output to journald", driver)
+	}
+	if len(sc.Links) > 0 {
+		c.warnf([]string{"links"}, "is ignored; services reach each other by service name anyway")
+	}
+	if sc.Deploy != nil && sc.Deploy.Replicas != nil && *sc.Deploy.Replicas > 1 {
+		c.warnf([]string{"deploy", "replicas"}, "%d replicas are not supported; berth runs one container", *sc.Deploy.Replicas)
+	}
+}
+
+// restart maps `restart:` and deploy.restart_policy; the deploy form wins,
+// as in docker compose.
+func (l *loader) restart(c svcAt, sc types.ServiceConfig, s *Service) error {
+	var err error
+	if s.Restart, err = ParseRestart(sc.Restart); err != nil {
+		return c.errorf([]string{"restart"}, "%v", err)
+	}
+	if sc.Deploy == nil || sc.Deploy.RestartPolicy == nil {
+		return nil
+	}
+	rp := sc.Deploy.RestartPolicy
+	switch rp.Condition {
+	case "none":
+		s.Restart = Restart{Mode: RestartNo}
+	case "on-failure":
+		s.Restart = Restart{Mode: RestartOnFailure}
+		if rp.MaxAttempts != nil {
+			s.Restart.MaxRetries = int(*rp.MaxAttempts)
+		}
+	case "any", "":
+		s.Restart = Restart{Mode: RestartAlways}
+		if rp.MaxAttempts != nil {
+			c.warnf([]string{"deploy", "restart_policy", "max_attempts"}, "only applies to condition on-failure and is ignored")
+		}
+	default:
+		return c.errorf([]string{"deploy", "restart_policy", "condition"}, "unknown condition %q (valid: none, on-failure, any)", rp.Condition)
+	}
+	return nil
+}
+
+// ParseRestart parses docker's restart policy syntax ("on-failure:3").
+func ParseRestart(v string) (Restart, error) {
+	mode, count, hasCount := strings.Cut(v, ":")
+	r := Restart{Mode: RestartMode(mode)}
+	switch r.Mode {
+	case "":
+		r.Mode = RestartNo
+	case RestartNo, RestartAlways, RestartUnlessStopped:
+	case RestartOnFailure:
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return r, fmt.Errorf("invalid retry count %q", count)
+			}
+			r.MaxRetries = n
+		}
+		return r, nil
+	default:
+		return r, fmt.Errorf("unknown policy %q (valid: no, always, on-failure[:N], unless-stopped)", v)
+	}
+	if hasCount {
+		return r, fmt.Errorf("a retry count is only valid with on-failure, got %q", v)
+	}
+	return r, nil
+}

@@ -1,0 +1,225 @@
+package compose
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// xberthKey is berth's service extension.
+const xberthKey = "x-berth"
+
+// sdnotifyLabel is podman's label for the notify mode.
+const sdnotifyLabel = "io.containers.sdnotify"
+
+// AutoUpdate policies x-berth.autoupdate accepts.
+var autoUpdatePolicies = []string{"registry", "local", "disabled"}
+
+// xberth reads the x-berth extension and podman's sdnotify label:
+//
+//	x-berth:
+//	  notify: true | false | container | healthy
+//	  sockets: [{listen: "127.0.0.1:8080", accept: false, name: web}]
+//	  unit: {CPUWeight: 50, After: [foo.mount]}
+//	  autoupdate: registry | local | disabled
+//	  soak: 30s
+//
+// Unit property names are not checked here; units owns their allow-list.
+func (l *loader) xberth(c svcAt, sc types.ServiceConfig, s *Service) error {
+	switch sc.Labels[sdnotifyLabel] {
+	case "container":
+		s.Notify = NotifyContainer
+	case "healthy":
+		s.Notify = NotifyHealthy
+	}
+	var errs []error
+	if raw, ok := sc.Extensions[xberthKey]; ok {
+		ext, ok := raw.(map[string]any)
+		if !ok && raw != nil {
+			return c.errorf([]string{xberthKey}, "must be a mapping")
+		}
+		for _, key := range sortedKeys(ext) {
+			v := ext[key]
+			field := []string{xberthKey, key}
+			var err error
+			switch key {
+			case "notify":
+				err = xNotify(c, field, v, s)
+			case "sockets":
+				s.Sockets, err = xSockets(c, field, v)
+			case "unit":
+				s.Unit, err = xUnit(c, field, v)
+			case "autoupdate":
+				p, _ := v.(string)
+				if !contains(autoUpdatePolicies, p) {
+					err = c.errorf(field, "%v is not a policy (valid: %s)", v, strings.Join(autoUpdatePolicies, ", "))
+				}
+				s.AutoUpdate = p
+			case "soak":
+				s.Soak, err = xDuration(c, field, v)
+			default:
+				c.warnf(field, "unknown x-berth key is ignored (known: notify, sockets, unit, autoupdate, soak)")
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.Notify == NotifyHealthy && s.Health == nil {
+		errs = append(errs, c.errorf([]string{xberthKey, "notify"}, "healthy needs a healthcheck"))
+	}
+	return joinErrs(errs)
+}
+
+func xNotify(c svcAt, field []string, v any, s *Service) error {
+	switch v {
+	case true, "true", "container":
+		s.Notify = NotifyContainer
+	case false, "false", "running":
+		s.Notify = NotifyRunning
+	case "healthy":
+		s.Notify = NotifyHealthy
+	default:
+		return c.errorf(field, "%v is not a notify mode (valid: true, false, container, healthy)", v)
+	}
+	return nil
+}
+
+func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, c.errorf(field, "must be a list of {listen, accept, name}")
+	}
+	var out []Socket
+	var errs []error
+	for i, item := range list {
+		f := append(append([]string{}, field...), strconv.Itoa(i))
+		var sock Socket
+		switch it := item.(type) {
+		case string:
+			sock.Listen = it
+		case map[string]any:
+			for _, k := range sortedKeys(it) {
+				val := it[k]
+				switch k {
+				case "listen":
+					sock.Listen = fmt.Sprint(val)
+				case "accept":
+					b, ok := val.(bool)
+					if !ok {
+						errs = append(errs, c.errorf(append(f, k), "must be true or false"))
+					}
+					sock.Accept = b
+				case "name":
+					sock.Name = fmt.Sprint(val)
+				default:
+					c.warnf(append(f, k), "unknown socket key is ignored (known: listen, accept, name)")
+				}
+			}
+		default:
+			errs = append(errs, c.errorf(f, "must be a mapping {listen, accept, name}"))
+			continue
+		}
+		if err := checkListen(sock.Listen); err != nil {
+			errs = append(errs, c.errorf(append(f, "listen"), "%v", err))
+			continue
+		}
+		if strings.ContainsAny(sock.Name, ": ") || len(sock.Name) > 255 {
+			errs = append(errs, c.errorf(append(f, "name"), "%q: a name has no ':' or spaces and at most 255 characters", sock.Name))
+			continue
+		}
+		out = append(out, sock)
+	}
+	return out, joinErrs(errs)
+}
+
+// checkListen accepts "[host:]port", "udp:[host:]port" or an absolute path.
+func checkListen(l string) error {
+	if l == "" {
+		return fmt.Errorf("is required")
+	}
+	if filepath.IsAbs(l) {
+		return nil
+	}
+	addr := strings.TrimPrefix(l, "udp:")
+	i := strings.LastIndex(addr, ":")
+	port := addr[i+1:]
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q is not [host:]port, udp:[host:]port or an absolute unix socket path", l)
+	}
+	return nil
+}
+
+func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, c.errorf(field, "must be a mapping of unit properties")
+	}
+	out := map[string][]string{}
+	var errs []error
+	for _, k := range sortedKeys(m) {
+		switch val := m[k].(type) {
+		case []any:
+			vals := []string{}
+			for _, e := range val {
+				s, ok := scalarString(e)
+				if !ok {
+					errs = append(errs, c.errorf(append(field, k), "list items must be scalars"))
+					break
+				}
+				vals = append(vals, s)
+			}
+			out[k] = vals
+		default:
+			s, ok := scalarString(val)
+			if !ok {
+				errs = append(errs, c.errorf(append(field, k), "must be a scalar or a list of scalars"))
+				continue
+			}
+			out[k] = []string{s}
+		}
+	}
+	return out, joinErrs(errs)
+}
+
+func scalarString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case bool:
+		if x {
+			return "true", true
+		}
+		return "false", true
+	case int, int64, uint64, float64:
+		return fmt.Sprint(x), true
+	}
+	return "", false
+}
+
+func xDuration(c svcAt, field []string, v any) (time.Duration, error) {
+	switch x := v.(type) {
+	case string:
+		d, err := time.ParseDuration(x)
+		if err != nil || d < 0 {
+			return 0, c.errorf(field, "%q is not a duration (e.g. 30s, 5m)", x)
+		}
+		return d, nil
+	case int:
+		return time.Duration(x) * time.Second, nil
+	}
+	return 0, c.errorf(field, "%v is not a duration (e.g. 30s, 5m)", v)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
