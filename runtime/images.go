@@ -26,6 +26,9 @@ type deps struct {
 	unmount func(target string) error
 	stdout  io.Writer // *os.File normally: the journal stream, handed straight to the container
 	stderr  io.Writer
+	// wait runs the container to completion (a oneshot unit's job)
+	// instead of handing it over to systemd.
+	wait bool
 }
 
 // ensureFromStore pulls ref into the store under <state>/images unless it

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,14 +24,22 @@ import (
 // main process and no berth process remains.
 // Leftovers of an earlier run are cleaned first; on failure everything Run
 // made is cleaned again before the error is returned.
+//
+// Before returning it waits for the service's readiness: READY=1 from the
+// container (NotifyContainer) or its first passing health check
+// (NotifyHealthy), so the unit becomes active only then.
 func Run(ctx context.Context, opts Options, svc *compose.Service) error {
-	return run(ctx, opts, svc, deps{
+	return run(ctx, opts, svc, defaultDeps())
+}
+
+func defaultDeps() deps {
+	return deps{
 		ensure:  ensureFromStore,
 		mount:   image.Mount,
 		unmount: image.Unmount,
 		stdout:  os.Stdout,
 		stderr:  os.Stderr,
-	})
+	}
 }
 
 func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retErr error) {
@@ -106,6 +115,22 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if err != nil {
 		return fmt.Errorf("building container config: %w", err)
 	}
+	var proxy *notifyProxy
+	if svc.Notify == compose.NotifyContainer && !d.wait {
+		if proxy, err = newNotifyProxy(l); err != nil {
+			return err
+		}
+		defer func() {
+			if retErr != nil {
+				proxy.close()
+			}
+		}()
+		proxy.addToSpec(spec)
+	}
+	listenFiles, listenEnv, err := inheritedSockets(svc)
+	if err != nil {
+		return err
+	}
 	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName: id,
 		Spec:       spec,
@@ -134,7 +159,11 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		Capabilities:    config.Capabilities,
 		NoNewPrivileges: &p.NoNewPrivileges,
 		Init:            true,
+		// Sockets systemd passed for a socket-activated service: fds 3..
+		// in the container, announced by LISTEN_* in its environment.
+		ExtraFiles: listenFiles,
 	}
+	proc.Env = append(slices.Clone(proc.Env), listenEnv...)
 	for _, g := range p.User.AdditionalGids {
 		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
 	}
@@ -152,6 +181,9 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		return fmt.Errorf("reading container pid: %w", err)
 	}
 
+	if d.wait {
+		return runToCompletion(ctx, opts, svc, l, proc, pid, img.Digest, d)
+	}
 	if err := waitExec(ctx, pid, 5*time.Second); err != nil {
 		return err
 	}
@@ -171,6 +203,23 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	}
 	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest, "took", t.String())
 
+	switch svc.Notify {
+	case compose.NotifyContainer:
+		if err := proxy.waitReady(ctx, pid, log); err != nil {
+			return err
+		}
+		// The unit has NotifyAccess=all for the container's later
+		// messages; the launcher sends nothing itself (a MAINPID= from it
+		// would make the container an "alien" main PID).
+		proxy.handOver(os.Getenv("NOTIFY_SOCKET"), log)
+		log.Info("container is ready", "by", "READY=1", "took", t.String())
+		return nil
+	case compose.NotifyHealthy:
+		if err := waitHealthy(ctx, opts, svc); err != nil {
+			return err
+		}
+		log.Info("container is ready", "by", "first passing health check", "took", t.String())
+	}
 	if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), pid); err != nil {
 		return fmt.Errorf("notifying systemd: %w", err)
 	}

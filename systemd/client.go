@@ -100,6 +100,15 @@ func (c *Client) Restart(ctx context.Context, name string) error {
 	return waitJob(ctx, "restarting", name, ch)
 }
 
+// RestartNoWait queues a restart of a unit and returns without waiting for
+// the job: for callers that the restart itself stops (a unit's own helper).
+func (c *Client) RestartNoWait(ctx context.Context, name string) error {
+	if _, err := c.conn.RestartUnitContext(ctx, name, "replace", nil); err != nil {
+		return fmt.Errorf("restarting unit %s: %w", name, err)
+	}
+	return nil
+}
+
 // ResetFailed clears a unit's failed state; a unit that is not failed or not
 // loaded is not an error.
 func (c *Client) ResetFailed(ctx context.Context, name string) error {

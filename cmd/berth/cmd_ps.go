@@ -31,6 +31,10 @@ type psRow struct {
 	Since    time.Time `json:"since,omitzero"`
 	Uptime   string    `json:"uptime,omitempty"`
 	Restarts uint32    `json:"restarts"`
+	// Health is the health check's status (starting, healthy, unhealthy),
+	// empty without a check; HealthDetail has the record's details.
+	Health       string                `json:"health,omitempty"`
+	HealthDetail *runtime.HealthRecord `json:"health_detail,omitempty"`
 }
 
 func newPsCommand(g *globalOptions) *cobra.Command {
@@ -72,8 +76,15 @@ func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) e
 		if r.Project == "" {
 			continue // not made by berth
 		}
-		if st, err := runtime.ReadState(g.RunDir, r.Project+"-"+r.Service); err == nil {
+		id := r.Project + "-" + r.Service
+		if st, err := runtime.ReadState(g.RunDir, id); err == nil {
 			r.Digest = st.Digest
+		}
+		if u.ActiveState == "active" || u.ActiveState == "activating" {
+			if h, err := runtime.ReadHealth(g.RunDir, id); err == nil && h != nil {
+				r.HealthDetail = h
+				r.Health = healthSummary(h)
+			}
 		}
 		if u.ActiveState == "active" && !u.Since.IsZero() {
 			r.Since = u.Since
@@ -88,12 +99,26 @@ func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) e
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tSERVICE\tUNIT\tSTATE\tPID\tIMAGE\tDIGEST\tUPTIME\tRESTARTS")
+	fmt.Fprintln(tw, "PROJECT\tSERVICE\tUNIT\tSTATE\tHEALTH\tPID\tIMAGE\tDIGEST\tUPTIME\tRESTARTS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%d\t%s\t%s\t%s\t%d\n", r.Project, r.Service, r.Unit, r.State, r.SubState,
-			r.MainPID, r.Image, shortDigest(r.Digest), dash(r.Uptime), r.Restarts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\t%d\t%s\t%s\t%s\t%d\n", r.Project, r.Service, r.Unit, r.State, r.SubState,
+			dash(r.Health), r.MainPID, r.Image, shortDigest(r.Digest), dash(r.Uptime), r.Restarts)
 	}
 	return tw.Flush()
+}
+
+// healthSummary is the health check's status, or the liveness probe's when
+// there is no health check; an unhealthy liveness probe always shows.
+func healthSummary(h *runtime.HealthRecord) string {
+	switch {
+	case h.Liveness != nil && h.Liveness.Status == runtime.HealthUnhealthy:
+		return "unhealthy (liveness)"
+	case h.Health != nil:
+		return h.Health.Status
+	case h.Liveness != nil:
+		return h.Liveness.Status
+	}
+	return ""
 }
 
 func shortDigest(d string) string {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/spf13/cobra"
@@ -10,8 +12,9 @@ import (
 
 func newRunCommand(g *globalOptions) *cobra.Command {
 	var spec string
+	var wait bool
 	cmd := &cobra.Command{
-		Use:    "run --spec FILE ID",
+		Use:    "run --spec FILE [--wait] ID",
 		Short:  "Start a container as the calling unit's main process (used by units)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
@@ -25,10 +28,19 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Insecure: st.InsecureRegistries, Log: g.logger()}
+			if wait {
+				err := runtime.RunToCompletion(cmd.Context(), opts, svc)
+				var ee *runtime.ExitError
+				if errors.As(err, &ee) {
+					return &exitError{code: ee.Code, err: err}
+				}
+				return err
+			}
 			return runtime.Run(cmd.Context(), opts, svc)
 		},
 	}
 	cmd.Flags().StringVar(&spec, "spec", "", "frozen service spec written by apply")
+	cmd.Flags().BoolVar(&wait, "wait", false, "run the container to completion and exit with its status (oneshot units)")
 	_ = cmd.MarkFlagRequired("spec")
 	return cmd
 }

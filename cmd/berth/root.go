@@ -84,6 +84,7 @@ units. Each unit's main process is the container itself; logs go to journald.`,
 		newVersionCommand(),
 		newRunCommand(g),
 		newCleanupCommand(g),
+		newHealthcheckCommand(g),
 	)
 	return root
 }
