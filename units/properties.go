@@ -64,8 +64,8 @@ var propertyTable = map[string]property{
 	"Accept":             boolean("Accept"),
 
 	// [Timer]
-	"OnActiveSec":       usec("OnActiveUSec"),
-	"OnUnitInactiveSec": usec("OnUnitInactiveUSec"),
+	"OnActiveSec":       monotonic("OnActiveSec"),
+	"OnUnitInactiveSec": monotonic("OnUnitInactiveSec"),
 	"AccuracySec":       usec("AccuracyUSec"),
 }
 
@@ -107,6 +107,8 @@ func appendValue(have, add any) (any, bool) {
 		return append(h, add.([]execCommand)...), true
 	case []listenAddress:
 		return append(h, add.([]listenAddress)...), true
+	case []timerMonotonic:
+		return append(h, add.([]timerMonotonic)...), true
 	}
 	return nil, false
 }
@@ -167,6 +169,24 @@ func u64(name string) property {
 type listenAddress struct {
 	Type    string
 	Address string
+}
+
+// timerMonotonic is one entry of a timer's TimersMonotonic a(st) property,
+// as systemd-run sends OnActiveSec= and its kin: the base's unit-file name
+// and the span in microseconds.
+type timerMonotonic struct {
+	Base string
+	USec uint64
+}
+
+func monotonic(base string) property {
+	return func(v string) (string, any, error) {
+		_, us, err := usec(base)(v)
+		if err != nil {
+			return "TimersMonotonic", nil, err
+		}
+		return "TimersMonotonic", []timerMonotonic{{Base: base, USec: us.(uint64)}}, nil
+	}
 }
 
 func listen(kind string) property {

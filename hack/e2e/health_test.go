@@ -67,10 +67,10 @@ func TestHealthServiceHealthyChain(t *testing.T) {
 	}
 	// db's unit became active only after its check passed (>= 3 s after
 	// its launcher started), and web's launcher started after that.
-	dbStart := e.healthTimestamp(db, "ExecMainStartTimestampMonotonic")
+	dbStart := e.healthTimestamp(db, "InactiveExitTimestampMonotonic")
 	dbActive := e.healthTimestamp(db, "ActiveEnterTimestampMonotonic")
 	webStart := e.healthTimestamp(web, "InactiveExitTimestampMonotonic")
-	t.Logf("db launcher start %v, db active +%v, web start +%v", dbStart, dbActive-dbStart, webStart-dbStart)
+	t.Logf("db active %v after its start, web started %v after that", dbActive-dbStart, webStart-dbActive)
 	if dbActive-dbStart < 3*time.Second {
 		t.Errorf("db became active %v after start, before its marker file (3 s) existed", dbActive-dbStart)
 	}
