@@ -19,10 +19,10 @@ import (
 )
 
 // Named volumes (local driver) live in <state>/volumes/<name>/_data, as in
-// docker's /var/lib/docker/volumes; <name> is the volume's full name
-// (compose's <project>_<key>, or its name:), which the loader puts in
-// Mount.Source. A file next to _data records the project that created the
-// volume, so `berth down --volumes` removes exactly that project's volumes.
+// docker's /var/lib/docker/volumes, where <name> is docker compose's
+// <project>_<key> and Mount.Source holds the key. A file next to _data
+// records the project that created the volume, so `berth down --volumes`
+// removes exactly that project's volumes.
 // Named volumes outlive containers, recreation and `berth down`; anonymous
 // volumes live in the container's state dir and go with the container.
 const (
@@ -34,6 +34,10 @@ const (
 
 // volumeName is docker's rule for volume names.
 var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// VolumeName is the host name of project's volume key, as docker compose
+// names it.
+func VolumeName(project, key string) string { return project + "_" + key }
 
 // VolumePath is the host directory holding named volume name's data.
 func VolumePath(stateDir, name string) string {
@@ -265,9 +269,10 @@ func hostSource(stateDir string, l layout, svc *compose.Service, i int, rootfs s
 			data, err = ensureAnonymous(l, i, imageDir)
 		} else {
 			var created bool
-			data, created, err = ensureVolume(stateDir, m.Source, svc.Project, imageDir)
+			name := VolumeName(svc.Project, m.Source)
+			data, created, err = ensureVolume(stateDir, name, svc.Project, imageDir)
 			if created {
-				made = m.Source
+				made = name
 			}
 		}
 		if err != nil {
