@@ -183,7 +183,7 @@ type MountType string
 // The mount types compose and pods use.
 const (
 	MountBind   MountType = "bind"   // Source is an absolute host path
-	MountVolume MountType = "volume" // Source is the project's volume key ("" = anonymous); kept in <state>/volumes/<project>_<key>
+	MountVolume MountType = "volume" // Source is the volume's full name, kept in <state>/volumes/<name> ("" = anonymous)
 	MountTmpfs  MountType = "tmpfs"
 )
 

@@ -168,7 +168,7 @@ func TestRunStorageAndSecurity(t *testing.T) {
 	svc := &compose.Service{Project: "berthtest", Name: "store", Image: "test/busybox", Hostname: "box", Domainname: "example.org",
 		Command: []string{"sh", "-c", "echo v > /var/lib/app/written; touch /rootfile 2>/dev/null && echo rootrw || echo rootro; echo t > /scratch/x && echo tmpfsrw; cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_unprivileged_port_start; echo done; sleep 30"},
 		Mounts: []compose.Mount{
-			{Type: compose.MountVolume, Source: "data", Target: "/var/lib/app"},
+			{Type: compose.MountVolume, Source: "berthtest_data", Target: "/var/lib/app"},
 			{Type: compose.MountVolume, Target: "/anon"},
 			{Type: compose.MountBind, Source: bindDir, SubPath: "sub", Target: "/conf", ReadOnly: true},
 			{Type: compose.MountTmpfs, Target: "/scratch", Size: 1 << 20},
@@ -265,7 +265,7 @@ func TestRunFailureRemovesVolumeItCreated(t *testing.T) {
 	}
 	opts := testOptions(t)
 	svc := &compose.Service{Project: "berthtest", Name: "fail", Image: "test/busybox", Command: []string{"/no/such/binary"},
-		Mounts: []compose.Mount{{Type: compose.MountVolume, Source: "new", Target: "/data"}},
+		Mounts: []compose.Mount{{Type: compose.MountVolume, Source: "berthtest_new", Target: "/data"}},
 		Files:  []compose.FileMount{{Secret: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("x")}}}
 	err = run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), os.Stdout))
 	if err == nil {

@@ -19,10 +19,11 @@ import (
 )
 
 // Named volumes (local driver) live in <state>/volumes/<name>/_data, as in
-// docker's /var/lib/docker/volumes, where <name> is docker compose's
-// <project>_<key> and Mount.Source holds the key. A file next to _data
-// records the project that created the volume, so `berth down --volumes`
-// removes exactly that project's volumes.
+// docker's /var/lib/docker/volumes. <name> is Mount.Source: the volume's
+// full name, which the loader resolves (compose's "<project>_<key>", or its
+// `name:`; a Kubernetes claim name). A file next to _data records the
+// project that created the volume, so `berth down --volumes` removes exactly
+// that project's volumes and never an external one another project made.
 // Named volumes outlive containers, recreation and `berth down`; anonymous
 // volumes live in the container's state dir and go with the container.
 const (
@@ -34,10 +35,6 @@ const (
 
 // volumeName is docker's rule for volume names.
 var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
-// VolumeName is the host name of project's volume key, as docker compose
-// names it.
-func VolumeName(project, key string) string { return project + "_" + key }
 
 // VolumePath is the host directory holding named volume name's data.
 func VolumePath(stateDir, name string) string {
@@ -269,10 +266,9 @@ func hostSource(stateDir string, l layout, svc *compose.Service, i int, rootfs s
 			data, err = ensureAnonymous(l, i, imageDir)
 		} else {
 			var created bool
-			name := VolumeName(svc.Project, m.Source)
-			data, created, err = ensureVolume(stateDir, name, svc.Project, imageDir)
+			data, created, err = ensureVolume(stateDir, m.Source, svc.Project, imageDir)
 			if created {
-				made = name
+				made = m.Source
 			}
 		}
 		if err != nil {
