@@ -38,6 +38,11 @@ func capabilities(sec compose.Security) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range add {
+		if c != allCapsKeyword && !slices.Contains(all, c) {
+			return nil, fmt.Errorf("cap_add: %s is not in berth's own capability bounding set (or the kernel's), so the container cannot get it", c)
+		}
+	}
 	var caps []string
 	switch {
 	case slices.Contains(add, allCapsKeyword):
@@ -85,16 +90,27 @@ func normalizeCaps(names []string, field string) ([]string, error) {
 	return out, nil
 }
 
-// supportedCaps is every capability the running kernel knows, as docker's
-// privileged containers get.
+// supportedCaps is every capability the running kernel knows and berth's
+// own bounding set holds: what docker's privileged containers get, within
+// what berth can give (a launcher whose unit or sandbox dropped a
+// capability cannot grant it, and the container would fail to start).
 func supportedCaps() ([]string, error) {
 	list, err := capability.ListSupported()
 	if err != nil {
 		return nil, fmt.Errorf("listing the kernel's capabilities: %w", err)
 	}
+	own, err := capability.NewPid2(0)
+	if err == nil {
+		err = own.Load()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading berth's own capabilities: %w", err)
+	}
 	out := make([]string, 0, len(list))
 	for _, c := range list {
-		out = append(out, "CAP_"+strings.ToUpper(c.String()))
+		if own.Get(capability.BOUNDING, c) {
+			out = append(out, "CAP_"+strings.ToUpper(c.String()))
+		}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -129,6 +130,17 @@ func TestSpecCapabilities(t *testing.T) {
 	}
 	_, err = specFor(t, &compose.Service{Security: compose.Security{CapAdd: []string{"CAP_FLY"}}}, nil)
 	wantErr(t, err, "cap_add", "CAP_FLY")
+	// A capability berth itself lacks (some sandboxes drop
+	// CAP_SYS_RESOURCE) cannot be granted: a clear error, not a failed start.
+	for _, c := range capability.ListKnown() {
+		name := "CAP_" + strings.ToUpper(c.String())
+		if slices.Contains(all, name) {
+			continue
+		}
+		_, err = specFor(t, &compose.Service{Security: compose.Security{CapAdd: []string{name}}}, nil)
+		wantErr(t, err, "cap_add", name, "bounding set")
+		break
+	}
 }
 
 func TestSpecPrivilegedLiftsConfinement(t *testing.T) {

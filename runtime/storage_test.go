@@ -175,6 +175,8 @@ func TestRunStorageAndSecurity(t *testing.T) {
 		},
 		Files:    []compose.FileMount{{Secret: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("hunter2"), UID: 1000, GID: 1000, Mode: 0o400}},
 		ReadOnly: true,
+		ShmSize:  32 << 20,
+		GroupAdd: []string{"4242"},
 		Devices:  []compose.Device{{Source: "/dev/null", Target: "/dev/other-null"}},
 		Security: compose.Security{CapDrop: []string{"ALL"}, CapAdd: []string{"NET_BIND_SERVICE", "KILL"}, NoNewPrivileges: true,
 			Ulimits: map[string]compose.Ulimit{"nproc": {Soft: 77, Hard: 88}},
@@ -224,7 +226,14 @@ func TestRunStorageAndSecurity(t *testing.T) {
 	if err := unix.Stat(root+"/dev/other-null", &sst); err != nil || sst.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(sst.Rdev) != 1 || unix.Minor(sst.Rdev) != 3 {
 		t.Errorf("device /dev/other-null: %v mode %o", err, sst.Mode)
 	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(root+"/dev/shm", &fs); err != nil || uint64(fs.Blocks)*uint64(fs.Bsize) != 32<<20 {
+		t.Errorf("/dev/shm is %d bytes (%v), want shm_size 32 MiB", uint64(fs.Blocks)*uint64(fs.Bsize), err)
+	}
 	status := procStatus(t, pid)
+	if !slices.Contains(strings.Fields(status["Groups"]), "4242") {
+		t.Errorf("Groups %q lack group_add 4242", status["Groups"])
+	}
 	// KILL (5) and NET_BIND_SERVICE (10) only.
 	if status["CapEff"] != "0000000000000420" || status["CapBnd"] != "0000000000000420" {
 		t.Errorf("CapEff %s CapBnd %s, want 0000000000000420", status["CapEff"], status["CapBnd"])
@@ -284,5 +293,45 @@ func TestRunFailureRemovesVolumeItCreated(t *testing.T) {
 	assertNothingLeft(t, opts, unit, svc.ID())
 	if _, err := os.Stat(filepath.Dir(VolumePath(opts.StateDir, "berthtest_new"))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("volume created by a failed start is left: %v", err)
+	}
+}
+
+// TestRunPrivileged: every capability, no seccomp filter, the host's
+// devices, a writable /sys, as docker's --privileged.
+func TestRunPrivileged(t *testing.T) {
+	requireRoot(t)
+	enterTestCgroup(t)
+	opts := testOptions(t)
+	listenNotify(t)
+	svc := &compose.Service{Project: "berthtest", Name: "priv", Image: "test/busybox", Command: []string{"sleep", "30"},
+		Security: compose.Security{Privileged: true}}
+	if err := run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), os.Stdout)); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	st, err := ReadState(opts.RunDir, svc.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupAfterFailure(t, opts, svc.ID()); reap(st.Pid) })
+	status := procStatus(t, st.Pid)
+	if status["CapEff"] != procStatus(t, os.Getpid())["CapBnd"] {
+		t.Errorf("privileged CapEff %s, want every capability (%s)", status["CapEff"], procStatus(t, os.Getpid())["CapBnd"])
+	}
+	if status["Seccomp"] != "0" {
+		t.Errorf("privileged Seccomp %s, want 0 (no filter)", status["Seccomp"])
+	}
+	root := fmt.Sprintf("/proc/%d/root", st.Pid)
+	for _, dev := range []string{"/dev/loop-control", "/dev/mem", "/dev/kmsg"} {
+		if _, err := os.Stat(dev); err != nil {
+			continue
+		}
+		if _, err := os.Stat(root + dev); err != nil {
+			t.Errorf("host device %s missing in the privileged container: %v", dev, err)
+		}
+	}
+	for _, line := range readLines(t, fmt.Sprintf("/proc/%d/mountinfo", st.Pid)) {
+		if f := strings.Fields(line); len(f) > 5 && f[4] == "/sys" && strings.Split(f[5], ",")[0] != "rw" {
+			t.Errorf("/sys is not writable: %s", line)
+		}
 	}
 }
