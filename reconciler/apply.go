@@ -89,8 +89,14 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.Manager.Stop(ctx, c.Unit); err != nil {
 			return err
 		}
+		if c.Service == units.PodService {
+			return nil // a pod unit has no frozen spec
+		}
 		return r.removeSpecs(c.Project + "-" + c.Service)
 	case Create, Recreate:
+		if c.Pod != nil {
+			return r.applyPod(ctx, c)
+		}
 		svc := c.Desired
 		if r.Puller != nil {
 			if err := r.Puller.Pull(ctx, svc.Image); err != nil {
@@ -120,6 +126,17 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		return r.removeSpecs(svc.ID(), spec)
 	}
 	return nil
+}
+
+// applyPod (re)starts a pod sandbox unit; restarting it stops the pod's
+// containers (BindsTo=), which the plan recreates after it.
+func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
+	if c.Current != nil {
+		if err := r.Manager.Stop(ctx, c.Unit); err != nil {
+			return err
+		}
+	}
+	return r.Manager.Start(ctx, units.Pod(r.Units, c.Pod))
 }
 
 // removeSpecs deletes the frozen specs of service id except keep.

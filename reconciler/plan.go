@@ -52,8 +52,11 @@ type Change struct {
 	Unit    string
 	// Reason says why a recreate is needed.
 	Reason string
-	// Desired is nil for Remove.
+	// Desired is nil for Remove and for a pod sandbox unit.
 	Desired *compose.Service
+	// Pod is the project whose pod sandbox unit a Create or Recreate
+	// starts (Service is units.PodService then); nil for container units.
+	Pod *compose.Project
 	// Current is nil for Create.
 	Current *Observed
 }
@@ -107,12 +110,25 @@ func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan
 			continue
 		}
 		p.Warnings = append(p.Warnings, e.Project.Warnings...)
+		podRecreated := false
+		if e.Project.Pod != nil {
+			name := units.PodName(e.Project.Name)
+			c := diffPod(e.Project, name, byUnit[name])
+			delete(byUnit, name)
+			p.Changes = append(p.Changes, c)
+			podRecreated = c.Action == Recreate
+		}
 		for i := range e.Project.Services {
 			svc := &e.Project.Services[i]
 			name := units.Name(svc.Project, svc.Name)
 			cur := byUnit[name]
 			delete(byUnit, name)
-			p.Changes = append(p.Changes, diff(svc, name, cur))
+			c := diff(svc, name, cur)
+			if podRecreated && c.Action == Keep {
+				// Stopping the pod unit stopped its containers (BindsTo=).
+				c.Action, c.Reason = Recreate, "pod sandbox recreated"
+			}
+			p.Changes = append(p.Changes, c)
 		}
 	}
 	// What is left is owned by no declared service: removed services of
@@ -147,6 +163,23 @@ func diff(svc *compose.Service, name string, cur *Observed) Change {
 		c.Action = Keep
 	case cur.ActiveState == "failed" || cur.ActiveState == "inactive":
 		c.Action, c.Reason = Recreate, "unit is "+cur.ActiveState
+	default:
+		c.Action = Keep
+	}
+	return c
+}
+
+// diffPod compares a project's pod sandbox unit with the desired pod.
+func diffPod(p *compose.Project, name string, cur *Observed) Change {
+	c := Change{Project: p.Name, Service: units.PodService, Unit: name, Pod: p, Current: cur}
+	want := units.PodHash(p)
+	switch {
+	case cur == nil:
+		c.Action = Create
+	case cur.Hash != want:
+		c.Action, c.Reason = Recreate, fmt.Sprintf("pod changed (%s -> %s)", cur.Hash, want)
+	case cur.ActiveState == "failed" || cur.ActiveState == "inactive":
+		c.Action, c.Reason = Recreate, "pod unit is "+cur.ActiveState
 	default:
 		c.Action = Keep
 	}

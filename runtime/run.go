@@ -115,6 +115,9 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if err != nil {
 		return fmt.Errorf("building container config: %w", err)
 	}
+	if err := joinPod(spec, opts.RunDir, svc); err != nil {
+		return err
+	}
 	var proxy *notifyProxy
 	if svc.Notify == compose.NotifyContainer && !d.wait {
 		if proxy, err = newNotifyProxy(l); err != nil {

@@ -90,6 +90,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	}
 	restart(u, svc.Restart, svc.Oneshot)
 	resources(u, svc.Resources)
+	podMember(u, svc)
 	return u
 }
 

@@ -85,6 +85,8 @@ units. Each unit's main process is the container itself; logs go to journald.`,
 		newRunCommand(g),
 		newCleanupCommand(g),
 		newHealthcheckCommand(g),
+		newPodRunCommand(g),
+		newPodCleanupCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,76 @@
+package units
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// EnvPod names the pod a pod unit pins; container units do not carry it.
+const EnvPod = "BERTH_POD"
+
+// PodService is the service name a pod unit reports (BERTH_SERVICE), so
+// plan and ps show it as PROJECT/.pod; no compose or Kubernetes container
+// name can start with a dot.
+const PodService = ".pod"
+
+// PodName is the unit of a project's pod sandbox: berth-<project>.pod.service.
+// The dot keeps it apart from every container unit
+// (berth-<project>-<service>.service), whatever the containers are called.
+func PodName(project string) string {
+	return Prefix + escape(project) + ".pod.service"
+}
+
+// PodHash is the pod unit's spec hash: it changes exactly when the sandbox
+// would be made differently.
+func PodHash(p *compose.Project) string {
+	b, err := json.Marshal(p.Pod)
+	if err != nil {
+		panic("units: pod is not serialisable: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// Pod builds the unit that pins the namespaces of p's pod. It is oneshot
+// with RemainAfterExit: berth pod-run makes and pins the namespaces and
+// exits, and the unit stays active until stopped, when pod-cleanup unpins
+// them. Container units are BindsTo= it (see podMember), so stopping the pod
+// stops its containers.
+func Pod(cfg Config, p *compose.Project) *Unit {
+	u := &Unit{Name: PodName(p.Name)}
+	u.add("Unit", "Description", fmt.Sprintf("berth pod %s (%s)", p.Name, p.Pod.Name))
+	u.add("Service", "Type", "oneshot")
+	u.add("Service", "RemainAfterExit", "yes")
+	args := []string{"pod-run"}
+	if p.Pod.Hostname != "" {
+		args = append(args, "--hostname", p.Pod.Hostname)
+	}
+	if p.Pod.HostNetwork {
+		args = append(args, "--host-network")
+	}
+	u.add("Service", "ExecStart", cfg.command(append(args, p.Name)...))
+	u.add("Service", "ExecStopPost", cfg.command("pod-cleanup", p.Name))
+	u.add("Service", "SyslogIdentifier", p.Name+"-pod")
+	u.add("Service", "Environment", EnvHash+"="+PodHash(p))
+	u.add("Service", "Environment", EnvProject+"="+p.Name)
+	u.add("Service", "Environment", EnvService+"="+PodService)
+	u.add("Service", "Environment", EnvPod+"="+p.Pod.Name)
+	cfg.dirs(u)
+	u.add("Service", "TimeoutStartSec", "1min")
+	return u
+}
+
+// podMember binds a pod's container unit to the pod unit: it starts after
+// the namespaces exist (starting it starts the pod), and stops with it.
+func podMember(u *Unit, svc *compose.Service) {
+	if svc.Pod == "" {
+		return
+	}
+	pod := PodName(svc.Project)
+	u.add("Unit", "BindsTo", pod)
+	u.add("Unit", "After", pod)
+}
