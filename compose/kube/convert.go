@@ -209,6 +209,9 @@ func (o *objects) container(p *compose.Project, c *Container, path string) (*com
 		WorkingDir: c.WorkingDir,
 		Tty:        c.TTY,
 		Pod:        p.Pod.Name,
+		// The pod's UTS namespace carries the hostname; this is what the
+		// container's $HOSTNAME says.
+		Hostname: p.Pod.Hostname,
 	}
 	if len(o.pod.Metadata.Labels) > 0 {
 		svc.Labels = map[string]string{}

@@ -195,11 +195,16 @@ func mergeMeta(obj, tmpl ObjectMeta) ObjectMeta {
 	return tmpl
 }
 
-func addVolume(p *compose.Project, name string) {
+// addVolume declares the project's named volume name and returns the name
+// it has on the host, <project>_<name> as with Compose, so that projects
+// never share a claim by accident and `down --volumes` finds it.
+func addVolume(p *compose.Project, name string) string {
 	if p.Volumes == nil {
 		p.Volumes = map[string]compose.Volume{}
 	}
-	p.Volumes[name] = compose.Volume{Name: name}
+	v := compose.Volume{Name: p.Name + "_" + name}
+	p.Volumes[name] = v
+	return v.Name
 }
 
 // sortedKeys returns m's keys in order, so output never depends on map order.

@@ -65,15 +65,13 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 			default:
 				return d.errf(vp+".emptyDir.medium", "unknown medium %q (valid: \"\", Memory)", v.EmptyDir.Medium)
 			}
-			m.Type, m.Source = compose.MountVolume, emptyDirVolume(v.Name)
-			addVolume(p, m.Source)
+			m.Type, m.Source = compose.MountVolume, addVolume(p, emptyDirVolume(v.Name))
 		case v.PersistentVolumeClaim != nil:
 			if v.PersistentVolumeClaim.ClaimName == "" {
 				return d.errf(vp+".persistentVolumeClaim.claimName", "required")
 			}
-			m.Type, m.Source = compose.MountVolume, v.PersistentVolumeClaim.ClaimName
+			m.Type, m.Source = compose.MountVolume, addVolume(p, v.PersistentVolumeClaim.ClaimName)
 			m.ReadOnly = m.ReadOnly || v.PersistentVolumeClaim.ReadOnly
-			addVolume(p, m.Source)
 		case v.ConfigMap != nil:
 			data, ok := o.configMaps[v.ConfigMap.Name]
 			if !ok && !isTrue(v.ConfigMap.Optional) {
