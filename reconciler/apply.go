@@ -129,9 +129,18 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 }
 
 // applyPod (re)starts a pod sandbox unit; restarting it stops the pod's
-// containers (BindsTo=), which the plan recreates after it.
+// containers (BindsTo=), which the plan recreates after it. A stopped pod unit stays loaded while failed container units still
+// refer to it (BindsTo=), and a loaded unit cannot be started as a new
+// transient unit; so the members are stopped (and their failed state reset)
+// first, which lets systemd unload the old pod unit.
 func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 	if c.Current != nil {
+		for i := range c.Pod.Services {
+			svc := &c.Pod.Services[i]
+			if err := r.Manager.Stop(ctx, units.Name(svc.Project, svc.Name)); err != nil {
+				return err
+			}
+		}
 		if err := r.Manager.Stop(ctx, c.Unit); err != nil {
 			return err
 		}
