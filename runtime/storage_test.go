@@ -164,9 +164,21 @@ func TestRunStorageAndSecurity(t *testing.T) {
 	}
 	bindDir := t.TempDir()
 	writeFile(t, filepath.Join(bindDir, "sub/conf.txt"), "bound\n")
+	// A device runc's default rules do not allow already, to see the
+	// service's "r" rule refuse opening it for writing.
+	ronly := ""
+	for _, d := range []string{"/dev/loop-control", "/dev/fuse"} {
+		if _, err := os.Stat(d); err == nil {
+			ronly = d
+			break
+		}
+	}
+	if ronly == "" {
+		t.Fatal("neither /dev/loop-control nor /dev/fuse exists on this host (load the loop or fuse module)")
+	}
 
 	svc := &compose.Service{Project: "berthtest", Name: "store", Image: "test/busybox", Hostname: "box", Domainname: "example.org",
-		Command: []string{"sh", "-c", "echo v > /var/lib/app/written; touch /rootfile 2>/dev/null && echo rootrw || echo rootro; echo t > /scratch/x && echo tmpfsrw; cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_unprivileged_port_start; echo done; sleep 30"},
+		Command: []string{"sh", "-c", "echo v > /var/lib/app/written; touch /rootfile 2>/dev/null && echo rootrw || echo rootro; echo t > /scratch/x && echo tmpfsrw; echo x > /dev/other-null && echo devok; true < /dev/ronly && echo ronly-read; true 2>/dev/null >/dev/ronly && echo ronly-writable || echo ronly-denied; cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_unprivileged_port_start; echo done; sleep 30"},
 		Mounts: []compose.Mount{
 			{Type: compose.MountVolume, Source: "berthtest_data", Target: "/var/lib/app"},
 			{Type: compose.MountVolume, Target: "/anon"},
@@ -177,7 +189,7 @@ func TestRunStorageAndSecurity(t *testing.T) {
 		ReadOnly: true,
 		ShmSize:  32 << 20,
 		GroupAdd: []string{"4242"},
-		Devices:  []compose.Device{{Source: "/dev/null", Target: "/dev/other-null"}},
+		Devices:  []compose.Device{{Source: "/dev/null", Target: "/dev/other-null"}, {Source: ronly, Target: "/dev/ronly", Permissions: "r"}},
 		Security: compose.Security{CapDrop: []string{"ALL"}, CapAdd: []string{"NET_BIND_SERVICE", "KILL"}, NoNewPrivileges: true,
 			Ulimits: map[string]compose.Ulimit{"nproc": {Soft: 77, Hard: 88}},
 			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "99"}},
@@ -198,8 +210,8 @@ func TestRunStorageAndSecurity(t *testing.T) {
 	})
 	// hostname, domainname and net sysctls are per namespace: the
 	// container reports its own.
-	if b, _ := os.ReadFile(outPath); !strings.Contains(string(b), "rootro\ntmpfsrw\nbox\nexample.org\n99\ndone\n") {
-		t.Errorf("container output %q, want a read-only root, a writable tmpfs, hostname box, domainname example.org, sysctl 99", b)
+	if b, _ := os.ReadFile(outPath); !strings.Contains(string(b), "rootro\ntmpfsrw\ndevok\nronly-read\nronly-denied\nbox\nexample.org\n99\ndone\n") {
+		t.Errorf("container output %q, want a read-only root, a writable tmpfs, a writable device, a read-only one (device cgroup), hostname box, domainname example.org, sysctl 99", b)
 	}
 	vol := VolumePath(opts.StateDir, "berthtest_data")
 	for f, want := range map[string]string{"seed": "seeded\n", "written": "v\n"} {
