@@ -43,16 +43,17 @@ func LoadProject(ctx context.Context, name, path string, opts ...Option) (*Proje
 			return nil, err
 		}
 	}
-	cp, err := loadCompose(ctx, name, dir, files, o)
-	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", path, err)
-	}
-	l := &loader{opts: o, dir: dir, files: files, cp: cp, pos: newPositions(files[0])}
+	pos := newPositions(files[0])
 	for _, f := range files {
-		if err := l.pos.addFile(f); err != nil {
+		if err := pos.addFile(f); err != nil {
 			return nil, err
 		}
 	}
+	cp, err := loadCompose(ctx, name, dir, files, o)
+	if err != nil {
+		return nil, pos.locate(fmt.Errorf("loading %s: %w", path, err))
+	}
+	l := &loader{opts: o, dir: dir, files: files, cp: cp, pos: pos}
 	return l.convert(name)
 }
 
@@ -141,7 +142,7 @@ func (l *loader) convert(name string) (*Project, error) {
 // fileName is the top-level `name:` the files set, "" without one.
 func (l *loader) fileName() string {
 	var n string
-	for _, f := range l.pos.files {
+	for _, f := range l.files {
 		if v := l.pos.scalar(f, "name"); v != "" {
 			n = v
 		}

@@ -3,6 +3,8 @@ package compose
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -26,8 +28,14 @@ func newPositions(first string) *positions {
 	return &positions{first: first, docs: map[string]*yaml.Node{}, at_: map[string]string{}}
 }
 
-// addFile indexes one compose file; syntax errors were reported before.
+// addFile indexes one compose file and, first, the files it includes, so
+// that the including file's own fields win like they do in the merge.
 func (ps *positions) addFile(path string) error {
+	for _, f := range ps.files {
+		if f == path {
+			return nil // included twice, or an include cycle compose-go reports
+		}
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -38,6 +46,14 @@ func (ps *positions) addFile(path string) error {
 	}
 	if len(doc.Content) == 0 {
 		return nil
+	}
+	for _, inc := range includedFiles(path, doc.Content[0]) {
+		if _, err := os.Stat(inc); err != nil {
+			continue // compose-go reports a missing include
+		}
+		if err := ps.addFile(inc); err != nil {
+			return err
+		}
 	}
 	ps.files = append(ps.files, path)
 	ps.docs[path] = doc.Content[0]
@@ -97,6 +113,66 @@ func (ps *positions) scalar(file, key string) string {
 		}
 	})
 	return out
+}
+
+// includedFiles lists the compose files a file's top-level include names:
+// entries are a path, or a mapping whose path is a string or a list.
+func includedFiles(path string, root *yaml.Node) []string {
+	var out []string
+	addPath := func(p string) {
+		if p == "" || strings.Contains(p, "$") || strings.Contains(p, "://") {
+			return // interpolated or remote: not indexed
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(path), p)
+		}
+		out = append(out, p)
+	}
+	eachKey(root, func(k, v *yaml.Node) {
+		if k.Value != "include" || v.Kind != yaml.SequenceNode {
+			return
+		}
+		for _, e := range v.Content {
+			switch e.Kind {
+			case yaml.ScalarNode:
+				addPath(e.Value)
+			case yaml.MappingNode:
+				eachKey(e, func(ek, ev *yaml.Node) {
+					if ek.Value != "path" {
+						return
+					}
+					if ev.Kind == yaml.ScalarNode {
+						addPath(ev.Value)
+					}
+					for _, pv := range ev.Content {
+						addPath(pv.Value)
+					}
+				})
+			}
+		}
+	})
+	return out
+}
+
+// composeErrPath finds the first field path compose-go names in an error
+// ("services.web.deploy.resources" or "services.web.ports[0]").
+var composeErrPath = regexp.MustCompile(`\b(services|networks|volumes|secrets|configs)\.[A-Za-z0-9_.\-\[\]]+`)
+
+// locate prefixes a compose-go error with the file and line of the field it
+// names, when it names one that is written in the files.
+func (ps *positions) locate(err error) error {
+	m := composeErrPath.FindString(err.Error())
+	if m == "" {
+		return err
+	}
+	m = strings.NewReplacer("[", ".", "]", "").Replace(strings.TrimRight(m, "."))
+	path := strings.Split(m, ".")
+	for i := len(path); i > 1; i-- {
+		if at, ok := ps.at_[strings.Join(path[:i], pathSep)]; ok {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+	}
+	return err
 }
 
 func eachKey(m *yaml.Node, fn func(k, v *yaml.Node)) {

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"errors"
+	"slices"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
 	case sc.Build != nil:
 		c.warnf([]string{"build"}, "is not supported and is ignored; berth runs the image %q", sc.Image)
 	}
-	l.process(c, sc, &s)
+	add(l.process(c, sc, &s))
 	add(l.restart(c, sc, &s))
 	add(l.storage(c, sc, p, &s))
 	add(l.fileMounts(c, sc, &s))
@@ -41,7 +42,7 @@ func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
 }
 
 // process fills what the container's process sees.
-func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) {
+func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) error {
 	if sc.Entrypoint != nil {
 		s.Entrypoint = append([]string{}, sc.Entrypoint...)
 	}
@@ -80,6 +81,9 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) {
 		s.Labels[k] = v
 	}
 	s.StopSignal = sc.StopSignal
+	if s.StopSignal != "" && !validSignal(s.StopSignal) {
+		return c.errorf([]string{"stop_signal"}, "%q is not a signal (e.g. SIGTERM, SIGINT, SIGQUIT, SIGRTMIN+3)", s.StopSignal)
+	}
 	s.StopGracePeriod = DefaultStopGracePeriod
 	if sc.StopGracePeriod != nil {
 		s.StopGracePeriod = time.Duration(*sc.StopGracePeriod)
@@ -98,6 +102,7 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) {
 	if sc.Deploy != nil && sc.Deploy.Replicas != nil && *sc.Deploy.Replicas > 1 {
 		c.warnf([]string{"deploy", "replicas"}, "%d replicas are not supported; berth runs one container", *sc.Deploy.Replicas)
 	}
+	return nil
 }
 
 // restart maps `restart:` and deploy.restart_policy; the deploy form wins,
@@ -154,4 +159,28 @@ func ParseRestart(v string) (Restart, error) {
 		return r, fmt.Errorf("a retry count is only valid with on-failure, got %q", v)
 	}
 	return r, nil
+}
+
+// signalNames are the Linux signals systemd's KillSignal= accepts, without
+// the SIG prefix.
+var signalNames = []string{"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL",
+	"USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP",
+	"TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS"}
+
+// validSignal accepts "SIGTERM", "TERM", a number, or SIGRTMIN+N/SIGRTMAX-N.
+func validSignal(sig string) bool {
+	if n, err := strconv.Atoi(sig); err == nil {
+		return n > 0 && n < 65
+	}
+	name := strings.TrimPrefix(strings.ToUpper(sig), "SIG")
+	for _, rt := range []string{"RTMIN", "RTMAX"} {
+		if rest, ok := strings.CutPrefix(name, rt); ok {
+			if rest == "" {
+				return true
+			}
+			n, err := strconv.Atoi(rest)
+			return err == nil && n >= -30 && n <= 30
+		}
+	}
+	return slices.Contains(signalNames, name)
 }
