@@ -16,12 +16,14 @@ func TestResourcesOOMAndRestartLimit(t *testing.T) {
 	e := newBerthEnv(t)
 	img := e.registry + "/busybox:latest"
 	// tail keeps its whole input when there is no newline: 64 MiB in a
-	// 16 MiB cgroup. sh (PID 1) survives and reports tail's status, so the
-	// unit's cgroup and its counters stay for the test to read.
+	// 16 MiB cgroup. The pipeline's subshell raises its oom_score_adj so the
+	// kernel's kills (there may be several) pick it, never PID 1: sh (PID 1)
+	// survives and reports tail's status, so the unit's cgroup and its
+	// counters stay for the test to read.
 	e.writeProject("res", fmt.Sprintf(`services:
   hog:
     image: %[1]s
-    command: ["sh", "-c", "head -c 64m /dev/zero | tail; echo tail-status=$?; exec sleep 1000"]
+    command: ["sh", "-c", "(echo 1000 >/proc/self/oom_score_adj; head -c 64m /dev/zero | tail); echo tail-status=$?; exec sleep 1000"]
     mem_limit: 16m
     memswap_limit: 16m
   flaky:
