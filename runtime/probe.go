@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -152,20 +153,23 @@ func httpProbe(ctx context.Context, pid int, g *compose.HTTPProbe) probeResult {
 	if scheme == "" {
 		scheme = "http"
 	}
-	if scheme != "http" {
+	if scheme != "http" && scheme != "https" {
 		return failed("httpGet scheme %q is not supported", g.Scheme)
 	}
 	path := g.Path
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", g.Port, path)
+	url := fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, g.Port, path)
 	client := &http.Client{
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				return dialInNetns(ctx, pid, network, addr)
 			},
 			DisableKeepAlives: true,
+			// As Kubernetes: an https probe does not verify the
+			// certificate, which names the service, not 127.0.0.1.
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

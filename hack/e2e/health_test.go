@@ -208,3 +208,51 @@ func (e *berthEnv) healthPushSDHelper() string {
 	}
 	return ref
 }
+
+// TestHealthLivenessRestarts: a Kubernetes liveness probe that fails past
+// its failureThreshold restarts the unit with a new container; the
+// readiness side (ps) starts over.
+func TestHealthLivenessRestarts(t *testing.T) {
+	e := newBerthEnv(t)
+	pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: live
+spec:
+  containers:
+    - name: app
+      image: REG/busybox:latest
+      command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/alive; while true; do sleep 1; done"]
+      livenessProbe:
+        exec:
+          command: ["test", "-f", "/tmp/alive"]
+        periodSeconds: 1
+        failureThreshold: 2
+`
+	if err := os.WriteFile(filepath.Join(e.config, "live.yaml"), []byte(strings.ReplaceAll(pod, "REG", e.registry)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("apply:\n%s", e.mustBerth("apply"))
+	unit := e.sh("systemctl list-units --all --plain --no-legend --type=service 'berth-live*' | awk '{print $1}' | grep -v health | grep app")
+	if st := e.prop(unit, "ActiveState"); st != "active" {
+		t.Fatalf("%s is %s", unit, st)
+	}
+	e.eventually(15*time.Second, "ps to show the liveness probe passing", func() bool {
+		return strings.Contains(e.mustBerth("ps"), "healthy")
+	})
+	old := e.mainPID(unit)
+	e.sh("nsenter -t " + strconv.Itoa(old) + " -m -p rm /tmp/alive")
+	e.eventually(30*time.Second, "the unit to be restarted with a new container", func() bool {
+		p := e.mainPID(unit)
+		return p != 0 && p != old && e.prop(unit, "ActiveState") == "active"
+	})
+	healthUnit := strings.TrimSuffix(unit, ".service") + "-health.service"
+	if j := e.sh("journalctl --no-pager -o cat -u " + healthUnit); !strings.Contains(j, "liveness probe failed; restarting") {
+		t.Errorf("health unit journal:\n%s", j)
+	}
+	e.assertContainerIsMainProcess(unit)
+	// The new container is live again and the timer still runs.
+	e.eventually(15*time.Second, "the new container's liveness to pass", func() bool {
+		return strings.Contains(e.mustBerth("ps"), "healthy")
+	})
+}
