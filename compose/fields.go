@@ -3,6 +3,7 @@ package compose
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -168,5 +169,67 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 			})
 		}
 	})
+	return warns
+}
+
+// extendedFields warns about unsupported fields of base services that
+// `extends: {file: F, service: S}` pulls in from another file, naming F's
+// line. Other services of F are not part of the project and stay silent.
+func extendedFields(ps *positions) []string {
+	bases := map[string]map[string]bool{} // file → base services used
+	for _, f := range ps.files {
+		eachKey(ps.docs[f], func(k, v *yaml.Node) {
+			if k.Value != "services" {
+				return
+			}
+			eachKey(v, func(_, svc *yaml.Node) {
+				eachKey(svc, func(fk, fv *yaml.Node) {
+					if fk.Value != "extends" {
+						return
+					}
+					var file, base string
+					eachKey(fv, func(ek, ev *yaml.Node) {
+						switch ek.Value {
+						case "file":
+							file = ev.Value
+						case "service":
+							base = ev.Value
+						}
+					})
+					if file == "" || base == "" || strings.Contains(file, "$") {
+						return
+					}
+					if !filepath.IsAbs(file) {
+						file = filepath.Join(filepath.Dir(f), file)
+					}
+					if bases[file] == nil {
+						bases[file] = map[string]bool{}
+					}
+					bases[file][base] = true
+				})
+			})
+		})
+	}
+	var warns []string
+	for file, names := range bases {
+		if _, indexed := ps.docs[file]; indexed {
+			continue // a project file: already walked
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue // compose-go reports it
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+			continue
+		}
+		for _, w := range unsupportedFields(file, doc.Content[0]) {
+			for name := range names {
+				if strings.Contains(w, fmt.Sprintf(": service %q: ", name)) {
+					warns = append(warns, w)
+				}
+			}
+		}
+	}
 	return warns
 }

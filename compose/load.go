@@ -103,6 +103,7 @@ func (l *loader) convert(name string) (*Project, error) {
 	for _, f := range l.pos.files {
 		l.warns = append(l.warns, unsupportedFields(f, l.pos.docs[f])...)
 	}
+	l.warns = append(l.warns, extendedFields(l.pos)...)
 	var errs []error
 	var err error
 	if p.Volumes, err = l.volumes(); err != nil {

@@ -2,8 +2,8 @@ package compose
 
 import (
 	"errors"
-	"slices"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
