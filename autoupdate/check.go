@@ -29,6 +29,9 @@ type Target struct {
 	// RunningDigest is the digest the container was started from ("" when
 	// unknown, e.g. the unit is not running).
 	RunningDigest string
+	// Err, when set, says why the target cannot be checked (e.g. its spec is
+	// unreadable); it is reported as failed and blocks nothing else.
+	Err error
 }
 
 // Status is the outcome of checking one service.
@@ -45,8 +48,18 @@ const (
 	StatusPinned Status = "pinned"
 	// StatusDisabled: the service's policy is disabled (the default).
 	StatusDisabled Status = "disabled"
-	// StatusFailed: the check could not be made; Err says why.
+	// StatusFailed: the check or the update failed; Err says why. After a
+	// failed update the service may run the new image (rollback disabled) or
+	// neither (the rollback failed too).
 	StatusFailed Status = "failed"
+	// StatusUpdated: the service was recreated on To and passed its soak.
+	StatusUpdated Status = "updated"
+	// StatusRolledBack: the service failed on To and runs From again; To is
+	// recorded bad and not retried until the tag moves again.
+	StatusRolledBack Status = "rolled-back"
+	// StatusSkipped: an update is available but was not tried: To is
+	// recorded bad, or a service sharing the image failed on it. Reason says which.
+	StatusSkipped Status = "skipped"
 )
 
 // ErrUnknownDigest means the digest a service runs is unknown, so nothing can
@@ -66,8 +79,10 @@ type Result struct {
 	// From is the running digest, To the digest the policy's source names.
 	From, To string
 	Status   Status
-	// Err is set exactly when Status is StatusFailed.
+	// Err is set when Status is StatusFailed or StatusRolledBack: what went wrong.
 	Err error
+	// Reason explains a skip.
+	Reason string
 }
 
 // lookup is one question asked of a resolver; targets sharing an image share
@@ -94,11 +109,17 @@ func Check(ctx context.Context, targets []Target, r Resolver, parallel int) []Re
 	for i, t := range targets {
 		res := &results[i]
 		*res = Result{Unit: t.Unit, Service: t.Service, From: t.RunningDigest}
-		if t.Service == nil {
+		if t.Service != nil {
+			res.Image = t.Service.Image
+		}
+		switch {
+		case t.Err != nil:
+			res.Status, res.Err = StatusFailed, t.Err
+			continue
+		case t.Service == nil:
 			res.Status, res.Err = StatusFailed, fmt.Errorf("unit %s: no service spec", t.Unit)
 			continue
 		}
-		res.Image = t.Service.Image
 		p, err := PolicyOf(t.Service)
 		if err != nil {
 			res.Status, res.Err = StatusFailed, err
@@ -179,10 +200,11 @@ func ask(ctx context.Context, k lookup, r Resolver, local LocalResolver) (string
 	return d, nil
 }
 
-// Failed reports whether any result has StatusFailed.
+// Failed reports whether any result has StatusFailed or StatusRolledBack:
+// something needs a person's attention, and the command exits non-zero.
 func Failed(results []Result) bool {
 	for _, r := range results {
-		if r.Status == StatusFailed {
+		if r.Status == StatusFailed || r.Status == StatusRolledBack {
 			return true
 		}
 	}

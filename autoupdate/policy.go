@@ -56,12 +56,18 @@ func ParsePolicy(s string) (Policy, error) {
 	}
 }
 
-// PolicyOf returns svc's policy from its Label; a service without the label
-// is PolicyDisabled. The error names the service and lists the valid values.
+// PolicyOf returns svc's effective policy: Service.AutoUpdate (x-berth
+// autoupdate, or a Kubernetes annotation the kube loader mapped) when set,
+// otherwise its Label; a service with neither is PolicyDisabled. The error
+// names the service and where the value came from, and lists the valid values.
 func PolicyOf(svc *compose.Service) (Policy, error) {
-	p, err := ParsePolicy(svc.Labels[Label])
+	from, v := "label "+Label, svc.Labels[Label]
+	if svc.AutoUpdate != "" {
+		from, v = "x-berth autoupdate", svc.AutoUpdate
+	}
+	p, err := ParsePolicy(v)
 	if err != nil {
-		return "", fmt.Errorf("service %s/%s: label %s: %w", svc.Project, svc.Name, Label, err)
+		return "", fmt.Errorf("service %s/%s: %s: %w", svc.Project, svc.Name, from, err)
 	}
 	return p, nil
 }

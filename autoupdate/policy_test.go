@@ -43,3 +43,15 @@ func TestPolicyOfReadsPodmanLabel(t *testing.T) {
 		t.Errorf("PolicyOf with a bad label: %v; want service and label named", err)
 	}
 }
+
+func TestPolicyOfPrefersXBerth(t *testing.T) {
+	svc := &compose.Service{Project: "p", Name: "s", AutoUpdate: "registry",
+		Labels: map[string]string{Label: "disabled"}}
+	if p, err := PolicyOf(svc); err != nil || p != PolicyRegistry {
+		t.Errorf("PolicyOf = %q, %v; want x-berth's registry over the label", p, err)
+	}
+	svc.AutoUpdate = "nightly"
+	if _, err := PolicyOf(svc); err == nil || !strings.Contains(err.Error(), "x-berth") {
+		t.Errorf("bad x-berth value: %v; want the error to say x-berth", err)
+	}
+}

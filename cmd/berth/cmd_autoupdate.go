@@ -9,27 +9,25 @@ import (
 	"path/filepath"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
 
 type autoUpdateOptions struct {
 	DryRun   bool
+	Rollback bool
 	Format   string
 	Parallel int
+	History  int
 }
 
-// errUpdateNotImplemented is returned without --dry-run: only the check half
-// of auto-update exists, and berth must not pretend it updated anything.
-var errUpdateNotImplemented = errors.New("auto-update: updating is not implemented yet; use --dry-run to see what would be updated")
-
-// autoUpdateRow is one line of `berth auto-update --dry-run`; its JSON form is
-// the --format json output.
+// autoUpdateRow is one line of `berth auto-update`; its JSON form is the
+// --format json output.
 type autoUpdateRow struct {
 	Unit    string `json:"unit"`
 	Project string `json:"project"`
@@ -40,31 +38,50 @@ type autoUpdateRow struct {
 	To      string `json:"to,omitempty"`
 	Result  string `json:"result"`
 	Error   string `json:"error,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 func newAutoUpdateCommand(g *globalOptions) *cobra.Command {
 	o := &autoUpdateOptions{}
 	cmd := &cobra.Command{
 		Use:   "auto-update",
-		Short: "Check which services run an older image than their policy names",
+		Short: "Update services whose image tag moved, rolling back the ones that fail",
 		Long: `auto-update compares the image digest each berth service runs with the digest
-its policy names: the registry's for the tag (label io.containers.autoupdate=registry,
-one HEAD request per distinct image) or the local image store's (=local).
-Services without the label are not updated; images pinned by digest never are.
+its policy names: the registry's for the tag (io.containers.autoupdate=registry
+or x-berth autoupdate: registry; one HEAD request per distinct image) or the
+local image store's (=local, e.g. after a manual pull). Services without a
+policy are not updated; images pinned by digest never are.
 
-Only --dry-run is implemented: it reports and changes nothing. It exits 1 when
-any check failed.`,
+For each service with a new digest it pulls the image while the old container
+runs, restarts the unit on the new digest and watches it for the soak window
+(berth.yaml autoupdate.soak, default 30s; x-berth soak per service): it must
+come up, pass its health check if it has one, and neither crash, restart nor
+turn unhealthy. Otherwise it is recreated on the previous digest, and the new
+digest is recorded bad and skipped until the tag moves again. Services sharing
+an image are updated in dependency order.
+
+It prints UNIT, SERVICE, IMAGE, POLICY, FROM→TO and RESULT (pending, updated,
+rolled-back, failed, skipped, unchanged, pinned, disabled) and exits 1 when
+anything failed or was rolled back. Each update is recorded in the journal and
+in the history (--history N shows it).`,
 		Example: `  berth auto-update --dry-run
-  berth auto-update --dry-run --format json | jq '.[] | select(.result == "pending")'`,
+  berth auto-update
+  berth auto-update --format json | jq '.[] | select(.result == "rolled-back")'
+  berth auto-update --history 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("history") {
+				return runAutoUpdateHistory(g, o, cmd.OutOrStdout())
+			}
 			return runAutoUpdate(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.DryRun, "dry-run", false, "only report what would be updated")
+	f.BoolVar(&o.Rollback, "rollback", true, "recreate a service that fails on the new image on the previous one")
 	f.StringVar(&o.Format, "format", "table", "output format: table or json")
 	f.IntVar(&o.Parallel, "parallel", 4, "registry requests in flight at most")
+	f.IntVar(&o.History, "history", 0, "show the last N updates and rollbacks instead (0 = all)")
 	return cmd
 }
 
@@ -72,40 +89,62 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 	if o.Format != "table" && o.Format != "json" {
 		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
 	}
-	if !o.DryRun {
-		return errUpdateNotImplemented
-	}
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	targets, broken, err := autoUpdateTargets(ctx, a, g)
+	u := a.updater()
+	u.Parallel = o.Parallel
+	rep, err := u.Run(ctx, autoupdate.Options{DryRun: o.DryRun, NoRollback: !o.Rollback})
 	if err != nil {
 		return err
 	}
-	results := append(autoupdate.Check(ctx, targets, imageResolver{a.store}, o.Parallel), broken...)
-	sort.Slice(results, func(i, j int) bool { return results[i].Unit < results[j].Unit })
-	if err := printAutoUpdate(out, o.Format, results); err != nil {
+	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Unit < rep.Results[j].Unit })
+	if err := printAutoUpdate(out, o.Format, rep.Results); err != nil {
 		return err
 	}
-	if autoupdate.Failed(results) {
-		return errors.New("auto-update: some checks failed")
+	if rep.PruneErr != nil {
+		return fmt.Errorf("auto-update: updates done, but pruning images failed: %w", rep.PruneErr)
+	}
+	if autoupdate.Failed(rep.Results) {
+		return errors.New("auto-update: some services failed or were rolled back")
 	}
 	return nil
+}
+
+func runAutoUpdateHistory(g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
+	events, err := autoupdate.State{Dir: filepath.Join(g.StateDir, "autoupdate")}.History(o.History)
+	if err != nil {
+		return err
+	}
+	if o.Format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if events == nil {
+			events = []autoupdate.Event{}
+		}
+		return enc.Encode(events)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tUNIT\tIMAGE\tFROM→TO\tRESULT\tREASON")
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s→%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Unit, e.Image,
+			shortDigest(e.From), shortDigest(e.To), e.Result, dash(e.Reason))
+	}
+	return tw.Flush()
 }
 
 // autoUpdateTargets lists berth's units and pairs each with the frozen spec it
 // runs (found by its spec hash, so edits not yet applied do not count) and the
 // digest its container was started from. Units whose spec cannot be read come
-// back as failed results, so they are reported and block nothing.
-func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupdate.Target, []autoupdate.Result, error) {
+// back as targets with Err set, so they are reported and block nothing.
+func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupdate.Target, error) {
 	us, err := a.sd.List(ctx, units.Prefix)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var targets []autoupdate.Target
-	var broken []autoupdate.Result
 	for _, u := range us {
 		project, service, hash := u.Environment[units.EnvProject], u.Environment[units.EnvService], u.Environment[units.EnvHash]
 		if project == "" || service == "" {
@@ -113,9 +152,10 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		}
 		svc, err := runningSpec(g.StateDir, project, service, hash)
 		if err != nil {
-			broken = append(broken, autoupdate.Result{
-				Unit: u.Name, Service: &compose.Service{Project: project, Name: service},
-				Image: u.Environment[units.EnvImage], Status: autoupdate.StatusFailed, Err: err,
+			targets = append(targets, autoupdate.Target{
+				Unit:    u.Name,
+				Service: &compose.Service{Project: project, Name: service, Image: u.Environment[units.EnvImage]},
+				Err:     err,
 			})
 			continue
 		}
@@ -127,7 +167,7 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		}
 		targets = append(targets, t)
 	}
-	return targets, broken, nil
+	return targets, nil
 }
 
 // runningSpec loads the spec a unit was created with: compose.SpecPath names
@@ -151,7 +191,8 @@ func runningSpec(stateDir, project, service, hash string) (*compose.Service, err
 func printAutoUpdate(out io.Writer, format string, results []autoupdate.Result) error {
 	rows := make([]autoUpdateRow, 0, len(results))
 	for _, r := range results {
-		row := autoUpdateRow{Unit: r.Unit, Image: r.Image, Policy: string(r.Policy), From: r.From, To: r.To, Result: string(r.Status)}
+		row := autoUpdateRow{Unit: r.Unit, Image: r.Image, Policy: string(r.Policy), From: r.From, To: r.To,
+			Result: string(r.Status), Reason: r.Reason}
 		if r.Service != nil {
 			row.Project, row.Service = r.Service.Project, r.Service.Name
 		}
@@ -171,30 +212,11 @@ func printAutoUpdate(out io.Writer, format string, results []autoupdate.Result) 
 		result := r.Result
 		if r.Error != "" {
 			result += ": " + r.Error
+		} else if r.Reason != "" {
+			result += ": " + r.Reason
 		}
 		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s→%s\t%s\n", r.Unit, r.Project, r.Service, r.Image, dash(r.Policy),
 			shortDigest(r.From), shortDigest(r.To), result)
 	}
 	return tw.Flush()
-}
-
-// imageResolver lets auto-update ask the registry (one HEAD) and the local
-// image store through the interfaces it defines.
-type imageResolver struct{ s *image.Store }
-
-var (
-	_ autoupdate.Resolver      = imageResolver{}
-	_ autoupdate.LocalResolver = imageResolver{}
-)
-
-func (r imageResolver) Resolve(ctx context.Context, ref string) (string, error) {
-	return r.s.Resolve(ctx, ref)
-}
-
-func (r imageResolver) LocalDigest(ctx context.Context, ref string) (string, error) {
-	img, err := r.s.Get(ctx, ref)
-	if err != nil {
-		return "", err
-	}
-	return img.Digest, nil
 }

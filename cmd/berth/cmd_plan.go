@@ -41,6 +41,9 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 		return err
 	}
 	printPlan(out, p, true)
+	if err := printPendingUpdates(out, g.StateDir, p); err != nil {
+		a.log.Warn("reading pending image updates", "err", err)
+	}
 	if err := errors.Join(p.Errors...); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/berth-dev/berth/compose"
 	"gopkg.in/yaml.v3"
@@ -20,6 +21,8 @@ type settings struct {
 	// Profiles are the compose profiles enabled in every project; without
 	// them COMPOSE_PROFILES (environment or a project's .env) decides.
 	Profiles []string `yaml:"profiles"`
+	// AutoUpdate configures `berth auto-update` and the agent's schedule.
+	AutoUpdate autoUpdateSettings `yaml:"autoupdate"`
 }
 
 // composeOptions are the load options the settings imply.
@@ -28,6 +31,18 @@ func (s *settings) composeOptions() []compose.Option {
 		return nil
 	}
 	return []compose.Option{compose.WithProfiles(s.Profiles...)}
+}
+
+// autoUpdateSettings is berth.yaml's autoupdate section.
+type autoUpdateSettings struct {
+	// Schedule is a robfig/cron spec for the agent ("" = daily).
+	Schedule string `yaml:"schedule"`
+	// RandomizedDelay spreads scheduled runs (default 15m), as systemd's
+	// RandomizedDelaySec does for the timer.
+	RandomizedDelay time.Duration `yaml:"randomized_delay"`
+	// Soak is how long an updated service is watched before the update
+	// counts as good (default 30s); a service's x-berth soak overrides it.
+	Soak time.Duration `yaml:"soak"`
 }
 
 func loadSettings(configDir string) (*settings, error) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"time"
+
+	"github.com/berth-dev/berth/autoupdate"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
@@ -47,7 +50,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	a.store = store
 	a.rec = &reconciler.Reconciler{
 		Manager:  manager{sd},
-		Puller:   puller{store},
+		Puller:   puller{store, g.StateDir, log},
 		Units:    ucfg,
 		StateDir: g.StateDir,
 		Log:      log,
@@ -99,9 +102,23 @@ func (m manager) Start(ctx context.Context, u *units.Unit) error {
 
 func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(ctx, unit) }
 
-type puller struct{ s *image.Store }
+// puller pulls ahead of a (re)start and records the digest it resolved in
+// the lockfile, which `berth plan` compares with later checks.
+type puller struct {
+	s        *image.Store
+	stateDir string
+	log      *slog.Logger
+}
 
 func (p puller) Pull(ctx context.Context, ref string) error {
-	_, err := p.s.Pull(ctx, ref)
-	return err
+	img, err := p.s.Pull(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := autoupdate.UpdateLockfile(ctx, p.stateDir, func(l *autoupdate.Lockfile) {
+		l.Resolved(ref, img.Digest, "apply", time.Now().UTC())
+	}); err != nil {
+		p.log.Warn("recording the pulled digest in the lockfile", "image", ref, "err", err)
+	}
+	return nil
 }

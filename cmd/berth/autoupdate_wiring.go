@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-dev/berth/autoupdate"
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/systemd"
+)
+
+// updater wires auto-update to this app's systemd client and image store.
+// The agent runs it on its schedule: a.updater().Run(ctx, autoupdate.Options{}).
+func (a *app) updater() *autoupdate.Updater {
+	return &autoupdate.Updater{
+		Source:     updateSource{a},
+		Images:     updateImages{a.store},
+		Units:      updateUnits{a.sd},
+		Containers: updateContainers{a.g.RunDir},
+		Health:     updateHealth{a.g.RunDir},
+		State:      autoupdate.State{Dir: filepath.Join(a.g.StateDir, "autoupdate")},
+		StateDir:   a.g.StateDir,
+		Soak:       a.settings.AutoUpdate.Soak,
+		Log:        a.log,
+	}
+}
+
+// updateSource lists berth's units as auto-update targets.
+type updateSource struct{ a *app }
+
+func (s updateSource) Targets(ctx context.Context) ([]autoupdate.Target, error) {
+	return autoUpdateTargets(ctx, s.a, s.a.g)
+}
+
+// updateImages is the image store as auto-update uses it.
+type updateImages struct{ s *image.Store }
+
+var (
+	_ autoupdate.Images        = updateImages{}
+	_ autoupdate.LocalResolver = updateImages{}
+)
+
+func (i updateImages) Resolve(ctx context.Context, ref string) (string, error) {
+	return i.s.Resolve(ctx, ref)
+}
+
+func (i updateImages) LocalDigest(ctx context.Context, ref string) (string, error) {
+	img, err := i.s.Get(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return img.Digest, nil
+}
+
+func (i updateImages) Pull(ctx context.Context, ref string) (string, error) {
+	img, err := i.s.Pull(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return img.Digest, nil
+}
+
+func (i updateImages) Tag(ctx context.Context, ref, digest string) error {
+	return i.s.Tag(ctx, ref, digest)
+}
+
+func (i updateImages) Prune(ctx context.Context, keep []string) error {
+	return i.s.Prune(ctx, keep)
+}
+
+// updateUnits is systemd as auto-update uses it.
+type updateUnits struct{ c *systemd.Client }
+
+var _ autoupdate.Units = updateUnits{}
+
+func (u updateUnits) Restart(ctx context.Context, unit string) error { return u.c.Restart(ctx, unit) }
+
+func (u updateUnits) ResetFailed(ctx context.Context, unit string) error {
+	return u.c.ResetFailed(ctx, unit)
+}
+
+func (u updateUnits) State(ctx context.Context, unit string) (autoupdate.UnitState, error) {
+	st, err := u.c.Get(ctx, unit)
+	if err != nil {
+		return autoupdate.UnitState{}, err
+	}
+	return autoupdate.UnitState{ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
+		MainPID: st.MainPID, Restarts: st.Restarts}, nil
+}
+
+// updateContainers reads the digest a container was started from out of the
+// state berth run wrote.
+type updateContainers struct{ runDir string }
+
+func (c updateContainers) RunningDigest(ctx context.Context, svc *compose.Service) (string, error) {
+	st, err := runtime.ReadState(c.runDir, svc.ID())
+	if err != nil {
+		return "", err
+	}
+	return st.Digest, nil
+}
+
+// updateHealth reads <run>/containers/<id>/health.json, where the health
+// checker records each service's current status ({"status": "healthy"}).
+type updateHealth struct{ runDir string }
+
+func (h updateHealth) Status(ctx context.Context, svc *compose.Service) (autoupdate.HealthStatus, error) {
+	path := filepath.Join(h.runDir, "containers", svc.ID(), "health.json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return autoupdate.HealthUnknown, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	var v struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return autoupdate.HealthUnknown, nil // being rewritten; ask again next poll
+	}
+	return autoupdate.HealthStatus(v.Status), nil
+}
