@@ -34,6 +34,8 @@ build:
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0644 systemd/dist/berth.service $(DESTDIR)$(UNITDIR)/berth.service
+	install -D -m 0644 systemd/dist/berth-auto-update.service $(DESTDIR)$(UNITDIR)/berth-auto-update.service
+	install -D -m 0644 systemd/dist/berth-auto-update.timer $(DESTDIR)$(UNITDIR)/berth-auto-update.timer
 	install -d -m 0755 $(DESTDIR)/etc/berth
 	install -d -m 0700 $(DESTDIR)/var/lib/berth
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable berth.service; fi
