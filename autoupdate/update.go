@@ -153,7 +153,7 @@ func (u *Updater) log() *slog.Logger {
 	return u.Log
 }
 
-// recordChecked notes in the lockfile what the check found.
+// recordChecked notes in the lockfile what the registry checks found.
 func (u *Updater) recordChecked(ctx context.Context, results []Result) {
 	if u.StateDir == "" {
 		return
@@ -161,7 +161,10 @@ func (u *Updater) recordChecked(ctx context.Context, results []Result) {
 	now := time.Now().UTC()
 	err := UpdateLockfile(ctx, u.StateDir, func(l *Lockfile) {
 		for _, r := range results {
-			if r.To != "" && (r.Status == StatusPending || r.Status == StatusUnchanged || r.Status == StatusSkipped) {
+			// Only the registry's answer is the tag's: a local check says
+			// what this host pulled, which the lockfile already knows.
+			if r.Policy == PolicyRegistry && r.To != "" &&
+				(r.Status == StatusPending || r.Status == StatusUnchanged || r.Status == StatusSkipped) {
 				l.Checked(r.Image, r.From, r.To, now)
 			}
 		}

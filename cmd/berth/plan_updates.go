@@ -11,8 +11,9 @@ import (
 )
 
 // printPendingUpdates lists, after the plan, the services whose image has a
-// newer digest than the one applied, as the last auto-update check recorded
-// in the lockfile; no registry is asked. Digests recorded bad say so.
+// newer digest in its registry than the one applied, as the last auto-update
+// check recorded in the lockfile; no registry is asked. Digests recorded bad
+// say so.
 func printPendingUpdates(w io.Writer, stateDir string, p *reconciler.Plan) error {
 	lock, err := autoupdate.ReadLockfile(stateDir)
 	if err != nil {
@@ -33,7 +34,7 @@ func printPendingUpdates(w io.Writer, stateDir string, p *reconciler.Plan) error
 			continue
 		}
 		policy, err := autoupdate.PolicyOf(svc)
-		if err != nil || policy == autoupdate.PolicyDisabled || autoupdate.Pinned(svc.Image) {
+		if err != nil || policy != autoupdate.PolicyRegistry || autoupdate.Pinned(svc.Image) {
 			continue
 		}
 		if !header {

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/autoupdate"
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/reconciler"
+)
+
+func TestPlanShowsPendingUpdatesFromLockfile(t *testing.T) {
+	state := t.TempDir()
+	ctx := context.Background()
+	now := time.Now()
+	err := autoupdate.UpdateLockfile(ctx, state, func(l *autoupdate.Lockfile) {
+		l.Resolved("reg/app:1", "sha256:1111111111111111", "apply", now)
+		l.Checked("reg/app:1", "sha256:1111111111111111", "sha256:2222222222222222", now)
+		l.Resolved("reg/off:1", "sha256:1111111111111111", "apply", now)
+		l.Checked("reg/off:1", "sha256:1111111111111111", "sha256:3333333333333333", now)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := func(name, image, policy string) *compose.Service {
+		return &compose.Service{Project: "p", Name: name, Image: image, AutoUpdate: policy}
+	}
+	p := &reconciler.Plan{Changes: []reconciler.Change{
+		{Action: reconciler.Keep, Unit: "berth-p-a.service", Desired: svc("a", "reg/app:1", "registry")},
+		{Action: reconciler.Keep, Unit: "berth-p-off.service", Desired: svc("off", "reg/off:1", "")},
+	}}
+	var b strings.Builder
+	if err := printPendingUpdates(&b, state, p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "update p/a (berth-p-a.service): reg/app:1 sha256:111111111111 → sha256:222222222222") {
+		t.Errorf("output lacks the pending update:\n%s", out)
+	}
+	if strings.Contains(out, "p/off") {
+		t.Errorf("a service without a policy is listed:\n%s", out)
+	}
+}
