@@ -267,6 +267,7 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 		}
 		for _, j := range g.members[n+1:] {
 			results[j].Status, results[j].Reason = StatusSkipped, fmt.Sprintf("%s failed on this digest and was rolled back", r.Unit)
+			u.restore(ctx, &results[j])
 		}
 		return false
 	}
@@ -282,8 +283,14 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 	return true
 }
 
-// recreate restarts r's unit on digest and watches it through its soak.
+// recreate restarts r's unit on digest and watches it through its soak. A
+// unit that systemd already restarted on digest, because it Requires= a
+// service updated before it, is only watched.
 func (u *Updater) recreate(ctx context.Context, r *Result, digest string) error {
+	if u.runs(ctx, r, digest) {
+		u.log().Info("auto-update watching", "unit", r.Unit, "to", digest, "why", "restarted with its dependency")
+		return u.watch(ctx, r.Unit, r.Service, digest, u.soakOf(r.Service))
+	}
 	u.log().Info("auto-update restarting", "unit", r.Unit, "from", r.From, "to", digest)
 	if err := u.Units.Restart(ctx, r.Unit); err != nil {
 		if st, serr := u.Units.State(ctx, r.Unit); serr == nil {
@@ -317,6 +324,38 @@ func (u *Updater) rollback(ctx context.Context, r *Result, reason string) {
 	r.Status = StatusRolledBack
 	log.Warn("auto-update rolled back", "reason", reason)
 	u.event(*r, reason)
+}
+
+// runs reports whether r's unit is active on digest now.
+func (u *Updater) runs(ctx context.Context, r *Result, digest string) bool {
+	if u.Containers == nil {
+		return false
+	}
+	st, err := u.Units.State(ctx, r.Unit)
+	if err != nil || st.ActiveState != "active" {
+		return false
+	}
+	d, err := u.Containers.RunningDigest(ctx, r.Service)
+	return err == nil && d == digest
+}
+
+// restore makes sure a member that was not (or no longer) updated runs
+// r.From again: systemd restarts units that Requires= a restarted or failed
+// dependency, so they may have started on the bad digest or be stopped.
+func (u *Updater) restore(ctx context.Context, r *Result) {
+	if u.runs(ctx, r, r.From) {
+		return
+	}
+	u.log().Info("auto-update restoring", "unit", r.Unit, "to", r.From, "why", "its dependency was restarted")
+	_ = u.Units.ResetFailed(ctx, r.Unit)
+	err := u.Units.Restart(ctx, r.Unit)
+	if err == nil {
+		err = u.watch(ctx, r.Unit, r.Service, r.From, 0)
+	}
+	if err != nil {
+		r.Status, r.Err = StatusFailed, fmt.Errorf("restoring %s after its dependency's rollback: %w", shortDigest(r.From), err)
+		u.event(*r, "")
+	}
 }
 
 func (u *Updater) soakOf(svc *compose.Service) time.Duration {
