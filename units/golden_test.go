@@ -109,3 +109,58 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestGoldenAssertions checks the "# assert: UNIT Section.Key=Value" lines
+// of the compose inputs against the built units: the last value of that
+// key must equal Value (or, for list keys, one of its values must).
+func TestGoldenAssertions(t *testing.T) {
+	inputs, _ := filepath.Glob("testdata/*.yaml")
+	cases := goldenCases(t)
+	cfg := units.Config{Binary: "/usr/local/bin/berth"}
+	n := 0
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
+		b, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		built := map[string]*units.Unit{}
+		for i := range cases[name].Services {
+			svc := &cases[name].Services[i]
+			set, err := units.Build(cfg, svc, compose.SpecPath("/var/lib/berth", svc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range set.Files() {
+				built[u.Name] = u
+			}
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			rest, ok := strings.CutPrefix(line, "# assert: ")
+			if !ok {
+				continue
+			}
+			n++
+			unitName, kv, _ := strings.Cut(rest, " ")
+			key, want, _ := strings.Cut(kv, "=")
+			section, opt, _ := strings.Cut(key, ".")
+			u := built[unitName]
+			if u == nil {
+				t.Errorf("%s: %s: no such unit", in, rest)
+				continue
+			}
+			found := false
+			for _, o := range u.Options {
+				if o.Section == section && o.Name == opt && o.Value == want {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: %s not found in\n%s", in, rest, u.Text())
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no assertions found")
+	}
+}
