@@ -118,6 +118,7 @@ func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan
 			p.Changes = append(p.Changes, c)
 			podRecreated = c.Action == Recreate
 		}
+		recreated := map[string]bool{}
 		for i := range e.Project.Services {
 			svc := &e.Project.Services[i]
 			name := units.Name(svc.Project, svc.Name)
@@ -127,6 +128,14 @@ func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan
 			if podRecreated && c.Action == Keep {
 				// Stopping the pod unit stopped its containers (BindsTo=).
 				c.Action, c.Reason = Recreate, "pod sandbox recreated"
+			}
+			if dep := stoppedWith(svc, recreated); dep != "" && c.Action == Keep {
+				// Stopping a dependency stops this unit too (Requires=,
+				// PartOf=); services come in dependency order.
+				c.Action, c.Reason = Recreate, "dependency "+dep+" is recreated"
+			}
+			if c.Action == Recreate {
+				recreated[svc.Name] = true
 			}
 			p.Changes = append(p.Changes, c)
 		}
@@ -148,6 +157,22 @@ func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan
 		p.Changes = append(p.Changes, Change{Action: Remove, Project: o.Project, Service: o.Service, Unit: o.Unit, Current: o})
 	}
 	return p
+}
+
+// stoppedWith names a dependency of svc being recreated whose stop systemd
+// propagates to svc (required: Requires=; restart: true: PartOf=), or "".
+func stoppedWith(svc *compose.Service, recreated map[string]bool) string {
+	names := make([]string, 0, len(svc.DependsOn))
+	for n, d := range svc.DependsOn {
+		if recreated[n] && (d.Required || d.Restart) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
 }
 
 func diff(svc *compose.Service, name string, cur *Observed) Change {

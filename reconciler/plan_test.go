@@ -156,3 +156,36 @@ func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanRecreatesDependents: recreating a dependency stops its required
+// dependents (Requires=), so the plan recreates them too; an optional one
+// is left alone.
+func TestPlanRecreatesDependents(t *testing.T) {
+	db := compose.Service{Project: "p", Name: "db", Image: "i", Command: []string{"v2"}}
+	web := compose.Service{Project: "p", Name: "web", Image: "i",
+		DependsOn: map[string]compose.Dependency{"db": {Condition: compose.ConditionHealthy, Required: true}}}
+	api := compose.Service{Project: "p", Name: "api", Image: "i",
+		DependsOn: map[string]compose.Dependency{"web": {Condition: compose.ConditionStarted, Required: true}}}
+	side := compose.Service{Project: "p", Name: "side", Image: "i",
+		DependsOn: map[string]compose.Dependency{"db": {Condition: compose.ConditionStarted}}}
+	proj := &compose.Project{Name: "p", Services: []compose.Service{db, web, api, side}}
+	var obs []Observed
+	for _, s := range proj.Services {
+		h := s.Hash()
+		if s.Name == "db" {
+			h = "old"
+		}
+		obs = append(obs, Observed{Unit: units.Name("p", s.Name), Project: "p", Service: s.Name, Hash: h, ActiveState: "active"})
+	}
+	p := MakePlan([]compose.Entry{{Name: "p", Project: proj}}, obs, nil)
+	got := map[string]Action{}
+	for _, c := range p.Changes {
+		got[c.Service] = c.Action
+	}
+	want := map[string]Action{"db": Recreate, "web": Recreate, "api": Recreate, "side": Keep}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s, want %s", k, got[k], v)
+		}
+	}
+}

@@ -114,6 +114,9 @@ func healthTimer(svc *compose.Service) *Unit {
 func healthService(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u := &Unit{Name: HealthServiceName(svc.Project, svc.Name)}
 	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s health check", svc.Project, svc.Name))
+	// A check in progress stops with the service, so a recreate finds no
+	// leftover unit of the old set.
+	u.add("Unit", "PartOf", Name(svc.Project, svc.Name))
 	u.add("Service", "Type", "oneshot")
 	u.add("Service", "ExecStart", cfg.command("healthcheck", "--spec", specPath, "--unit", Name(svc.Project, svc.Name), svc.ID()))
 	u.add("Service", "SyslogIdentifier", svc.Project+"-"+svc.Name+"-health")

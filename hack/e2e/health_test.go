@@ -117,14 +117,36 @@ func TestHealthServiceHealthyChain(t *testing.T) {
 		t.Errorf("ps table lacks the health column")
 	}
 
-	// The marker goes away: after retries (2) failing checks db is
+	// Editing db recreates it, and with it its required dependents
+	// (Requires= stops them); the chain comes back in order.
+	e.writeProject("chain", strings.Replace(strings.ReplaceAll(healthChainProject, "REG", e.registry), "retries: 2", "retries: 3", 1))
+	out = e.mustBerth("apply")
+	t.Logf("apply after editing db:\n%s", out)
+	for _, want := range []string{"chain/db: recreated", "chain/web: recreated", "chain/migrate: recreated", "chain/worker: recreated"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply lacks %q", want)
+		}
+	}
+	for _, u := range []string{db, web, worker} {
+		if st := e.prop(u, "ActiveState"); st != "active" {
+			t.Fatalf("%s is %s after recreate\n%s", u, st, e.sh("journalctl --no-pager -n 40 -u 'berth-chain-*'"))
+		}
+	}
+	if st := e.prop("berth-chain-db-health.timer", "ActiveState"); st != "active" {
+		t.Errorf("db's health timer is %s after recreate", st)
+	}
+	e.eventually(15*time.Second, "ps to show the new db healthy", func() bool {
+		return e.healthPs()["db"].Health == "healthy"
+	})
+
+	// The marker goes away: after retries (3) failing checks db is
 	// unhealthy, and stays running (a healthcheck does not restart).
 	pid := e.mainPID(db)
 	e.sh("nsenter -t " + strconv.Itoa(pid) + " -m -p rm /tmp/ready")
 	e.eventually(20*time.Second, "ps to show db unhealthy", func() bool {
 		return e.healthPs()["db"].Health == "unhealthy"
 	})
-	if d := e.healthPs()["db"].HealthDetail; d.Health.FailingStreak < 2 {
+	if d := e.healthPs()["db"].HealthDetail; d.Health.FailingStreak < 3 {
 		t.Errorf("unhealthy with failing streak %d", d.Health.FailingStreak)
 	}
 	if e.mainPID(db) != pid {
