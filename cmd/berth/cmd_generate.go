@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/kube"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -25,7 +26,7 @@ func newGenerateCommand(g *globalOptions) *cobra.Command {
 		Use:   "generate",
 		Short: "Write files that make berth projects work without berth's agent",
 	}
-	cmd.AddCommand(newGenerateSystemdCommand(g))
+	cmd.AddCommand(newGenerateSystemdCommand(g), newGenerateKubeCommand(g))
 	return cmd
 }
 
@@ -148,4 +149,59 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 		return err
 	}
 	return nil
+}
+
+type generateKubeOptions struct {
+	Type    string
+	Service bool
+	Output  string
+}
+
+func newGenerateKubeCommand(g *globalOptions) *cobra.Command {
+	o := &generateKubeOptions{}
+	cmd := &cobra.Command{
+		Use:   "kube PROJECT",
+		Short: "Write a project as Kubernetes YAML",
+		Long: `generate kube writes the project as YAML that kubectl apply accepts: one
+Deployment per service (a Job for a service that runs to completion), or
+with --type pod a single Pod holding every service; ConfigMaps and Secrets
+for configs and secrets, PersistentVolumeClaims for named volumes, and with
+--service a Service for the published ports. What Kubernetes cannot express
+is named in warnings on stderr. The output put back in the config dir runs
+the same containers under berth.`,
+		Example: `  berth generate kube hello > hello-k8s.yaml
+  berth generate kube hello --type pod --service -o /etc/berth/hello-pod.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGenerateKube(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&o.Type, "type", string(kube.TypeDeployment), "deployment (one per service) or pod (one for all)")
+	cmd.Flags().BoolVar(&o.Service, "service", false, "add a Service for the published ports")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "file to write instead of stdout")
+	return cmd
+}
+
+// runGenerateKube loads project and writes it as Kubernetes YAML.
+func runGenerateKube(ctx context.Context, g *globalOptions, o *generateKubeOptions, project string, out, errOut io.Writer) error {
+	t, err := kube.ParseGenerateType(o.Type)
+	if err != nil {
+		return fmt.Errorf("--type: %w", err)
+	}
+	p, err := loadProject(ctx, g.ConfigDir, project)
+	if err != nil {
+		return err
+	}
+	b, warns, err := kube.Generate(p, kube.GenerateOptions{Type: t, Service: o.Service})
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		fmt.Fprintln(errOut, "warning:", w)
+	}
+	if o.Output == "" {
+		_, err = out.Write(b)
+		return err
+	}
+	return writeFileAtomic(o.Output, b, 0o644)
 }

@@ -1,0 +1,196 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// strictDecode decodes every document of generated YAML into the k8s.io/api
+// type of its kind, refusing unknown fields, and returns the kinds.
+func strictDecode(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var kinds []string
+	for {
+		var doc map[string]any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj any
+		switch k := doc["kind"]; k {
+		case "Pod":
+			obj = &corev1.Pod{}
+		case "Deployment":
+			obj = &appsv1.Deployment{}
+		case "Job":
+			obj = &batchv1.Job{}
+		case "ConfigMap":
+			obj = &corev1.ConfigMap{}
+		case "Secret":
+			obj = &corev1.Secret{}
+		case "PersistentVolumeClaim":
+			obj = &corev1.PersistentVolumeClaim{}
+		case "Service":
+			obj = &corev1.Service{}
+		default:
+			t.Fatalf("unexpected kind %v", k)
+		}
+		if err := sigsyaml.UnmarshalStrict(one, obj); err != nil {
+			t.Fatalf("%s does not decode strictly with k8s.io/api: %v\n%s", doc["kind"], err, one)
+		}
+		kinds = append(kinds, doc["kind"].(string))
+	}
+	return kinds
+}
+
+func loadApp(t *testing.T) *compose.Project {
+	t.Helper()
+	p, err := compose.LoadProject(context.Background(), "app", "testdata/compose/app.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestGenerateStrict: both output types, with Services, decode strictly
+// with the Kubernetes API types and hold the expected objects.
+func TestGenerateStrict(t *testing.T) {
+	p := loadApp(t)
+	for _, c := range []struct {
+		opts  GenerateOptions
+		kinds []string
+	}{
+		{GenerateOptions{Type: TypeDeployment, Service: true},
+			[]string{"ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Deployment", "Service"}},
+		{GenerateOptions{Type: TypePod},
+			[]string{"ConfigMap", "Secret", "PersistentVolumeClaim", "Pod"}},
+	} {
+		b, warns, err := Generate(p, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s warnings: %q", c.opts.Type, warns)
+		if kinds := strictDecode(t, b); !slices.Equal(kinds, c.kinds) {
+			t.Errorf("%s: kinds %v, want %v\n%s", c.opts.Type, kinds, c.kinds, b)
+		}
+	}
+}
+
+// TestGenerateRoundTrip: a compose project written as a Pod and read back
+// through the Kubernetes loader runs the same containers: image, command,
+// env, mounts, files, ports and limits.
+func TestGenerateRoundTrip(t *testing.T) {
+	p := loadApp(t)
+	b, _, err := Generate(p, GenerateOptions{Type: TypePod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("app", "app.yaml", b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if len(back.Warnings) > 0 {
+		t.Errorf("warnings reading generated YAML: %q", back.Warnings)
+	}
+	if len(back.Services) != len(p.Services) {
+		t.Fatalf("%d services back, want %d", len(back.Services), len(p.Services))
+	}
+	for i := range p.Services {
+		want, got := p.Services[i], back.Services[i]
+		if d := equivalent(&want, &got); d != "" {
+			t.Errorf("service %s differs after the round trip: %s\n%s", want.Name, d, b)
+		}
+	}
+	if back.Pod == nil || back.Pod.Name != "app" {
+		t.Errorf("pod %+v", back.Pod)
+	}
+}
+
+// TestGenerateRoundTripDeployment: a one-service project goes through a
+// Deployment the same way.
+func TestGenerateRoundTripDeployment(t *testing.T) {
+	p := loadApp(t)
+	p.Services = p.Services[:1]
+	b, _, err := Generate(p, GenerateOptions{Type: TypeDeployment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("app", "app.yaml", b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if d := equivalent(&p.Services[0], &back.Services[0]); d != "" {
+		t.Errorf("differs after the round trip: %s\n%s", d, b)
+	}
+	if a, b := p.Services[0].StopGracePeriod, back.Services[0].StopGracePeriod; a != b {
+		t.Errorf("stop grace period %v, back %v", a, b)
+	}
+}
+
+// equivalent compares what makes the container run the same.
+func equivalent(a, b *compose.Service) string {
+	var diffs []string
+	check := func(what string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			diffs = append(diffs, fmt.Sprintf("%s: %v != %v", what, x, y))
+		}
+	}
+	check("image", a.Image, b.Image)
+	check("entrypoint", a.Entrypoint, b.Entrypoint)
+	check("command", a.Command, b.Command)
+	check("environment", a.Environment, b.Environment)
+	check("user", a.User, b.User)
+	check("ports", a.Ports, b.Ports)
+	check("limits", [3]any{a.Resources.CPUs, a.Resources.MemoryMax, a.Resources.MemoryReservation},
+		[3]any{b.Resources.CPUs, b.Resources.MemoryMax, b.Resources.MemoryReservation})
+	check("read_only", a.ReadOnly, b.ReadOnly)
+	check("cap_drop", a.Security.CapDrop, b.Security.CapDrop)
+	mounts := func(s *compose.Service) []string {
+		var out []string
+		for _, m := range s.Mounts {
+			out = append(out, fmt.Sprintf("%s %s->%s ro=%v sub=%s size=%d", m.Type, m.Source, m.Target, m.ReadOnly, m.SubPath, m.Size))
+		}
+		slices.Sort(out)
+		return out
+	}
+	check("mounts", mounts(a), mounts(b))
+	files := func(s *compose.Service) []string {
+		var out []string
+		for _, f := range s.Files {
+			mode := f.Mode
+			if mode == 0 {
+				mode = defaultFileMode
+			}
+			out = append(out, fmt.Sprintf("secret=%v %s %q %#o", f.Secret, f.Target, f.Content, mode))
+		}
+		slices.Sort(out)
+		return out
+	}
+	check("files", files(a), files(b))
+	if (a.Health == nil) != (b.Health == nil) || a.Health != nil && (fmt.Sprint(a.Health.Cmd) != fmt.Sprint(b.Health.Cmd) || a.Health.Interval != b.Health.Interval) {
+		diffs = append(diffs, fmt.Sprintf("health: %+v != %+v", a.Health, b.Health))
+	}
+	return strings.Join(diffs, "; ")
+}
