@@ -96,6 +96,16 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 			fmt.Fprintln(out, path)
 		}
 	}
+	if p.Pod != nil {
+		// Kubernetes input: the containers' units are BindsTo= the pod
+		// unit, so enabling them starts it; it needs no [Install].
+		u := units.Pod(cfg, p)
+		path := filepath.Join(dir, u.Name)
+		if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
+			return fmt.Errorf("writing pod unit of %s: %w", p.Name, err)
+		}
+		fmt.Fprintln(out, path)
+	}
 	return nil
 }
 
