@@ -38,9 +38,13 @@ type Reconciler struct {
 	Progress func(c Change, err error)
 }
 
-// Apply carries out the plan. Removals run first and concurrently (each may
-// wait out a stop grace period, as docker compose down does in parallel);
-// creates and recreates follow one by one in the plan's order. One failing
+// Apply carries out the plan. Images of every create and recreate are
+// pulled first, once per distinct image, so a recreate's downtime is the
+// restart alone. Removals then run concurrently (each may wait out a stop
+// grace period, as docker compose down does in parallel). Creates and
+// recreates follow with bounded parallelism: a service waits for the
+// services it depends on (DependsOn) that the plan also starts, and the
+// plan's order (the loader's dependency order) breaks ties. One failing
 // service is reported and never stops the others; all failures are returned
 // joined.
 func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
@@ -49,7 +53,7 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 		errs []error
 		wg   sync.WaitGroup
 	)
-	do := func(c Change) {
+	do := func(c Change) error {
 		err := r.apply(ctx, c)
 		mu.Lock()
 		defer mu.Unlock()
@@ -59,7 +63,9 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 		if r.Progress != nil {
 			r.Progress(c, err)
 		}
+		return err
 	}
+	r.pullAll(ctx, p)
 	sem := make(chan struct{}, maxParallelStops)
 	for _, c := range p.Changes {
 		if c.Action == Remove {
@@ -72,16 +78,77 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 		}
 	}
 	wg.Wait()
+
+	starts := make(chan struct{}, maxParallelStarts)
+	done := map[string]chan struct{}{} // by project/service, of changes started so far
 	for _, c := range p.Changes {
-		if c.Action == Create || c.Action == Recreate {
-			do(c)
+		if c.Action != Create && c.Action != Recreate {
+			continue
 		}
+		var deps []chan struct{}
+		if c.Desired != nil {
+			for dep := range c.Desired.DependsOn {
+				if ch, ok := done[c.Project+"/"+dep]; ok {
+					deps = append(deps, ch)
+				}
+			}
+		}
+		finished := make(chan struct{})
+		done[c.Project+"/"+c.Service] = finished
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(finished)
+			for _, d := range deps {
+				<-d
+			}
+			starts <- struct{}{}
+			defer func() { <-starts }()
+			do(c)
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // maxParallelStops bounds concurrent stop jobs.
 const maxParallelStops = 8
+
+// maxParallelStarts bounds concurrent starts of independent services; each
+// start is a launcher process setting up a rootfs, so more would only
+// contend for the CPU of a small host.
+const maxParallelStarts = 4
+
+// pullAll pulls every distinct image the plan starts, a few at a time. A
+// pull error is logged; the unit's own start retries and reports it.
+func (r *Reconciler) pullAll(ctx context.Context, p *Plan) {
+	if r.Puller == nil {
+		return
+	}
+	seen := map[string]bool{}
+	var refs []string
+	for _, c := range p.Changes {
+		if (c.Action == Create || c.Action == Recreate) && c.Desired != nil && !seen[c.Desired.Image] {
+			seen[c.Desired.Image] = true
+			refs = append(refs, c.Desired.Image)
+		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallelPulls)
+	for _, ref := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := r.Puller.Pull(ctx, ref); err != nil {
+				r.Log.Warn("pull failed; the unit will retry", "image", ref, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+const maxParallelPulls = 3
 
 func (r *Reconciler) apply(ctx context.Context, c Change) error {
 	switch c.Action {
@@ -98,11 +165,6 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 			return r.applyPod(ctx, c)
 		}
 		svc := c.Desired
-		if r.Puller != nil {
-			if err := r.Puller.Pull(ctx, svc.Image); err != nil {
-				r.Log.Warn("pull failed; the unit will retry", "service", svc.ID(), "image", svc.Image, "err", err)
-			}
-		}
 		// Bad unit input (x-berth.unit, sockets) fails this service before
 		// anything running is touched.
 		set, err := units.Build(r.Units, svc, compose.SpecPath(r.StateDir, svc))

@@ -18,6 +18,9 @@ type Observed struct {
 	Hash        string
 	ActiveState string
 	MainPID     int
+	// Limits are the unit's resource properties as systemd has them now;
+	// nil when unknown (no drift check then).
+	Limits *Limits
 }
 
 // Action is what apply does to one service.
@@ -52,6 +55,13 @@ type Change struct {
 	Unit    string
 	// Reason says why a recreate is needed.
 	Reason string
+	// Repair is set when the change puts back a unit that drifted from
+	// what berth made (stopped, failed, changed by hand) rather than
+	// following a config change: the agent logs it and backs off.
+	Repair string
+	// Fields names what differs from the frozen spec of the running unit
+	// (image, command, env KEY, mount content …), when known.
+	Fields []string
 	// Desired is nil for Remove and for a pod sandbox unit.
 	Desired *compose.Service
 	// Pod is the project whose pod sandbox unit a Create or Recreate
@@ -186,9 +196,17 @@ func diff(svc *compose.Service, name string, cur *Observed) Change {
 		// A socket-activated service waits, inactive, for its first
 		// connection (its .socket unit is PartOf= it and goes with it).
 		c.Action = Keep
+	case cur.ActiveState == "inactive" && len(svc.Sockets) > 0:
+		// Socket-activated: the service waits for its first connection.
+		c.Action = Keep
 	case cur.ActiveState == "failed" || cur.ActiveState == "inactive":
 		c.Action, c.Reason = Recreate, "unit is "+cur.ActiveState
+		c.Repair = "unit was " + cur.ActiveState
 	default:
+		if d := limitsDrift(svc, cur.Limits); d != "" {
+			c.Action, c.Reason, c.Repair = Recreate, d, d
+			return c
+		}
 		c.Action = Keep
 	}
 	return c

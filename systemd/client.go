@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -17,7 +18,14 @@ import (
 // Client talks to the system manager.
 type Client struct {
 	conn *sd.Conn
+	// writes counts calls that change systemd's state, so a no-op
+	// reconcile can be shown to make none.
+	writes atomic.Int64
 }
+
+// Writes returns how many state-changing calls (start, stop, restart,
+// reset-failed) this client has made.
+func (c *Client) Writes() int64 { return c.writes.Load() }
 
 // Connect opens systemd's private socket when running as root (no bus
 // daemon needed, as systemctl does) and the system bus otherwise.
@@ -52,6 +60,7 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 	}
 	for attempt := 0; ; attempt++ {
 		ch := make(chan string, 1)
+		c.writes.Add(1)
 		_, err := c.conn.StartTransientUnitAux(ctx, name, "fail", props, aux, ch)
 		if err == nil {
 			return waitJob(ctx, "starting", name, ch)
@@ -77,6 +86,7 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 // as stopped. A failed transient unit is reset so that it goes away.
 func (c *Client) Stop(ctx context.Context, name string) error {
 	ch := make(chan string, 1)
+	c.writes.Add(1)
 	if _, err := c.conn.StopUnitContext(ctx, name, "replace", ch); err != nil {
 		var de dbus.Error
 		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
@@ -94,6 +104,7 @@ func (c *Client) Stop(ctx context.Context, name string) error {
 // Restart restarts a unit and waits for the job.
 func (c *Client) Restart(ctx context.Context, name string) error {
 	ch := make(chan string, 1)
+	c.writes.Add(1)
 	if _, err := c.conn.RestartUnitContext(ctx, name, "replace", ch); err != nil {
 		return fmt.Errorf("restarting unit %s: %w", name, err)
 	}
@@ -112,6 +123,7 @@ func (c *Client) RestartNoWait(ctx context.Context, name string) error {
 // ResetFailed clears a unit's failed state; a unit that is not failed or not
 // loaded is not an error.
 func (c *Client) ResetFailed(ctx context.Context, name string) error {
+	c.writes.Add(1)
 	err := c.conn.ResetFailedUnitContext(ctx, name)
 	var de dbus.Error
 	if err != nil && errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || strings.Contains(de.Name, "NotFailed")) {

@@ -1,8 +1,11 @@
 package systemd
 
 import (
+	"errors"
+
 	"context"
 	"fmt"
+	"github.com/godbus/dbus/v5"
 	"strings"
 	"time"
 )
@@ -20,7 +23,22 @@ type Unit struct {
 	// Since is when the unit last entered its active state.
 	Since       time.Time
 	Environment map[string]string
+	// Limits are the resource properties berth sets, as systemd reports
+	// them now (after any `systemctl set-property`). Unset limits read as
+	// Infinity (math.MaxUint64).
+	Limits Limits
 }
+
+// Limits are the cgroup properties the agent compares with the desired
+// unit to notice changes made by hand.
+type Limits struct {
+	MemoryMax          uint64
+	TasksMax           uint64
+	CPUQuotaPerSecUSec uint64
+}
+
+// Infinity is how systemd reports an unset limit.
+const Infinity = ^uint64(0)
 
 // List returns every loaded service unit whose name starts with prefix,
 // including inactive and failed ones.
@@ -36,6 +54,31 @@ func (c *Client) List(ctx context.Context, prefix string) ([]Unit, error) {
 			return nil, err
 		}
 		out = append(out, *u)
+	}
+	return out, nil
+}
+
+// ListServices is List without the timestamps of the Unit interface: one
+// call for the list and one per unit, for the agent's frequent re-lists.
+func (c *Client) ListServices(ctx context.Context, prefix string) ([]Unit, error) {
+	sts, err := c.conn.ListUnitsByPatternsContext(ctx, nil, []string{prefix + "*.service"})
+	if err != nil {
+		return nil, fmt.Errorf("listing units: %w", err)
+	}
+	out := make([]Unit, 0, len(sts))
+	for _, st := range sts {
+		u := Unit{Name: st.Name, LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState, Environment: map[string]string{}}
+		if u.LoadState == "loaded" {
+			sp, err := c.conn.GetUnitTypePropertiesContext(ctx, st.Name, "Service")
+			if gone(err) {
+				continue // unloaded since it was listed
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading service %s: %w", st.Name, err)
+			}
+			u.serviceProps(sp)
+		}
+		out = append(out, u)
 	}
 	return out, nil
 }
@@ -63,6 +106,11 @@ func (c *Client) Get(ctx context.Context, name string) (*Unit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading service %s: %w", name, err)
 	}
+	u.serviceProps(sp)
+	return u, nil
+}
+
+func (u *Unit) serviceProps(sp map[string]any) {
 	if pid, ok := sp["MainPID"].(uint32); ok {
 		u.MainPID = int(pid)
 	}
@@ -71,16 +119,34 @@ func (c *Client) Get(ctx context.Context, name string) (*Unit, error) {
 	}
 	u.Result = asString(sp["Result"])
 	u.ControlGroup = asString(sp["ControlGroup"])
+	u.Limits = Limits{
+		MemoryMax:          asUint64(sp["MemoryMax"]),
+		TasksMax:           asUint64(sp["TasksMax"]),
+		CPUQuotaPerSecUSec: asUint64(sp["CPUQuotaPerSecUSec"]),
+	}
 	if env, ok := sp["Environment"].([]string); ok {
 		for _, kv := range env {
 			k, v, _ := strings.Cut(kv, "=")
 			u.Environment[k] = v
 		}
 	}
-	return u, nil
 }
 
 func asString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+func asUint64(v any) uint64 {
+	n, ok := v.(uint64)
+	if !ok {
+		return Infinity
+	}
+	return n
+}
+
+// gone reports whether err says the unit no longer exists.
+func gone(err error) bool {
+	var de dbus.Error
+	return errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || de.Name == "org.freedesktop.DBus.Error.UnknownObject")
 }

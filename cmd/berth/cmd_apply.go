@@ -32,6 +32,12 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 		return err
 	}
 	defer a.Close()
+	// The agent may be reconciling; never act on the same units at once.
+	unlock, err := reconciler.Lock(ctx, g.StateDir, func() { fmt.Fprintln(out, "waiting for the agent's reconcile to finish…") })
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p, err := a.plan(ctx, projects)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 type planOptions struct {
 	DetailedExitCode bool
+	Format           string
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
@@ -20,17 +22,36 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan [PROJECT...]",
 		Short: "Show what apply would change",
+		Long: `plan loads the config dir (or only the named projects) and compares each
+service's spec hash with the unit systemd runs, terraform style:
+
+  + create    the service has no unit yet
+  ~ recreate  its spec changed (the fields that changed are named: image,
+              command, env KEY, mount content PATH …, from the frozen spec
+              of the running unit), or its unit drifted (stopped, failed,
+              limits changed by hand)
+  - remove    no file declares it any more
+  = unchanged keeps running, untouched
+
+A file that fails to load is reported with file and line; its services are
+kept as they are. Services stopped with 'berth stop' stay unchanged.`,
 		Example: `  berth plan
-  berth plan hello --detailed-exitcode   # exit 2 when there are changes`,
+  berth plan hello --detailed-exitcode   # exit 2 when there are changes
+  berth plan --format json | jq '.changes[] | select(.action != "unchanged")'`,
+		ValidArgsFunction: completeProjects(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPlan(cmd.Context(), g, o, args, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
 	return cmd
 }
 
 func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []string, out io.Writer) error {
+	if o.Format != "text" && o.Format != "json" {
+		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
+	}
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err
@@ -40,9 +61,15 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 	if err != nil {
 		return err
 	}
-	printPlan(out, p, true)
-	if err := printPendingUpdates(out, g.StateDir, p); err != nil {
-		a.log.Warn("reading pending image updates", "err", err)
+	if o.Format == "json" {
+		if err := printPlanJSON(out, p); err != nil {
+			return err
+		}
+	} else {
+		printPlan(out, p, true)
+		if err := printPendingUpdates(out, g.StateDir, p); err != nil {
+			a.log.Warn("reading pending image updates", "err", err)
+		}
 	}
 	if err := errors.Join(p.Errors...); err != nil {
 		return err
@@ -55,7 +82,7 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 
 // plan loads the config dir and diffs it against systemd's units.
 func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, error) {
-	entries, err := loadConfigDir(ctx, a.g.ConfigDir)
+	entries, err := a.load(ctx, a.g.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +95,14 @@ func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, er
 	if err != nil {
 		return nil, err
 	}
-	return reconciler.MakePlan(entries, obs, projects), nil
+	p := reconciler.MakePlan(entries, obs, projects)
+	intents, err := reconciler.LoadIntents(a.g.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	p.RespectIntents(intents)
+	a.rec.Explain(p)
+	return p, nil
 }
 
 func hasEntry(entries []compose.Entry, name string) bool {
@@ -101,4 +135,42 @@ func printPlan(w io.Writer, p *reconciler.Plan, showUnchanged bool) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// planJSON is the --format json form of a plan.
+type planJSON struct {
+	Changes  []changeJSON `json:"changes"`
+	Errors   []string     `json:"errors"`
+	Warnings []string     `json:"warnings"`
+}
+
+type changeJSON struct {
+	Action  string   `json:"action"`
+	Project string   `json:"project"`
+	Service string   `json:"service"`
+	Unit    string   `json:"unit"`
+	Reason  string   `json:"reason,omitempty"`
+	Fields  []string `json:"fields,omitempty"`
+	Drift   string   `json:"drift,omitempty"`
+	Hash    string   `json:"hash,omitempty"`
+}
+
+func printPlanJSON(w io.Writer, p *reconciler.Plan) error {
+	out := planJSON{Changes: []changeJSON{}, Errors: []string{}, Warnings: p.Warnings}
+	if out.Warnings == nil {
+		out.Warnings = []string{}
+	}
+	for _, e := range p.Errors {
+		out.Errors = append(out.Errors, e.Error())
+	}
+	for _, c := range p.Changes {
+		j := changeJSON{Action: string(c.Action), Project: c.Project, Service: c.Service, Unit: c.Unit, Reason: c.Reason, Fields: c.Fields, Drift: c.Repair}
+		if c.Desired != nil {
+			j.Hash = c.Desired.Hash()
+		}
+		out.Changes = append(out.Changes, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

@@ -55,7 +55,23 @@ func newRootCommand() *cobra.Command {
 		Use:   "berth",
 		Short: "Run Compose and Kubernetes files as systemd units",
 		Long: `berth makes the Compose files in the config dir real as transient systemd
-units. Each unit's main process is the container itself; logs go to journald.`,
+units. Each unit's main process is the container itself; logs go to journald.
+
+Day to day: put projects in the config dir (a directory with compose.yaml,
+or NAME.yaml), let the agent (berth.service) apply them, and look with
+'berth ps', 'berth status', 'berth logs' and 'berth events'.
+
+Exit status:
+  0  success (plan: no changes, or changes without --detailed-exitcode)
+  1  error: bad input, a failed pull/start/stop, no agent status …
+  2  plan --detailed-exitcode: there are changes
+  3  status --check: config files have errors or repairs are in backoff`,
+		Example: `  berth plan                      # what would change
+  berth apply                     # make it so
+  berth ps                        # what runs
+  berth logs -f hello             # its output
+  berth status                    # what the agent did and what is wrong
+  berth completion bash > /etc/bash_completion.d/berth`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -76,6 +92,14 @@ units. Each unit's main process is the container itself; logs go to journald.`,
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(
 		newApplyCommand(g),
+		newAgentCommand(g),
+		newStatusCommand(g),
+		newLogsCommand(g),
+		newEventsCommand(g),
+		newStopCommand(g),
+		newStartCommand(g),
+		newRestartCommand(g),
+		newPullCommand(g),
 		newPlanCommand(g),
 		newPsCommand(g),
 		newDownCommand(g),

@@ -23,6 +23,8 @@ type settings struct {
 	Profiles []string `yaml:"profiles"`
 	// AutoUpdate configures `berth auto-update` and the agent's schedule.
 	AutoUpdate autoUpdateSettings `yaml:"autoupdate"`
+	// Agent tunes `berth agent`.
+	Agent agentSettings `yaml:"agent"`
 }
 
 // composeOptions are the load options the settings imply.
@@ -31,6 +33,12 @@ func (s *settings) composeOptions() []compose.Option {
 		return nil
 	}
 	return []compose.Option{compose.WithProfiles(s.Profiles...)}
+}
+
+// agentSettings is the agent: section of berth.yaml.
+type agentSettings struct {
+	// Interval is the re-list period (default 30s).
+	Interval time.Duration `yaml:"interval"`
 }
 
 // autoUpdateSettings is berth.yaml's autoupdate section.

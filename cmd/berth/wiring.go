@@ -10,6 +10,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
+	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/systemd"
@@ -60,13 +61,19 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 
 func (a *app) Close() { a.sd.Close() }
 
+// load loads the config dir; other loaders (Kubernetes YAML) plug in here
+// or in compose.LoadDir, and the agent and every command see the same.
+func (a *app) load(ctx context.Context, dir string) ([]compose.Entry, error) {
+	return loadConfigDir(ctx, dir)
+}
+
 // manager adapts the systemd client to the reconciler's interface.
 type manager struct{ c *systemd.Client }
 
 var _ reconciler.Manager = manager{}
 
 func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
-	us, err := m.c.List(ctx, units.Prefix)
+	us, err := m.c.ListServices(ctx, units.Prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +86,11 @@ func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
 			Hash:        u.Environment[units.EnvHash],
 			ActiveState: u.ActiveState,
 			MainPID:     u.MainPID,
+			Limits: &reconciler.Limits{
+				MemoryMax:          u.Limits.MemoryMax,
+				TasksMax:           u.Limits.TasksMax,
+				CPUQuotaPerSecUSec: u.Limits.CPUQuotaPerSecUSec,
+			},
 		})
 	}
 	return out, nil
@@ -101,6 +113,9 @@ func (m manager) Start(ctx context.Context, u *units.Unit) error {
 }
 
 func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(ctx, unit) }
+
+// Writes counts the state-changing D-Bus calls made so far.
+func (m manager) Writes() int64 { return m.c.Writes() }
 
 // puller pulls ahead of a (re)start and records the digest it resolved in
 // the lockfile, which `berth plan` compares with later checks.
