@@ -149,14 +149,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// ReconcileOnce runs a single full reconcile, as at agent start, and
-// returns its record (for `berth agent --once` and benchmarks).
-func (a *Agent) ReconcileOnce(ctx context.Context) *ReconcileRecord {
+// ReconcileOnce runs a single reconcile and returns its record (for `berth
+// agent --once` and benchmarks): a full one, as at agent start, when first
+// is set, else a re-list pass that reloads the config dir only if it changed.
+func (a *Agent) ReconcileOnce(ctx context.Context, first bool) *ReconcileRecord {
 	if a.actions == nil {
 		a.actions = &actionLog{path: ActionLogPath(a.Rec.StateDir)}
 		a.backoff = map[string]*backoffState{}
 		a.known = map[string]bool{}
 		a.status = Status{PID: os.Getpid(), Started: time.Now(), ConfigDir: a.Source.Dir, Interval: Duration(a.Interval)}
+	}
+	if !first {
+		return a.reconcile(ctx, "relist", false)
 	}
 	return a.reconcile(ctx, "start", true)
 }

@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// agentInterval is the re-list period the tests run the agent with.
+const agentInterval = 2 * time.Second
+
+// agentInstall installs systemd/dist/berth.service in the sandbox, pointed
+// at the test's binary, dirs and a short re-list period, and starts it.
+// berth.service is Type=notify with READY after the first reconcile, so
+// when this returns the first reconcile is done.
+func (e *berthEnv) agentInstall() {
+	e.t.Helper()
+	e.agentWriteUnit()
+	e.agentStart()
+}
+
+// agentWriteUnit puts the dist unit, with the test's ExecStart, in /run.
+func (e *berthEnv) agentWriteUnit() {
+	e.t.Helper()
+	dist, err := os.ReadFile("../../systemd/dist/berth.service")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	exec := fmt.Sprintf("ExecStart=%s --config-dir %s --state-dir %s agent --interval %s", e.bin, e.config, e.state, agentInterval)
+	unit := strings.Replace(string(dist), "ExecStart=/usr/local/bin/berth agent", exec, 1)
+	if !strings.Contains(unit, exec) {
+		e.t.Fatalf("berth.service has no ExecStart=/usr/local/bin/berth agent line:\n%s", dist)
+	}
+	path := filepath.Join(e.config, "..", "berth.service")
+	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.sh("cp " + path + " /run/systemd/system/berth.service && systemctl daemon-reload")
+}
+
+func (e *berthEnv) agentStart() {
+	e.t.Helper()
+	out, err := e.sb.Command(e.t.Context(), "systemctl", "start", "berth.service").CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("starting berth.service: %v\n%s\n%s", err, out, e.agentJournal())
+	}
+}
+
+func (e *berthEnv) agentJournal() string {
+	return e.sh("journalctl --no-pager -o cat -u berth.service || true")
+}
+
+// agentReconciles counts the agent's reconcile passes with this trigger.
+func (e *berthEnv) agentReconciles(trigger string) int {
+	return strings.Count(e.agentJournal(), "msg=reconciled trigger="+trigger+" ")
+}
+
+func (e *berthEnv) agentActive(units ...string) bool {
+	for _, u := range units {
+		if e.prop(u, "ActiveState") != "active" {
+			return false
+		}
+	}
+	return true
+}
+
+// agentGit runs git in dir on the host (the config dir is a git checkout,
+// as on a GitOps host).
+func (e *berthEnv) agentGit(dir string, args ...string) {
+	e.t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func agentWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// agentService is a compose service that sleeps and stops fast.
+func (e *berthEnv) agentService(name, extra string) string {
+	return fmt.Sprintf("  %s:\n    image: %s/busybox:latest\n    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n%s", name, e.registry, extra)
+}
+
+// TestAgentGitOps is the agent's user story on one host whose /etc/berth is
+// a git checkout: boot, a multi-file pull, a broken file, a mounted config
+// file, drift of every kind, berth stop/start, and a reboot.
+func TestAgentGitOps(t *testing.T) {
+	e := newBerthEnv(t)
+	const (
+		web   = "berth-app-web.service"
+		proxy = "berth-app-proxy.service"
+		db    = "berth-data-db.service"
+	)
+	// The "remote" repository people push to, and the host's checkout.
+	upstream := filepath.Join(e.config, "..", "upstream")
+	if err := os.MkdirAll(upstream, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app := "services:\n" + e.agentService("web", "") + e.agentService("proxy", "    volumes:\n      - ./conf/proxy.conf:/etc/proxy.conf:ro\n")
+	agentWrite(t, filepath.Join(upstream, "app", "compose.yaml"), app)
+	agentWrite(t, filepath.Join(upstream, "app", "conf", "proxy.conf"), "upstream v1\n")
+	agentWrite(t, filepath.Join(upstream, "data.yaml"), "services:\n"+e.agentService("db", ""))
+	e.agentGit(upstream, "init", "-q")
+	e.agentGit(upstream, "add", "-A")
+	e.agentGit(upstream, "commit", "-qm", "v1")
+	if err := os.RemoveAll(e.config); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "clone", "-q", upstream, e.config).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+
+	// Boot: the agent's first reconcile creates everything before
+	// berth.service is active (Type=notify).
+	e.agentInstall()
+	if !e.agentActive(web, proxy, db) {
+		t.Fatalf("berth.service is active but its units are not:\n%s", e.agentJournal())
+	}
+	pids := func() map[string]int {
+		return map[string]int{web: e.mainPID(web), proxy: e.mainPID(proxy), db: e.mainPID(db)}
+	}
+	before := pids()
+
+	// A git pull changing several files (web's command, a new service in
+	// data, a new project) gives one reconcile.
+	configs := e.agentReconciles("config")
+	agentWrite(t, filepath.Join(upstream, "app", "compose.yaml"), strings.Replace(app, `[sleep, "3600"]`, `[sleep, "3601"]`, 1))
+	agentWrite(t, filepath.Join(upstream, "data.yaml"), "services:\n"+e.agentService("db", "")+e.agentService("cache", ""))
+	agentWrite(t, filepath.Join(upstream, "extra", "compose.yaml"), "services:\n"+e.agentService("one", ""))
+	agentWrite(t, filepath.Join(upstream, "extra", "README"), "notes\n")
+	e.agentGit(upstream, "add", "-A")
+	e.agentGit(upstream, "commit", "-qm", "v2")
+	e.agentGit(e.config, "pull", "-q")
+	e.eventually(20*time.Second, "the pulled change to be applied", func() bool {
+		return e.agentActive("berth-data-cache.service", "berth-extra-one.service") && e.mainPID(web) != before[web]
+	})
+	time.Sleep(agentInterval) // let any further (wrong) reconcile happen
+	if n := e.agentReconciles("config") - configs; n != 1 {
+		t.Errorf("a git pull of 4 files gave %d config reconciles, want 1:\n%s", n, e.agentJournal())
+	}
+	if e.mainPID(proxy) != before[proxy] || e.mainPID(db) != before[db] {
+		t.Errorf("unchanged services were recreated: before %v after %v", before, pids())
+	}
+
+	// A broken file: running services keep their PIDs, status shows the
+	// error with file and line; fixing it applies the fix.
+	before = pids()
+	agentWrite(t, filepath.Join(e.config, "app", "compose.yaml"), app+"  broken: [\n")
+	e.eventually(15*time.Second, "the error in berth status", func() bool {
+		out, _ := e.berth("status")
+		return strings.Contains(out, filepath.Join(e.config, "app", "compose.yaml")) && strings.Contains(out, "line ")
+	})
+	status := e.mustBerth("status")
+	t.Logf("status with a broken file:\n%s", status)
+	if !strings.Contains(status, "using its last-good state") {
+		t.Errorf("status does not say the last-good state is used:\n%s", status)
+	}
+	if out, err := e.berth("status", "--check"); err == nil {
+		t.Errorf("status --check succeeded with a broken file:\n%s", out)
+	}
+	if j := e.agentJournal(); !strings.Contains(j, "config entry failed to load") || !strings.Contains(j, "line ") {
+		t.Errorf("the journal does not show the error with its line:\n%s", j)
+	}
+	time.Sleep(agentInterval + time.Second)
+	if now := pids(); now[web] != before[web] || now[proxy] != before[proxy] {
+		t.Errorf("a broken file disturbed running services: %v -> %v", before, now)
+	}
+	agentWrite(t, filepath.Join(e.config, "app", "compose.yaml"), strings.Replace(app, `[sleep, "3600"]`, `[sleep, "3602"]`, 1))
+	e.eventually(15*time.Second, "the fixed file to be applied", func() bool {
+		return e.mainPID(web) != before[web] && e.agentActive(web) && strings.Contains(e.sh("cat /proc/"+strconv.Itoa(e.mainPID(web))+"/cmdline | tr '\\0' ' '"), "3602")
+	})
+	if out := e.mustBerth("status"); strings.Contains(out, "last-good state") {
+		t.Errorf("status after the fix still shows errors:\n%s", out)
+	}
+
+	// Drift: systemctl stop is undone within the re-list period.
+	before = pids()
+	e.sh("systemctl stop " + web)
+	e.eventually(agentInterval+8*time.Second, "web to be repaired after systemctl stop", func() bool {
+		return e.agentActive(web) && e.mainPID(web) != before[web]
+	})
+	// Drift: a limit changed by hand is undone by recreating the unit.
+	e.sh("systemctl set-property --runtime " + db + " MemoryMax=50M")
+	e.eventually(agentInterval+8*time.Second, "db to be recreated after set-property", func() bool {
+		return e.agentActive(db) && e.mainPID(db) != before[db] && e.prop(db, "MemoryMax") == "infinity"
+	})
+	status = e.mustBerth("status")
+	if !strings.Contains(status, web+": unit was") || !strings.Contains(status, db+": MemoryMax changed by hand") {
+		t.Errorf("status does not list the repairs:\n%s", status)
+	}
+
+	// berth stop is respected; berth start resumes.
+	e.mustBerth("stop", "app/proxy")
+	time.Sleep(2*agentInterval + time.Second)
+	if st := e.prop(proxy, "ActiveState"); st == "active" {
+		t.Errorf("the agent started a service stopped with berth stop")
+	}
+	if out := e.mustBerth("status"); !strings.Contains(out, "app/proxy since") {
+		t.Errorf("status does not show the stopped service:\n%s", out)
+	}
+	e.mustBerth("start", "proxy")
+	if !e.agentActive(proxy) {
+		t.Errorf("berth start did not start proxy")
+	}
+	e.agentRebootAndCheck(web, proxy, db, "berth-data-cache.service", "berth-extra-one.service")
+}
+
+// agentRebootAndCheck simulates a reboot: the agent and every unit stop,
+// /run/berth is emptied, the agent starts and brings everything back.
+func (e *berthEnv) agentRebootAndCheck(units ...string) {
+	e.t.Helper()
+	e.sh("systemctl stop berth.service && systemctl stop 'berth-*.service' && rm -rf /run/berth")
+	for _, u := range units {
+		if e.prop(u, "ActiveState") == "active" {
+			e.t.Fatalf("%s still active after the simulated shutdown", u)
+		}
+	}
+	e.agentStart()
+	for _, u := range units {
+		if e.prop(u, "ActiveState") != "active" {
+			e.t.Errorf("%s not back after the simulated reboot:\n%s", u, e.agentJournal())
+		}
+	}
+}
+
+// TestAgentCrashConvergence kills the agent with SIGKILL at random moments
+// of a 50-service apply, several times; systemd restarts it
+// (Restart=on-failure) and it must converge: every service runs exactly one
+// container, no unit is failed or half-made, and removing everything leaves
+// no mount, cgroup or state behind.
+func TestAgentCrashConvergence(t *testing.T) {
+	e := newBerthEnv(t)
+	const projects, perProject = 5, 10
+	var all []string
+	for p := range projects {
+		var b strings.Builder
+		b.WriteString("services:\n")
+		for s := range perProject {
+			b.WriteString(e.agentService(fmt.Sprintf("s%d", s), ""))
+			all = append(all, fmt.Sprintf("berth-p%d-s%d.service", p, s))
+		}
+		agentWrite(t, filepath.Join(e.config, fmt.Sprintf("p%d.yaml", p)), b.String())
+	}
+	// Start without waiting for READY: the kills must land mid-apply.
+	e.agentInstallNoWait()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for i := range 4 {
+		wait := time.Duration(300+rng.IntN(2500)) * time.Millisecond
+		time.Sleep(wait)
+		t.Logf("kill %d after %v (%s units active)", i+1, wait, e.sh("systemctl list-units --plain --no-legend --state=active 'berth-p*' | wc -l"))
+		e.sh("systemctl kill -s SIGKILL berth.service")
+		// Restart=on-failure brings it back after RestartSec.
+		e.eventually(15*time.Second, "berth.service to be restarted", func() bool {
+			st := e.prop("berth.service", "ActiveState")
+			return st == "active" || st == "activating"
+		})
+	}
+	e.eventually(60*time.Second, "all 50 services to be active", func() bool {
+		return e.agentActive(all...)
+	})
+	time.Sleep(agentInterval)
+	if failed := e.sh("systemctl list-units --plain --no-legend --state=failed 'berth-*' || true"); failed != "" {
+		t.Errorf("failed units after convergence:\n%s", failed)
+	}
+	// Exactly one container per service: one libcontainer state, one
+	// rootfs mount, one process in each unit's cgroup tree.
+	if n := e.sh("ls /run/berth/containers | wc -l"); n != "50" {
+		t.Errorf("%s container dirs, want 50: %s", n, e.sh("ls /run/berth/containers"))
+	}
+	if n := e.sh("grep -c ' /run/berth/' /proc/self/mountinfo || true"); n == "" || n == "0" {
+		t.Errorf("no rootfs mounts found")
+	} else if m, _ := strconv.Atoi(n); m%50 != 0 {
+		t.Errorf("%d mounts under /run/berth for 50 containers:\n%s", m, e.sh("grep ' /run/berth/' /proc/self/mountinfo | awk '{print $5}'"))
+	}
+	for _, u := range all {
+		pids := e.sh(fmt.Sprintf("systemctl show -p ControlGroup --value %s | xargs -I{} sh -c 'cat /sys/fs/cgroup/systemd{}/cgroup.procs /sys/fs/cgroup/systemd{}/*/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup{}/cgroup.procs /sys/fs/cgroup{}/*/cgroup.procs' | sort -u | wc -l", u))
+		if pids != "1" {
+			t.Errorf("%s has %s processes, want 1 (its container)", u, pids)
+		}
+	}
+	if n := e.sh("ls " + filepath.Join(e.state, "specs") + " | wc -l"); n != "50" {
+		t.Errorf("%s frozen specs for 50 services: %s", n, e.sh("ls "+filepath.Join(e.state, "specs")))
+	}
+	// Removing every file removes every unit and every trace.
+	for p := range projects {
+		if err := os.Remove(filepath.Join(e.config, fmt.Sprintf("p%d.yaml", p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.eventually(60*time.Second, "all units to be removed", func() bool {
+		return e.sh("systemctl list-units --all --plain --no-legend 'berth-p*' || true") == ""
+	})
+	if m := e.sh("grep -E ' /run/berth' /proc/self/mountinfo || true"); m != "" {
+		t.Errorf("mounts left:\n%s", m)
+	}
+	if c := e.sh(fmt.Sprintf("find /sys/fs/cgroup -path '*%s/*berth-p*' -type d 2>/dev/null || true", e.sb.Cgroup())); c != "" {
+		t.Errorf("cgroups left:\n%s", c)
+	}
+	if f := e.sh("find /run/berth/containers -mindepth 1 2>/dev/null || true"); f != "" {
+		t.Errorf("container state left:\n%s", f)
+	}
+}
+
+// agentInstallNoWait is agentInstall without waiting for the first
+// reconcile (systemctl start --no-block).
+func (e *berthEnv) agentInstallNoWait() {
+	e.t.Helper()
+	e.agentWriteUnit()
+	e.sh("systemctl start --no-block berth.service")
+}
