@@ -86,6 +86,10 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 			continue
 		}
 		var deps []chan struct{}
+		// A pod's containers join its sandbox: they wait for its unit.
+		if ch, ok := done[c.Project+"/"+units.PodService]; ok && c.Service != units.PodService {
+			deps = append(deps, ch)
+		}
 		if c.Desired != nil {
 			for dep := range c.Desired.DependsOn {
 				if ch, ok := done[c.Project+"/"+dep]; ok {

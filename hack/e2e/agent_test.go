@@ -322,3 +322,29 @@ func (e *berthEnv) agentInstallNoWait() {
 	e.agentWriteUnit()
 	e.sh("systemctl start --no-block berth.service")
 }
+// TestAgentMountedConfigFile: editing a config file that a service
+// bind-mounts from the config dir recreates that service and nothing else.
+func TestAgentMountedConfigFile(t *testing.T) {
+	e := newBerthEnv(t)
+	const proxy, web = "berth-app-proxy.service", "berth-app-web.service"
+	agentWrite(t, filepath.Join(e.config, "app", "compose.yaml"), "services:\n"+e.agentService("web", "")+
+		strings.Replace(e.agentService("proxy", "    volumes:\n      - ./conf/proxy.conf:/etc/proxy.conf:ro\n"),
+			`[sleep, "3600"]`, `[sh, -c, "cat /etc/proxy.conf; exec sleep 3600"]`, 1))
+	agentWrite(t, filepath.Join(e.config, "app", "conf", "proxy.conf"), "upstream v1\n")
+	e.agentInstall()
+	if !e.agentActive(proxy, web) {
+		t.Fatalf("units not active:\n%s", e.agentJournal())
+	}
+	proxyPID, webPID := e.mainPID(proxy), e.mainPID(web)
+	agentWrite(t, filepath.Join(e.config, "app", "conf", "proxy.conf"), "upstream v2\n")
+	e.eventually(15*time.Second, "proxy to be recreated with the new file", func() bool {
+		return e.mainPID(proxy) != proxyPID && strings.Contains(e.sh("journalctl --no-pager -o cat -u "+proxy), "upstream v2")
+	})
+	if e.mainPID(web) != webPID {
+		t.Errorf("editing proxy's config file recreated web")
+	}
+	if j := e.agentJournal(); !strings.Contains(j, "mount content /etc/proxy.conf") {
+		t.Errorf("the agent's log does not name the changed mount content:\n%s", j)
+	}
+}
+
