@@ -42,6 +42,10 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ps",
 		Short: "List berth's services and their units",
+		Long: `ps lists every berth unit systemd has: project, service, unit, state,
+health, main PID (the container's PID 1), image and the digest it runs,
+uptime and restarts. It reads systemd and the run dir only; the config dir
+is not loaded (berth plan compares the two).`,
 		Example: `  berth ps
   berth ps --format json | jq '.[].main_pid'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
