@@ -322,6 +322,7 @@ func (e *berthEnv) agentInstallNoWait() {
 	e.agentWriteUnit()
 	e.sh("systemctl start --no-block berth.service")
 }
+
 // TestAgentMountedConfigFile: editing a config file that a service
 // bind-mounts from the config dir recreates that service and nothing else.
 func TestAgentMountedConfigFile(t *testing.T) {
@@ -347,4 +348,3 @@ func TestAgentMountedConfigFile(t *testing.T) {
 		t.Errorf("the agent's log does not name the changed mount content:\n%s", j)
 	}
 }
-
