@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/berth-dev/berth/autoupdate"
@@ -107,24 +102,19 @@ func (c updateContainers) RunningDigest(ctx context.Context, svc *compose.Servic
 	return st.Digest, nil
 }
 
-// updateHealth reads <run>/containers/<id>/health.json, where the health
-// checker records each service's current status ({"status": "healthy"}).
+// updateHealth reads the health record `berth healthcheck` keeps in
+// <run>/containers/<id>/health.json; it starts over with each container.
 type updateHealth struct{ runDir string }
 
 func (h updateHealth) Status(ctx context.Context, svc *compose.Service) (autoupdate.HealthStatus, error) {
-	path := filepath.Join(h.runDir, "containers", svc.ID(), "health.json")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	rec, err := runtime.ReadHealth(h.runDir, svc.ID())
+	if err != nil {
+		// Being rewritten, or gone with a stopped container: the unit
+		// state decides this poll; ask again next time.
 		return autoupdate.HealthUnknown, nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
+	if rec == nil || rec.Health == nil {
+		return autoupdate.HealthUnknown, nil
 	}
-	var v struct {
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return autoupdate.HealthUnknown, nil // being rewritten; ask again next poll
-	}
-	return autoupdate.HealthStatus(v.Status), nil
+	return autoupdate.HealthStatus(rec.Health.Status), nil
 }

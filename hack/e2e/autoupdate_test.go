@@ -446,3 +446,74 @@ func (g *gate) stop() {
 	}
 	g.conns = nil
 }
+
+// TestAutoUpdateUnhealthy: v5 runs but never passes its health check (the
+// real one, run by the service's health timer) within the soak window, so it
+// is rolled back to the healthy image; policy and soak come from x-berth.
+func TestAutoUpdateUnhealthy(t *testing.T) {
+	reg := StartRegistry(t)
+	wd := WorkDir(t)
+	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: reg.Addr()}
+	if err := os.MkdirAll(e.config, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	push := func(opts ...ImageOption) string {
+		t.Helper()
+		img, err := BuildBusybox(append([]ImageOption{WithCmd("sleep", "600")}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg.Push(t, reg.Ref("web:stable"), img)
+	}
+	good := push(WithFile("/healthy", []byte("yes\n")))
+	e.sb = BootSystemd(t)
+	e.writeProject("hc", fmt.Sprintf(`services:
+  web:
+    image: %s
+    init: true
+    healthcheck:
+      test: ["CMD", "cat", "/healthy"]
+      interval: 1s
+      timeout: 1s
+      retries: 2
+    x-berth:
+      autoupdate: registry
+      soak: 2s
+`, reg.Ref("web:stable")))
+	e.mustBerth("apply")
+	const web = "berth-hc-web.service"
+	if st := e.prop(web, "ActiveState"); st != "active" {
+		t.Fatalf("%s is %s", web, st)
+	}
+
+	v5 := push(WithFile("/etc/version", []byte("v5\n"))) // no /healthy: the check never passes
+	start := time.Now()
+	out, err := e.berth("auto-update")
+	t.Logf("auto-update to v5 (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
+	if err == nil {
+		t.Errorf("auto-update to an unhealthy v5 exited 0")
+	}
+	ev := e.autoupdateHistory()
+	last := ev[len(ev)-1]
+	if last.Result != "rolled-back" || last.From != good || last.To != v5 ||
+		!(strings.Contains(last.Reason, "unhealthy") || strings.Contains(last.Reason, "no passing health check")) {
+		t.Errorf("history: %+v; want rolled back from v5 because of its health check", last)
+	}
+	if ps := e.autoupdatePs(); ps[web] != good {
+		t.Errorf("ps after the rollback: %s; want %s", ps[web], good)
+	}
+	if st := e.prop(web, "ActiveState"); st != "active" {
+		t.Errorf("%s is %s after the rollback", web, st)
+	}
+	e.eventually(15*time.Second, "the rolled-back container to be healthy again", func() bool {
+		return strings.Contains(e.mustBerth("ps"), "healthy")
+	})
+
+	// v6 passes its check: updated once it was healthy and stayed so.
+	v6 := push(WithFile("/healthy", []byte("yes\n")), WithFile("/etc/version", []byte("v6\n")))
+	rows := e.autoUpdateJSON(true)
+	if r := rows[web]; r.Result != "updated" || r.From != good || r.To != v6 {
+		t.Errorf("update to a healthy v6: %+v", r)
+	}
+	e.mustBerth("down", "hc")
+}
