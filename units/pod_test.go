@@ -1,0 +1,46 @@
+package units
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// TestPodUnit: the pod unit pins the namespaces with pod-run, unpins them
+// after every stop, carries its own hash, and converts to D-Bus properties;
+// a member's unit is bound to it.
+func TestPodUnit(t *testing.T) {
+	p := &compose.Project{Name: "my-app", Pod: &compose.Pod{Name: "web", Hostname: "web-1", HostNetwork: true}}
+	u := Pod(Config{Binary: "/usr/bin/berth"}, p)
+	if u.Name != `berth-my\x2dapp.pod.service` {
+		t.Errorf("name %s", u.Name)
+	}
+	text := u.Text()
+	for _, want := range []string{
+		"Type=oneshot", "RemainAfterExit=yes",
+		"ExecStart=/usr/bin/berth pod-run --hostname web-1 --host-network my-app",
+		"ExecStopPost=/usr/bin/berth pod-cleanup my-app",
+		"BERTH_SPEC_HASH=" + PodHash(p), "BERTH_SERVICE=.pod",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pod unit lacks %q:\n%s", want, text)
+		}
+	}
+	if _, err := u.Properties(); err != nil {
+		t.Fatal(err)
+	}
+	before := PodHash(p)
+	p.Pod.Hostname = "web-2"
+	if PodHash(p) == before {
+		t.Error("hash did not change with the hostname")
+	}
+
+	svc := &compose.Service{Project: "my-app", Name: "main", Image: "busybox", Pod: "web"}
+	st := Service(Config{Binary: "/usr/bin/berth"}, svc, "/s.json").Text()
+	for _, want := range []string{`BindsTo=berth-my\x2dapp.pod.service`, `After=berth-my\x2dapp.pod.service`} {
+		if !strings.Contains(st, want) {
+			t.Errorf("member unit lacks %s:\n%s", want, st)
+		}
+	}
+}
