@@ -150,6 +150,9 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		if project == "" || service == "" {
 			continue // not made by berth
 		}
+		if service == units.PodService {
+			continue // a pod sandbox runs no image
+		}
 		svc, err := runningSpec(g.StateDir, project, service, hash)
 		if err != nil {
 			targets = append(targets, autoupdate.Target{
