@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/runtime"
@@ -117,4 +119,12 @@ func (h updateHealth) Status(ctx context.Context, svc *compose.Service) (autoupd
 		return autoupdate.HealthUnknown, nil
 	}
 	return autoupdate.HealthStatus(rec.Health.Status), nil
+}
+
+// registryKeychain is where berth finds registry credentials: containers'
+// auth.json in the settings dir (/etc/berth/auth.json), then the usual
+// places (docker's config.json, $REGISTRY_AUTH_FILE, containers' auth.json
+// under $XDG_RUNTIME_DIR or ~/.config).
+func registryKeychain(g *globalOptions) authn.Keychain {
+	return authn.NewMultiKeychain(image.FileKeychain(filepath.Join(g.ConfigDir, "auth.json")), authn.DefaultKeychain)
 }

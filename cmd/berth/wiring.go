@@ -43,7 +43,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		return nil, err
 	}
 	a := &app{g: g, log: log, settings: st, sd: sd}
-	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries, Log: log})
+	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries, Keychain: registryKeychain(g), Log: log})
 	if err != nil {
 		sd.Close()
 		return nil, err

@@ -19,6 +19,8 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -32,6 +34,10 @@ type Options struct {
 	// that may be used over plain HTTP or TLS without verification. Loopback
 	// registries (127.0.0.0/8, ::1, localhost) are always allowed, as dockerd does.
 	Insecure []string
+	// Keychain supplies registry credentials; nil is go-containerregistry's
+	// default keychain (docker's config.json, $REGISTRY_AUTH_FILE,
+	// containers' auth.json under $XDG_RUNTIME_DIR or ~/.config).
+	Keychain authn.Keychain
 	// Log receives debug and info records; nil discards them.
 	Log *slog.Logger
 }

@@ -59,9 +59,13 @@ func NewStore(root string, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	policy := newRegistryPolicy(opts.Insecure)
+	keychain := opts.Keychain
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
 	puller, err := remote.NewPuller(
 		remote.WithTransport(newPolicyTransport(policy)),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithAuthFromKeychain(keychain),
 		remote.WithPlatform(platform()),
 		remote.WithUserAgent("berth"),
 	)
