@@ -52,6 +52,14 @@ type Report struct {
 	// when that failed (the updates stand).
 	Pruned   bool
 	PruneErr error
+	// RateLimits are the rate-limit headers registries sent, by registry
+	// host ("ratelimit-remaining: 76;w=21600, …"), when Images reports them.
+	RateLimits map[string]string
+}
+
+// RateLimitReporter is implemented by Images that see registry responses.
+type RateLimitReporter interface {
+	RateLimits() map[string]string
 }
 
 // Failed reports whether anything failed or was rolled back.
@@ -86,8 +94,8 @@ type Updater struct {
 // Run checks and, unless opts.DryRun, updates. The error is for what stops
 // the whole run (listing units, the state dir); per-service and per-image
 // failures are results in the Report.
-func (u *Updater) Run(ctx context.Context, opts Options) (Report, error) {
-	rep := Report{Started: time.Now()}
+func (u *Updater) Run(ctx context.Context, opts Options) (rep Report, err error) {
+	rep = Report{Started: time.Now()}
 	log := u.log()
 	if !opts.DryRun {
 		unlock, err := u.State.Lock(ctx)
@@ -120,6 +128,14 @@ func (u *Updater) Run(ctx context.Context, opts Options) (Report, error) {
 		}
 	}
 	u.recordChecked(ctx, rep.Results)
+	defer func() {
+		if rl, ok := u.Images.(RateLimitReporter); ok {
+			rep.RateLimits = rl.RateLimits()
+			for host, v := range rep.RateLimits {
+				log.Info("registry rate limit", "registry", host, "headers", v)
+			}
+		}
+	}()
 	for _, r := range rep.Results {
 		if r.Status == StatusFailed {
 			log.Warn("auto-update check failed", "unit", r.Unit, "image", r.Image, "err", r.Err)

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"maps"
+	"net/http"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -18,7 +23,7 @@ import (
 func (a *app) updater() *autoupdate.Updater {
 	return &autoupdate.Updater{
 		Source:     updateSource{a},
-		Images:     updateImages{a.store},
+		Images:     updateImages{a.store, a.limits},
 		Units:      updateUnits{a.sd},
 		Containers: updateContainers{a.g.RunDir},
 		Health:     updateHealth{a.g.RunDir},
@@ -37,7 +42,13 @@ func (s updateSource) Targets(ctx context.Context) ([]autoupdate.Target, error) 
 }
 
 // updateImages is the image store as auto-update uses it.
-type updateImages struct{ s *image.Store }
+type updateImages struct {
+	s      *image.Store
+	limits *rateLimits
+}
+
+// RateLimits implements autoupdate.RateLimitReporter.
+func (i updateImages) RateLimits() map[string]string { return i.limits.RateLimits() }
 
 var (
 	_ autoupdate.Images        = updateImages{}
@@ -127,4 +138,41 @@ func (h updateHealth) Status(ctx context.Context, svc *compose.Service) (autoupd
 // under $XDG_RUNTIME_DIR or ~/.config).
 func registryKeychain(g *globalOptions) authn.Keychain {
 	return authn.NewMultiKeychain(image.FileKeychain(filepath.Join(g.ConfigDir, "auth.json")), authn.DefaultKeychain)
+}
+
+// rateLimits remembers the rate-limit headers each registry sent last
+// (Docker Hub's ratelimit-limit/-remaining, the IETF RateLimit-* fields,
+// X-RateLimit-*, and Retry-After on a 429), so auto-update can report them.
+type rateLimits struct {
+	mu     sync.Mutex
+	byHost map[string]string
+}
+
+// record is the image store's OnResponse hook.
+func (l *rateLimits) record(resp *http.Response) {
+	var parts []string
+	for k, vs := range resp.Header {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "ratelimit-") || strings.HasPrefix(lk, "x-ratelimit-") ||
+			(lk == "retry-after" && resp.StatusCode == http.StatusTooManyRequests) {
+			parts = append(parts, lk+": "+strings.Join(vs, ","))
+		}
+	}
+	if len(parts) == 0 || resp.Request == nil {
+		return
+	}
+	sort.Strings(parts)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byHost == nil {
+		l.byHost = map[string]string{}
+	}
+	l.byHost[resp.Request.URL.Host] = strings.Join(parts, ", ")
+}
+
+// RateLimits implements autoupdate.RateLimitReporter.
+func (l *rateLimits) RateLimits() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.byHost)
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -103,6 +105,11 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Unit < rep.Results[j].Unit })
 	if err := printAutoUpdate(out, o.Format, rep.Results); err != nil {
 		return err
+	}
+	if o.Format == "table" {
+		for _, host := range slices.Sorted(maps.Keys(rep.RateLimits)) {
+			fmt.Fprintf(out, "registry %s rate limit: %s\n", host, rep.RateLimits[host])
+		}
 	}
 	if rep.PruneErr != nil {
 		return fmt.Errorf("auto-update: updates done, but pruning images failed: %w", rep.PruneErr)

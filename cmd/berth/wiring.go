@@ -24,6 +24,7 @@ type app struct {
 	settings *settings
 	sd       *systemd.Client
 	store    *image.Store
+	limits   *rateLimits // registry rate-limit headers seen by store
 	rec      *reconciler.Reconciler
 }
 
@@ -42,8 +43,9 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		sd.Close()
 		return nil, err
 	}
-	a := &app{g: g, log: log, settings: st, sd: sd}
-	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries, Keychain: registryKeychain(g), Log: log})
+	a := &app{g: g, log: log, settings: st, sd: sd, limits: &rateLimits{}}
+	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries,
+		Keychain: registryKeychain(g), OnResponse: a.limits.record, Log: log})
 	if err != nil {
 		sd.Close()
 		return nil, err

@@ -18,6 +18,7 @@ package image
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -38,6 +39,9 @@ type Options struct {
 	// default keychain (docker's config.json, $REGISTRY_AUTH_FILE,
 	// containers' auth.json under $XDG_RUNTIME_DIR or ~/.config).
 	Keychain authn.Keychain
+	// OnResponse, when set, sees every registry response's URL and headers
+	// (e.g. auto-update reports RateLimit-* headers). It must not keep resp.
+	OnResponse func(resp *http.Response)
 	// Log receives debug and info records; nil discards them.
 	Log *slog.Logger
 }

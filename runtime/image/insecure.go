@@ -70,6 +70,7 @@ type policyTransport struct {
 	policy     registryPolicy
 	verified   http.RoundTripper
 	unverified http.RoundTripper
+	onResponse func(*http.Response) // Options.OnResponse
 }
 
 func newPolicyTransport(p registryPolicy) *policyTransport {
@@ -86,8 +87,13 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !insecure {
 		return nil, fmt.Errorf("registry %s: plain HTTP refused; it needs verified TLS unless listed as insecure", req.URL.Host)
 	}
+	rt := t.verified
 	if insecure {
-		return t.unverified.RoundTrip(req)
+		rt = t.unverified
 	}
-	return t.verified.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
+	if err == nil && t.onResponse != nil {
+		t.onResponse(resp)
+	}
+	return resp, err
 }

@@ -59,12 +59,14 @@ func NewStore(root string, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	policy := newRegistryPolicy(opts.Insecure)
+	transport := newPolicyTransport(policy)
+	transport.onResponse = opts.OnResponse
 	keychain := opts.Keychain
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
 	puller, err := remote.NewPuller(
-		remote.WithTransport(newPolicyTransport(policy)),
+		remote.WithTransport(transport),
 		remote.WithAuthFromKeychain(keychain),
 		remote.WithPlatform(platform()),
 		remote.WithUserAgent("berth"),
