@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -175,4 +176,16 @@ func (l *rateLimits) RateLimits() map[string]string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return maps.Clone(l.byHost)
+}
+
+// autoUpdateScheduler is auto-update on the schedule berth.yaml names
+// (autoupdate.schedule, randomized_delay; default daily plus up to 15 min).
+// The agent runs it beside its reconcile loop: go s.Loop(ctx).
+func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
+	sched, err := autoupdate.ParseSchedule(a.settings.AutoUpdate.Schedule, a.settings.AutoUpdate.RandomizedDelay)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(a.g.ConfigDir, "berth.yaml"), err)
+	}
+	u := a.updater()
+	return &autoupdate.Scheduler{Schedule: sched, Run: u.Run, Log: a.log}, nil
 }
