@@ -4,6 +4,10 @@ PREFIX    ?= /usr/local
 UNITDIR   ?= /usr/lib/systemd/system
 CNIDIR    ?= $(PREFIX)/lib/berth/cni
 BIN       := bin/berth
+# CNI plugins, built from the `tool` directives in go.mod (offline after
+# `go mod download`) into bin/cni, where a build-tree berth finds them.
+CNI_PLUGINS := $(addprefix github.com/containernetworking/plugins/plugins/,\
+	main/bridge ipam/host-local meta/portmap meta/firewall main/loopback meta/tuning)
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # seccomp: libcontainer applies the default profile only when built with it.
 TAGS      := seccomp
@@ -30,9 +34,13 @@ deps:
 
 build:
 	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/berth
+	@mkdir -p bin/cni
+	$(GO) build -trimpath -o bin/cni/ $(CNI_PLUGINS)
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
+	install -d -m 0755 $(DESTDIR)$(CNIDIR)
+	install -m 0755 bin/cni/* $(DESTDIR)$(CNIDIR)/
 	install -D -m 0644 systemd/dist/berth.service $(DESTDIR)$(UNITDIR)/berth.service
 	install -D -m 0644 systemd/dist/berth-auto-update.service $(DESTDIR)$(UNITDIR)/berth-auto-update.service
 	install -D -m 0644 systemd/dist/berth-auto-update.timer $(DESTDIR)$(UNITDIR)/berth-auto-update.timer

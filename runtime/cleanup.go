@@ -38,6 +38,7 @@ func cleanup(ctx context.Context, opts Options, id string, d deps) error {
 	}
 
 	add(destroyContainer(ctx, l, id))
+	add(teardownNetwork(ctx, opts, id))
 	add(unmountRootfs(l.rootfs, d.unmount))
 	add(removeDir(l.runDir))
 	add(removeDir(l.stateDir))

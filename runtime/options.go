@@ -26,6 +26,8 @@ type Options struct {
 	StateDir string   // persistent state; default DefaultStateDir
 	RunDir   string   // volatile state (tmpfs); default DefaultRunDir
 	Insecure []string // registries allowed without TLS
+	// CNIPluginDir holds the CNI plugins; "" searches (network.FindPluginDir).
+	CNIPluginDir string
 	Log      *slog.Logger
 }
 

@@ -104,6 +104,11 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 			stor.removeCreated(opts.StateDir)
 		}
 	}()
+	netc, err := setupNetwork(ctx, opts, l.runDir, svc)
+	if err != nil {
+		return fmt.Errorf("setting up the network: %w", err)
+	}
+	t.mark("network")
 	in := specInput{svc: svc, img: img, rootfs: l.rootfs, cgroupsPath: containerCgroup(unit, id), storage: stor}
 	if svc.Init {
 		if in.init, err = findInit(); err != nil {
@@ -115,6 +120,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if err != nil {
 		return fmt.Errorf("building container config: %w", err)
 	}
+	applyNetwork(spec, netc)
 	if err := joinPod(spec, opts.RunDir, svc); err != nil {
 		return err
 	}

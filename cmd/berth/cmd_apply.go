@@ -38,6 +38,7 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 		return err
 	}
 	defer unlock()
+	a.applying = true
 	p, err := a.plan(ctx, projects)
 	if err != nil {
 		return err
@@ -51,7 +52,8 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 		fmt.Fprintf(out, "%s/%s: %s (%s)\n", c.Project, c.Service, pastTense(c.Action), c.Unit)
 	}
 	applyErr := a.rec.Apply(ctx, p)
-	return errors.Join(append(p.Errors, applyErr)...)
+	netErr := a.gcNetworks(ctx, projects)
+	return errors.Join(append(p.Errors, applyErr, netErr)...)
 }
 
 func pastTense(a reconciler.Action) string {

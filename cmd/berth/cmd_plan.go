@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/network"
 	"github.com/spf13/cobra"
 )
 
@@ -91,6 +92,12 @@ func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, er
 			return nil, fmt.Errorf("no project %q in %s", p, a.g.ConfigDir)
 		}
 	}
+	// Networks: addresses reserved (written only by apply) and filled
+	// into the specs; a project whose networks fail is kept as it runs.
+	if err := network.Prepare(ctx, a.netPaths(), entries, projects, a.applying); err != nil {
+		return nil, err
+	}
+	a.entries = entries
 	obs, err := a.rec.Manager.Observe(ctx)
 	if err != nil {
 		return nil, err

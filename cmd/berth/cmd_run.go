@@ -27,7 +27,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Insecure: st.InsecureRegistries, Log: g.logger()}
+			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Insecure: st.InsecureRegistries, CNIPluginDir: st.CNIPluginDir, Log: g.logger()}
 			if wait {
 				err := runtime.RunToCompletion(cmd.Context(), opts, svc)
 				var ee *runtime.ExitError
@@ -52,7 +52,11 @@ func newCleanupCommand(g *globalOptions) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Log: g.logger()}
+			st, err := loadSettings(g.ConfigDir)
+			if err != nil {
+				return err
+			}
+			opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, CNIPluginDir: st.CNIPluginDir, Log: g.logger()}
 			return runtime.Cleanup(cmd.Context(), opts, args[0])
 		},
 	}

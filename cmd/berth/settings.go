@@ -25,6 +25,9 @@ type settings struct {
 	AutoUpdate autoUpdateSettings `yaml:"autoupdate"`
 	// Agent tunes `berth agent`.
 	Agent agentSettings `yaml:"agent"`
+	// CNIPluginDir holds the CNI plugins; by default berth looks next to
+	// its binary (cni/) and in /usr/local/lib/berth/cni.
+	CNIPluginDir string `yaml:"cni_plugin_dir"`
 }
 
 // composeOptions are the load options the settings imply.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
@@ -26,6 +27,14 @@ type app struct {
 	store    *image.Store
 	limits   *rateLimits // registry rate-limit headers seen by store
 	rec      *reconciler.Reconciler
+	// applying makes plan reserve network addresses (berth apply);
+	// entries are what the last plan loaded, for network GC.
+	applying bool
+	entries  []compose.Entry
+}
+
+func (a *app) netPaths() network.Paths {
+	return network.Paths{StateDir: a.g.StateDir, RunDir: a.g.RunDir}
 }
 
 func newApp(ctx context.Context, g *globalOptions) (*app, error) {

@@ -1,0 +1,143 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// Networker attaches network namespaces to berth networks through libcni.
+type Networker struct {
+	Paths Paths
+	cni   *libcni.CNIConfig
+	log   *slog.Logger
+}
+
+// New returns a Networker running the plugins in pluginDir (see
+// FindPluginDir), with libcni's cache under the run dir.
+func New(p Paths, pluginDir string, log *slog.Logger) *Networker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Networker{Paths: p, cni: libcni.NewCNIConfigWithCacheDir([]string{pluginDir}, p.cacheDir(), nil), log: log}
+}
+
+// Attachment is one interface to add: the container gets IP on Network,
+// and Ports are published to it (give them to one attachment only).
+type Attachment struct {
+	Network string
+	IP      string
+	Ports   []compose.Port
+}
+
+// Timing is how long the CNI calls of one Attach took.
+type Timing struct{ Add time.Duration }
+
+// AttachNetns connects the namespace pinned at netnsPath to each network,
+// as interfaces eth0, eth1 … in order, under container id id (a service's
+// container, or a pod). On error every interface already added is deleted
+// again, so nothing leaks.
+func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts []Attachment) (retErr error) {
+	var added []*libcni.NetworkConfigList
+	var rts []*libcni.RuntimeConf
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		for i := len(added) - 1; i >= 0; i-- {
+			if err := n.cni.DelNetworkList(context.WithoutCancel(ctx), added[i], rts[i]); err != nil {
+				n.log.Error("removing a network interface after a failed attach", "container", id, "network", added[i].Name, "err", err)
+			}
+		}
+	}()
+	for i, a := range atts {
+		r, err := n.Paths.ReadRecord(a.Network)
+		if err != nil {
+			return err
+		}
+		list, err := confList(r, n.Paths)
+		if err != nil {
+			return err
+		}
+		rt, err := runtimeConf(id, netnsPath, fmt.Sprintf("eth%d", i), r, a)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		_, err = n.cni.AddNetworkList(ctx, list, rt)
+		// A failed ADD may have done half its work (veth, reservation,
+		// rules): DEL with the same arguments undoes what exists.
+		added, rts = append(added, list), append(rts, rt)
+		if err != nil {
+			return fmt.Errorf("attaching %s to network %s: %w", id, a.Network, err)
+		}
+		n.log.Debug("network attached", "container", id, "network", a.Network, "ip", a.IP, "took", time.Since(start))
+	}
+	return nil
+}
+
+func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni.RuntimeConf, error) {
+	subnet := netip.MustParsePrefix(r.Subnet)
+	ip, err := netip.ParseAddr(a.IP)
+	if err != nil || !subnet.Contains(ip) {
+		return nil, fmt.Errorf("address %q of %s is not in network %s (%s); run berth apply", a.IP, id, r.Name, subnet)
+	}
+	caps := map[string]any{"ips": []string{netip.PrefixFrom(ip, subnet.Bits()).String()}}
+	if len(a.Ports) > 0 {
+		if r.Internal {
+			return nil, fmt.Errorf("network %s is internal: ports cannot be published on it", r.Name)
+		}
+		var pm []map[string]any
+		for _, p := range a.Ports {
+			if p.HostPort == 0 {
+				return nil, fmt.Errorf("port %d/%s: publishing needs a host port", p.ContainerPort, p.Protocol)
+			}
+			proto := p.Protocol
+			if proto == "" {
+				proto = "tcp"
+			}
+			m := map[string]any{"hostPort": int(p.HostPort), "containerPort": int(p.ContainerPort), "protocol": proto}
+			if p.HostIP != "" && p.HostIP != "0.0.0.0" {
+				m["hostIP"] = p.HostIP
+			}
+			pm = append(pm, m)
+		}
+		caps["portMappings"] = pm
+	}
+	return &libcni.RuntimeConf{ContainerID: id, NetNS: netnsPath, IfName: ifName, CapabilityArgs: caps}, nil
+}
+
+// DetachNetns deletes every interface attached under container id, with
+// exactly the configuration and capability arguments its ADD had (from
+// libcni's cache): portmap finds its DNAT rules, host-local its
+// reservation. It is idempotent.
+func (n *Networker) DetachNetns(ctx context.Context, id string) error {
+	atts, err := n.cni.GetCachedAttachments(id)
+	if err != nil {
+		return fmt.Errorf("reading CNI cache of %s: %w", id, err)
+	}
+	var errs []error
+	for _, a := range atts {
+		list, err := libcni.NetworkConfFromBytes(a.Config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cached CNI config of %s on %s: %w", id, a.Network, err))
+			continue
+		}
+		rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
+		if _, err := os.Stat(a.NetNS); err != nil {
+			rt.NetNS = "" // the namespace is gone; plugins still release host state
+		}
+		if err := n.cni.DelNetworkList(ctx, list, rt); err != nil {
+			errs = append(errs, fmt.Errorf("detaching %s from network %s: %w", id, a.Network, err))
+		}
+	}
+	return errors.Join(errs...)
+}

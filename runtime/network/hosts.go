@@ -1,0 +1,212 @@
+package network
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Files are the name-resolution files of one container, kept in its run
+// dir and bind-mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
+// net.json records what hosts is rendered from, so apply can re-render it
+// in place (the bind mount keeps the inode) when peers change.
+const (
+	hostsFile    = "hosts"
+	resolvFile   = "resolv.conf"
+	hostnameFile = "hostname"
+	netInfoFile  = "net.json"
+)
+
+// netInfo is what a container's hosts file is rendered from.
+type netInfo struct {
+	ID       string            `json:"id"`
+	Hostname string            `json:"hostname"`
+	Networks map[string]string `json:"networks,omitempty"` // berth network → own address
+	Extra    []string          `json:"extra_hosts,omitempty"`
+	// Follow is the container whose netns (and files) this one shares.
+	Follow string `json:"follow,omitempty"`
+}
+
+// renderHosts is localhost, the container's own addresses and names, every
+// peer on its networks by every name, and extra_hosts (which win, being
+// first among the non-local lines... and docker lists them first too).
+func renderHosts(p Paths, info *netInfo) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	for _, e := range info.Extra {
+		name, ip, err := parseExtraHost(e)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
+	}
+	nets := make([]string, 0, len(info.Networks))
+	for n := range info.Networks {
+		nets = append(nets, n)
+	}
+	slices.Sort(nets)
+	if len(nets) == 0 && info.Hostname != "" {
+		fmt.Fprintf(&b, "127.0.1.1\t%s\n", info.Hostname)
+	}
+	seen := map[string]bool{}
+	for i, n := range nets {
+		ms, err := p.Members(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.ID != info.ID {
+				continue
+			}
+			names := m.Names
+			if i == 0 && info.Hostname != "" && !slices.Contains(names, info.Hostname) {
+				names = append([]string{info.Hostname}, names...)
+			}
+			fmt.Fprintf(&b, "%s\t%s\n", m.IP, strings.Join(names, " "))
+			for _, nm := range names {
+				seen[nm] = true
+			}
+		}
+	}
+	for _, n := range nets {
+		ms, err := p.Members(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.ID == info.ID {
+				continue
+			}
+			var names []string
+			for _, nm := range m.Names {
+				if !seen[nm] {
+					names = append(names, nm)
+					seen[nm] = true
+				}
+			}
+			if len(names) > 0 {
+				fmt.Fprintf(&b, "%s\t%s\n", m.IP, strings.Join(names, " "))
+			}
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// parseExtraHost reads compose's "name:ip" (or "name=ip").
+func parseExtraHost(e string) (name string, ip netip.Addr, err error) {
+	name, addr, ok := strings.Cut(e, "=")
+	if !ok {
+		name, addr, ok = strings.Cut(e, ":")
+	}
+	if ok {
+		ip, err = netip.ParseAddr(strings.Trim(addr, "[]"))
+	}
+	if !ok || err != nil || name == "" {
+		return "", netip.Addr{}, fmt.Errorf("extra_hosts entry %q: want NAME:IP", e)
+	}
+	return name, ip, nil
+}
+
+// renderResolv is resolv.conf from dns/dns_search, else the host's; in a
+// private netns the host's loopback resolvers (systemd-resolved, dnsmasq)
+// are unreachable, so they are dropped.
+func renderResolv(dns, search []string, hostNetwork bool) ([]byte, error) {
+	var servers, searches, options []string
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	sc := bufio.NewScanner(bytes.NewReader(host))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if a, err := netip.ParseAddr(f[1]); err == nil && (hostNetwork || !a.IsLoopback()) {
+				servers = append(servers, f[1])
+			}
+		case "search", "domain":
+			searches = append(searches, f[1:]...)
+		case "options":
+			options = append(options, f[1:]...)
+		}
+	}
+	if len(dns) > 0 {
+		servers = nil
+		for _, d := range dns {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return nil, fmt.Errorf("dns %q is not an IP address", d)
+			}
+			servers = append(servers, d)
+		}
+	}
+	if len(search) > 0 {
+		searches = search
+	}
+	var b bytes.Buffer
+	for _, s := range servers {
+		fmt.Fprintf(&b, "nameserver %s\n", s)
+	}
+	if len(searches) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(searches, " "))
+	}
+	if len(options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
+	}
+	return b.Bytes(), nil
+}
+
+// writeInPlace rewrites path keeping its inode, so a bind mount of it sees
+// the new content.
+func writeInPlace(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// RefreshHosts re-renders the hosts file of every running container from
+// the current members, so a peer added or re-addressed by apply is found
+// by name. Containers sharing another's netns get that one's file.
+func RefreshHosts(p Paths) error {
+	infos, _ := filepath.Glob(filepath.Join(p.RunDir, "containers", "*", netInfoFile))
+	var errs []string
+	for _, f := range infos {
+		var info netInfo
+		if err := readJSON(f, &info); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		dir := filepath.Dir(f)
+		var b []byte
+		var err error
+		if info.Follow != "" {
+			b, err = os.ReadFile(filepath.Join(p.RunDir, "containers", info.Follow, hostsFile))
+		} else {
+			b, err = renderHosts(p, &info)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", info.ID, err))
+			continue
+		}
+		if old, err := os.ReadFile(filepath.Join(dir, hostsFile)); err == nil && bytes.Equal(old, b) {
+			continue
+		}
+		if err := writeInPlace(filepath.Join(dir, hostsFile), b); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", info.ID, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("refreshing hosts files: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

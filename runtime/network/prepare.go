@@ -1,0 +1,348 @@
+package network
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+// DefaultPool is where networks without an ipam subnet get a /24 from.
+var DefaultPool = netip.MustParsePrefix("10.89.0.0/16")
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+
+// FullName is the berth network name of compose network key of project:
+// "<project>_<key>", or the referenced name for an external network.
+func FullName(project, key string, n compose.Network) string {
+	if n.External {
+		if n.ExternalName != "" {
+			return n.ExternalName
+		}
+		if n.Name != "" {
+			return n.Name
+		}
+		return key
+	}
+	return project + "_" + key
+}
+
+// Prepare gives every networked service of the loaded entries its
+// networks: it declares each project network (subnet and gateway from the
+// compose ipam settings, else a free /24 of DefaultPool, kept once chosen),
+// reserves each service a stable address (ipv4_address, else the address it
+// had, else one derived from a hash of its id), and rewrites the services'
+// Networks keys to berth network names with IPv4 filled in, so the frozen
+// spec holds everything the launcher needs and a changed address changes
+// the spec hash. With persist false (berth plan) nothing is written.
+//
+// A project whose networks cannot be prepared (an external network that
+// does not exist, an address outside its subnet …) gets its entry's Err
+// set, so the reconciler keeps its running units untouched.
+func Prepare(ctx context.Context, p Paths, entries []compose.Entry, only []string, persist bool) error {
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for i := range entries {
+		e := &entries[i]
+		if e.Err != nil || e.Project == nil || (len(only) > 0 && !slices.Contains(only, e.Name)) {
+			continue
+		}
+		if err := prepareProject(p, e.Project, persist); err != nil {
+			e.Err = fmt.Errorf("%s: networks: %w", e.Path, err)
+			e.Project = nil
+		}
+	}
+	return nil
+}
+
+func prepareProject(p Paths, proj *compose.Project, persist bool) error {
+	records := map[string]*Record{} // by compose key
+	keys := make([]string, 0, len(proj.Networks))
+	for k := range proj.Networks {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r, err := declare(p, proj.Name, k, proj.Networks[k], persist)
+		if err != nil {
+			return err
+		}
+		records[k] = r
+	}
+
+	// Explicit addresses are reserved before any derived one is chosen.
+	type want struct {
+		svc  *compose.Service
+		key  string
+		rec  *Record
+		att  compose.NetworkAttachment
+		addr netip.Addr
+	}
+	var wants []*want
+	for i := range proj.Services {
+		svc := &proj.Services[i]
+		if svc.NetworkMode != "" || len(svc.Networks) == 0 {
+			continue
+		}
+		for k, att := range svc.Networks {
+			r, ok := records[k]
+			if !ok {
+				return fmt.Errorf("service %s: network %q is not declared in the top-level networks", svc.Name, k)
+			}
+			wants = append(wants, &want{svc: svc, key: k, rec: r, att: att})
+		}
+	}
+	sort.SliceStable(wants, func(i, j int) bool {
+		if (wants[i].att.IPv4 != "") != (wants[j].att.IPv4 != "") {
+			return wants[i].att.IPv4 != ""
+		}
+		if wants[i].svc.Name != wants[j].svc.Name {
+			return wants[i].svc.Name < wants[j].svc.Name
+		}
+		return wants[i].key < wants[j].key
+	})
+	taken := map[string]map[netip.Addr]string{} // network → address → id
+	for _, w := range wants {
+		if _, ok := taken[w.rec.Name]; !ok {
+			t, err := takenOn(p, w.rec)
+			if err != nil {
+				return err
+			}
+			taken[w.rec.Name] = t
+		}
+		addr, err := address(p, w.rec, w.svc, w.att.IPv4, taken[w.rec.Name])
+		if err != nil {
+			return fmt.Errorf("service %s: network %s: %w", w.svc.Name, w.key, err)
+		}
+		taken[w.rec.Name][addr] = w.svc.ID()
+		w.addr = addr
+	}
+	for _, w := range wants {
+		if persist {
+			m := &Member{ID: w.svc.ID(), Project: proj.Name, Service: w.svc.Name, IP: w.addr.String(), Names: memberNames(w.svc, w.att)}
+			if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
+				return err
+			}
+		}
+	}
+	// Rewrite the keys only once everything succeeded.
+	for i := range proj.Services {
+		svc := &proj.Services[i]
+		if svc.NetworkMode != "" || len(svc.Networks) == 0 {
+			continue
+		}
+		out := make(map[string]compose.NetworkAttachment, len(svc.Networks))
+		for _, w := range wants {
+			if w.svc == svc {
+				out[w.rec.Name] = compose.NetworkAttachment{Aliases: w.att.Aliases, IPv4: w.addr.String()}
+			}
+		}
+		svc.Networks = out
+	}
+	return nil
+}
+
+// memberNames are the names peers resolve to a service on one network.
+func memberNames(svc *compose.Service, att compose.NetworkAttachment) []string {
+	names := []string{svc.Name}
+	if svc.ContainerName != "" {
+		names = append(names, svc.ContainerName)
+	}
+	names = append(names, att.Aliases...)
+	names = append(names, svc.ID())
+	var out []string
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// declare returns the record of compose network key, creating or updating
+// it for networks the project owns.
+func declare(p Paths, project, key string, n compose.Network, persist bool) (*Record, error) {
+	name := FullName(project, key, n)
+	if !nameRE.MatchString(name) {
+		return nil, fmt.Errorf("network %q: invalid name %q (letters, digits, _ . - only)", key, name)
+	}
+	old, _ := p.ReadRecord(name)
+	if n.External {
+		if old == nil {
+			return nil, fmt.Errorf("network %q: external network %q does not exist; declare it in another project first", key, name)
+		}
+		return old, nil
+	}
+	if old != nil && old.Project != project {
+		return nil, fmt.Errorf("network %q: network %s already belongs to project %s", key, name, old.Project)
+	}
+	r := &Record{Name: name, Project: project, Bridge: bridgeName(name), Internal: n.Internal}
+	var subnet netip.Prefix
+	switch {
+	case n.Subnet != "":
+		s, err := netip.ParsePrefix(n.Subnet)
+		if err != nil || !s.Addr().Is4() || s.Bits() > 30 {
+			return nil, fmt.Errorf("network %q: ipam subnet %q is not an IPv4 CIDR of /30 or larger", key, n.Subnet)
+		}
+		subnet = s.Masked()
+	case old != nil:
+		subnet = netip.MustParsePrefix(old.Subnet)
+	default:
+		s, err := freeSubnet(p, name)
+		if err != nil {
+			return nil, fmt.Errorf("network %q: %w", key, err)
+		}
+		subnet = s
+	}
+	gw := subnet.Addr().Next()
+	if n.Gateway != "" {
+		g, err := netip.ParseAddr(n.Gateway)
+		if err != nil || !subnet.Contains(g) {
+			return nil, fmt.Errorf("network %q: ipam gateway %q is not an address in %s", key, n.Gateway, subnet)
+		}
+		gw = g
+	}
+	r.Subnet, r.Gateway = subnet.String(), gw.String()
+	if err := overlaps(p, r); err != nil {
+		return nil, fmt.Errorf("network %q: %w", key, err)
+	}
+	if persist && (old == nil || *old != *r) {
+		if err := writeJSON(p.recordFile(name), r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// bridgeName is "berth" + 8 hex digits of the network name's hash: Linux
+// interface names have at most 15 characters.
+func bridgeName(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return fmt.Sprintf("berth%x", sum[:4])
+}
+
+// freeSubnet picks a /24 of DefaultPool no other network uses, starting at
+// one derived from name so that it rarely moves between hosts.
+func freeSubnet(p Paths, name string) (netip.Prefix, error) {
+	recs, err := p.Records()
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	n := 1 << (24 - DefaultPool.Bits())
+	start := int(hash32(name) % uint32(n))
+	base := DefaultPool.Addr().As4()
+	for i := 0; i < n; i++ {
+		k := (start + i) % n
+		b := base
+		b[1] += byte(k >> 8)
+		b[2] += byte(k)
+		cand := netip.PrefixFrom(netip.AddrFrom4(b), 24)
+		used := false
+		for _, r := range recs {
+			if s, err := netip.ParsePrefix(r.Subnet); err == nil && r.Name != name && s.Overlaps(cand) {
+				used = true
+				break
+			}
+		}
+		if !used {
+			return cand, nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no free /24 left in %s", DefaultPool)
+}
+
+// overlaps refuses a subnet that another berth network already uses.
+func overlaps(p Paths, r *Record) error {
+	recs, err := p.Records()
+	if err != nil {
+		return err
+	}
+	s := netip.MustParsePrefix(r.Subnet)
+	for _, o := range recs {
+		if o.Name == r.Name {
+			continue
+		}
+		if other, err := netip.ParsePrefix(o.Subnet); err == nil && other.Overlaps(s) {
+			return fmt.Errorf("subnet %s overlaps network %s (%s)", s, o.Name, other)
+		}
+	}
+	return nil
+}
+
+// takenOn is every address reserved on network r, by member id.
+func takenOn(p Paths, r *Record) (map[netip.Addr]string, error) {
+	ms, err := p.Members(r.Name)
+	if err != nil {
+		return nil, err
+	}
+	t := map[netip.Addr]string{}
+	for _, m := range ms {
+		if a, err := netip.ParseAddr(m.IP); err == nil {
+			t[a] = m.ID
+		}
+	}
+	return t, nil
+}
+
+// address chooses svc's address on r: the explicit one, else the one it
+// already has, else the first free one from a hash of its id.
+func address(p Paths, r *Record, svc *compose.Service, explicit string, taken map[netip.Addr]string) (netip.Addr, error) {
+	subnet := netip.MustParsePrefix(r.Subnet)
+	gw := netip.MustParseAddr(r.Gateway)
+	id := svc.ID()
+	free := func(a netip.Addr) bool {
+		owner, ok := taken[a]
+		return subnet.Contains(a) && a != gw && a != subnet.Addr() && a != broadcast(subnet) && (!ok || owner == id)
+	}
+	if explicit != "" {
+		a, err := netip.ParseAddr(explicit)
+		if err != nil || !a.Is4() {
+			return netip.Addr{}, fmt.Errorf("ipv4_address %q is not an IPv4 address", explicit)
+		}
+		if !subnet.Contains(a) || a == gw || a == subnet.Addr() || a == broadcast(subnet) {
+			return netip.Addr{}, fmt.Errorf("ipv4_address %s is not a usable address of %s (gateway %s)", a, subnet, gw)
+		}
+		if owner, ok := taken[a]; ok && owner != id {
+			return netip.Addr{}, fmt.Errorf("ipv4_address %s is already used by %s", a, owner)
+		}
+		return a, nil
+	}
+	var m Member
+	if err := readJSON(p.memberFile(r.Name, id), &m); err == nil {
+		if a, err := netip.ParseAddr(m.IP); err == nil && free(a) {
+			return a, nil
+		}
+	}
+	size := uint32(1) << (32 - subnet.Bits())
+	base := binary.BigEndian.Uint32(subnet.Addr().AsSlice())
+	start := hash32(id) % size
+	for i := uint32(0); i < size; i++ {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
+		if a := netip.AddrFrom4(b); free(a) {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("no free address left in %s", subnet)
+}
+
+func broadcast(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) | (1<<(32-p.Bits()) - 1)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+func hash32(s string) uint32 {
+	sum := sha256.Sum256([]byte(s))
+	return binary.BigEndian.Uint32(sum[:4])
+}

@@ -1,0 +1,140 @@
+package network
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+func testProject(name string, nets map[string]compose.Network, svcs ...compose.Service) compose.Entry {
+	p := &compose.Project{Name: name, Networks: nets}
+	for _, s := range svcs {
+		s.Project = name
+		p.Services = append(p.Services, s)
+	}
+	return compose.Entry{Name: name, Path: "/etc/berth/" + name, Project: p}
+}
+
+func att(ip string, aliases ...string) map[string]compose.NetworkAttachment {
+	return map[string]compose.NetworkAttachment{"default": {IPv4: ip, Aliases: aliases}}
+}
+
+func TestPrepareStableAddresses(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	mk := func() []compose.Entry {
+		return []compose.Entry{testProject("app", map[string]compose.Network{"default": {}},
+			compose.Service{Name: "web", Networks: att("")},
+			compose.Service{Name: "db", Networks: att("", "database")},
+			compose.Service{Name: "fixed", Networks: att("10.89.200.7")},
+		)}
+	}
+	// an explicit subnet so the fixed address is inside it
+	entries := mk()
+	entries[0].Project.Networks["default"] = compose.Network{Subnet: "10.89.200.0/24"}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Err != nil {
+		t.Fatal(entries[0].Err)
+	}
+	got := map[string]string{}
+	for _, s := range entries[0].Project.Services {
+		a, ok := s.Networks["app_default"]
+		if !ok || len(s.Networks) != 1 {
+			t.Fatalf("%s: networks not rewritten to berth names: %v", s.Name, s.Networks)
+		}
+		got[s.Name] = a.IPv4
+	}
+	if got["fixed"] != "10.89.200.7" {
+		t.Errorf("ipv4_address not honoured: %s", got["fixed"])
+	}
+	if got["web"] == got["db"] || !netip.MustParsePrefix("10.89.200.0/24").Contains(netip.MustParseAddr(got["web"])) {
+		t.Errorf("bad addresses %v", got)
+	}
+	r, err := p.ReadRecord("app_default")
+	if err != nil || r.Gateway != "10.89.200.1" || !strings.HasPrefix(r.Bridge, "berth") || len(r.Bridge) > 15 {
+		t.Fatalf("record %+v, %v", r, err)
+	}
+	// Again: same addresses; a plan (persist false) too.
+	for _, persist := range []bool{true, false} {
+		again := mk()
+		again[0].Project.Networks["default"] = compose.Network{Subnet: "10.89.200.0/24"}
+		if err := Prepare(context.Background(), p, again, nil, persist); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range again[0].Project.Services {
+			if s.Networks["app_default"].IPv4 != got[s.Name] {
+				t.Errorf("%s moved from %s to %s", s.Name, got[s.Name], s.Networks["app_default"].IPv4)
+			}
+		}
+	}
+	ms, _ := p.Members("app_default")
+	if len(ms) != 3 {
+		t.Fatalf("members %v", ms)
+	}
+	for _, m := range ms {
+		if m.Service == "db" && strings.Join(m.Names, " ") != "db database app-db" {
+			t.Errorf("db names %v", m.Names)
+		}
+	}
+}
+
+func TestPrepareSubnetsAndErrors(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	entries := []compose.Entry{
+		testProject("a", map[string]compose.Network{"default": {}}, compose.Service{Name: "x", Networks: att("")}),
+		testProject("b", map[string]compose.Network{"default": {}, "shared": {External: true, ExternalName: "a_default"}},
+			compose.Service{Name: "y", Networks: map[string]compose.NetworkAttachment{"shared": {}}}),
+		testProject("c", map[string]compose.Network{"default": {External: true, ExternalName: "nope"}}, compose.Service{Name: "z", Networks: att("")}),
+		testProject("d", map[string]compose.Network{"default": {Subnet: "10.1.0.0/24"}}, compose.Service{Name: "w", Networks: att("10.2.0.5")}),
+	}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Err != nil || entries[1].Err != nil {
+		t.Fatalf("a: %v, b: %v", entries[0].Err, entries[1].Err)
+	}
+	if _, ok := entries[1].Project.Services[0].Networks["a_default"]; !ok {
+		t.Errorf("external network not resolved: %v", entries[1].Project.Services[0].Networks)
+	}
+	ra, _ := p.ReadRecord("a_default")
+	rb, _ := p.ReadRecord("b_default")
+	if ra.Subnet == rb.Subnet {
+		t.Errorf("two networks share subnet %s", ra.Subnet)
+	}
+	if entries[2].Err == nil || !strings.Contains(entries[2].Err.Error(), `external network "nope" does not exist`) {
+		t.Errorf("missing external network: %v", entries[2].Err)
+	}
+	if entries[3].Err == nil || !strings.Contains(entries[3].Err.Error(), "10.2.0.5 is not a usable address of 10.1.0.0/24") {
+		t.Errorf("address outside subnet: %v", entries[3].Err)
+	}
+}
+
+func TestRenderHosts(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	entries := []compose.Entry{testProject("app", map[string]compose.Network{"default": {Subnet: "10.89.9.0/24"}},
+		compose.Service{Name: "web", Networks: att("10.89.9.10")},
+		compose.Service{Name: "db", ContainerName: "pg", Networks: att("10.89.9.20", "database")},
+	)}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	b, err := renderHosts(p, &netInfo{ID: "app-web", Hostname: "www", Networks: map[string]string{"app_default": "10.89.9.10"}, Extra: []string{"gw:10.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.1\tgw\n10.89.9.10\twww web app-web\n10.89.9.20\tdb pg database app-db\n"
+	if string(b) != want {
+		t.Errorf("hosts:\n%s\nwant:\n%s", b, want)
+	}
+	if _, err := renderHosts(p, &netInfo{ID: "x", Extra: []string{"bad"}}); err == nil {
+		t.Error("bad extra_hosts accepted")
+	}
+	r, err := renderResolv([]string{"192.0.2.53"}, []string{"example.org"}, false)
+	if err != nil || !strings.Contains(string(r), "nameserver 192.0.2.53\nsearch example.org\n") {
+		t.Errorf("resolv.conf %q %v", r, err)
+	}
+}
