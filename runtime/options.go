@@ -28,7 +28,7 @@ type Options struct {
 	Insecure []string // registries allowed without TLS
 	// CNIPluginDir holds the CNI plugins; "" searches (network.FindPluginDir).
 	CNIPluginDir string
-	Log      *slog.Logger
+	Log          *slog.Logger
 }
 
 func (o Options) withDefaults() Options {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
-	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 )
