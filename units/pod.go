@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/berth-dev/berth/compose"
 )
@@ -73,4 +74,17 @@ func podMember(u *Unit, svc *compose.Service) {
 	pod := PodName(svc.Project)
 	u.add("Unit", "BindsTo", pod)
 	u.add("Unit", "After", pod)
+}
+
+// netnsPeer binds a network_mode service:NAME container's unit to NAME's:
+// it starts after NAME has pinned its network namespace and stops (and is
+// restarted with) it, since a recreated NAME has a new namespace.
+func netnsPeer(u *Unit, svc *compose.Service) {
+	target, ok := strings.CutPrefix(svc.NetworkMode, "service:")
+	if !ok || target == "" {
+		return
+	}
+	peer := Name(svc.Project, target)
+	u.add("Unit", "BindsTo", peer)
+	u.add("Unit", "After", peer)
 }

@@ -91,6 +91,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	restart(u, svc.Restart, svc.Oneshot)
 	resources(u, svc.Resources)
 	podMember(u, svc)
+	netnsPeer(u, svc)
 	return u
 }
 

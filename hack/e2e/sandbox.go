@@ -64,6 +64,7 @@ type Sandbox struct {
 	cgroup   *sandboxCgroup
 	pidNS    string // e.g. pid:[4026532301], to find leftover processes
 	watchdog *watchdog
+	netns    bool // the sandbox has its own network namespace
 	done     chan struct{}
 	exitErr  error
 	// Boot is how long systemd took from exec to "running"/"degraded".
@@ -75,6 +76,8 @@ type SandboxOption func(*sandboxConfig)
 
 type sandboxConfig struct {
 	allowed []string
+	netns   bool     // own network namespace (see WithNetNS)
+	forward []string // loopback addresses forwarded into it
 }
 
 // AllowUnits leaves the named installed units unmasked (by default every
@@ -142,6 +145,10 @@ func BootSystemd(t testing.TB, opts ...SandboxOption) *Sandbox {
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
 		Setsid:     true,
 	}
+	if cfg.netns {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
+		s.netns = true
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		_ = cg.remove(time.Second)
@@ -172,6 +179,11 @@ func BootSystemd(t testing.TB, opts ...SandboxOption) *Sandbox {
 		t.Fatalf("sandboxed systemd did not boot: %v\n%s", err, s.Diagnose(context.Background()))
 	}
 	s.Boot = time.Since(start)
+	if cfg.netns {
+		if err := s.setupNetNS(t, cfg.forward); err != nil {
+			t.Fatal(err)
+		}
+	}
 	checkMarker(t, marker)
 	t.Logf("sandboxed systemd (host pid %d, cgroup %s) booted in %v", s.pid, cg.rel, s.Boot.Round(time.Millisecond))
 	return s
@@ -192,6 +204,9 @@ func (s *Sandbox) Cgroup() string { return s.cgroup.rel }
 // the sandbox at the latest.
 func (s *Sandbox) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	nsArgs := []string{"--target", strconv.Itoa(s.pid), "--pid", "--mount", "--uts", "--ipc", "--", name}
+	if s.netns {
+		nsArgs = append([]string{"--net"}, nsArgs...)
+	}
 	cmd := exec.CommandContext(ctx, "nsenter", append(nsArgs, args...)...)
 	cmd.Dir = "/"
 	cmd.Env = sandboxEnv()

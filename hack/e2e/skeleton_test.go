@@ -52,6 +52,7 @@ func buildBerth(t *testing.T, dir string) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building berth: %v\n%s", err, out)
 	}
+	BuildCNIPlugins(t, filepath.Join(dir, "cni"))
 	return bin
 }
 
