@@ -55,6 +55,7 @@ func netProject(reg, dbTag string) string {
 	return fmt.Sprintf(`services:
   db:
     image: %[1]s/busybox:latest
+    stop_grace_period: 1s
     command: %[2]s
     environment: {TAG: %[3]s}
     networks:
@@ -62,6 +63,7 @@ func netProject(reg, dbTag string) string {
         aliases: [database]
   web:
     image: %[1]s/busybox:latest
+    stop_grace_period: 1s
     command: %[4]s
     hostname: webhost
     extra_hosts: ["gateway.test:192.0.2.1"]
@@ -69,10 +71,12 @@ func netProject(reg, dbTag string) string {
     ports: ["127.0.0.1:18080:80"]
   side:
     image: %[1]s/busybox:latest
+    stop_grace_period: 1s
     command: ["sleep", "600"]
     network_mode: "service:web"
   island:
     image: %[1]s/busybox:latest
+    stop_grace_period: 1s
     command: ["sleep", "600"]
     networks: [inner]
 networks:
@@ -87,14 +91,27 @@ networks:
 func TestNetworkCompose(t *testing.T) {
 	e := netNewEnv(t)
 	e.writeProject("netapp", netProject(e.registry, "one"))
-	e.writeProject("other", fmt.Sprintf("services:\n  peer:\n    image: %s/busybox:latest\n    command: %s\n", e.registry, fmt.Sprintf(netHTTPD, "peer-ok")))
+	e.writeProject("other", fmt.Sprintf("services:\n  peer:\n    image: %s/busybox:latest\n    stop_grace_period: 1s\n    command: %s\n", e.registry, fmt.Sprintf(netHTTPD, "peer-ok")))
 	e.mustBerth("apply")
 	for _, u := range []string{"berth-netapp-db.service", "berth-netapp-web.service", "berth-netapp-side.service", "berth-netapp-island.service", "berth-other-peer.service"} {
 		e.eventually(30*time.Second, u+" active", func() bool { return e.prop(u, "ActiveState") == "active" })
 	}
 	web := "berth-netapp-web.service"
+	// The test image's busybox is static glibc: its wget and getaddrinfo
+	// crash without NSS modules, which the image lacks. So the test fetches
+	// with nc and resolves names as glibc's files module does, from the
+	// container's /etc/hosts.
 	fetch := func(unit, url string) (string, error) {
-		return e.netIn(unit, "wget -q -T 3 -O- "+url)
+		host, path, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
+		host, port, ok := strings.Cut(host, ":")
+		if !ok {
+			port = "80"
+		}
+		out, err := e.netIn(unit, fmt.Sprintf(`h=%s; ip=$(awk -v n="$h" '{for(i=2;i<=NF;i++) if($i==n){print $1; exit}}' /etc/hosts); printf 'GET /%s HTTP/1.0\r\n\r\n' | nc -w 3 "${ip:-$h}" %s | tail -n 1`, host, path, port))
+		if err == nil && (out == "" || strings.HasPrefix(out, "nc:")) {
+			err = fmt.Errorf("no answer: %s", out)
+		}
+		return out, err
 	}
 	mustFetch := func(unit, url, want string) {
 		t.Helper()
@@ -127,8 +144,8 @@ func TestNetworkCompose(t *testing.T) {
 
 	// The host reaches the published port on 127.0.0.1.
 	var hostOut string
-	e.eventually(10*time.Second, "127.0.0.1:18080 from the host", func() bool {
-		out, err := e.sb.Command(t.Context(), "busybox", "wget", "-q", "-T", "3", "-O-", "http://127.0.0.1:18080/").CombinedOutput()
+	e.eventually(10*time.Second, "127.0.0.1:18080 from the host (last answer: "+hostOut+")", func() bool {
+		out, err := e.sb.Command(t.Context(), "sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 127.0.0.1 18080 | tail -n 1`).CombinedOutput()
 		hostOut = strings.TrimSpace(string(out))
 		return err == nil && hostOut == "web-ok"
 	})
@@ -172,7 +189,7 @@ func TestNetworkCompose(t *testing.T) {
 	}
 	e.mustBerth("apply")
 	e.eventually(20*time.Second, "units gone", func() bool {
-		return !strings.Contains(e.sh("systemctl list-units --all --plain --no-legend 'berth-*'"), "berth-")
+		return !strings.Contains(e.sh("systemctl list-units --plain --no-legend --state=active,activating,deactivating 'berth-*'"), "berth-")
 	})
 	netAssertNoLeftovers(e)
 }
