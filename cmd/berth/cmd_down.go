@@ -55,6 +55,9 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions, project strin
 		}
 		return err
 	}
+	if err := a.removeProjectNetworks(ctx, project); err != nil {
+		return err
+	}
 	if !o.Volumes {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/compose/kube"
+	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -55,7 +56,7 @@ names are the same.`,
 // runGenerateSystemd writes one unit file per service of project into
 // o.Output and prints their absolute paths. It needs no systemd connection.
 func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOptions, project string, out io.Writer) error {
-	p, err := loadProject(ctx, g.ConfigDir, project)
+	p, err := loadProjectNetworked(ctx, g, project)
 	if err != nil {
 		return err
 	}
@@ -121,6 +122,28 @@ func loadProject(ctx context.Context, configDir, name string) (*compose.Project,
 		}
 	}
 	return nil, fmt.Errorf("no project %q in %s", name, configDir)
+}
+
+// loadProjectNetworked loads one entry and reserves its network addresses,
+// as apply does: the generated units' launchers find them in the spec.
+func loadProjectNetworked(ctx context.Context, g *globalOptions, name string) (*compose.Project, error) {
+	entries, err := loadConfigDir(ctx, g.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	if !hasEntry(entries, name) {
+		return nil, fmt.Errorf("no project %q in %s", name, g.ConfigDir)
+	}
+	paths := network.Paths{StateDir: g.StateDir, RunDir: g.RunDir}
+	if err := network.Prepare(ctx, paths, entries, []string{name}, true); err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.Name == name {
+			return e.Project, e.Err
+		}
+	}
+	return nil, fmt.Errorf("no project %q in %s", name, g.ConfigDir)
 }
 
 // unitConfig says how units call berth: binary (default: this one) and the

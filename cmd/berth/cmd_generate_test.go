@@ -42,7 +42,7 @@ func TestGenerateSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := loadProject(context.Background(), g.ConfigDir, "hello")
+	p, err := loadProjectNetworked(context.Background(), g, "hello")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestGenerateSystemdHealthSockets(t *testing.T) {
 		t.Fatalf("%s is %s before any connection", db, st)
 	}
 
-	resp, err := (&http.Client{Timeout: 60 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	resp, err := (&http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 	if err != nil {
 		t.Fatalf("first connection: %v\n%s", err, e.sh("journalctl --no-pager -n 40 -u 'berth-gen-*'"))
 	}

@@ -76,7 +76,7 @@ func TestGenerateSystemd(t *testing.T) {
 	if m := e.sh("grep -E ' /run/berth' /proc/self/mountinfo || true"); m != "" {
 		t.Errorf("mounts left under the run dir after stop:\n%s", m)
 	}
-	if f := e.sh("find /run/berth -mindepth 1 2>/dev/null || true"); f != "" {
+	if f := e.runDirLeftovers(); f != "" {
 		t.Errorf("left in the run dir after stop:\n%s", f)
 	}
 	e.systemctl("disable", webUnit)

@@ -183,7 +183,7 @@ func TestKubePod(t *testing.T) {
 	e.eventually(20*time.Second, "the pod's units to be gone", func() bool {
 		return !strings.Contains(e.sh("systemctl list-units --all --plain --no-legend 'berth-*'"), "berth-web")
 	})
-	if f := e.sh("find /run/berth -mindepth 1 2>/dev/null || true"); f != "" {
+	if f := e.runDirLeftovers(); f != "" {
 		t.Errorf("left in the run dir:\n%s", f)
 	}
 	if m := e.sh("grep -E ' /run/berth' /proc/self/mountinfo || true"); m != "" {

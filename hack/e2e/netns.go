@@ -58,34 +58,46 @@ func (s *Sandbox) setupNetNS(t testing.TB, forward []string) error {
 
 // listenInside opens a listener on addr in the sandbox's network
 // namespace: a socket stays in the namespace it was made in.
-func (s *Sandbox) listenInside(addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
+func (s *Sandbox) listenInside(addr string) (ln net.Listener, err error) {
+	if nerr := s.inNetNS(func() { ln, err = net.Listen("tcp", addr) }); nerr != nil {
+		return nil, nerr
 	}
-	rc := make(chan result, 1)
+	if err != nil {
+		return nil, fmt.Errorf("forwarding %s into the sandbox: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// DialInside connects to addr from the sandbox's network namespace, as a
+// client running inside it would (use it as an http.Transport's
+// DialContext). It works with and without WithNetNS.
+func (s *Sandbox) DialInside(ctx context.Context, network, addr string) (c net.Conn, err error) {
+	if nerr := s.inNetNS(func() { c, err = (&net.Dialer{}).DialContext(ctx, network, addr) }); nerr != nil {
+		return nil, nerr
+	}
+	return c, err
+}
+
+// inNetNS runs fn on an OS thread that entered the sandbox's netns. The
+// thread is never unlocked, so Go discards it with its goroutine.
+func (s *Sandbox) inNetNS(fn func()) error {
+	rc := make(chan error, 1)
 	go func() {
-		// The thread enters the sandbox's netns and is never unlocked, so
-		// Go discards it with this goroutine.
 		runtime.LockOSThread()
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", s.pid))
 		if err != nil {
-			rc <- result{err: err}
+			rc <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			rc <- result{err: fmt.Errorf("entering the sandbox's netns: %w", err)}
+			rc <- fmt.Errorf("entering the sandbox's netns: %w", err)
 			return
 		}
-		ln, err := net.Listen("tcp", addr)
-		rc <- result{ln, err}
+		fn()
+		rc <- nil
 	}()
-	r := <-rc
-	if r.err != nil {
-		return nil, fmt.Errorf("forwarding %s into the sandbox: %w", addr, r.err)
-	}
-	return r.ln, nil
+	return <-rc
 }
 
 func pipeTo(c net.Conn, addr string) {

@@ -45,9 +45,8 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("plan with a socket-activated service waiting:\n%s", out)
 	}
 
-	// The test process shares the host's network namespace with the
-	// sandbox: a real client on 127.0.0.1.
-	client := &http.Client{Timeout: 60 * time.Second}
+	// A real client on 127.0.0.1 of the sandbox's network namespace.
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}
 	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 	if err != nil {
 		t.Fatalf("first connection: %v\n%s", err, e.sh("journalctl --no-pager -n 40 -u "+svc))
@@ -72,7 +71,7 @@ func TestSocketActivation(t *testing.T) {
 	e.eventually(10*time.Second, "socket and service units to be gone", func() bool {
 		return e.sh("systemctl list-units --all --plain --no-legend 'berth-sock-*'") == ""
 	})
-	if _, err := (&http.Client{Timeout: 2 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
+	if _, err := (&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
 		t.Error("something still listens after down")
 	}
 }

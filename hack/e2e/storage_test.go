@@ -103,7 +103,7 @@ func TestStorageVolumeSecretConfig(t *testing.T) {
 	if got := e.sh(fmt.Sprintf("cat %s/volumes/store_data/_data/keep", e.state)); got != "hello" {
 		t.Errorf("after down the volume holds %q", got)
 	}
-	if f := e.sh("find /run/berth -mindepth 1 2>/dev/null || true"); f != "" {
+	if f := e.runDirLeftovers(); f != "" {
 		t.Errorf("left in the run dir after down (secrets must go):\n%s", f)
 	}
 	e.mustBerth("apply", "store")
