@@ -78,6 +78,20 @@ func (a *app) load(ctx context.Context, dir string) ([]compose.Entry, error) {
 	return loadConfigDir(ctx, dir)
 }
 
+// loadNetworked is the agent's loader: load, then reserve every networked
+// service's addresses as apply does. A project whose networks fail gets its
+// entry's Err, so the agent keeps its last-good state.
+func (a *app) loadNetworked(ctx context.Context, dir string) ([]compose.Entry, error) {
+	entries, err := a.load(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := network.Prepare(ctx, a.netPaths(), entries, nil, true); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
 // manager adapts the systemd client to the reconciler's interface.
 type manager struct{ c *systemd.Client }
 

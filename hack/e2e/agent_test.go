@@ -334,7 +334,7 @@ func TestAgentMountedConfigFile(t *testing.T) {
 	agentWrite(t, filepath.Join(e.config, "app", "conf", "proxy.conf"), "upstream v1\n")
 	e.agentInstall()
 	if !e.agentActive(proxy, web) {
-		t.Fatalf("units not active:\n%s", e.agentJournal())
+		t.Fatalf("units not active:\n%s\n%s", e.agentJournal(), e.sh("journalctl --no-pager -n 30 -u berth-app-web.service || true"))
 	}
 	proxyPID, webPID := e.mainPID(proxy), e.mainPID(web)
 	agentWrite(t, filepath.Join(e.config, "app", "conf", "proxy.conf"), "upstream v2\n")
