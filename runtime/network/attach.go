@@ -46,6 +46,13 @@ type Timing struct{ Add time.Duration }
 // container, or a pod). On error every interface already added is deleted
 // again, so nothing leaks.
 func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts []Attachment) (retErr error) {
+	// Serialised with other launchers, apply and GC: concurrent first ADDs
+	// on a new network race creating its bridge and firewall chains.
+	unlock, err := n.Paths.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var added []*libcni.NetworkConfigList
 	var rts []*libcni.RuntimeConf
 	defer func() {
