@@ -9,26 +9,6 @@ import (
 	"time"
 )
 
-// netNewEnv is newBerthEnv with the sandbox in its own network namespace
-// (the registry forwarded into it), so bridges and rules stay inside.
-func netNewEnv(t *testing.T) *berthEnv {
-	t.Helper()
-	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state")}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	reg := StartRegistry(t)
-	img, err := BuildBusybox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Push(t, reg.Addr()+"/busybox:latest", img)
-	e.registry = reg.Addr()
-	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
-	return e
-}
-
 // netIn runs a command in the namespaces (mount, net, uts) of unit's
 // container, i.e. with its /etc/hosts and its network.
 func (e *berthEnv) netIn(unit, cmd string) (string, error) {
@@ -89,7 +69,7 @@ networks:
 // networks, network_mode service:, isolation between projects, and no
 // leftovers once the projects are gone.
 func TestNetworkCompose(t *testing.T) {
-	e := netNewEnv(t)
+	e := newBerthEnv(t)
 	e.writeProject("netapp", netProject(e.registry, "one"))
 	e.writeProject("other", fmt.Sprintf("services:\n  peer:\n    image: %s/busybox:latest\n    stop_grace_period: 1s\n    command: %s\n", e.registry, fmt.Sprintf(netHTTPD, "peer-ok")))
 	e.mustBerth("apply")
