@@ -88,7 +88,11 @@ type Updater struct {
 	Poll time.Duration
 	// Parallel bounds registry requests in flight (default 4).
 	Parallel int
-	Log      *slog.Logger
+	// Exclusive, when set, is held while units are restarted (only when
+	// something is to be updated), so the agent's reconciles and drift
+	// repairs wait instead of acting on units in the middle of an update.
+	Exclusive func(ctx context.Context) (unlock func(), err error)
+	Log       *slog.Logger
 }
 
 // Run checks and, unless opts.DryRun, updates. The error is for what stops
@@ -147,7 +151,15 @@ func (u *Updater) Run(ctx context.Context, opts Options) (rep Report, err error)
 	}
 
 	updated := false
-	for _, g := range groups(rep.Results) {
+	gs := groups(rep.Results)
+	if len(gs) > 0 && u.Exclusive != nil {
+		unlock, err := u.Exclusive(ctx)
+		if err != nil {
+			return rep, err
+		}
+		defer unlock()
+	}
+	for _, g := range gs {
 		if u.updateGroup(ctx, rep.Results, g, opts) {
 			updated = true
 		}
@@ -252,6 +264,11 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 		fail(err)
 		return false
 	}
+	// Services depending on a member go down and up with it; whatever
+	// happens below, those that ran before run again afterwards.
+	deps := dependents(results, g.members)
+	wasUp := u.upNow(ctx, results, deps)
+	defer u.restoreDependents(ctx, results, deps, wasUp)
 
 	var done []int // members updated so far
 	for n, i := range g.members {
@@ -323,8 +340,7 @@ func (u *Updater) rollback(ctx context.Context, r *Result, reason string) {
 	log := u.log().With("unit", r.Unit, "image", r.Image, "from", r.To, "to", r.From)
 	err := u.Images.Tag(ctx, r.Image, r.From)
 	if err == nil {
-		_ = u.Units.ResetFailed(ctx, r.Unit)
-		err = u.Units.Restart(ctx, r.Unit)
+		err = u.start(ctx, r.Unit, r.Service)
 	}
 	if err == nil {
 		// The previous image ran before; only make sure it is up again.
@@ -363,8 +379,7 @@ func (u *Updater) restore(ctx context.Context, r *Result) {
 		return
 	}
 	u.log().Info("auto-update restoring", "unit", r.Unit, "to", r.From, "why", "its dependency was restarted")
-	_ = u.Units.ResetFailed(ctx, r.Unit)
-	err := u.Units.Restart(ctx, r.Unit)
+	err := u.start(ctx, r.Unit, r.Service)
 	if err == nil {
 		err = u.watch(ctx, r.Unit, r.Service, r.From, 0)
 	}

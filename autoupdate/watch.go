@@ -20,8 +20,21 @@ type Units interface {
 	State(ctx context.Context, unit string) (UnitState, error)
 }
 
+// Recreator is implemented by Units that can put a service's unit back when
+// systemd no longer has it. systemd unloads a transient unit once it is
+// inactive: a dependent (Requires=) whose dependency failed to restart is
+// stopped with it and then gone, and a restart cannot bring it back.
+type Recreator interface {
+	// Recreate starts unit again from svc, the frozen spec it ran, as
+	// apply creates it: a new transient unit when systemd unloaded it.
+	Recreate(ctx context.Context, unit string, svc *compose.Service) error
+}
+
 // UnitState is what the soak watch reads of a unit.
 type UnitState struct {
+	// LoadState is "loaded" while systemd has the unit ("" is taken as
+	// loaded); a transient unit that stopped is "not-found".
+	LoadState   string
 	ActiveState string // active, failed, activating …
 	SubState    string
 	Result      string // success, exit-code, …
@@ -53,7 +66,7 @@ type Health interface {
 }
 
 // watch decides whether unit, just (re)started, runs digest well: the unit
-// is active on that digest, a service with a health check passes one, and
+// is active on that digest ("" accepts any), a service with a health check passes one, and
 // for the soak window after that the main process neither exits nor is
 // replaced (NRestarts, MainPID), the unit never leaves active and health
 // never turns unhealthy. A zero soak only checks that it is up.
@@ -66,7 +79,7 @@ func (u *Updater) watch(ctx context.Context, unit string, svc *compose.Service, 
 		return fmt.Errorf("unit is %s/%s (result %s) right after restart", st.ActiveState, st.SubState, st.Result)
 	}
 	pid, restarts := st.MainPID, st.Restarts
-	if u.Containers != nil {
+	if u.Containers != nil && digest != "" {
 		got, err := u.Containers.RunningDigest(ctx, svc)
 		if err != nil {
 			return fmt.Errorf("reading the restarted container's digest: %w", err)

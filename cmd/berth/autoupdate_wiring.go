@@ -14,9 +14,11 @@ import (
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/systemd"
+	"github.com/berth-dev/berth/units"
 )
 
 // updater wires auto-update to this app's systemd client and image store.
@@ -25,13 +27,16 @@ func (a *app) updater() *autoupdate.Updater {
 	return &autoupdate.Updater{
 		Source:     updateSource{a},
 		Images:     updateImages{a.store, a.limits},
-		Units:      updateUnits{a.sd},
+		Units:      updateUnits{c: a.sd, start: a.rec.Manager.Start, cfg: a.rec.Units, stateDir: a.g.StateDir},
 		Containers: updateContainers{a.g.RunDir},
 		Health:     updateHealth{a.g.RunDir},
 		State:      autoupdate.State{Dir: filepath.Join(a.g.StateDir, "autoupdate")},
 		StateDir:   a.g.StateDir,
 		Soak:       a.settings.AutoUpdate.Soak,
 		Log:        a.log,
+		Exclusive: func(ctx context.Context) (func(), error) {
+			return reconciler.Lock(ctx, a.g.StateDir, func() { a.log.Info("auto-update waiting for a reconcile to finish") })
+		},
 	}
 }
 
@@ -84,10 +89,38 @@ func (i updateImages) Prune(ctx context.Context, keep []string) error {
 	return i.s.Prune(ctx, keep)
 }
 
-// updateUnits is systemd as auto-update uses it.
-type updateUnits struct{ c *systemd.Client }
+// updateUnits is systemd as auto-update uses it. It recreates a transient
+// unit systemd unloaded from the frozen spec, as apply creates it.
+type updateUnits struct {
+	c        *systemd.Client
+	start    func(ctx context.Context, u *units.Unit) error
+	cfg      units.Config
+	stateDir string
+}
 
-var _ autoupdate.Units = updateUnits{}
+var (
+	_ autoupdate.Units     = updateUnits{}
+	_ autoupdate.Recreator = updateUnits{}
+)
+
+// Recreate implements autoupdate.Recreator.
+func (u updateUnits) Recreate(ctx context.Context, unit string, svc *compose.Service) error {
+	set, err := units.Build(u.cfg, svc, compose.SpecPath(u.stateDir, svc))
+	if err != nil {
+		return err
+	}
+	if set.Service.Name != unit {
+		return fmt.Errorf("the spec of %s makes unit %s", unit, set.Service.Name)
+	}
+	err = u.start(ctx, set.Transient())
+	if err != nil {
+		// The agent may have put it back meanwhile.
+		if st, gerr := u.c.Get(ctx, unit); gerr == nil && st.LoadState == "loaded" && st.ActiveState == "active" {
+			return nil
+		}
+	}
+	return err
+}
 
 func (u updateUnits) Restart(ctx context.Context, unit string) error { return u.c.Restart(ctx, unit) }
 
@@ -100,7 +133,7 @@ func (u updateUnits) State(ctx context.Context, unit string) (autoupdate.UnitSta
 	if err != nil {
 		return autoupdate.UnitState{}, err
 	}
-	return autoupdate.UnitState{ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
+	return autoupdate.UnitState{LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
 		MainPID: st.MainPID, Restarts: st.Restarts}, nil
 }
 

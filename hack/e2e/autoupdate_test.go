@@ -34,9 +34,8 @@ type autoUpdateRow struct {
 // away: the run fails per image, exits non-zero, and nothing changes.
 func TestAutoUpdateDryRun(t *testing.T) {
 	reg := StartRegistry(t)
-	gate := autoupdateGate(t, reg.Addr())
 	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: gate.addr}
+	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state")}
 	if err := os.MkdirAll(e.config, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +44,12 @@ func TestAutoUpdateDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	v1 := reg.Push(t, reg.Ref("app:stable"), v1img)
+	// berth reaches the registry only through the gate, inside the
+	// sandbox's own netns (its bridges and rules stay off the host).
+	e.sb = BootSystemd(t, WithNetNS())
+	gate := autoupdateGate(t, e.sb, reg.Addr())
+	e.registry = gate.addr
 	ref := gate.addr + "/app:stable" // the same repository, through the gate
-	e.sb = BootSystemd(t)
 
 	e.writeProject("upd", fmt.Sprintf(`services:
   a:
@@ -191,7 +194,7 @@ func TestAutoUpdateRollback(t *testing.T) {
 	}
 	ref := reg.Ref("app:stable")
 	v1 := build("v1", "sleep", "600")
-	e.sb = BootSystemd(t)
+	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
 	if err := os.WriteFile(filepath.Join(e.config, "berth.yaml"), []byte("autoupdate:\n  soak: 3s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -389,9 +392,10 @@ func (e *berthEnv) autoupdateHistory() []autoupdateEvent {
 	return events
 }
 
-// gate is a TCP forwarder on 127.0.0.1 in front of the registry that a test
-// can close, so "the registry is stopped" without stopping the one the test
-// pushes to.
+// gate is a TCP forwarder on 127.0.0.1 inside the sandbox's netns in front
+// of the registry on the host's loopback. Closing it makes "the registry is
+// stopped" for berth (connections are refused) without stopping the one the
+// test pushes to.
 type gate struct {
 	addr  string
 	ln    net.Listener
@@ -399,9 +403,9 @@ type gate struct {
 	conns []net.Conn
 }
 
-func autoupdateGate(t testing.TB, target string) *gate {
+func autoupdateGate(t testing.TB, sb *Sandbox, target string) *gate {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := sb.listenInside("127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listening for the registry gate: %v", err)
 	}
@@ -463,7 +467,7 @@ func TestAutoUpdateUnhealthy(t *testing.T) {
 		return reg.Push(t, reg.Ref("web:stable"), img)
 	}
 	good := push(WithFile("/healthy", []byte("yes\n")))
-	e.sb = BootSystemd(t)
+	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
 	e.writeProject("hc", fmt.Sprintf(`services:
   web:
     image: %s
