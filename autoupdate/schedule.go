@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -90,18 +91,64 @@ func (s *Scheduler) Loop(ctx context.Context) error {
 			return ctx.Err()
 		case <-after(time.Until(next)):
 		}
-		rep, err := s.Run(ctx, Options{})
-		switch {
-		case err != nil:
-			log.Error("auto-update run failed", "err", err)
-		default:
-			counts := map[Status]int{}
-			for _, r := range rep.Results {
-				counts[r.Status]++
-			}
-			log.Info("auto-update run done", "took", rep.Finished.Sub(rep.Started).Round(time.Millisecond),
-				"updated", counts[StatusUpdated], "rolled_back", counts[StatusRolledBack], "failed", counts[StatusFailed],
-				"pending_skipped", counts[StatusSkipped])
+		if _, err := s.RunOnce(ctx); err != nil {
+			log.Error("auto-update run", "err", err)
 		}
 	}
+}
+
+// Next is the scheduled time of the run after now.
+func (s *Scheduler) Next(now time.Time) time.Time { return s.Schedule.Next(now) }
+
+// RunOnce runs one update and sums it up for `berth status` ("2 updated, 1
+// rolled back, 7 unchanged in 31s"). The error is set when the run could
+// not happen or something failed or was rolled back, naming those units.
+func (s *Scheduler) RunOnce(ctx context.Context) (summary string, err error) {
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rep, err := s.Run(ctx, Options{})
+	if err != nil {
+		return "", err
+	}
+	summary = rep.Summary()
+	log.Info("auto-update run done", "summary", summary)
+	var bad []string
+	for _, r := range rep.Results {
+		if r.Status == StatusFailed || r.Status == StatusRolledBack {
+			bad = append(bad, r.Unit+" "+string(r.Status))
+		}
+	}
+	if rep.PruneErr != nil {
+		bad = append(bad, "pruning: "+rep.PruneErr.Error())
+	}
+	if len(bad) > 0 {
+		return summary, fmt.Errorf("%s", strings.Join(bad, ", "))
+	}
+	return summary, nil
+}
+
+// Summary counts the results by status, in a fixed order, with the run's
+// duration: "1 updated, 1 rolled back, 3 unchanged in 12.3s".
+func (r Report) Summary() string {
+	counts := map[Status]int{}
+	for _, res := range r.Results {
+		counts[res.Status]++
+	}
+	var parts []string
+	for _, st := range []Status{StatusUpdated, StatusRolledBack, StatusFailed, StatusPending, StatusSkipped,
+		StatusUnchanged, StatusPinned, StatusDisabled} {
+		if n := counts[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(string(st), "-", " ")))
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"no services"}
+	}
+	took := ""
+	if !r.Finished.IsZero() {
+		took = " in " + r.Finished.Sub(r.Started).Round(100*time.Millisecond).String()
+	}
+	return strings.Join(parts, ", ") + took
 }

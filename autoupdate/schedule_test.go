@@ -64,3 +64,30 @@ func TestSchedulerRunsOnEachTick(t *testing.T) {
 		t.Errorf("Loop = %v after %d runs; want canceled after 2", err, runs)
 	}
 }
+
+// The agent's job: Next follows the schedule on a fixed clock, RunOnce sums
+// the run up and fails when something was rolled back.
+func TestSchedulerJob(t *testing.T) {
+	s, err := ParseSchedule("@every 2s", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.jitter = func(n time.Duration) time.Duration { return time.Second }
+	now := time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)
+	rep := Report{Started: now, Finished: now.Add(1500 * time.Millisecond), Results: []Result{
+		{Unit: "a", Status: StatusUpdated}, {Unit: "b", Status: StatusUnchanged}, {Unit: "c", Status: StatusUnchanged},
+	}}
+	sch := &Scheduler{Schedule: s, Run: func(ctx context.Context, o Options) (Report, error) { return rep, nil }}
+	if got, want := sch.Next(now), now.Add(3*time.Second); !got.Equal(want) {
+		t.Errorf("Next = %s, want %s (2s + 1s delay)", got, want)
+	}
+	sum, err := sch.RunOnce(context.Background())
+	if err != nil || sum != "1 updated, 2 unchanged in 1.5s" {
+		t.Errorf("RunOnce = %q, %v", sum, err)
+	}
+	rep.Results[1].Status = StatusRolledBack
+	sum, err = sch.RunOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "b rolled-back") || !strings.Contains(sum, "1 rolled back") {
+		t.Errorf("RunOnce with a rollback = %q, %v", sum, err)
+	}
+}

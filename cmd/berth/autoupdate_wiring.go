@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -27,7 +28,7 @@ func (a *app) updater() *autoupdate.Updater {
 	return &autoupdate.Updater{
 		Source:     updateSource{a},
 		Images:     updateImages{a.store, a.limits},
-		Units:      updateUnits{c: a.sd, start: a.rec.Manager.Start, cfg: a.rec.Units, stateDir: a.g.StateDir},
+		Units:      updateUnits{c: a.sd, a: a},
 		Containers: updateContainers{a.g.RunDir},
 		Health:     updateHealth{a.g.RunDir},
 		State:      autoupdate.State{Dir: filepath.Join(a.g.StateDir, "autoupdate")},
@@ -92,10 +93,8 @@ func (i updateImages) Prune(ctx context.Context, keep []string) error {
 // updateUnits is systemd as auto-update uses it. It recreates a transient
 // unit systemd unloaded from the frozen spec, as apply creates it.
 type updateUnits struct {
-	c        *systemd.Client
-	start    func(ctx context.Context, u *units.Unit) error
-	cfg      units.Config
-	stateDir string
+	c *systemd.Client
+	a *app // its reconciler's unit config and manager
 }
 
 var (
@@ -105,14 +104,14 @@ var (
 
 // Recreate implements autoupdate.Recreator.
 func (u updateUnits) Recreate(ctx context.Context, unit string, svc *compose.Service) error {
-	set, err := units.Build(u.cfg, svc, compose.SpecPath(u.stateDir, svc))
+	set, err := units.Build(u.a.rec.Units, svc, compose.SpecPath(u.a.g.StateDir, svc))
 	if err != nil {
 		return err
 	}
 	if set.Service.Name != unit {
 		return fmt.Errorf("the spec of %s makes unit %s", unit, set.Service.Name)
 	}
-	err = u.start(ctx, set.Transient())
+	err = u.a.rec.Manager.Start(ctx, set.Transient())
 	if err != nil {
 		// The agent may have put it back meanwhile.
 		if st, gerr := u.c.Get(ctx, unit); gerr == nil && st.LoadState == "loaded" && st.ActiveState == "active" {
@@ -213,11 +212,19 @@ func (l *rateLimits) RateLimits() map[string]string {
 
 // autoUpdateScheduler is auto-update on the schedule berth.yaml names
 // (autoupdate.schedule, randomized_delay; default daily plus up to 15 min).
-// The agent runs it beside its reconcile loop: go s.Loop(ctx).
+// The agent runs it as one of its jobs (agentJobs).
 func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
-	sched, err := autoupdate.ParseSchedule(a.settings.AutoUpdate.Schedule, a.settings.AutoUpdate.RandomizedDelay)
+	au := a.settings.AutoUpdate
+	delay := time.Duration(0) // ParseSchedule's default
+	if au.RandomizedDelay != nil {
+		delay = *au.RandomizedDelay
+		if delay == 0 {
+			delay = -1 // set to 0 in berth.yaml: no delay
+		}
+	}
+	sched, err := autoupdate.ParseSchedule(au.Schedule, delay)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(a.g.ConfigDir, "berth.yaml"), err)
+		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", filepath.Join(a.g.ConfigDir, "berth.yaml"), err)
 	}
 	u := a.updater()
 	return &autoupdate.Scheduler{Schedule: sched, Run: u.Run, Log: a.log}, nil

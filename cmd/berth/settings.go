@@ -46,11 +46,12 @@ type agentSettings struct {
 
 // autoUpdateSettings is berth.yaml's autoupdate section.
 type autoUpdateSettings struct {
-	// Schedule is a robfig/cron spec for the agent ("" = daily).
+	// Schedule is a robfig/cron spec for the agent ("" = daily, "off" =
+	// the agent never runs auto-update).
 	Schedule string `yaml:"schedule"`
-	// RandomizedDelay spreads scheduled runs (default 15m), as systemd's
-	// RandomizedDelaySec does for the timer.
-	RandomizedDelay time.Duration `yaml:"randomized_delay"`
+	// RandomizedDelay spreads scheduled runs (unset: 15m; 0: none), as
+	// systemd's RandomizedDelaySec does for the timer.
+	RandomizedDelay *time.Duration `yaml:"randomized_delay"`
 	// Soak is how long an updated service is watched before the update
 	// counts as good (default 30s); a service's x-berth soak overrides it.
 	Soak time.Duration `yaml:"soak"`
