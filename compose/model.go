@@ -57,6 +57,14 @@ type Pod struct {
 	Hostname    string     `json:"hostname,omitempty"`
 	HostNetwork bool       `json:"host_network,omitempty"`
 	DNS         *DNSConfig `json:"dns,omitempty"`
+	// Networks are the pod's addresses by berth network name, filled in
+	// by apply (network.Prepare): the pod's network namespace is attached
+	// once, and its containers share it. Part of the pod unit's hash, so a
+	// new address restarts the pod.
+	Networks map[string]NetworkAttachment `json:"networks,omitempty"`
+	// Ports are the containers' hostPorts, published onto the pod's
+	// address (filled in by network.Prepare).
+	Ports []Port `json:"ports,omitempty"`
 }
 
 // DNSConfig is resolv.conf content a container gets instead of the host's.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/runtime/network"
 )
 
 // PodSandbox is what RunPod makes for a pod: fresh network (unless the pod
@@ -23,6 +24,11 @@ type PodSandbox struct {
 	Project     string
 	Hostname    string
 	HostNetwork bool
+	// Networks are the addresses apply reserved for the pod, by berth
+	// network; the pinned netns is attached to them once, with Ports (the
+	// containers' hostPorts) published onto the pod's address.
+	Networks map[string]compose.NetworkAttachment
+	Ports    []compose.Port
 }
 
 // podNamespaces are the namespaces a pod's containers share, by the name
@@ -82,7 +88,12 @@ func RunPod(ctx context.Context, opts Options, pod PodSandbox) (retErr error) {
 	if err := <-errc; err != nil {
 		return fmt.Errorf("creating the namespaces of pod %s: %w", pod.Project, err)
 	}
-	opts.Log.Info("pod sandbox ready", "pod", pod.Project, "dir", dir, "hostname", pod.Hostname, "host_network", pod.HostNetwork)
+	if len(pod.Networks) > 0 && !pod.HostNetwork {
+		if err := netLauncher(opts).AttachPod(ctx, pod.Project, PodNetNS(opts.RunDir, pod.Project), pod.Networks, pod.Ports); err != nil {
+			return fmt.Errorf("attaching pod %s to its network: %w", pod.Project, err)
+		}
+	}
+	opts.Log.Info("pod sandbox ready", "pod", pod.Project, "dir", dir, "hostname", pod.Hostname, "host_network", pod.HostNetwork, "networks", pod.Networks)
 	return nil
 }
 
@@ -147,8 +158,10 @@ func loopbackUp() error {
 	return nil
 }
 
-// CleanupPod unpins the pod's namespaces and removes its dir; the
-// namespaces go away once no container is left in them. Idempotent.
+// CleanupPod detaches the pod from its networks (with the arguments its
+// ADD had, so portmap's rules and the address go too), unpins its
+// namespaces and removes its dir; the namespaces go away once no container
+// is left in them. Idempotent.
 func CleanupPod(ctx context.Context, opts Options, project string) error {
 	opts = opts.withDefaults()
 	if err := validID(project); err != nil {
@@ -156,6 +169,9 @@ func CleanupPod(ctx context.Context, opts Options, project string) error {
 	}
 	dir := PodDir(opts.RunDir, project)
 	var errs []error
+	if err := netLauncher(opts).Teardown(ctx, network.PodID(project)); err != nil {
+		errs = append(errs, fmt.Errorf("detaching pod %s from its network: %w", project, err))
+	}
 	for _, ns := range podNamespaces {
 		pin := filepath.Join(dir, ns.file)
 		if err := unix.Unmount(pin, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/berth-dev/berth/compose"
@@ -53,6 +54,19 @@ func Pod(cfg Config, p *compose.Project) *Unit {
 	if p.Pod.HostNetwork {
 		args = append(args, "--host-network")
 	}
+	// The addresses apply reserved and the containers' hostPorts: pod-run
+	// attaches the pod's netns once, with them.
+	nets := make([]string, 0, len(p.Pod.Networks))
+	for name := range p.Pod.Networks {
+		nets = append(nets, name)
+	}
+	sort.Strings(nets)
+	for _, name := range nets {
+		args = append(args, "--network", name+"="+p.Pod.Networks[name].IPv4)
+	}
+	for _, pt := range p.Pod.Ports {
+		args = append(args, "--publish", PodPublishArg(pt))
+	}
 	u.add("Service", "ExecStart", cfg.command(append(args, p.Name)...))
 	u.add("Service", "ExecStopPost", cfg.command("pod-cleanup", p.Name))
 	u.add("Service", "SyslogIdentifier", p.Name+"-pod")
@@ -87,4 +101,14 @@ func netnsPeer(u *Unit, svc *compose.Service) {
 	peer := Name(svc.Project, target)
 	u.add("Unit", "BindsTo", peer)
 	u.add("Unit", "After", peer)
+}
+
+// PodPublishArg is a published port as pod-run's --publish takes it:
+// HOSTIP:HOSTPORT:CONTAINERPORT/PROTOCOL, HOSTIP empty for every address.
+func PodPublishArg(p compose.Port) string {
+	proto := p.Protocol
+	if proto == "" {
+		proto = "tcp"
+	}
+	return fmt.Sprintf("%s:%d:%d/%s", p.HostIP, p.HostPort, p.ContainerPort, proto)
 }

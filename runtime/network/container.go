@@ -90,7 +90,14 @@ func (l *Launcher) Setup(ctx context.Context, dir string, svc *compose.Service) 
 			}
 		}
 	case "":
-		if len(svc.Networks) > 0 {
+		if svc.Pod != "" {
+			// The pod unit attached the pod's namespace, which the
+			// container joins (runtime.joinPod): its address is the pod's.
+			if info.Networks, err = podAddresses(l.Paths, svc.Project); err != nil {
+				return nil, err
+			}
+			info.Member = PodID(svc.Project)
+		} else if len(svc.Networks) > 0 {
 			c.NetnsPath = l.Paths.NetnsPath(id)
 			if err := l.attach(ctx, svc, c.NetnsPath, info); err != nil {
 				return nil, err
@@ -130,45 +137,48 @@ func (l *Launcher) Setup(ctx context.Context, dir string, svc *compose.Service) 
 	return c, nil
 }
 
-// attach pins a new namespace for svc and connects it to its networks;
-// published ports go to the first network that is not internal.
+// attach pins a new namespace for svc and connects it to its networks.
 func (l *Launcher) attach(ctx context.Context, svc *compose.Service, path string, info *netInfo) error {
-	n, err := l.networker()
-	if err != nil {
-		return err
-	}
 	if err := CreateNetns(path); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(svc.Networks))
-	for name := range svc.Networks {
-		names = append(names, name)
+	addrs, err := l.attachNetworks(ctx, svc.ID(), path, svc.Networks, svc.Ports)
+	info.Networks = addrs
+	return err
+}
+
+// attachNetworks connects the namespace pinned at path to nets (each with
+// the address apply reserved) as container id; ports are published on the
+// first network that is not internal. It returns the addresses by network.
+func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map[string]compose.NetworkAttachment, ports []compose.Port) (map[string]string, error) {
+	n, err := l.networker()
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(names)
-	info.Networks = map[string]string{}
+	addrs := map[string]string{}
 	var atts []Attachment
-	published := len(svc.Ports) == 0
-	for _, name := range names {
-		a := Attachment{Network: name, IP: svc.Networks[name].IPv4}
+	published := len(ports) == 0
+	for _, name := range sortedKeys(nets) {
+		a := Attachment{Network: name, IP: nets[name].IPv4}
 		if a.IP == "" {
-			return fmt.Errorf("network %s: no address reserved for %s; run berth apply", name, svc.ID())
+			return nil, fmt.Errorf("network %s: no address reserved for %s; run berth apply", name, id)
 		}
 		if !published {
 			r, err := l.Paths.ReadRecord(name)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !r.Internal {
-				a.Ports, published = svc.Ports, true
+				a.Ports, published = ports, true
 			}
 		}
 		atts = append(atts, a)
-		info.Networks[name] = a.IP
+		addrs[name] = a.IP
 	}
 	if !published {
-		return fmt.Errorf("ports cannot be published: every network of %s is internal", svc.Name)
+		return nil, fmt.Errorf("ports cannot be published: every network of %s is internal", id)
 	}
-	return n.AttachNetns(ctx, svc.ID(), path, atts)
+	return addrs, n.AttachNetns(ctx, id, path, atts)
 }
 
 // targetID resolves network_mode service:NAME (a service of the same

@@ -104,6 +104,10 @@ func declaresMember(pr *compose.Project, service, network string) bool {
 	if pr == nil {
 		return false
 	}
+	if service == PodService {
+		key, n, ok := podNetwork(pr)
+		return ok && FullName(pr.Name, key, n) == network
+	}
 	for _, s := range pr.Services {
 		if s.Name == service {
 			_, ok := s.Networks[network]
@@ -122,7 +126,8 @@ func declaresNetwork(pr *compose.Project, name string) bool {
 			return true
 		}
 	}
-	return false
+	key, n, ok := podNetwork(pr)
+	return ok && !n.External && FullName(pr.Name, key, n) == name
 }
 
 // attached reports whether libcni's cache holds an attachment to network.
@@ -207,7 +212,9 @@ func gcAttachments(ctx context.Context, p Paths, pluginDir string, recs []*Recor
 	}
 	var valid []types.GCAttachment
 	for _, a := range all {
-		if _, err := os.Stat(p.NetnsPath(a.ContainerID)); err == nil {
+		// Valid while the namespace it was added to is pinned: a
+		// container's under <run>/netns, a pod's under <run>/pods.
+		if _, err := os.Stat(a.NetNS); err == nil {
 			valid = append(valid, types.GCAttachment{ContainerID: a.ContainerID, IfName: a.IfName})
 		}
 	}

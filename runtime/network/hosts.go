@@ -30,6 +30,17 @@ type netInfo struct {
 	Extra    []string          `json:"extra_hosts,omitempty"`
 	// Follow is the container whose netns (and files) this one shares.
 	Follow string `json:"follow,omitempty"`
+	// Member is the member record holding the container's own addresses
+	// when it is not the container's (a pod container's is its pod's).
+	Member string `json:"member,omitempty"`
+}
+
+// self is the id of the member record naming the container's addresses.
+func (i *netInfo) self() string {
+	if i.Member != "" {
+		return i.Member
+	}
+	return i.ID
 }
 
 // renderHosts is localhost, the container's own addresses and names, every
@@ -60,7 +71,7 @@ func renderHosts(p Paths, info *netInfo) ([]byte, error) {
 			return nil, err
 		}
 		for _, m := range ms {
-			if m.ID != info.ID {
+			if m.ID != info.self() {
 				continue
 			}
 			names := m.Names
@@ -79,7 +90,7 @@ func renderHosts(p Paths, info *netInfo) ([]byte, error) {
 			return nil, err
 		}
 		for _, m := range ms {
-			if m.ID == info.ID {
+			if m.ID == info.self() {
 				continue
 			}
 			var names []string

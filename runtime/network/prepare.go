@@ -79,13 +79,30 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		records[k] = r
 	}
 
+	// The pod of a Kubernetes project is attached once, to the project's
+	// default network; its containers share its namespace and address.
+	podKey, podNet, hasPod := podNetwork(proj)
+	if hasPod {
+		if _, ok := records[podKey]; !ok {
+			r, err := declare(p, proj.Name, podKey, podNet, persist)
+			if err != nil {
+				return err
+			}
+			records[podKey] = r
+		}
+	}
+
 	// Explicit addresses are reserved before any derived one is chosen.
 	type want struct {
-		svc  *compose.Service
-		key  string
-		rec  *Record
-		att  compose.NetworkAttachment
-		addr netip.Addr
+		svc      *compose.Service // nil for the pod
+		id       string           // member (and CNI container) id
+		service  string
+		names    []string
+		key      string
+		rec      *Record
+		explicit string
+		aliases  []string
+		addr     netip.Addr
 	}
 	var wants []*want
 	for i := range proj.Services {
@@ -98,15 +115,19 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 			if !ok {
 				return fmt.Errorf("service %s: network %q is not declared in the top-level networks", svc.Name, k)
 			}
-			wants = append(wants, &want{svc: svc, key: k, rec: r, att: att})
+			wants = append(wants, &want{svc: svc, id: svc.ID(), service: svc.Name, names: memberNames(svc, att),
+				key: k, rec: r, explicit: att.IPv4, aliases: att.Aliases})
 		}
 	}
+	if hasPod {
+		wants = append(wants, &want{id: PodID(proj.Name), service: PodService, names: podNames(proj.Pod), key: podKey, rec: records[podKey]})
+	}
 	sort.SliceStable(wants, func(i, j int) bool {
-		if (wants[i].att.IPv4 != "") != (wants[j].att.IPv4 != "") {
-			return wants[i].att.IPv4 != ""
+		if (wants[i].explicit != "") != (wants[j].explicit != "") {
+			return wants[i].explicit != ""
 		}
-		if wants[i].svc.Name != wants[j].svc.Name {
-			return wants[i].svc.Name < wants[j].svc.Name
+		if wants[i].service != wants[j].service {
+			return wants[i].service < wants[j].service
 		}
 		return wants[i].key < wants[j].key
 	})
@@ -119,16 +140,23 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 			}
 			taken[w.rec.Name] = t
 		}
-		addr, err := address(p, w.rec, w.svc, w.att.IPv4, taken[w.rec.Name])
+		addr, err := address(p, w.rec, w.id, w.explicit, taken[w.rec.Name])
 		if err != nil {
-			return fmt.Errorf("service %s: network %s: %w", w.svc.Name, w.key, err)
+			return fmt.Errorf("service %s: network %s: %w", w.service, w.key, err)
 		}
-		taken[w.rec.Name][addr] = w.svc.ID()
+		taken[w.rec.Name][addr] = w.id
 		w.addr = addr
+	}
+	var podPorts []compose.Port
+	if hasPod {
+		var err error
+		if podPorts, err = podPublished(proj); err != nil {
+			return err
+		}
 	}
 	for _, w := range wants {
 		if persist {
-			m := &Member{ID: w.svc.ID(), Project: proj.Name, Service: w.svc.Name, IP: w.addr.String(), Names: memberNames(w.svc, w.att)}
+			m := &Member{ID: w.id, Project: proj.Name, Service: w.service, IP: w.addr.String(), Names: w.names}
 			if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
 				return err
 			}
@@ -143,10 +171,18 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		out := make(map[string]compose.NetworkAttachment, len(svc.Networks))
 		for _, w := range wants {
 			if w.svc == svc {
-				out[w.rec.Name] = compose.NetworkAttachment{Aliases: w.att.Aliases, IPv4: w.addr.String()}
+				out[w.rec.Name] = compose.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String()}
 			}
 		}
 		svc.Networks = out
+	}
+	if hasPod {
+		for _, w := range wants {
+			if w.svc == nil {
+				proj.Pod.Networks = map[string]compose.NetworkAttachment{w.rec.Name: {IPv4: w.addr.String()}}
+			}
+		}
+		proj.Pod.Ports = podPorts
 	}
 	return nil
 }
@@ -293,12 +329,11 @@ func takenOn(p Paths, r *Record) (map[netip.Addr]string, error) {
 	return t, nil
 }
 
-// address chooses svc's address on r: the explicit one, else the one it
+// address chooses container (or pod) id's address on r: the explicit one, else the one it
 // already has, else the first free one from a hash of its id.
-func address(p Paths, r *Record, svc *compose.Service, explicit string, taken map[netip.Addr]string) (netip.Addr, error) {
+func address(p Paths, r *Record, id, explicit string, taken map[netip.Addr]string) (netip.Addr, error) {
 	subnet := netip.MustParsePrefix(r.Subnet)
 	gw := netip.MustParseAddr(r.Gateway)
-	id := svc.ID()
 	free := func(a netip.Addr) bool {
 		owner, ok := taken[a]
 		return subnet.Contains(a) && a != gw && a != subnet.Addr() && a != broadcast(subnet) && (!ok || owner == id)

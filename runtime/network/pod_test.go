@@ -1,0 +1,84 @@
+package network
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/compose"
+)
+
+func podEntry(ports ...[]compose.Port) compose.Entry {
+	e := testProject("web", nil,
+		compose.Service{Name: "main", Pod: "web", Hostname: "webhost"},
+		compose.Service{Name: "side", Pod: "web", Hostname: "webhost"})
+	e.Project.Pod = &compose.Pod{Name: "web", Hostname: "webhost"}
+	for i, p := range ports {
+		e.Project.Services[i].Ports = p
+	}
+	return e
+}
+
+// A pod gets one stable address on its project's default network and
+// every container's hostPorts; its containers get none of their own.
+func TestPreparePod(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	prep := func(e compose.Entry) *compose.Project {
+		t.Helper()
+		es := []compose.Entry{e}
+		if err := Prepare(context.Background(), p, es, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		if es[0].Err != nil {
+			t.Fatal(es[0].Err)
+		}
+		return es[0].Project
+	}
+	pr := prep(podEntry([]compose.Port{{HostPort: 8080, ContainerPort: 80}}, []compose.Port{{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: "udp"}}))
+	a, ok := pr.Pod.Networks["web_default"]
+	if !ok || len(pr.Pod.Networks) != 1 || a.IPv4 == "" {
+		t.Fatalf("pod networks %v", pr.Pod.Networks)
+	}
+	if len(pr.Pod.Ports) != 2 || pr.Pod.Ports[0].Protocol != "tcp" {
+		t.Errorf("pod ports %v", pr.Pod.Ports)
+	}
+	for _, s := range pr.Services {
+		if len(s.Networks) != 0 {
+			t.Errorf("container %s got its own networks %v", s.Name, s.Networks)
+		}
+	}
+	ms, _ := p.Members("web_default")
+	if len(ms) != 1 || ms[0].ID != PodID("web") || ms[0].Service != PodService || strings.Join(ms[0].Names, ",") != "webhost,web" {
+		t.Fatalf("members %+v", ms)
+	}
+	if again := prep(podEntry()); again.Pod.Networks["web_default"].IPv4 != a.IPv4 {
+		t.Errorf("pod address moved from %v to %v", a, again.Pod.Networks["web_default"])
+	}
+	addrs, err := podAddresses(p, "web")
+	if err != nil || addrs["web_default"] != a.IPv4 {
+		t.Errorf("pod addresses %v, %v", addrs, err)
+	}
+
+	// Two containers of a pod cannot publish the same host port.
+	es := []compose.Entry{podEntry([]compose.Port{{HostPort: 8080, ContainerPort: 80}}, []compose.Port{{HostPort: 8080, ContainerPort: 81}})}
+	if err := Prepare(context.Background(), p, es, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if es[0].Err == nil || !strings.Contains(es[0].Err.Error(), "hostPort 8080/tcp") {
+		t.Errorf("duplicate hostPort: %v", es[0].Err)
+	}
+
+	// A host-network pod gets nothing; GC keeps a running pod's network
+	// and drops it once the project is gone.
+	host := podEntry()
+	host.Project.Pod.HostNetwork = true
+	if pr := prep(host); pr.Pod.Networks != nil {
+		t.Errorf("host-network pod got networks %v", pr.Pod.Networks)
+	}
+	if err := GC(context.Background(), p, t.TempDir(), []compose.Entry{podEntry()}, nil, nil); err != nil && !strings.Contains(err.Error(), "plugin") {
+		t.Fatal(err)
+	}
+	if ms, _ := p.Members("web_default"); len(ms) != 1 {
+		t.Errorf("GC dropped the pod's reservation: %v", ms)
+	}
+}
