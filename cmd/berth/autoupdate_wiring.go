@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -228,4 +230,45 @@ func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
 	}
 	u := a.updater()
 	return &autoupdate.Scheduler{Schedule: sched, Run: u.Run, Log: a.log}, nil
+}
+
+// keepGoodDigest runs before apply pulls ref. When the digest the registry
+// serves for ref is one auto-update rolled back (bad.json), pulling it would
+// put the failed image back under the tag, and the next (re)start for any
+// reason would run it. The store keeps the digest ref has instead (or gets
+// the newest rollback target back), a warning says so, and kept is that
+// digest; bad is the registry's. Without a bad digest for ref this costs no
+// registry request.
+func keepGoodDigest(ctx context.Context, s *image.Store, stateDir string, log *slog.Logger, ref string) (kept, bad string, ok bool) {
+	st := autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")}
+	bads, err := st.Bad()
+	if err != nil || len(bads[ref]) == 0 {
+		return "", "", false
+	}
+	remote, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return "", "", false // the pull reports it
+	}
+	b := autoupdate.IsBad(bads, ref, remote)
+	if b == nil {
+		return "", "", false
+	}
+	why := fmt.Sprintf("rolled back by auto-update at %s: %s", b.At.Local().Format(time.DateTime), b.Reason)
+	if img, err := s.Get(ctx, ref); err == nil && img.Digest != remote {
+		log.Warn("not pulling a digest recorded bad; keeping the current one", "image", ref, "bad", remote, "keeping", img.Digest, "why", why)
+		return img.Digest, remote, true
+	}
+	rts, _ := st.RollbackTargets()
+	for _, id := range slices.Sorted(maps.Keys(rts)) {
+		rt := rts[id]
+		if rt.Image != ref || rt.Digest == remote || autoupdate.IsBad(bads, ref, rt.Digest) != nil {
+			continue
+		}
+		if err := s.Tag(ctx, ref, rt.Digest); err == nil {
+			log.Warn("not pulling a digest recorded bad; using the rollback target", "image", ref, "bad", remote, "keeping", rt.Digest, "why", why)
+			return rt.Digest, remote, true
+		}
+	}
+	log.Warn("pulling a digest recorded bad: no other image of this tag is stored", "image", ref, "digest", remote, "why", why)
+	return "", "", false
 }

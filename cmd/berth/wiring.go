@@ -151,12 +151,19 @@ type puller struct {
 }
 
 func (p puller) Pull(ctx context.Context, ref string) error {
-	img, err := p.s.Pull(ctx, ref)
-	if err != nil {
-		return err
+	digest, bad, kept := keepGoodDigest(ctx, p.s, p.stateDir, p.log, ref)
+	if !kept {
+		img, err := p.s.Pull(ctx, ref)
+		if err != nil {
+			return err
+		}
+		digest = img.Digest
 	}
 	if err := autoupdate.UpdateLockfile(ctx, p.stateDir, func(l *autoupdate.Lockfile) {
-		l.Resolved(ref, img.Digest, "apply", time.Now().UTC())
+		l.Resolved(ref, digest, "apply", time.Now().UTC())
+		if kept {
+			l.Checked(ref, digest, bad, time.Now().UTC())
+		}
 	}); err != nil {
 		p.log.Warn("recording the pulled digest in the lockfile", "image", ref, "err", err)
 	}

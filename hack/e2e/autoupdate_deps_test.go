@@ -32,21 +32,24 @@ func TestAutoUpdateRollbackDependents(t *testing.T) {
 	d1 := build("db:stable", "d1", "sleep", "600")
 	build("web:stable", "w1", "sleep", "600")
 	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
-	if err := os.WriteFile(filepath.Join(e.config, "berth.yaml"), []byte("autoupdate:\n  soak: 2s\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.config, "berth.yaml"), []byte("autoupdate:\n  soak: 1s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.writeProject("deps", fmt.Sprintf(`services:
+	project := func(extra string) {
+		e.writeProject("deps", fmt.Sprintf(`services:
   db:
-    image: %s
+    image: %[1]s
     init: true
     restart: always
     labels:
       io.containers.autoupdate: registry
   web:
-    image: %s
+    image: %[2]s
     init: true
     depends_on: [db]
-`, reg.Ref("db:stable"), reg.Ref("web:stable")))
+%[3]s`, reg.Ref("db:stable"), reg.Ref("web:stable"), extra))
+	}
+	project("")
 	e.mustBerth("apply")
 	const db, web = "berth-deps-db.service", "berth-deps-web.service"
 	for _, u := range []string{db, web} {
@@ -79,6 +82,19 @@ func TestAutoUpdateRollbackDependents(t *testing.T) {
 	}
 	if ps := e.autoupdatePs(); ps[db] != d1 {
 		t.Errorf("db runs %s after the rollback; want %s", ps[db], d1)
+	}
+
+	// A new service on db's tag: apply must not pull d2, recorded bad,
+	// back under the tag; it starts on d1 and plan says so.
+	project("  replica:\n    image: " + reg.Ref("db:stable") + "\n    init: true\n")
+	if plan := e.mustBerth("plan"); !strings.Contains(plan, "this create keeps "+d1[:19]) {
+		t.Errorf("plan of the new service does not say it keeps %s:\n%s", d1[:19], plan)
+	}
+	if out := e.mustBerth("apply"); !strings.Contains(out, "deps/replica: created") {
+		t.Errorf("apply of the new service:\n%s", out)
+	}
+	if ps := e.autoupdatePs(); ps["berth-deps-replica.service"] != d1 || ps[db] != d1 {
+		t.Errorf("after apply: %v; want replica and db on %s, not the bad %s", ps, d1, d2)
 	}
 
 	// A good db image: updated, web restarted with it and running.
