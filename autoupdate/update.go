@@ -108,6 +108,7 @@ func (u *Updater) Run(ctx context.Context, opts Options) (rep Report, err error)
 		}
 		defer unlock()
 	}
+	t0 := time.Now()
 	targets, err := u.Source.Targets(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("listing services to update: %w", err)
@@ -116,7 +117,12 @@ func (u *Updater) Run(ctx context.Context, opts Options) (rep Report, err error)
 	if parallel < 1 {
 		parallel = 4
 	}
+	t1 := time.Now()
 	rep.Results = Check(ctx, targets, u.Images, parallel)
+	t2 := time.Now()
+	defer func() {
+		log.Debug("auto-update check timings", "targets", len(targets), "listing", t1.Sub(t0), "check", t2.Sub(t1), "total", time.Since(t0))
+	}()
 	bad, err := u.State.Bad()
 	if err != nil {
 		return rep, err

@@ -91,11 +91,13 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 	if o.Format != "table" && o.Format != "json" {
 		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
 	}
+	t0 := time.Now()
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.log.Debug("auto-update connected", "took", time.Since(t0))
 	u := a.updater()
 	u.Parallel = o.Parallel
 	rep, err := u.Run(ctx, autoupdate.Options{DryRun: o.DryRun, NoRollback: !o.Rollback})
@@ -147,7 +149,7 @@ func runAutoUpdateHistory(g *globalOptions, o *autoUpdateOptions, out io.Writer)
 // digest its container was started from. Units whose spec cannot be read come
 // back as targets with Err set, so they are reported and block nothing.
 func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupdate.Target, error) {
-	us, err := a.sd.List(ctx, units.Prefix)
+	us, err := a.sd.ListEnvironments(ctx, units.Prefix)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func BenchmarkAutoUpdateCheck(b *testing.B) {
 		reg.Push(b, ref, img)
 		refs = append(refs, ref)
 	}
-	sb := e2e.BootSystemd(b)
+	sb := e2e.BootSystemd(b, e2e.WithNetNS(reg.Addr())) // bridges and rules stay off the host
 	ctx := context.Background()
 	logf, err := os.Create(filepath.Join(wd, "commands.log"))
 	if err != nil {
