@@ -119,6 +119,12 @@ type Service struct {
 	// NetworkMode is "" (the project networks in Networks), "host", "none",
 	// "service:NAME" or "container:NAME".
 	NetworkMode string                       `json:"network_mode,omitempty"`
+	// Joiners are the containers (PROJECT/SERVICE) whose network_mode
+	// service: or container: names this one, filled in by apply
+	// (network.Prepare): its unit Wants= theirs, so that whenever it
+	// starts again, systemd's own restarts included, they start again too
+	// and enter its new network namespace.
+	Joiners []string `json:"joiners,omitempty"`
 	Networks    map[string]NetworkAttachment `json:"networks,omitempty"`
 	Ports       []Port                       `json:"ports,omitempty"`
 	ExtraHosts  []string                     `json:"extra_hosts,omitempty"` // "name:ip"

@@ -80,31 +80,18 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 	wg.Wait()
 
 	starts := make(chan struct{}, maxParallelStarts)
-	done := map[string]chan struct{}{} // by project/service, of changes started so far
+	nodes := startGraph(p)
 	for _, c := range p.Changes {
 		if c.Action != Create && c.Action != Recreate {
 			continue
 		}
-		var deps []chan struct{}
-		// A pod's containers join its sandbox: they wait for its unit.
-		if ch, ok := done[c.Project+"/"+units.PodService]; ok && c.Service != units.PodService {
-			deps = append(deps, ch)
-		}
-		if c.Desired != nil {
-			for dep := range c.Desired.DependsOn {
-				if ch, ok := done[c.Project+"/"+dep]; ok {
-					deps = append(deps, ch)
-				}
-			}
-		}
-		finished := make(chan struct{})
-		done[c.Project+"/"+c.Service] = finished
+		n := nodes[c.Project+"/"+c.Service]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(finished)
-			for _, d := range deps {
-				<-d
+			defer close(n.finished)
+			for _, d := range n.deps {
+				<-nodes[d].finished
 			}
 			starts <- struct{}{}
 			defer func() { <-starts }()
@@ -113,6 +100,78 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// startNode is one create or recreate and the starts (by project/service)
+// it waits for.
+type startNode struct {
+	deps     []string
+	finished chan struct{}
+}
+
+// startGraph says which creates and recreates wait for which: a pod's
+// containers for its sandbox unit and a service for its depends_on (when
+// the plan starts them earlier), and a container sharing another's network
+// namespace (network_mode service: or container:, possibly of another
+// project and later in the plan) for that container, whose unit it is
+// bound to and which must exist first. A peer wait that would close a
+// cycle is left out.
+func startGraph(p *Plan) map[string]*startNode {
+	nodes := map[string]*startNode{}
+	var order []string
+	for _, c := range p.Changes {
+		if c.Action != Create && c.Action != Recreate {
+			continue
+		}
+		key := c.Project + "/" + c.Service
+		n := &startNode{finished: make(chan struct{})}
+		// A pod's containers join its sandbox: they wait for its unit.
+		if _, ok := nodes[c.Project+"/"+units.PodService]; ok && c.Service != units.PodService {
+			n.deps = append(n.deps, c.Project+"/"+units.PodService)
+		}
+		if c.Desired != nil {
+			for dep := range c.Desired.DependsOn {
+				if _, ok := nodes[c.Project+"/"+dep]; ok {
+					n.deps = append(n.deps, c.Project+"/"+dep)
+				}
+			}
+		}
+		nodes[key] = n
+		order = append(order, key)
+	}
+	for _, c := range p.Changes {
+		if (c.Action != Create && c.Action != Recreate) || c.Desired == nil {
+			continue
+		}
+		project, service, ok := units.NetnsPeer(c.Desired)
+		key, peer := c.Project+"/"+c.Service, project+"/"+service
+		if _, planned := nodes[peer]; ok && planned && peer != key && !reaches(nodes, peer, key) {
+			nodes[key].deps = append(nodes[key].deps, peer)
+		}
+	}
+	return nodes
+}
+
+// reaches reports whether from waits, directly or not, for to.
+func reaches(nodes map[string]*startNode, from, to string) bool {
+	seen := map[string]bool{}
+	var walk func(string) bool
+	walk = func(k string) bool {
+		if k == to {
+			return true
+		}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		for _, d := range nodes[k].deps {
+			if walk(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(from)
 }
 
 // maxParallelStops bounds concurrent stop jobs.

@@ -90,15 +90,41 @@ func podMember(u *Unit, svc *compose.Service) {
 	u.add("Unit", "After", pod)
 }
 
-// netnsPeer binds a network_mode service:NAME container's unit to NAME's:
-// it starts after NAME has pinned its network namespace and stops (and is
-// restarted with) it, since a recreated NAME has a new namespace.
+// NetnsPeer is the container whose network namespace svc joins: NAME of
+// network_mode service:NAME, or PROJECT/SERVICE of container:NAME as apply
+// resolves it. ok is false otherwise (an unresolved container:NAME too).
+func NetnsPeer(svc *compose.Service) (project, service string, ok bool) {
+	if target, found := strings.CutPrefix(svc.NetworkMode, "service:"); found && target != "" {
+		return svc.Project, target, true
+	}
+	if ref, found := strings.CutPrefix(svc.NetworkMode, "container:"); found {
+		project, service, ok = strings.Cut(ref, "/")
+		return project, service, ok && project != "" && service != ""
+	}
+	return "", "", false
+}
+
+// netnsPeer binds the unit of a container that joins another's network
+// namespace (NetnsPeer) to that container's unit: it starts after the peer
+// has pinned its namespace, and stops with it (BindsTo=), since a
+// restarted peer has a new namespace that the joiner must enter again.
+//
+// The peer's unit Wants= its joiners (compose.Service.Joiners), so they
+// start again with it: a restart job, systemd's automatic restart included
+// (systemd 252 queues it as one), pulls them in as starts. BindsTo= alone
+// turns an explicit restart of the peer into a try-restart of the joiner,
+// but a crashed peer has already stopped them, and they would stay down.
 func netnsPeer(u *Unit, svc *compose.Service) {
-	target, ok := strings.CutPrefix(svc.NetworkMode, "service:")
-	if !ok || target == "" {
+	for _, j := range svc.Joiners {
+		if project, service, ok := strings.Cut(j, "/"); ok {
+			u.add("Unit", "Wants", Name(project, service))
+		}
+	}
+	project, service, ok := NetnsPeer(svc)
+	if !ok {
 		return
 	}
-	peer := Name(svc.Project, target)
+	peer := Name(project, service)
 	u.add("Unit", "BindsTo", peer)
 	u.add("Unit", "After", peer)
 }

@@ -44,3 +44,31 @@ func TestPodUnit(t *testing.T) {
 		}
 	}
 }
+
+// A container sharing another's network namespace is bound to its unit,
+// for service:NAME and for container:NAME as apply resolves it.
+func TestNetnsPeerUnit(t *testing.T) {
+	for mode, want := range map[string]string{
+		"service:web":             "berth-app-web.service",
+		"container:other/db-main": `berth-other-db\x2dmain.service`,
+	} {
+		svc := &compose.Service{Project: "app", Name: "side", Image: "busybox", NetworkMode: mode}
+		text := Service(Config{Binary: "/usr/bin/berth"}, svc, "/s.json").Text()
+		for _, w := range []string{"BindsTo=" + want, "After=" + want} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: unit lacks %s:\n%s", mode, w, text)
+			}
+		}
+	}
+	peer := &compose.Service{Project: "app", Name: "web", Image: "busybox", Joiners: []string{"app/side", "other/tap"}}
+	text := Service(Config{Binary: "/usr/bin/berth"}, peer, "/s.json").Text()
+	for _, w := range []string{"Wants=berth-app-side.service", "Wants=berth-other-tap.service"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("peer unit lacks %s:\n%s", w, text)
+		}
+	}
+	svc := &compose.Service{Project: "app", Name: "side", Image: "busybox", NetworkMode: "container:unresolved"}
+	if text := Service(Config{Binary: "/usr/bin/berth"}, svc, "/s.json").Text(); strings.Contains(text, "BindsTo=") {
+		t.Errorf("unresolved container: mode bound:\n%s", text)
+	}
+}

@@ -172,3 +172,146 @@ func TestNetworkPod(t *testing.T) {
 		t.Errorf("network records left: %s", r)
 	}
 }
+
+func netpodModesProjects(reg string) (modes, ext string) {
+	modes = fmt.Sprintf(`services:
+  web:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    restart: always
+    container_name: webbox
+    command: %[2]s
+    ports: ["18091:80"]
+  side:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    command: ["sleep", "600"]
+    network_mode: "service:web"
+  client:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    command: ["sleep", "600"]
+    hostname: clienthost
+    extra_hosts: ["gw.test:192.0.2.1"]
+    dns: ["192.0.2.53"]
+    dns_search: ["example.test"]
+`, reg, fmt.Sprintf(netHTTPD, "web-ok"))
+	ext = fmt.Sprintf(`services:
+  tap:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    command: ["sleep", "600"]
+    network_mode: "container:webbox"
+  guest:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    command: ["sleep", "600"]
+networks:
+  default:
+    external: true
+    name: modes_default
+`, reg)
+	return modes, ext
+}
+
+// netpodByName fetches / from name:port inside unit, resolving name from
+// the container's /etc/hosts (the test image's static busybox has no NSS).
+func (e *berthEnv) netpodByName(unit, name string, port int) (string, error) {
+	return e.netIn(unit, fmt.Sprintf(`ip=$(awk -v n=%q '{for(i=2;i<=NF;i++) if($i==n){print $1; exit}}' /etc/hosts); test -n "$ip" || { echo "no $ip in /etc/hosts"; exit 1; }; printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$ip" %d | tail -n 1`, name, port))
+}
+
+// TestNetworkModes: network_mode service:NAME and container:NAME (of
+// another project) share the peer's namespace and follow it when it is
+// restarted or crashes; an external network is joined and its members
+// found by name; hostname, extra_hosts, dns and dns_search are honoured;
+// a container reaches a published port through the host's address.
+func TestNetworkModes(t *testing.T) {
+	e := newBerthEnv(t)
+	modes, ext := netpodModesProjects(e.registry)
+	e.writeProject("modes", modes)
+	e.writeProject("ext", ext) // sorts first: apply prepares the declaring project first anyway
+	if out, err := e.berth("apply"); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, out, e.sh("journalctl --no-pager -n 60 -u 'berth-*' || true"))
+	}
+	const web, side, client, tap, guest = "berth-modes-web.service", "berth-modes-side.service", "berth-modes-client.service", "berth-ext-tap.service", "berth-ext-guest.service"
+	for _, u := range []string{web, side, client, tap, guest} {
+		e.eventually(30*time.Second, u+" active", func() bool { return e.prop(u, "ActiveState") == "active" })
+	}
+
+	// hostname, extra_hosts, dns, dns_search.
+	if h := e.netMustIn(client, "hostname"); h != "clienthost" {
+		t.Errorf("hostname %q, want clienthost", h)
+	}
+	if h := e.netMustIn(client, "cat /etc/hosts"); !strings.Contains(h, "192.0.2.1\tgw.test") {
+		t.Errorf("extra_hosts missing:\n%s", h)
+	}
+	r := e.netMustIn(client, "cat /etc/resolv.conf")
+	for _, want := range []string{"nameserver 192.0.2.53", "search example.test"} {
+		if !strings.Contains(r, want) {
+			t.Errorf("resolv.conf lacks %q:\n%s", want, r)
+		}
+	}
+
+	// external: true joins modes_default; web is found by name and by
+	// container_name from the other project.
+	for _, name := range []string{"web", "webbox"} {
+		e.eventually(10*time.Second, "guest to fetch web as "+name, func() bool {
+			out, err := e.netpodByName(guest, name, 80)
+			return err == nil && out == "web-ok"
+		})
+	}
+
+	// Hairpin: through the host's address (the bridge gateway) and the
+	// published port, from another container and from web itself.
+	gw := e.netMustIn(client, "ip route | awk '/^default/ {print $3}'")
+	e.netpodMustHTTP(client, gw, 18091, "web-ok")
+	e.netpodMustHTTP(web, gw, 18091, "web-ok")
+
+	// service: and container: share web's namespace (its localhost).
+	e.netpodMustHTTP(side, "127.0.0.1", 80, "web-ok")
+	e.netpodMustHTTP(tap, "127.0.0.1", 80, "web-ok")
+
+	// They follow web into its new namespace when web is restarted by
+	// hand, and when it crashes and systemd restarts it.
+	netns := func(unit string) string {
+		pid := e.mainPID(unit)
+		if pid == 0 {
+			return ""
+		}
+		out, err := e.sb.Command(t.Context(), "readlink", fmt.Sprintf("/proc/%d/ns/net", pid)).CombinedOutput()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	follow := func(how string) {
+		t.Helper()
+		old := netns(web)
+		switch how {
+		case "restart":
+			e.sh("systemctl restart " + web)
+		case "crash":
+			e.sh(fmt.Sprintf("kill -KILL %d", e.mainPID(web)))
+		}
+		var state string
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			now := netns(web)
+			state = fmt.Sprintf("web %s %s (was %s), side %s %s, tap %s %s", e.prop(web, "ActiveState"), now, old,
+				e.prop(side, "ActiveState"), netns(side), e.prop(tap, "ActiveState"), netns(tap))
+			if now != "" && now != old && e.prop(web, "ActiveState") == "active" &&
+				netns(side) == now && netns(tap) == now &&
+				e.prop(side, "ActiveState") == "active" && e.prop(tap, "ActiveState") == "active" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("side and tap not in web's new netns 30 s after a %s: %s\n%s", how, state,
+					e.sh("journalctl --no-pager -n 40 -u "+web+" -u "+side+" -u "+tap+" || true"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		e.netpodMustHTTP(tap, "127.0.0.1", 80, "web-ok")
+	}
+	follow("restart")
+	follow("crash")
+}

@@ -190,6 +190,9 @@ func (l *Launcher) targetID(svc *compose.Service, mode, name string) (string, er
 	if mode == "service" {
 		return svc.Project + "-" + name, nil
 	}
+	if project, service, ok := ContainerPeer(svc.NetworkMode); ok {
+		return project + "-" + service, nil
+	}
 	recs, _ := l.Paths.Records()
 	for _, r := range recs {
 		ms, _ := l.Paths.Members(r.Name)

@@ -82,3 +82,41 @@ func TestPreparePod(t *testing.T) {
 		t.Errorf("GC dropped the pod's reservation: %v", ms)
 	}
 }
+
+// container:NAME resolves to PROJECT/SERVICE across projects, by
+// container_name or id; unknown or ambiguous names fail that project.
+func TestResolveNetnsPeers(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	mk := func(mode string) []compose.Entry {
+		return []compose.Entry{
+			testProject("a", nil, compose.Service{Name: "web", ContainerName: "webbox"}, compose.Service{Name: "db"}),
+			testProject("b", nil, compose.Service{Name: "tap", NetworkMode: mode}),
+		}
+	}
+	for mode, want := range map[string]string{
+		"container:webbox": "container:a/web",
+		"container:a-db":   "container:a/db",
+		"container:nobody": "",
+		"container:b-tap":  "",
+	} {
+		es := mk(mode)
+		if err := Prepare(context.Background(), p, es, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		if want == "" {
+			if es[1].Err == nil {
+				t.Errorf("%s accepted", mode)
+			}
+			continue
+		}
+		if es[1].Err != nil || es[1].Project.Services[0].NetworkMode != want {
+			t.Errorf("%s: %v %v, want %s", mode, es[1].Err, es[1].Project, want)
+		}
+		if j := es[0].Project.Services[0].Joiners; mode == "container:webbox" && (len(j) != 1 || j[0] != "b/tap") {
+			t.Errorf("web's joiners %v, want [b/tap]", j)
+		}
+		if pr, s, ok := ContainerPeer(want); !ok || pr+"/"+s != strings.TrimPrefix(want, "container:") {
+			t.Errorf("ContainerPeer(%s) = %s %s %v", want, pr, s, ok)
+		}
+	}
+}

@@ -51,14 +51,33 @@ func Prepare(ctx context.Context, p Paths, entries []compose.Entry, only []strin
 		return err
 	}
 	defer unlock()
+	// Container names are resolved against every project before any entry
+	// is dropped for an error of its own.
+	var bad []error
 	for i := range entries {
 		e := &entries[i]
 		if e.Err != nil || e.Project == nil || (len(only) > 0 && !slices.Contains(only, e.Name)) {
+			bad = append(bad, nil)
 			continue
 		}
-		if err := prepareProject(p, e.Project, persist); err != nil {
-			e.Err = fmt.Errorf("%s: networks: %w", e.Path, err)
-			e.Project = nil
+		bad = append(bad, resolveNetnsPeers(entries, e.Project))
+	}
+	// Projects that join external networks come second, so the project
+	// declaring a network is prepared first within one apply.
+	for _, external := range []bool{false, true} {
+		for i := range entries {
+			e := &entries[i]
+			if e.Err != nil || e.Project == nil || (len(only) > 0 && !slices.Contains(only, e.Name)) || hasExternal(e.Project) != external {
+				continue
+			}
+			err := bad[i]
+			if err == nil {
+				err = prepareProject(p, e.Project, persist)
+			}
+			if err != nil {
+				e.Err = fmt.Errorf("%s: networks: %w", e.Path, err)
+				e.Project = nil
+			}
 		}
 	}
 	return nil
