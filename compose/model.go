@@ -117,19 +117,20 @@ type Service struct {
 	Devices  []Device    `json:"devices,omitempty"`
 
 	// NetworkMode is "" (the project networks in Networks), "host", "none",
-	// "service:NAME" or "container:NAME".
+	// "service:NAME" or "container:NAME" (apply resolves NAME to
+	// "container:PROJECT/SERVICE").
 	NetworkMode string                       `json:"network_mode,omitempty"`
+	Networks    map[string]NetworkAttachment `json:"networks,omitempty"`
+	Ports       []Port                       `json:"ports,omitempty"`
+	ExtraHosts  []string                     `json:"extra_hosts,omitempty"` // "name:ip"
+	DNS         []string                     `json:"dns,omitempty"`
+	DNSSearch   []string                     `json:"dns_search,omitempty"`
 	// Joiners are the containers (PROJECT/SERVICE) whose network_mode
 	// service: or container: names this one, filled in by apply
 	// (network.Prepare): its unit Wants= theirs, so that whenever it
 	// starts again, systemd's own restarts included, they start again too
 	// and enter its new network namespace.
 	Joiners []string `json:"joiners,omitempty"`
-	Networks    map[string]NetworkAttachment `json:"networks,omitempty"`
-	Ports       []Port                       `json:"ports,omitempty"`
-	ExtraHosts  []string                     `json:"extra_hosts,omitempty"` // "name:ip"
-	DNS         []string                     `json:"dns,omitempty"`
-	DNSSearch   []string                     `json:"dns_search,omitempty"`
 
 	// Health is compose's healthcheck or a pod's readiness probe; its
 	// status shows in ps and gates service_healthy and notify: healthy.
