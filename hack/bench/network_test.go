@@ -14,12 +14,18 @@ import (
 	"github.com/berth-dev/berth/hack/e2e"
 )
 
-// BenchmarkNetworkApply measures, per iteration, `berth apply` of a
-// project with 20 networked services (one bridge, a published port each)
-// until every unit is active, and the apply that removes them all. The
-// sandbox has its own network namespace. The launchers' journal lines give
-// the CNI ADD time ("network=" phase: netns + bridge, host-local, portmap,
-// firewall); the teardown apply gives an upper bound for DEL.
+// BenchmarkNetworkApply measures, per iteration and interleaved, the time
+// from starting the tool to 20 networked containers running (one bridge, a
+// port published on 127.0.0.1 each):
+//   - berth: `berth apply` of a project with 20 services until every unit
+//     is active, then the apply that removes them all;
+//   - podman-compose: `podman-compose up -d` of the same services (Debian's
+//     podman-compose and podman with netavark, runc, its own storage, network
+//     config and registries files under the work dir), then `down -t 0`.
+//
+// The sandbox has its own network namespace, so bridges and rules of both
+// stay off the host. The launchers' journal lines give berth's CNI ADD
+// time ("network=" phase: netns + bridge, host-local, portmap, firewall).
 func BenchmarkNetworkApply(b *testing.B) {
 	wd := e2e.WorkDir(b)
 	bin := buildBerth(b, wd)
@@ -49,9 +55,13 @@ func BenchmarkNetworkApply(b *testing.B) {
 		fmt.Fprintf(&compose, "  s%02d:\n    image: %s\n    command: [\"sleep\", \"600\"]\n    ports: [\"127.0.0.1:%d:80\"]\n", i, ref, 19000+i)
 	}
 	dir := filepath.Join(config, "bench")
-	var ups, downs []time.Duration
+	pc := netpodPodmanCompose(b, sb, wd, reg.Addr(), ref)
+	var ups, downs, pups, pdowns []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		up, down := pc.cycle(b)
+		pups, pdowns = append(pups, up), append(pdowns, down)
+
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
@@ -88,7 +98,13 @@ func BenchmarkNetworkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(med(ups).Milliseconds()), "ms/apply-20-active")
 	b.ReportMetric(float64(med(downs).Milliseconds()), "ms/apply-remove-20")
+	b.ReportMetric(float64(med(pups).Milliseconds()), "ms/podman-compose-up-20")
+	b.ReportMetric(float64(med(pdowns).Milliseconds()), "ms/podman-compose-down-20")
+	b.ReportMetric(float64(med(pups))/float64(med(ups)), "podman-up/berth-up")
+	b.ReportMetric(float64(med(pdowns))/float64(med(downs)), "podman-down/berth-down")
 	b.Logf("apply -> 20 networked units active: median %v over %d runs; removing them: median %v", med(ups), len(ups), med(downs))
+	b.Logf("podman-compose up -d -> 20 containers running: median %v; down -t 0: median %v", med(pups), med(pdowns))
+	b.Logf("podman-compose/berth: up %.2fx, down %.2fx", float64(med(pups))/float64(med(ups)), float64(med(pdowns))/float64(med(downs)))
 	if len(adds) > 0 {
 		b.ReportMetric(float64(med(adds).Microseconds())/1000, "ms/cni-add")
 		b.Logf("CNI ADD per container (launcher's network phase): median %v, max %v, n=%d", med(adds), adds[len(adds)-1], len(adds))
