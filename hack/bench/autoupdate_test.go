@@ -35,6 +35,7 @@ const (
 func BenchmarkAutoUpdateCheck(b *testing.B) {
 	wd := e2e.WorkDir(b)
 	bin := buildBerth(b, wd)
+	e2e.BuildCNIPlugins(b, filepath.Join(wd, "cni")) // next to the binary, where berth looks
 	reg := e2e.StartRegistry(b)
 	var refs []string
 	for i := range benchImages {

@@ -195,18 +195,18 @@ func TestAutoUpdateRollback(t *testing.T) {
 	ref := reg.Ref("app:stable")
 	v1 := build("v1", "sleep", "600")
 	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
-	if err := os.WriteFile(filepath.Join(e.config, "berth.yaml"), []byte("autoupdate:\n  soak: 3s\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.config, "berth.yaml"), []byte("autoupdate:\n  soak: 2s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// worker shares app's image. (Dependency order is tested with fakes in
-	// package autoupdate: with Requires=, systemd stops and unloads the
-	// transient dependent when its dependency's restart fails, and
-	// restoring it needs a re-apply.)
+	// worker shares app's image and depends on it: app is updated first,
+	// and when app fails, worker (which systemd restarted or stopped with
+	// it) ends on the previous image too.
 	e.writeProject("roll", fmt.Sprintf(`services:
   worker:
     image: %[1]s
     restart: always
     init: true
+    depends_on: [app]
     labels:
       io.containers.autoupdate: registry
   app:
