@@ -206,7 +206,7 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 		a.Log.Warn("ignoring unreadable intents", "err", err)
 		intents = Intents{}
 	}
-	p := MakePlan(entries, observed, nil)
+	p := makePlan(entries, observed, nil, a.Source.Memo())
 	p.RespectIntents(intents)
 	a.markVanished(p)
 	a.gateBackoff(p, observed)
@@ -235,7 +235,7 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 	if rec.Changes > 0 {
 		rec.Errors = append(rec.Errors, a.apply(ctx, p)...)
 	}
-	a.Rec.PruneSpecs(entries, observed)
+	a.Rec.pruneSpecs(entries, observed, a.Source.Memo())
 	PruneIntents(a.Rec.StateDir, entries, intents)
 	a.remember(p)
 

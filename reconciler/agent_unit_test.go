@@ -126,17 +126,17 @@ func TestChangedFieldsNamesWhatChanged(t *testing.T) {
 func TestLimitsDrift(t *testing.T) {
 	svc := &compose.Service{Project: "p", Name: "s", Image: "a", Resources: compose.Resources{MemoryMax: 64 << 20}}
 	ok := &Limits{MemoryMax: 64 << 20, TasksMax: 4915, CPUQuotaPerSecUSec: Infinity}
-	if d := limitsDrift(svc, ok); d != "" {
+	if d := limitsDrift(desiredLimits(svc), ok); d != "" {
 		t.Fatalf("no drift expected: %s", d)
 	}
 	changed := *ok
 	changed.MemoryMax = 32 << 20
-	if d := limitsDrift(svc, &changed); !strings.Contains(d, "MemoryMax") {
+	if d := limitsDrift(desiredLimits(svc), &changed); !strings.Contains(d, "MemoryMax") {
 		t.Fatalf("MemoryMax drift not seen: %q", d)
 	}
 	quota := *ok
 	quota.CPUQuotaPerSecUSec = 500000
-	if d := limitsDrift(svc, &quota); !strings.Contains(d, "CPUQuota") {
+	if d := limitsDrift(desiredLimits(svc), &quota); !strings.Contains(d, "CPUQuota") {
 		t.Fatalf("a CPUQuota set by hand on an unlimited service not seen: %q", d)
 	}
 }

@@ -20,33 +20,39 @@ type Limits struct {
 // Infinity is systemd's value of an unset limit.
 const Infinity = ^uint64(0)
 
-// limitsDrift compares the limits systemd reports with those the unit berth
-// renders for svc, and names the first that differs; "" when they agree or
-// cannot be compared (percentages of the host, unknown values).
-func limitsDrift(svc *compose.Service, got *Limits) string {
-	if got == nil {
-		return ""
-	}
+// wantLimit is one limit the unit berth renders sets (or leaves unset).
+type wantLimit struct {
+	name string
+	want uint64
+	got  func(*Limits) uint64
+}
+
+// desiredLimits renders svc's unit and returns the limits to compare with
+// what systemd reports: unset ones as Infinity, except TasksMax (systemd's
+// default applies, no fixed value) and values that cannot be compared
+// (percentages of the host), which are left out. Never nil.
+func desiredLimits(svc *compose.Service) []wantLimit {
+	out := []wantLimit{}
 	set, err := units.Build(units.Config{}, svc, "")
 	if err != nil {
-		return ""
+		return out
 	}
 	u := set.Service
 	check := []struct {
 		name    string
-		got     uint64
-		want    func(string) (uint64, bool)
+		got     func(*Limits) uint64
+		parse   func(string) (uint64, bool)
 		unsetOK bool // an unset property has no fixed value to compare
 	}{
-		{"MemoryMax", got.MemoryMax, parseBytes, false},
-		{"TasksMax", got.TasksMax, parseCount, true},
-		{"CPUQuota", got.CPUQuotaPerSecUSec, parseQuota, false},
+		{"MemoryMax", func(l *Limits) uint64 { return l.MemoryMax }, parseBytes, false},
+		{"TasksMax", func(l *Limits) uint64 { return l.TasksMax }, parseCount, true},
+		{"CPUQuota", func(l *Limits) uint64 { return l.CPUQuotaPerSecUSec }, parseQuota, false},
 	}
 	for _, c := range check {
 		v, set := u.Value("Service", c.name)
 		want := Infinity
 		if set {
-			w, ok := c.want(v)
+			w, ok := c.parse(v)
 			if !ok {
 				continue
 			}
@@ -54,8 +60,21 @@ func limitsDrift(svc *compose.Service, got *Limits) string {
 		} else if c.unsetOK {
 			continue
 		}
-		if c.got != want {
-			return fmt.Sprintf("%s changed by hand (%s, want %s)", c.name, show(c.got), show(want))
+		out = append(out, wantLimit{name: c.name, want: want, got: c.got})
+	}
+	return out
+}
+
+// limitsDrift compares the limits systemd reports with the wanted ones
+// (desiredLimits) and names the first that differs; "" when they agree or
+// got is unknown.
+func limitsDrift(want []wantLimit, got *Limits) string {
+	if got == nil {
+		return ""
+	}
+	for _, w := range want {
+		if g := w.got(got); g != w.want {
+			return fmt.Sprintf("%s changed by hand (%s, want %s)", w.name, show(g), show(w.want))
 		}
 	}
 	return ""

@@ -17,7 +17,6 @@ type Observed struct {
 	Service     string
 	Hash        string
 	ActiveState string
-	MainPID     int
 	// Limits are the unit's resource properties as systemd has them now;
 	// nil when unknown (no drift check then).
 	Limits *Limits
@@ -92,6 +91,11 @@ func (p *Plan) HasChanges() bool {
 // MakePlan diffs the loaded entries against the observed units. When only
 // is non-empty, projects not named in it are left out entirely.
 func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan {
+	return makePlan(entries, observed, only, nil)
+}
+
+// makePlan is MakePlan taking derived values from memo.
+func makePlan(entries []compose.Entry, observed []Observed, only []string, memo *Memo) *Plan {
 	p := &Plan{}
 	selected := func(project string) bool {
 		if len(only) == 0 {
@@ -134,7 +138,7 @@ func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan
 			name := units.Name(svc.Project, svc.Name)
 			cur := byUnit[name]
 			delete(byUnit, name)
-			c := diff(svc, name, cur)
+			c := diff(svc, name, cur, memo)
 			if podRecreated && c.Action == Keep {
 				// Stopping the pod unit stopped its containers (BindsTo=).
 				c.Action, c.Reason = Recreate, "pod sandbox recreated"
@@ -185,25 +189,22 @@ func stoppedWith(svc *compose.Service, recreated map[string]bool) string {
 	return names[0]
 }
 
-func diff(svc *compose.Service, name string, cur *Observed) Change {
+func diff(svc *compose.Service, name string, cur *Observed, memo *Memo) Change {
 	c := Change{Project: svc.Project, Service: svc.Name, Unit: name, Desired: svc, Current: cur}
-	switch {
+	switch hash := memo.hash(svc); {
 	case cur == nil:
 		c.Action = Create
-	case cur.Hash != svc.Hash():
-		c.Action, c.Reason = Recreate, fmt.Sprintf("spec changed (%s -> %s)", cur.Hash, svc.Hash())
+	case cur.Hash != hash:
+		c.Action, c.Reason = Recreate, fmt.Sprintf("spec changed (%s -> %s)", cur.Hash, hash)
 	case cur.ActiveState == "inactive" && len(svc.Sockets) > 0:
 		// A socket-activated service waits, inactive, for its first
 		// connection (its .socket unit is PartOf= it and goes with it).
-		c.Action = Keep
-	case cur.ActiveState == "inactive" && len(svc.Sockets) > 0:
-		// Socket-activated: the service waits for its first connection.
 		c.Action = Keep
 	case cur.ActiveState == "failed" || cur.ActiveState == "inactive":
 		c.Action, c.Reason = Recreate, "unit is "+cur.ActiveState
 		c.Repair = "unit was " + cur.ActiveState
 	default:
-		if d := limitsDrift(svc, cur.Limits); d != "" {
+		if d := limitsDrift(memo.limits(svc), cur.Limits); d != "" {
 			c.Action, c.Reason, c.Repair = Recreate, d, d
 			return c
 		}

@@ -19,7 +19,7 @@ func project(name string, svcs ...compose.Service) compose.Entry {
 }
 
 func observed(s compose.Service, state string) Observed {
-	return Observed{Unit: units.Name(s.Project, s.Name), Project: s.Project, Service: s.Name, Hash: s.Hash(), ActiveState: state, MainPID: 42}
+	return Observed{Unit: units.Name(s.Project, s.Name), Project: s.Project, Service: s.Name, Hash: s.Hash(), ActiveState: state}
 }
 
 func actions(p *Plan) map[string]Action {

@@ -12,13 +12,19 @@ import (
 // between writing a spec and starting or stopping its unit. It must run
 // under the reconcile lock, so no concurrent apply is between those steps.
 func (r *Reconciler) PruneSpecs(entries []compose.Entry, observed []Observed) {
+	r.pruneSpecs(entries, observed, nil)
+}
+
+func (r *Reconciler) pruneSpecs(entries []compose.Entry, observed []Observed, memo *Memo) {
 	keep := map[string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {
 			continue
 		}
 		for i := range e.Project.Services {
-			keep[filepath.Base(compose.SpecPath(r.StateDir, &e.Project.Services[i]))] = true
+			svc := &e.Project.Services[i]
+			// compose.SpecPath's name, with the memoised hash.
+			keep[svc.ID()+"-"+memo.hash(svc)+".json"] = true
 		}
 	}
 	for _, o := range observed {

@@ -44,6 +44,7 @@ type Source struct {
 
 	fingerprint uint64
 	entries     []compose.Entry
+	memo        *Memo // derived values of entries, renewed with them
 	errors      []FileError
 	since       map[string]time.Time // first failure time per project
 }
@@ -100,8 +101,13 @@ func (s *Source) Snapshot(ctx context.Context, force bool) (entries []compose.En
 	}
 	s.forgetDeleted(present)
 	s.fingerprint, s.entries, s.errors = fp, loaded, errs
+	s.memo = &Memo{}
 	return loaded, errs, true, nil
 }
+
+// Memo is the memo of the entries the last Snapshot returned: it is
+// renewed with every reload, so it never outlives them.
+func (s *Source) Memo() *Memo { return s.memo }
 
 // lastGoodDir holds one JSON project per entry that last loaded cleanly.
 func (s *Source) lastGoodDir() string { return filepath.Join(s.StateDir, "agent", "last-good") }

@@ -1,13 +1,14 @@
 package systemd
 
 import (
-	"errors"
-
 	"context"
+	"errors"
 	"fmt"
-	"github.com/godbus/dbus/v5"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 )
 
 // Unit is what berth reads back from a loaded service unit.
@@ -58,29 +59,70 @@ func (c *Client) List(ctx context.Context, prefix string) ([]Unit, error) {
 	return out, nil
 }
 
-// ListServices is List without the timestamps of the Unit interface: one
-// call for the list and one per unit, for the agent's frequent re-lists.
+// reconcileProps are the Service properties ListServices reads: the
+// environment (project, service, spec hash) and the limits the agent
+// compares for drift. Nothing else is read: GetAll(Service) makes systemd
+// compute ~250 properties, some from cgroup files, and costs milliseconds
+// per unit.
+var reconcileProps = []string{"Environment", "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec"}
+
+// listConcurrency bounds the property reads in flight on the connection.
+const listConcurrency = 32
+
+// ListServices is the agent's cheap listing, made for frequent re-lists:
+// one ListUnitsByPatterns call for the names and states, then only the
+// properties the reconciler compares (Environment and Limits; MainPID,
+// Restarts and timestamps stay zero), read one by one and concurrently
+// over the one connection. It makes no writes. A unit unloaded between
+// the list and its reads is left out.
 func (c *Client) ListServices(ctx context.Context, prefix string) ([]Unit, error) {
 	sts, err := c.conn.ListUnitsByPatternsContext(ctx, nil, []string{prefix + "*.service"})
 	if err != nil {
 		return nil, fmt.Errorf("listing units: %w", err)
 	}
-	out := make([]Unit, 0, len(sts))
-	for _, st := range sts {
-		u := Unit{Name: st.Name, LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState, Environment: map[string]string{}}
-		if u.LoadState == "loaded" {
-			sp, err := c.conn.GetUnitTypePropertiesContext(ctx, st.Name, "Service")
-			if gone(err) {
-				continue // unloaded since it was listed
-			}
-			if err != nil {
-				return nil, fmt.Errorf("reading service %s: %w", st.Name, err)
-			}
-			u.serviceProps(sp)
+	out := make([]Unit, len(sts))
+	skip := make([]bool, len(sts))
+	errs := make([]error, len(sts))
+	sem := make(chan struct{}, listConcurrency)
+	var wg sync.WaitGroup
+	for i, st := range sts {
+		out[i] = Unit{Name: st.Name, LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState,
+			Environment: map[string]string{}, Limits: Limits{MemoryMax: Infinity, TasksMax: Infinity, CPUQuotaPerSecUSec: Infinity}}
+		if st.LoadState != "loaded" {
+			continue
 		}
-		out = append(out, u)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			props := make(map[string]any, len(reconcileProps))
+			for _, name := range reconcileProps {
+				p, err := c.conn.GetServicePropertyContext(ctx, st.Name, name)
+				if gone(err) {
+					skip[i] = true
+					return
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("reading %s of %s: %w", name, st.Name, err)
+					return
+				}
+				props[name] = p.Value.Value()
+			}
+			out[i].serviceProps(props)
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for i := range out {
+		if !skip[i] {
+			kept = append(kept, out[i])
+		}
+	}
+	return kept, nil
 }
 
 // Get reads one service unit's state and environment.

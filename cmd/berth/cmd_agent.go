@@ -84,7 +84,7 @@ func runAgent(ctx context.Context, g *globalOptions, o *agentOptions, out io.Wri
 	}
 	ag := &reconciler.Agent{
 		Rec:      a.rec,
-		Source:   &reconciler.Source{Dir: g.ConfigDir, StateDir: g.StateDir, Load: a.loadNetworked, Log: a.log},
+		Source:   &reconciler.Source{Dir: g.ConfigDir, StateDir: g.StateDir, Load: a.loadAgent, Log: a.log},
 		Interval: interval,
 		Quiet:    o.Debounce,
 		Writes:   a.sd.Writes,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
-	"github.com/berth-dev/berth/runtime/network"
 	"github.com/spf13/cobra"
 )
 
@@ -83,18 +82,10 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 
 // plan loads the config dir and diffs it against systemd's units.
 func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, error) {
-	entries, err := a.load(ctx, a.g.ConfigDir)
+	// The agent's load path: addresses are reserved (written) only by
+	// apply, and a project whose networks fail is kept as it runs.
+	entries, err := a.loadDesired(ctx, a.g.ConfigDir, projects, a.applying)
 	if err != nil {
-		return nil, err
-	}
-	for _, p := range projects {
-		if !hasEntry(entries, p) {
-			return nil, fmt.Errorf("no project %q in %s", p, a.g.ConfigDir)
-		}
-	}
-	// Networks: addresses reserved (written only by apply) and filled
-	// into the specs; a project whose networks fail is kept as it runs.
-	if err := network.Prepare(ctx, a.netPaths(), entries, projects, a.applying); err != nil {
 		return nil, err
 	}
 	a.entries = entries

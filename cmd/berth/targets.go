@@ -24,7 +24,7 @@ type target struct {
 // that is both a project and a service, or a service of several projects,
 // is refused with the choices spelled out.
 func (a *app) resolveTargets(ctx context.Context, args []string) ([]target, []compose.Entry, []reconciler.Observed, error) {
-	entries, err := a.loadNetworked(ctx, a.g.ConfigDir)
+	entries, err := a.loadDesired(ctx, a.g.ConfigDir, nil, true)
 	if err != nil {
 		return nil, nil, nil, err
 	}

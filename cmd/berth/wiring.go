@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -78,18 +79,33 @@ func (a *app) load(ctx context.Context, dir string) ([]compose.Entry, error) {
 	return loadConfigDir(ctx, dir)
 }
 
-// loadNetworked is the agent's loader: load, then reserve every networked
-// service's addresses as apply does. A project whose networks fail gets its
-// entry's Err, so the agent keeps its last-good state.
-func (a *app) loadNetworked(ctx context.Context, dir string) ([]compose.Entry, error) {
+// loadDesired is the one path from the config dir to desired state, shared
+// by the agent, plan/apply and start/stop/restart: load every entry (a.load),
+// check that the named projects exist, then fill in network addresses —
+// reserved on disk when reserve is set (the agent, apply; only for the named
+// projects when some are named), else only looked up (plan). A project whose
+// networks fail gets its entry's Err, so it keeps its running units (and
+// the agent its last-good state).
+func (a *app) loadDesired(ctx context.Context, dir string, projects []string, reserve bool) ([]compose.Entry, error) {
 	entries, err := a.load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := network.Prepare(ctx, a.netPaths(), entries, nil, true); err != nil {
+	for _, p := range projects {
+		if !hasEntry(entries, p) {
+			return nil, fmt.Errorf("no project %q in %s", p, dir)
+		}
+	}
+	if err := network.Prepare(ctx, a.netPaths(), entries, projects, reserve); err != nil {
 		return nil, err
 	}
 	return entries, nil
+}
+
+// loadAgent is the agent's Source.Load: loadDesired of every project,
+// reserving addresses as apply does.
+func (a *app) loadAgent(ctx context.Context, dir string) ([]compose.Entry, error) {
+	return a.loadDesired(ctx, dir, nil, true)
 }
 
 // manager adapts the systemd client to the reconciler's interface.
@@ -110,7 +126,6 @@ func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
 			Service:     u.Environment[units.EnvService],
 			Hash:        u.Environment[units.EnvHash],
 			ActiveState: u.ActiveState,
-			MainPID:     u.MainPID,
 			Limits: &reconciler.Limits{
 				MemoryMax:          u.Limits.MemoryMax,
 				TasksMax:           u.Limits.TasksMax,

@@ -27,6 +27,9 @@ import (
 func BenchmarkAgent(b *testing.B) {
 	wd := e2e.WorkDir(b)
 	bin := buildBerth(b, wd)
+	// Every service gets its project's default network: the plugins sit
+	// next to the binary, and the sandbox has its own netns.
+	e2e.BuildCNIPlugins(b, filepath.Join(wd, "cni"))
 	reg := e2e.StartRegistry(b)
 	img, err := e2e.BuildBusybox()
 	if err != nil {
@@ -34,7 +37,7 @@ func BenchmarkAgent(b *testing.B) {
 	}
 	ref := reg.Addr() + "/busybox:latest"
 	reg.Push(b, ref, img)
-	sb := e2e.BootSystemd(b)
+	sb := e2e.BootSystemd(b, e2e.WithNetNS(reg.Addr()))
 	ctx := context.Background()
 	config, state := filepath.Join(wd, "etc"), filepath.Join(wd, "state")
 	sh := func(script string) string {
