@@ -34,7 +34,10 @@ type Reconciler struct {
 	Units    units.Config
 	StateDir string
 	Log      *slog.Logger
-	// Progress receives one line per action taken.
+	// Starting, when set, is called as an action begins (after the
+	// pulls), and Progress as it ends, with its error: one line per
+	// action taken. Both are called from several goroutines.
+	Starting func(c Change)
 	Progress func(c Change, err error)
 }
 
@@ -54,6 +57,9 @@ func (r *Reconciler) Apply(ctx context.Context, p *Plan) error {
 		wg   sync.WaitGroup
 	)
 	do := func(c Change) error {
+		if r.Starting != nil {
+			r.Starting(c)
+		}
 		err := r.apply(ctx, c)
 		mu.Lock()
 		defer mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/image"
 	"github.com/spf13/cobra"
 )
 
@@ -44,14 +45,15 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 		return err
 	}
 	printPlan(out, p, false)
-	a.rec.Progress = func(c reconciler.Change, err error) {
-		if err != nil {
-			fmt.Fprintf(out, "%s/%s: %s failed: %v\n", c.Project, c.Service, c.Action, err)
-			return
-		}
-		fmt.Fprintf(out, "%s/%s: %s (%s)\n", c.Project, c.Service, pastTense(c.Action), c.Unit)
+	// On a terminal: pull progress bars per layer and a live line per
+	// unit; otherwise one plain line per action taken.
+	view := newApplyView(out)
+	if a.rec.Puller != nil {
+		a.rec.Puller = viewPuller{a.rec.Puller, view}
 	}
-	applyErr := a.rec.Apply(ctx, p)
+	a.rec.Starting, a.rec.Progress = view.starting, view.done
+	applyErr := a.rec.Apply(image.WithProgress(ctx, view.pull), p)
+	view.close()
 	netErr := a.gcNetworks(ctx, projects)
 	return errors.Join(append(p.Errors, applyErr, netErr)...)
 }

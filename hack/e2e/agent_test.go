@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -238,43 +239,99 @@ func (e *berthEnv) agentRebootAndCheck(units ...string) {
 }
 
 // TestAgentCrashConvergence kills the agent with SIGKILL at random moments
-// of a 50-service apply, several times; systemd restarts it
-// (Restart=on-failure) and it must converge: every service runs exactly one
-// container, no unit is failed or half-made, and removing everything leaves
-// no mount, cgroup or state behind.
+// spread over whole 50-service applies — creates, recreates and removals —
+// many times; systemd restarts it (Restart=on-failure) and it must converge
+// to the last config: every service runs exactly one container of the last
+// generation, no unit is failed, left over or half-made, and removing
+// everything leaves no mount, cgroup or state behind.
 func TestAgentCrashConvergence(t *testing.T) {
 	e := newBerthEnv(t)
-	const projects, perProject = 5, 10
+	const projects, perProject, killsPerRound = 5, 10, 3
+	// write declares generation gen of the services of projects keep (a
+	// changed command recreates a service) and deletes the other files.
+	write := func(gen int, keep ...int) {
+		for p := range projects {
+			path := filepath.Join(e.config, fmt.Sprintf("p%d.yaml", p))
+			if !slices.Contains(keep, p) {
+				if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+				continue
+			}
+			var b strings.Builder
+			b.WriteString("services:\n")
+			for s := range perProject {
+				b.WriteString(strings.Replace(e.agentService(fmt.Sprintf("s%d", s), ""), `"3600"`, fmt.Sprintf(`"%d"`, 3600+gen), 1))
+			}
+			agentWrite(t, path, b.String())
+		}
+	}
 	var all []string
 	for p := range projects {
-		var b strings.Builder
-		b.WriteString("services:\n")
 		for s := range perProject {
-			b.WriteString(e.agentService(fmt.Sprintf("s%d", s), ""))
 			all = append(all, fmt.Sprintf("berth-p%d-s%d.service", p, s))
 		}
-		agentWrite(t, filepath.Join(e.config, fmt.Sprintf("p%d.yaml", p)), b.String())
 	}
-	// Start without waiting for READY: the kills must land mid-apply.
-	e.agentInstallNoWait()
+	every := []int{0, 1, 2, 3, 4}
+	write(0, every...)
+	e.agentWriteUnit()
+	// Restart at once and without a start limit: the test kills often.
+	e.sh("mkdir -p /run/systemd/system/berth.service.d && printf '[Unit]\\nStartLimitIntervalSec=0\\n[Service]\\nRestartSec=100ms\\n' >/run/systemd/system/berth.service.d/crash.conf && systemctl daemon-reload")
+
+	// An uninterrupted apply of 50 creates (READY follows the first
+	// reconcile) measures how long the kill points are spread over.
+	t0 := time.Now()
+	e.agentStart()
+	span := time.Since(t0)
+	if !e.agentActive(all...) {
+		t.Fatalf("berth.service is ready but not all 50 units are active:\n%s", e.agentJournal())
+	}
+	t.Logf("uninterrupted apply of 50 services: %v", span.Round(time.Millisecond))
+
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	for i := range 4 {
-		wait := time.Duration(300+rng.IntN(2500)) * time.Millisecond
-		time.Sleep(wait)
-		t.Logf("kill %d after %v (%s units active)", i+1, wait, e.sh("systemctl list-units --plain --no-legend --state=active 'berth-p*' | wc -l"))
-		e.sh("systemctl kill -s SIGKILL berth.service")
-		// Restart=on-failure brings it back after RestartSec.
-		e.eventually(15*time.Second, "berth.service to be restarted", func() bool {
-			st := e.prop("berth.service", "ActiveState")
-			return st == "active" || st == "activating"
-		})
+	kills := 0
+	rounds := []struct {
+		what string
+		gen  int
+		keep []int
+	}{
+		{"recreate 50", 1, every},
+		{"remove 30, recreate 20", 2, []int{0, 1}},
+		{"create 30, recreate 20", 3, every},
 	}
-	e.eventually(60*time.Second, "all 50 services to be active", func() bool {
-		return e.agentActive(all...)
+	for _, r := range rounds {
+		write(r.gen, r.keep...)
+		for range killsPerRound {
+			// Anywhere in the apply: the restarted agent's first
+			// reconcile picks up where the killed one was.
+			wait := time.Duration(rng.Int64N(int64(span)))
+			time.Sleep(wait)
+			kills++
+			t.Logf("%s: kill %d after %v (%s units active)", r.what, kills, wait.Round(time.Millisecond),
+				e.sh("systemctl list-units --plain --no-legend --state=active 'berth-p*' | wc -l"))
+			e.sh("systemctl kill -s SIGKILL berth.service")
+			e.eventually(15*time.Second, "berth.service to be restarted", func() bool {
+				st := e.prop("berth.service", "ActiveState")
+				return st == "active" || st == "activating"
+			})
+		}
+	}
+	e.eventually(90*time.Second, "all 50 services to run the last generation", func() bool {
+		return e.agentActive(all...) && e.prop("berth.service", "ActiveState") == "active"
 	})
 	time.Sleep(agentInterval)
 	if failed := e.sh("systemctl list-units --plain --no-legend --state=failed 'berth-*' || true"); failed != "" {
 		t.Errorf("failed units after convergence:\n%s", failed)
+	}
+	if n := e.sh("systemctl list-units --all --plain --no-legend 'berth-p*' | wc -l"); n != "50" {
+		t.Errorf("%s berth-p* units loaded, want 50:\n%s", n, e.sh("systemctl list-units --all --plain --no-legend 'berth-p*'"))
+	}
+	// Every container runs the last generation's command.
+	cmdlines := e.sh(fmt.Sprintf("for u in %s; do echo \"$u $(tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value $u)/cmdline)\"; done", strings.Join(all, " ")))
+	for _, l := range strings.Split(cmdlines, "\n") {
+		if !strings.Contains(l, "3603") {
+			t.Errorf("not the last generation: %s", l)
+		}
 	}
 	// Exactly one container per service: one libcontainer state, one
 	// rootfs mount, one process in each unit's cgroup tree.
@@ -286,21 +343,17 @@ func TestAgentCrashConvergence(t *testing.T) {
 	} else if m, _ := strconv.Atoi(n); m%50 != 0 {
 		t.Errorf("%d mounts under /run/berth for 50 containers:\n%s", m, e.sh("grep ' /run/berth/' /proc/self/mountinfo | awk '{print $5}'"))
 	}
-	for _, u := range all {
-		pids := e.sh(fmt.Sprintf("systemctl show -p ControlGroup --value %s | xargs -I{} sh -c 'cat /sys/fs/cgroup/systemd{}/cgroup.procs /sys/fs/cgroup/systemd{}/*/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup{}/cgroup.procs /sys/fs/cgroup{}/*/cgroup.procs' | sort -u | wc -l", u))
-		if pids != "1" {
-			t.Errorf("%s has %s processes, want 1 (its container)", u, pids)
+	procs := e.sh(fmt.Sprintf("for u in %s; do cg=$(systemctl show -p ControlGroup --value $u); d=/sys/fs/cgroup/systemd$cg; [ -d $d ] || d=/sys/fs/cgroup$cg; echo \"$u $(find $d -name cgroup.procs -exec cat {} + | sort -u | wc -l)\"; done", strings.Join(all, " ")))
+	for _, l := range strings.Split(procs, "\n") {
+		if f := strings.Fields(l); len(f) != 2 || f[1] != "1" {
+			t.Errorf("want one process (its container) per unit: %s", l)
 		}
 	}
 	if n := e.sh("ls " + filepath.Join(e.state, "specs") + " | wc -l"); n != "50" {
 		t.Errorf("%s frozen specs for 50 services: %s", n, e.sh("ls "+filepath.Join(e.state, "specs")))
 	}
 	// Removing every file removes every unit and every trace.
-	for p := range projects {
-		if err := os.Remove(filepath.Join(e.config, fmt.Sprintf("p%d.yaml", p))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write(4)
 	e.eventually(60*time.Second, "all units to be removed", func() bool {
 		return e.sh("systemctl list-units --all --plain --no-legend 'berth-p*' || true") == ""
 	})
@@ -313,14 +366,6 @@ func TestAgentCrashConvergence(t *testing.T) {
 	if f := e.sh("find /run/berth/containers -mindepth 1 2>/dev/null || true"); f != "" {
 		t.Errorf("container state left:\n%s", f)
 	}
-}
-
-// agentInstallNoWait is agentInstall without waiting for the first
-// reconcile (systemctl start --no-block).
-func (e *berthEnv) agentInstallNoWait() {
-	e.t.Helper()
-	e.agentWriteUnit()
-	e.sh("systemctl start --no-block berth.service")
 }
 
 // TestAgentMountedConfigFile: editing a config file that a service

@@ -62,6 +62,9 @@ func (s *Store) layerPresent(diffID v1.Hash) (bool, error) {
 // instead of downloading twice.
 func (s *Store) ensureLayer(ctx context.Context, r name.Reference, desc v1.Descriptor, diffID v1.Hash) error {
 	if ok, err := s.layerPresent(diffID); ok || err != nil {
+		if ok {
+			reportCached(ctx, r.Name(), desc)
+		}
 		return err
 	}
 	unlock, err := flock(ctx, filepath.Join(s.root, "locks", shortID(diffID)), unix.LOCK_EX)
@@ -70,6 +73,9 @@ func (s *Store) ensureLayer(ctx context.Context, r name.Reference, desc v1.Descr
 	}
 	defer unlock()
 	if ok, err := s.layerPresent(diffID); ok || err != nil {
+		if ok {
+			reportCached(ctx, r.Name(), desc)
+		}
 		return err // another process finished it while we waited
 	}
 	dir := s.layerDir(diffID)
@@ -81,11 +87,12 @@ func (s *Store) ensureLayer(ctx context.Context, r name.Reference, desc v1.Descr
 	if err != nil {
 		return fmt.Errorf("fetching layer %s: %w", desc.Digest, describe(err))
 	}
-	rc, err := l.Uncompressed()
+	rc, finish, err := uncompressedWithProgress(ctx, r.Name(), l, desc)
 	if err != nil {
 		return fmt.Errorf("fetching layer %s: %w", desc.Digest, describe(err))
 	}
 	defer rc.Close()
+	defer finish()
 
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "l-")
 	if err != nil {
