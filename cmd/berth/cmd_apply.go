@@ -18,9 +18,17 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 		Long: `apply loads every project in the config dir (or only those named), pulls
 their images, and creates, recreates or removes units so that systemd runs
 exactly what the files say. Unchanged services keep running untouched. A
-project whose files fail to load keeps its running units.`,
+project whose files fail to load keeps its running units.
+
+It prints the plan (as 'berth plan' does, without the unchanged services),
+then what it does. On a terminal that is live: a progress bar per image
+layer being downloaded and a line per unit being created, recreated or
+removed, each turning into a ✔/✘ line when done. Without a terminal (a
+pipe, a file, TERM=dumb) it prints one plain line per action:
+"PROJECT/SERVICE: created (UNIT)" or "PROJECT/SERVICE: ACTION failed: ERROR".`,
 		Example: `  berth apply
-  berth apply hello`,
+  berth apply hello
+  berth apply | tee apply.log      # plain lines`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApply(cmd.Context(), g, args, cmd.OutOrStdout())
 		},
