@@ -113,10 +113,7 @@ func BenchmarkAgent(b *testing.B) {
 		b.Fatalf("%s units active after apply of 200", n)
 	}
 	line := regexp.MustCompile(`reconciled \(relist\): (\d+) services, (\d+) changes, (\d+) D-Bus writes in (\S+)`)
-	var noops []time.Duration
-	var writes int
-	b.ResetTimer()
-	for range b.N {
+	noopPasses := func(berth string) (noops []time.Duration, writes int) {
 		out := sh(berth + "agent --once --passes 11")
 		for _, m := range line.FindAllStringSubmatch(out, -1) {
 			d, _ := time.ParseDuration(m[4])
@@ -127,12 +124,33 @@ func BenchmarkAgent(b *testing.B) {
 			noops = append(noops, d)
 			writes += w
 		}
+		return noops, writes
+	}
+	var noops []time.Duration
+	var writes int
+	b.ResetTimer()
+	for range b.N {
+		n, w := noopPasses(berth)
+		noops, writes = append(noops, n...), writes+w
 	}
 	b.StopTimer()
 	if len(noops) == 0 {
 		b.Fatal("no re-list pass measured")
 	}
 	noop, lo, hi := stats(noops)
+	// $BERTH_BENCH_BASELINE: another berth binary (an older build) whose
+	// no-op pass is measured on the same 200 units, for a before/after
+	// ratio from one run.
+	if base := os.Getenv("BERTH_BENCH_BASELINE"); base != "" {
+		old, w := noopPasses(fmt.Sprintf("%s --config-dir %s --state-dir %s ", base, config, state))
+		if len(old) == 0 {
+			b.Fatalf("no re-list pass measured with %s", base)
+		}
+		med, _, _ := stats(old)
+		b.ReportMetric(float64(med.Microseconds())/1000, "noop-200-baseline-median-ms")
+		b.Logf("no-op reconcile of 200 services with the baseline %s: median %v, %d D-Bus writes: baseline/this = %.1fx",
+			base, med, w, float64(med)/float64(noop))
+	}
 
 	// 3. Idle RSS of the agent with 200 services.
 	sh(fmt.Sprintf("systemd-run --unit bench-agent -p Type=notify -p NotifyAccess=main %sagent --interval 30s", berth))
