@@ -44,8 +44,12 @@ type Agent struct {
 	Writes func() int64
 	// Ready is called once after the first reconcile (sd_notify READY=1).
 	Ready func()
-	Jobs  []Job
-	Log   *slog.Logger
+	// Settled, when set, is called after each reconcile that reloaded the
+	// config or changed units: the agent then goes idle, and can give
+	// the memory that pass used back to the system.
+	Settled func()
+	Jobs    []Job
+	Log     *slog.Logger
 
 	mu      sync.Mutex // guards status
 	status  Status
@@ -410,6 +414,9 @@ func (a *Agent) finish(rec *ReconcileRecord) {
 	}
 	if err := WriteStatus(a.Rec.StateDir, &a.status); err != nil {
 		a.Log.Warn("writing status failed", "err", err)
+	}
+	if a.Settled != nil && (rec.Reloaded || rec.Changes > 0) {
+		a.Settled()
 	}
 }
 
