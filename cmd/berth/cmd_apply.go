@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
@@ -36,13 +37,22 @@ pipe, a file, TERM=dumb) it prints one plain line per action:
 }
 
 func runApply(ctx context.Context, g *globalOptions, projects []string, out io.Writer) error {
+	// On a terminal: pull progress bars per layer and a live line per
+	// unit (logs scroll above them); otherwise one plain line per action.
+	view := newApplyView(out)
+	defer view.close()
+	if lw, ok := view.(io.Writer); ok && isTerminal(os.Stderr) {
+		g.logOut = lw
+	}
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	// The agent may be reconciling; never act on the same units at once.
-	unlock, err := reconciler.Lock(ctx, g.StateDir, func() { fmt.Fprintln(out, "waiting for the agent's reconcile to finish…") })
+	unlock, err := reconciler.Lock(ctx, g.StateDir, func() {
+		view.print(func(w io.Writer) { fmt.Fprintln(w, "waiting for the agent's reconcile to finish…") })
+	})
 	if err != nil {
 		return err
 	}
@@ -52,16 +62,12 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 	if err != nil {
 		return err
 	}
-	printPlan(out, p, false)
-	// On a terminal: pull progress bars per layer and a live line per
-	// unit; otherwise one plain line per action taken.
-	view := newApplyView(out)
+	view.print(func(w io.Writer) { printPlan(w, p, false) })
 	if a.rec.Puller != nil {
 		a.rec.Puller = viewPuller{a.rec.Puller, view}
 	}
 	a.rec.Starting, a.rec.Progress = view.starting, view.done
 	applyErr := a.rec.Apply(image.WithProgress(ctx, view.pull), p)
-	view.close()
 	netErr := a.gcNetworks(ctx, projects)
 	return errors.Join(append(p.Errors, applyErr, netErr)...)
 }

@@ -22,7 +22,15 @@ type applyView interface {
 	pulled(ref string, err error)        // an image's pull ended
 	starting(c reconciler.Change)        // an action begins
 	done(c reconciler.Change, err error) // an action ended
+	print(func(w io.Writer))             // other output (the plan), in order
 	close()                              // everything ended: final output
+}
+
+// isTerminal reports whether f is a terminal (TIOCGWINSZ answers only
+// on one).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return err == nil
 }
 
 // newApplyView returns the live view (pull progress bars per layer, a line
@@ -31,7 +39,6 @@ type applyView interface {
 // the plain lines too.
 func newApplyView(out io.Writer) applyView {
 	if f, ok := out.(*os.File); ok && os.Getenv("TERM") != "dumb" {
-		// TIOCGWINSZ answers only on a terminal: the check and the width.
 		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
 			v := newTTYView(out, int(ws.Col))
 			v.run(100 * time.Millisecond)
@@ -48,6 +55,7 @@ func (plainView) pull(image.Progress)        {}
 func (plainView) pulled(string, error)       {}
 func (plainView) starting(reconciler.Change) {}
 func (plainView) close()                     {}
+func (v plainView) print(f func(io.Writer))  { f(v.w) }
 func (v plainView) done(c reconciler.Change, err error) {
 	if err != nil {
 		fmt.Fprintf(v.w, "%s/%s: %s failed: %v\n", c.Project, c.Service, c.Action, err)
@@ -69,6 +77,7 @@ type ttyView struct {
 	units  []*unitRow  // actions in progress, started first first
 	out    []string    // finished lines not yet printed
 	drawn  int         // lines of the live region on the screen
+	closed bool
 	stop   chan struct{}
 	ticker sync.WaitGroup
 }
@@ -177,6 +186,29 @@ func (v *ttyView) done(c reconciler.Change, err error) {
 	v.out = append(v.out, fmt.Sprintf("✔ %s/%s: %s (%s) %s", c.Project, c.Service, pastTense(c.Action), c.Unit, seconds(took)))
 }
 
+// print adds output made elsewhere (the plan) as finished lines.
+func (v *ttyView) print(f func(io.Writer)) {
+	var b strings.Builder
+	f(&b)
+	v.mu.Lock()
+	v.out = append(v.out, strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")...)
+	v.mu.Unlock()
+	v.draw()
+}
+
+// Write takes log output: each line scrolls above the live region (after
+// close, it goes straight to the terminal).
+func (v *ttyView) Write(p []byte) (int, error) {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return v.w.Write(p)
+	}
+	v.out = append(v.out, strings.Split(strings.TrimSuffix(string(p), "\n"), "\n")...)
+	v.mu.Unlock()
+	return len(p), nil
+}
+
 func (v *ttyView) close() {
 	if v.stop != nil {
 		close(v.stop)
@@ -184,6 +216,9 @@ func (v *ttyView) close() {
 		v.stop = nil
 	}
 	v.draw()
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
 }
 
 // draw moves the cursor to the top of the live region, prints the lines

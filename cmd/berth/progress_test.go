@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,5 +177,30 @@ func TestPlainViewLines(t *testing.T) {
 	want := "hello/web: created (berth-hello-web.service)\nhello/old: remove failed: boom\n"
 	if buf.String() != want {
 		t.Errorf("plain output:\n%q\nwant:\n%q", buf.String(), want)
+	}
+}
+
+// TestTTYViewLogsScrollAbove: the plan and log lines written while units
+// are in progress stay whole, above the live region, in order.
+func TestTTYViewLogsScrollAbove(t *testing.T) {
+	term := &fakeTerm{width: 80}
+	v := newTTYView(term, term.width)
+	v.now = func() time.Time { return time.Unix(0, 0) }
+	v.print(func(w io.Writer) { fmt.Fprintln(w, "+ create hello/web (berth-hello-web.service)") })
+	web := reconciler.Change{Action: reconciler.Create, Project: "hello", Service: "web", Unit: "berth-hello-web.service"}
+	v.starting(web)
+	v.draw()
+	fmt.Fprintln(v, "level=INFO msg=\"image pulled\"")
+	v.draw()
+	want := "+ create hello/web (berth-hello-web.service)\nlevel=INFO msg=\"image pulled\"\n… hello/web: creating 0.0s"
+	if got := term.screen(); got != want {
+		t.Errorf("screen:\n%s\nwant:\n%s", got, want)
+	}
+	v.done(web, nil)
+	v.close()
+	fmt.Fprintln(v, "after close")
+	want = "+ create hello/web (berth-hello-web.service)\nlevel=INFO msg=\"image pulled\"\n✔ hello/web: created (berth-hello-web.service) 0.0s\nafter close"
+	if got := term.screen(); got != want {
+		t.Errorf("final screen:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,9 @@ type globalOptions struct {
 	StateDir  string
 	RunDir    string
 	Verbose   bool
+	// logOut is where logs go; nil is stderr. berth apply's live view
+	// takes them on a terminal, so they scroll above its live region.
+	logOut io.Writer
 }
 
 func (g *globalOptions) logger() *slog.Logger {
@@ -22,7 +26,11 @@ func (g *globalOptions) logger() *slog.Logger {
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = os.Stderr
+	if g.logOut != nil {
+		out = g.logOut
+	}
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 }
 
 func envOr(key, def string) string {
