@@ -64,8 +64,15 @@ func TestSourceReloadsOnlyOnChange(t *testing.T) {
 	if loads != 1 {
 		t.Fatalf("unchanged dir loaded %d times", loads)
 	}
+	// An empty config (no entries, as LoadDir returns nil) is loaded once too.
+	s.Load = func(context.Context, string) ([]compose.Entry, error) { loads++; return nil, nil }
+	s.Snapshot(ctx, true)
+	s.Snapshot(ctx, false)
+	if loads != 2 {
+		t.Fatalf("unchanged empty dir loaded %d times", loads-1)
+	}
 	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("x"), 0o644)
-	if _, _, changed, _ := s.Snapshot(ctx, false); !changed || loads != 2 {
+	if _, _, changed, _ := s.Snapshot(ctx, false); !changed || loads != 3 {
 		t.Fatalf("changed dir: changed=%v loads=%d", changed, loads)
 	}
 	os.MkdirAll(filepath.Join(dir, ".git"), 0o755)

@@ -44,7 +44,7 @@ type Source struct {
 
 	fingerprint uint64
 	entries     []compose.Entry
-	memo        *Memo // derived values of entries, renewed with them
+	memo        *Memo // derived values of entries, renewed with them; nil before the first load
 	errors      []FileError
 	since       map[string]time.Time // first failure time per project
 }
@@ -58,7 +58,7 @@ func (s *Source) Snapshot(ctx context.Context, force bool) (entries []compose.En
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if !force && s.entries != nil && fp == s.fingerprint {
+	if !force && s.memo != nil && fp == s.fingerprint {
 		return s.entries, s.errors, false, nil
 	}
 	load := s.Load
