@@ -185,6 +185,9 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 		rec.Duration = Duration(time.Since(rec.Start))
 		rec.Writes = a.writes() - w0
 		a.finish(rec)
+		if a.Settled != nil && (rec.Reloaded || rec.Changes > 0) {
+			a.Settled()
+		}
 	}()
 	entries, fileErrs, reloaded, err := a.Source.Snapshot(ctx, force)
 	rec.Reloaded = reloaded
@@ -414,9 +417,6 @@ func (a *Agent) finish(rec *ReconcileRecord) {
 	}
 	if err := WriteStatus(a.Rec.StateDir, &a.status); err != nil {
 		a.Log.Warn("writing status failed", "err", err)
-	}
-	if a.Settled != nil && (rec.Reloaded || rec.Changes > 0) {
-		a.Settled()
 	}
 }
 
