@@ -38,7 +38,11 @@ func cleanup(ctx context.Context, opts Options, id string, d deps) error {
 	}
 
 	add(destroyContainer(ctx, l, id))
-	add(teardownNetwork(ctx, opts, id))
+	// Not cut short by SIGTERM: systemd terminates ExecStopPost= once the
+	// unit's TimeoutStopSec= (the stop grace period) has passed, and a CNI
+	// DEL stopped half-way leaves rules behind. Whatever is still left when
+	// systemd SIGKILLs is removed by the next run of id or by network GC.
+	add(teardownNetwork(context.WithoutCancel(ctx), opts, id))
 	add(unmountRootfs(l.rootfs, d.unmount))
 	add(removeDir(l.runDir))
 	add(removeDir(l.stateDir))

@@ -183,25 +183,19 @@ func netAssertNoLeftovers(e *berthEnv) {
 		"veths":             "ip -o link show type veth",
 		"bridges":           "ip -o link show type bridge",
 		"iptables rules":    "iptables-save | grep -E 'berth|10\\.89\\.' || true",
-		"nftables rules":    "nft list ruleset 2>/dev/null | grep -v '^\\s*#' | grep -E 'berth|10\\.89\\.|dport 18080' || true",
+		"nftables rules":    "nft list ruleset 2>/dev/null | grep -v '^\\s*#' | grep -E 'berth|10\\.89\\.|dport 18[0-9]{3}' || true",
 		"IPAM reservations": "find /run/berth/cni/ipam -type f ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null || true",
 		"CNI cache entries": "find /run/berth/cni/cache -type f 2>/dev/null || true",
 		"network records":   "find " + e.state + "/networks -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true",
 	}
+	failed := false
 	for what, cmd := range checks {
 		if out := e.sh(cmd); out != "" {
-			if what != "netns pins" && what != "veths" {
-				// KNOWN LEAK (open): after DEL through the units and GC,
-				// per-container masquerade/forward rules, the firewall's
-				// per-bridge isolation rules and (when a DEL failed and its
-				// cache entry stayed) bridges and records remain, although
-				// the same API driven directly (runtime/network
-				// TestAttachDetachNoLeaks) leaves none. Logged, not failed,
-				// until fixed.
-				e.t.Logf("KNOWN LEAK: %s left:\n%s", what, out)
-				continue
-			}
 			e.t.Errorf("%s left:\n%s", what, out)
+			failed = true
 		}
+	}
+	if failed {
+		e.t.Logf("berth's network messages:\n%s", e.sh("journalctl --no-pager -o short-precise | grep -iE 'network|cni|netns|cleanup|detach' | tail -40 || true"))
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/compose"
 )
@@ -62,6 +64,14 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		for i := len(added) - 1; i >= 0; i-- {
 			if err := n.cni.DelNetworkList(context.WithoutCancel(ctx), added[i], rts[i]); err != nil {
 				n.log.Error("removing a network interface after a failed attach", "container", id, "network", added[i].Name, "err", err)
+			}
+		}
+		// A DEL after a failed ADD has no cached result, so the firewall
+		// plugin cannot know which per-address rules it had made: remove
+		// every rule naming the addresses (reserved to id alone).
+		for _, a := range atts[:len(added)] {
+			if err := deleteRules(matchAddr(a.IP)); err != nil {
+				n.log.Error("removing firewall rules after a failed attach", "container", id, "ip", a.IP, "err", err)
 			}
 		}
 	}()
@@ -125,7 +135,9 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 // DetachNetns deletes every interface attached under container id, with
 // exactly the configuration and capability arguments its ADD had (from
 // libcni's cache): portmap finds its DNAT rules, host-local its
-// reservation. It is idempotent.
+// reservation, the firewall its per-address rules (from the cached result).
+// It is idempotent. It does not cancel half-way when ctx ends: a DEL cut
+// short leaves rules behind, so it always runs to completion.
 func (n *Networker) DetachNetns(ctx context.Context, id string) error {
 	atts, err := n.cni.GetCachedAttachments(id)
 	if err != nil {
@@ -133,18 +145,55 @@ func (n *Networker) DetachNetns(ctx context.Context, id string) error {
 	}
 	var errs []error
 	for _, a := range atts {
-		list, err := libcni.NetworkConfFromBytes(a.Config)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cached CNI config of %s on %s: %w", id, a.Network, err))
-			continue
-		}
-		rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
-		if _, err := os.Stat(a.NetNS); err != nil {
-			rt.NetNS = "" // the namespace is gone; plugins still release host state
-		}
-		if err := n.cni.DelNetworkList(ctx, list, rt); err != nil {
-			errs = append(errs, fmt.Errorf("detaching %s from network %s: %w", id, a.Network, err))
-		}
+		errs = append(errs, n.delCached(context.WithoutCancel(ctx), a))
 	}
 	return errors.Join(errs...)
+}
+
+// delCached deletes one cached attachment with its ADD's configuration and
+// arguments. When the namespace it was attached to is gone, the DEL runs
+// against an empty scratch namespace instead: without a namespace the
+// bridge plugin only releases the address and skips removing the
+// container's masquerade rules, while in an empty one it finds no
+// interface and still removes them.
+func (n *Networker) delCached(ctx context.Context, a *libcni.NetworkAttachment) error {
+	list, err := libcni.NetworkConfFromBytes(a.Config)
+	if err != nil {
+		return fmt.Errorf("cached CNI config of %s on %s: %w", a.ContainerID, a.Network, err)
+	}
+	rt := &libcni.RuntimeConf{ContainerID: a.ContainerID, NetNS: a.NetNS, IfName: a.IfName, Args: a.CniArgs, CapabilityArgs: a.CapabilityArgs}
+	if !isNetns(a.NetNS) {
+		scratch, done, err := n.Paths.scratchNetns()
+		if err != nil {
+			return fmt.Errorf("detaching %s from network %s: %w", a.ContainerID, a.Network, err)
+		}
+		defer done()
+		rt.NetNS = scratch
+		// The host end of the veth goes with its namespace, but the
+		// kernel frees namespaces lazily: delete it now.
+		if res, err := n.cni.GetNetworkListCachedResult(list, rt); err == nil && res != nil {
+			deleteHostVeths(res)
+		}
+	}
+	if err := n.cni.DelNetworkList(ctx, list, rt); err != nil {
+		return fmt.Errorf("detaching %s from network %s: %w", a.ContainerID, a.Network, err)
+	}
+	return nil
+}
+
+// deleteHostVeths deletes the host-side veths a cached ADD result lists
+// (interfaces outside any sandbox that are veths, never the bridge).
+func deleteHostVeths(res types.Result) {
+	r, err := current.NewResultFromResult(res)
+	if err != nil {
+		return
+	}
+	for _, ifc := range r.Interfaces {
+		if ifc.Sandbox != "" {
+			continue
+		}
+		if l, err := netlink.LinkByName(ifc.Name); err == nil && l.Type() == "veth" {
+			_ = netlink.LinkDel(l)
+		}
+	}
 }

@@ -12,25 +12,31 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
-	"github.com/coreos/go-iptables/iptables"
-	"github.com/mattn/go-shellwords"
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/compose"
 )
 
-// GC removes what no loaded project declares any more, after apply has
-// stopped the units of removed services:
+// GC removes what no loaded project declares any more, after apply (or an
+// agent reconcile) has stopped the units of removed services:
 //   - member reservations of services that left a network;
+//   - stale CNI attachments: those whose namespace is gone (a launcher or
+//     a cleanup killed mid-way) or whose container holds no reservation on
+//     the network any more. Each is deleted with the arguments its ADD had
+//     (libcni's cache), in a scratch namespace when its own is gone, so
+//     portmap, masquerade and firewall rules and the address all go;
+//   - namespace pins of containers that hold no reservation anywhere;
 //   - networks whose project no longer declares them (or whose project is
 //     gone) and that nobody is attached to: their bridge, the firewall's
-//     isolation rules naming the bridge, host-local's reservations and
-//     their record;
-//   - through libcni's GC, CNI attachments whose container namespace is
-//     gone (a launcher killed mid-way), with their rules and addresses.
+//     isolation rules naming the bridge, every rule naming their subnet,
+//     host-local's reservations and their record;
+//   - on the networks that stay, libcni GC with the valid attachments
+//     (host-local drops reservations nobody holds) and the masquerade
+//     rules of attachments that are not valid.
 //
-// Projects whose files failed to load keep everything; with only set, only
-// those projects are considered.
+// Running containers keep their attachments: each holds a reservation and
+// its pinned namespace. Projects whose files failed to load keep
+// everything; with only set, only those projects are considered.
 func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry, only []string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -61,27 +67,44 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry,
 		return err
 	}
 	var errs []error
-	var keep []*Record
+	members := map[string]map[string]bool{} // network → member ids
+	holders := map[string]bool{}            // ids with a reservation somewhere
 	for _, r := range recs {
 		ms, err := p.Members(r.Name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		left := 0
+		members[r.Name] = map[string]bool{}
 		for _, m := range ms {
 			pr, ok := judged(m.Project)
-			if !ok || declaresMember(pr, m.Service, r.Name) {
-				left++
-				continue
-			}
-			if err := os.Remove(p.memberFile(r.Name, m.ID)); err != nil && !os.IsNotExist(err) {
+			if ok && !declaresMember(pr, m.Service, r.Name) {
+				err := os.Remove(p.memberFile(r.Name, m.ID))
+				if err == nil || os.IsNotExist(err) {
+					log.Debug("network reservation released", "network", r.Name, "container", m.ID, "ip", m.IP)
+					continue
+				}
 				errs = append(errs, fmt.Errorf("removing reservation of %s on %s: %w", m.ID, r.Name, err))
-				left++
 			}
+			members[r.Name][m.ID] = true
+			holders[m.ID] = true
 		}
+	}
+
+	dir, err := FindPluginDir(pluginDir)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	n := New(p, dir, log)
+	valid, err := n.gcStale(ctx, members)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, gcPins(p, holders, log))
+
+	for _, r := range recs {
 		pr, ok := judged(r.Project)
-		if ok && !declaresNetwork(pr, r.Name) && left == 0 && !attached(p, r.Name) {
+		if ok && !declaresNetwork(pr, r.Name) && len(members[r.Name]) == 0 && !attached(p, r.Name) {
 			if err := removeNetwork(p, r); err != nil {
 				errs = append(errs, err)
 			} else {
@@ -89,13 +112,75 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry,
 			}
 			continue
 		}
-		keep = append(keep, r)
+		errs = append(errs, n.gcNetwork(ctx, r, valid))
 	}
+	return errors.Join(errs...)
+}
 
-	if len(keep) > 0 {
-		if err := gcAttachments(ctx, p, pluginDir, keep); err != nil {
-			errs = append(errs, err)
+// gcStale deletes every cached attachment that is not valid: its namespace
+// is pinned and its container holds a reservation on the network. It
+// returns the valid ones.
+func (n *Networker) gcStale(ctx context.Context, members map[string]map[string]bool) ([]types.GCAttachment, error) {
+	all, err := n.cni.GetCachedAttachments("")
+	if err != nil {
+		return nil, fmt.Errorf("reading CNI cache: %w", err)
+	}
+	var valid []types.GCAttachment
+	var errs []error
+	for _, a := range all {
+		if isNetns(a.NetNS) && members[a.Network][a.ContainerID] {
+			valid = append(valid, types.GCAttachment{ContainerID: a.ContainerID, IfName: a.IfName})
+			continue
 		}
+		if err := n.delCached(ctx, a); err != nil {
+			errs = append(errs, fmt.Errorf("removing stale attachment: %w", err))
+			continue
+		}
+		n.log.Info("stale network attachment removed", "container", a.ContainerID, "network", a.Network, "interface", a.IfName)
+	}
+	return valid, errors.Join(errs...)
+}
+
+// gcNetwork runs libcni's GC on a network that stays (host-local releases
+// addresses no valid attachment holds) and removes the masquerade rules of
+// attachments that are not valid, which the bridge plugin's missing GC
+// leaves behind.
+func (n *Networker) gcNetwork(ctx context.Context, r *Record, valid []types.GCAttachment) error {
+	list, err := confList(r, n.Paths)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if err := n.cni.GCNetworkList(ctx, list, &libcni.GCArgs{ValidAttachments: valid}); err != nil {
+		errs = append(errs, fmt.Errorf("garbage-collecting network %s: %w", r.Name, err))
+	}
+	if !r.Internal {
+		errs = append(errs, gcMasquerade(r.Name, valid))
+	}
+	return errors.Join(errs...)
+}
+
+// gcPins removes the namespace pins of containers that hold no reservation
+// on any network (their units are gone; a killed cleanup left the pin).
+// Scratch pins (dot names) belong to DELs in progress.
+func gcPins(p Paths, holders map[string]bool, log *slog.Logger) error {
+	des, err := os.ReadDir(p.NetnsDir())
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("listing netns pins: %w", err)
+	}
+	var errs []error
+	for _, de := range des {
+		if strings.HasPrefix(de.Name(), ".") || holders[de.Name()] {
+			continue
+		}
+		if err := RemoveNetns(p.NetnsPath(de.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		log.Info("stale network namespace pin removed", "container", de.Name())
 	}
 	return errors.Join(errs...)
 }
@@ -141,8 +226,9 @@ func attached(p Paths, network string) bool {
 	return false
 }
 
-// removeNetwork deletes r's bridge, the isolation rules naming it, its
-// host-local reservations and its record.
+// removeNetwork deletes r's bridge, the rules naming it or its subnet
+// (isolation, forwarding, masquerade), its host-local reservations and its
+// record.
 func removeNetwork(p Paths, r *Record) error {
 	var errs []error
 	if l, err := netlink.LinkByName(r.Bridge); err == nil {
@@ -150,7 +236,10 @@ func removeNetwork(p Paths, r *Record) error {
 			errs = append(errs, fmt.Errorf("deleting bridge %s of network %s: %w", r.Bridge, r.Name, err))
 		}
 	}
-	errs = append(errs, deleteRulesNaming(r.Bridge))
+	errs = append(errs, deleteRules(matchWord(r.Bridge), matchSubnet(r.Subnet)))
+	if !r.Internal {
+		errs = append(errs, gcMasquerade(r.Name, nil))
+	}
 	if err := os.RemoveAll(filepath.Join(p.ipamDir(), r.Name)); err != nil {
 		errs = append(errs, err)
 	}
@@ -161,73 +250,4 @@ func removeNetwork(p Paths, r *Record) error {
 		return fmt.Errorf("removing record of network %s: %w", r.Name, err)
 	}
 	return nil
-}
-
-// deleteRulesNaming deletes every filter and nat rule that names the
-// interface bridge (the firewall plugin's per-bridge isolation rules stay
-// behind after the last DEL, by design).
-func deleteRulesNaming(bridge string) error {
-	ipt, err := iptables.New()
-	if err != nil {
-		return fmt.Errorf("iptables: %w", err)
-	}
-	var errs []error
-	for _, table := range []string{"filter", "nat"} {
-		chains, err := ipt.ListChains(table)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listing %s chains: %w", table, err))
-			continue
-		}
-		for _, chain := range chains {
-			rules, err := ipt.List(table, chain)
-			if err != nil {
-				continue
-			}
-			for _, rule := range rules {
-				words, err := shellwords.Parse(rule)
-				if err != nil || len(words) < 3 || words[0] != "-A" || !slices.Contains(words, bridge) {
-					continue
-				}
-				if err := ipt.Delete(table, chain, words[2:]...); err != nil {
-					errs = append(errs, fmt.Errorf("deleting rule %q: %w", rule, err))
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// gcAttachments runs libcni's GC on each network: every cached attachment
-// whose pinned namespace is gone is deleted with its cached arguments, and
-// the plugins drop reservations and rules of anything else not valid.
-func gcAttachments(ctx context.Context, p Paths, pluginDir string, recs []*Record) error {
-	dir, err := FindPluginDir(pluginDir)
-	if err != nil {
-		return err
-	}
-	cni := libcni.NewCNIConfigWithCacheDir([]string{dir}, p.cacheDir(), nil)
-	all, err := cni.GetCachedAttachments("")
-	if err != nil {
-		return fmt.Errorf("reading CNI cache: %w", err)
-	}
-	var valid []types.GCAttachment
-	for _, a := range all {
-		// Valid while the namespace it was added to is pinned: a
-		// container's under <run>/netns, a pod's under <run>/pods.
-		if _, err := os.Stat(a.NetNS); err == nil {
-			valid = append(valid, types.GCAttachment{ContainerID: a.ContainerID, IfName: a.IfName})
-		}
-	}
-	var errs []error
-	for _, r := range recs {
-		list, err := confList(r, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := cni.GCNetworkList(ctx, list, &libcni.GCArgs{ValidAttachments: valid}); err != nil {
-			errs = append(errs, fmt.Errorf("garbage-collecting network %s: %w", r.Name, err))
-		}
-	}
-	return errors.Join(errs...)
 }

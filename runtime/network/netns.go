@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -84,4 +85,24 @@ func RemoveNetns(path string) error {
 		return fmt.Errorf("removing netns pin %s: %w", path, err)
 	}
 	return nil
+}
+
+// isNetns reports whether path is a network namespace (a pin or a
+// /proc/PID/ns/net link), not just a leftover pin file.
+func isNetns(path string) bool {
+	var st unix.Statfs_t
+	if path == "" || unix.Statfs(path, &st) != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC
+}
+
+// scratchNetns pins a new, empty network namespace for a DEL whose own
+// namespace is gone; done unpins it.
+func (p Paths) scratchNetns() (path string, done func(), err error) {
+	path = filepath.Join(p.NetnsDir(), ".scratch-"+rand.Text())
+	if err := CreateNetns(path); err != nil {
+		return "", nil, fmt.Errorf("creating a scratch network namespace: %w", err)
+	}
+	return path, func() { _ = RemoveNetns(path) }, nil
 }
