@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,30 +11,40 @@ import (
 	"time"
 )
 
-// netleakCycles is how many create/remove cycles of the networked service
-// TestNetworkLeaks drives through its unit.
-const netleakCycles = 2
+// netleakCycles is how many create/remove cycles TestNetworkLeaks drives
+// through units in all: netleakWebs services restarting side by side, each
+// netleakCycles/netleakWebs times (concurrent ADDs and DELs on one bridge,
+// as when many services restart at once).
+const (
+	netleakCycles = 100
+	netleakWebs   = 4
+)
 
-// netleakProject: web publishes tcp and udp ports on the default network and
-// also sits on "back" with db, so every cycle attaches two networks (two
-// veths, two reservations, portmap, masquerade and firewall rules).
+// netleakProject: web1…web4 each publish a tcp port (1809N) and web1 a udp
+// port too, on the default network, which db shares; db also sits on
+// "back". The webs exit on SIGTERM at once, so a cycle costs the detach and
+// attach, not a grace period.
 func netleakProject(reg string) string {
-	return fmt.Sprintf(`services:
-  web:
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := 1; i <= netleakWebs; i++ {
+		fmt.Fprintf(&b, `  web%[2]d:
     image: %[1]s/busybox:latest
-    stop_grace_period: 1s
-    command: %[2]s
-    ports: ["127.0.0.1:18090:80", "18091:53/udp"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www && echo leak-ok-%[2]d > /www/index.html && httpd -f -p 80 -h /www & wait"]
+    ports: ["127.0.0.1:1809%[2]d:80"%[3]s]
+`, reg, i, map[bool]string{true: `, "18099:53/udp"`}[i == 1])
+	}
+	fmt.Fprintf(&b, `  db:
+    image: %s/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
     networks: [default, back]
-  db:
-    image: %[1]s/busybox:latest
-    stop_grace_period: 1s
-    command: ["sleep", "600"]
-    networks: [back]
 networks:
   back: {}
-`, reg, fmt.Sprintf(netHTTPD, "leak-ok"))
+`, reg)
+	return b.String()
 }
+
+func netleakUnit(i int) string { return fmt.Sprintf("berth-leak-web%d.service", i) }
 
 // netleakCounts counts, inside the sandbox, everything an attachment or a
 // network makes. Shared CNI chains count as rules too, so a count that
@@ -61,31 +72,45 @@ func netleakCounts(e *berthEnv) map[string]int {
 	return out
 }
 
-// netleakFetch fetches web's page through the published port from the
+// netleakFetch fetches web i's page through its published port from the
 // sandbox's host side.
-func netleakFetch(e *berthEnv) string {
-	out, _ := e.sb.Command(e.t.Context(), "sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 127.0.0.1 18090 | tail -n 1`).CombinedOutput()
+func netleakFetch(e *berthEnv, i int) string {
+	out, _ := e.sb.Command(e.t.Context(), "sh", "-c", fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 127.0.0.1 1809%d | tail -n 1`, i)).CombinedOutput()
 	return strings.TrimSpace(string(out))
 }
 
+// netleakServing waits until every web answers on its published port.
+func netleakServing(e *berthEnv, when string) {
+	e.t.Helper()
+	for i := 1; i <= netleakWebs; i++ {
+		e.eventually(15*time.Second, fmt.Sprintf("web%d's published port to answer %s", i, when), func() bool {
+			return netleakFetch(e, i) == fmt.Sprintf("leak-ok-%d", i)
+		})
+	}
+}
+
 // TestNetworkLeaks is issue 5's leak test through berth: 100 create/remove
-// cycles of a networked service with published ports, each a restart of
-// its unit (berth cleanup detaches, berth run attaches again), then full
-// apply / remove-file / apply cycles. Nothing may pile up while the project
-// runs, and once it is gone nothing of it may remain: netns pins, veths,
-// bridges, iptables/nftables rules naming its bridges, subnets or ports,
-// IPAM reservations, CNI cache entries, network records.
+// cycles of networked services with published ports, each a restart of a
+// unit (systemd runs the real berth cleanup, which detaches, and berth run,
+// which attaches again), then full apply / remove-file / apply cycles.
+// Nothing may pile up while the project runs, and once it is gone nothing
+// of it may remain: netns pins, veths, bridges, iptables/nftables rules
+// naming its bridges, subnets or ports, IPAM reservations, CNI cache
+// entries, network records.
 func TestNetworkLeaks(t *testing.T) {
 	e := newBerthEnv(t)
-	web, db := "berth-leak-web.service", "berth-leak-db.service"
+	all := []string{"berth-leak-db.service"}
+	for i := 1; i <= netleakWebs; i++ {
+		all = append(all, netleakUnit(i))
+	}
 	up := func() {
 		t.Helper()
 		e.writeProject("leak", netleakProject(e.registry))
 		out := e.mustBerth("apply")
-		for _, u := range []string{web, db} {
-			e.eventually(30*time.Second, u+" active after:\n"+out, func() bool { return e.prop(u, "ActiveState") == "active" })
+		for _, u := range all {
+			e.eventually(60*time.Second, u+" active after:\n"+out, func() bool { return e.prop(u, "ActiveState") == "active" })
 		}
-		e.eventually(10*time.Second, "the published port to answer", func() bool { return netleakFetch(e) == "leak-ok" })
+		netleakServing(e, "after apply")
 	}
 	down := func() {
 		t.Helper()
@@ -101,66 +126,60 @@ func TestNetworkLeaks(t *testing.T) {
 	up()
 	running := netleakCounts(e)
 	t.Logf("while running: %v", running)
-	for what, want := range map[string]int{"netns pins": 2, "veths": 3, "bridges": 2, "IPAM reservations": 3, "network records": 2} {
+	n := netleakWebs + 1
+	for what, want := range map[string]int{"netns pins": n, "veths": n + 1, "bridges": 2, "IPAM reservations": n + 1, "CNI cache entries": n + 1, "network records": 2} {
 		if running[what] != want {
 			t.Errorf("while running: %d %s, want %d", running[what], what, want)
 		}
 	}
 
-	// Cycles through the unit: systemd runs the real berth cleanup
-	// (ExecStopPost) and berth run (ExecStart) each time.
+	// Cycles through the units, side by side.
 	t0 := time.Now()
-	var slowest time.Duration
-	for i := range netleakCycles {
-		c0 := time.Now()
-		if out, err := e.sb.Command(t.Context(), "systemctl", "restart", web).CombinedOutput(); err != nil {
-			t.Fatalf("cycle %d: systemctl restart %s: %v\n%s\n%s", i+1, web, err, out, e.sh("journalctl --no-pager -n 60 -u "+web))
-		}
-		if d := time.Since(c0); d > slowest {
-			slowest = d
-		}
-		if i < 3 || i%10 == 9 {
-			t.Logf("cycle %d: %v (%v so far)", i+1, time.Since(c0).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	errc := make(chan error, netleakWebs)
+	for i := 1; i <= netleakWebs; i++ {
+		go func() {
+			for c := range netleakCycles / netleakWebs {
+				if out, err := e.sb.Command(t.Context(), "systemctl", "restart", netleakUnit(i)).CombinedOutput(); err != nil {
+					errc <- fmt.Errorf("cycle %d of web%d: systemctl restart: %v\n%s", c+1, i, err, out)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range netleakWebs {
+		if err := <-errc; err != nil {
+			t.Errorf("%v", err)
 		}
 	}
-	t.Logf("journal:\n%s", e.sh("journalctl --no-pager -o short-precise -u "+web+" | tail -60"))
 	took := time.Since(t0)
-	t.Logf("%d unit restarts (detach + attach of 2 networks, 2 published ports) took %v, %v per cycle", netleakCycles, took.Round(time.Millisecond), (took / netleakCycles).Round(time.Millisecond))
-	e.eventually(10*time.Second, "the published port to answer after the cycles", func() bool { return netleakFetch(e) == "leak-ok" })
-	if after := netleakCounts(e); !mapsEqual(after, running) {
+	t.Logf("%d unit restarts (%d services side by side; detach + attach with published ports) took %v: %v per cycle", netleakCycles, netleakWebs, took.Round(time.Millisecond), (took / netleakCycles).Round(time.Millisecond))
+	if t.Failed() {
+		t.Fatalf("journal:\n%s", e.sh("journalctl --no-pager -n 80 -u 'berth-leak-web*'"))
+	}
+	netleakServing(e, "after the cycles")
+	if after := netleakCounts(e); !maps.Equal(after, running) {
 		t.Errorf("after %d cycles: %v, want the same as before: %v\n%s", netleakCycles, after, running, e.sh("iptables-save; nft list ruleset"))
 	}
 
 	// Full cycles: the project's file goes away and comes back.
 	var firstGone map[string]int
-	for i := range 3 {
+	for i := range 2 {
 		down()
 		netAssertNoLeftovers(e)
 		gone := netleakCounts(e)
 		if i == 0 {
 			firstGone = gone
 			t.Logf("after removal (shared CNI chains only): %v\n%s", gone, e.sh("iptables-save | grep '^-A' || true"))
-		} else if !mapsEqual(gone, firstGone) {
+		} else if !maps.Equal(gone, firstGone) {
 			t.Errorf("removal %d left %v, the first left %v", i+1, gone, firstGone)
 		}
 		up()
-		if now := netleakCounts(e); !mapsEqual(now, running) {
+		if now := netleakCounts(e); !maps.Equal(now, running) {
 			t.Errorf("re-created %d: %v, want %v", i+1, now, running)
 		}
 	}
 	down()
 	netAssertNoLeftovers(e)
 	t.Logf("total %v", time.Since(t0).Round(time.Millisecond))
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
