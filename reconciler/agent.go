@@ -51,6 +51,14 @@ type Agent struct {
 	Jobs    []Job
 	Log     *slog.Logger
 
+	// AfterReconcile, when set, runs at the end of every reconcile, still
+	// under the reconcile lock, with the entries it planned from and its
+	// record (Reloaded, Changes): network garbage collection, which must
+	// see removed services' units already stopped. It decides itself
+	// whether there is work; keep it cheap when nothing changed. Its error
+	// is recorded with the reconcile's.
+	AfterReconcile func(ctx context.Context, entries []compose.Entry, rec *ReconcileRecord) error
+
 	mu      sync.Mutex // guards status
 	status  Status
 	actions *actionLog
@@ -245,6 +253,12 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 	a.Rec.pruneSpecs(entries, observed, a.Source.Memo())
 	PruneIntents(a.Rec.StateDir, entries, intents)
 	a.remember(p)
+	if a.AfterReconcile != nil {
+		if err := a.AfterReconcile(ctx, entries, rec); err != nil {
+			rec.Errors = append(rec.Errors, err.Error())
+			a.Log.Error("after reconcile", "trigger", trigger, "err", err)
+		}
+	}
 
 	a.mu.Lock()
 	a.status.FileErrors = fileErrs
