@@ -109,5 +109,10 @@ func (a *app) removeProjectNetworks(ctx context.Context, project string) error {
 		return nil
 	}
 	others := slices.DeleteFunc(entries, func(e compose.Entry) bool { return e.Name == project })
+	// Prepared as apply does, so GC sees the others' reservations under
+	// their berth network names and keeps their running attachments.
+	if err := network.Prepare(ctx, a.netPaths(), others, nil, true); err != nil {
+		return err
+	}
 	return network.GC(ctx, a.netPaths(), a.settings.CNIPluginDir, others, nil, a.log)
 }

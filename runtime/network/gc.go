@@ -185,6 +185,10 @@ func gcPins(p Paths, holders map[string]bool, log *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
+// declaresMember reports whether pr's service is on network. Its Networks
+// keys are berth network names once Prepare ran, compose keys before; both
+// are understood, so GC never drops a running service's reservation (and
+// with it, its attachment) because its caller loaded without Prepare.
 func declaresMember(pr *compose.Project, service, network string) bool {
 	if pr == nil {
 		return false
@@ -194,10 +198,15 @@ func declaresMember(pr *compose.Project, service, network string) bool {
 		return ok && FullName(pr.Name, key, n) == network
 	}
 	for _, s := range pr.Services {
-		if s.Name == service {
-			_, ok := s.Networks[network]
-			return ok
+		if s.Name != service {
+			continue
 		}
+		for k := range s.Networks {
+			if n, ok := pr.Networks[k]; k == network || ok && FullName(pr.Name, k, n) == network {
+				return true
+			}
+		}
+		return false
 	}
 	return false
 }
