@@ -31,6 +31,7 @@ var propertyTable = map[string]property{
 	"StartLimitIntervalSec": usec("StartLimitIntervalUSec"),
 	"Type":                  str("Type"),
 	"ExecStart":             exec("ExecStart"),
+	"ExecStop":              exec("ExecStop"),
 	"ExecStopPost":          exec("ExecStopPost"),
 	"SyslogIdentifier":      str("SyslogIdentifier"),
 	"Environment":           list("Environment"),

@@ -1,6 +1,7 @@
 package units
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ func TestPropertiesMatchUnitText(t *testing.T) {
 	}
 	want := map[string]any{
 		"Type": "forking", "Restart": "always", "KillMode": "mixed", "Delegate": true,
-		"KillSignal": int32(2), "TimeoutStopUSec": uint64(30e6), "MemoryMax": uint64(64 << 20),
+		// TimeoutStopSec: the 30 s grace period (ExecStop's) plus the cleanup budget.
+		"KillSignal": int32(2), "TimeoutStopUSec": uint64(30e6 + CleanupBudget.Microseconds()), "MemoryMax": uint64(64 << 20),
 		"CPUQuotaPerSecUSec": uint64(500000), "TasksMax": uint64(10), "RestartUSec": uint64(100000),
 	}
 	for k, v := range want {
@@ -33,6 +35,9 @@ func TestPropertiesMatchUnitText(t *testing.T) {
 	env, _ := got["Environment"].([]string)
 	if len(env) != 4 || env[0] != EnvHash+"="+svc.Hash() {
 		t.Errorf("Environment = %v", env)
+	}
+	if stop, _ := got["ExecStop"].([]execCommand); len(stop) != 1 || strings.Join(stop[0].Args, " ") != "/usr/bin/berth stop-container --signal SIGINT --grace 30s" {
+		t.Errorf("ExecStop = %+v", stop)
 	}
 	exec, _ := got["ExecStart"].([]execCommand)
 	if len(exec) != 1 || exec[0].Path != "/usr/bin/berth" || exec[0].IgnoreFailure || exec[0].Args[1] != "run" {

@@ -73,7 +73,18 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	// with docker stop; after the grace period everything is SIGKILLed.
 	u.add("Service", "KillMode", "mixed")
 	u.add("Service", "KillSignal", stopSignal(svc.StopSignal))
-	u.add("Service", "TimeoutStopSec", seconds(svc.StopGracePeriod))
+	if svc.Oneshot {
+		u.add("Service", "TimeoutStopSec", seconds(svc.StopGracePeriod))
+	} else {
+		// The grace period is ExecStop='s (stop signal, SIGKILL after
+		// stop_grace_period), not TimeoutStopSec='s: systemd gives
+		// ExecStopPost= the same TimeoutStopSec= budget and kills it when
+		// it runs out, and berth cleanup cut short (CNI DEL under load, a
+		// 1 s grace period) left firewall rules behind. So TimeoutStopSec=
+		// is the grace period plus a cleanup budget, as podman's units do.
+		u.add("Service", "ExecStop", cfg.command("stop-container", "--signal", stopSignal(svc.StopSignal), "--grace", seconds(svc.StopGracePeriod)+"s"))
+		u.add("Service", "TimeoutStopSec", seconds(grace(svc.StopGracePeriod)+CleanupBudget))
+	}
 	if svc.Oneshot {
 		// A job runs as long as it needs; its start job is the whole run.
 		u.add("Service", "TimeoutStartSec", "infinity")
@@ -164,6 +175,17 @@ func stopSignal(s string) string {
 		s = "SIG" + s
 	}
 	return s
+}
+
+// CleanupBudget is what TimeoutStopSec= grants ExecStopPost= (berth
+// cleanup) on top of the stop grace period.
+const CleanupBudget = 60 * time.Second
+
+func grace(d time.Duration) time.Duration {
+	if d <= 0 {
+		return compose.DefaultStopGracePeriod
+	}
+	return d
 }
 
 func seconds(d time.Duration) string {

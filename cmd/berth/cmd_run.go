@@ -2,6 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/runtime"
@@ -60,4 +67,29 @@ func newCleanupCommand(g *globalOptions) *cobra.Command {
 			return runtime.Cleanup(cmd.Context(), opts, args[0])
 		},
 	}
+}
+
+// newStopContainerCommand is the units' ExecStop=: the stop signal to the
+// main process ($MAINPID, which systemd sets for ExecStop=), SIGKILL after
+// the grace period.
+func newStopContainerCommand() *cobra.Command {
+	var sig string
+	var grace time.Duration
+	cmd := &cobra.Command{
+		Use:    "stop-container --signal SIG --grace DURATION",
+		Short:  "Stop the calling unit's container as docker stop does (used by units)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s := unix.SignalNum(strings.ToUpper(sig))
+			if s == 0 {
+				return fmt.Errorf("unknown signal %q", sig)
+			}
+			pid, _ := strconv.Atoi(os.Getenv("MAINPID"))
+			return runtime.StopMain(cmd.Context(), pid, s, grace)
+		},
+	}
+	cmd.Flags().StringVar(&sig, "signal", "SIGTERM", "stop signal")
+	cmd.Flags().DurationVar(&grace, "grace", 10*time.Second, "time before SIGKILL")
+	return cmd
 }

@@ -116,6 +116,7 @@ Exit status:
 		newVersionCommand(),
 		newRunCommand(g),
 		newCleanupCommand(g),
+		newStopContainerCommand(),
 		newHealthcheckCommand(g),
 		newPodRunCommand(g),
 		newPodCleanupCommand(g),

@@ -23,7 +23,8 @@ const (
 // netleakProject: web1 and web2 each publish a tcp port (1809N) and web1 a udp
 // port too, on the default network, which db shares; db also sits on
 // "back". The webs exit on SIGTERM at once, so a cycle costs the detach and
-// attach, not a grace period.
+// attach, not a grace period. web2 has a 1 s stop_grace_period: its cleanup
+// must not be bounded by it.
 func netleakProject(reg string) string {
 	var b strings.Builder
 	b.WriteString("services:\n")
@@ -32,7 +33,7 @@ func netleakProject(reg string) string {
     image: %[1]s/busybox:latest
     command: ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /www && echo leak-ok-%[2]d > /www/index.html && httpd -f -p 80 -h /www & wait"]
     ports: ["127.0.0.1:1809%[2]d:80"%[3]s]
-`, reg, i, map[bool]string{true: `, "18099:53/udp"`}[i == 1])
+%[4]s`, reg, i, map[bool]string{true: `, "18099:53/udp"`}[i == 1], map[bool]string{true: "    stop_grace_period: 1s\n"}[i == 2])
 	}
 	fmt.Fprintf(&b, `  db:
     image: %s/busybox:latest
