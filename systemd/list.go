@@ -66,16 +66,20 @@ func (c *Client) List(ctx context.Context, prefix string) ([]Unit, error) {
 // per unit.
 var reconcileProps = []string{"Environment", "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec"}
 
+// limitProps are the limits among reconcileProps.
+var limitProps = reconcileProps[1:]
+
 // listConcurrency bounds the property reads in flight on the connection.
 const listConcurrency = 32
 
-// ListServices is the agent's cheap listing, made for frequent re-lists:
-// one ListUnitsByPatterns call for the names and states, then only the
-// properties the reconciler compares (Environment and Limits; MainPID,
-// Restarts and timestamps stay zero), read one by one and concurrently
-// over the one connection. It makes no writes. A unit unloaded between
-// the list and its reads is left out.
-func (c *Client) ListServices(ctx context.Context, prefix string) ([]Unit, error) {
+// ListServices is the reconciler's listing: one ListUnitsByPatterns call
+// for the names and states, then only the properties the reconciler
+// compares (Environment and Limits; MainPID, Restarts and timestamps stay
+// zero), read one by one and concurrently over the one connection. It
+// makes no writes. A unit unloaded between the list and its reads is left
+// out. With a cache (the agent's re-lists), units that provably did not
+// change are not read again (see UnitCache).
+func (c *Client) ListServices(ctx context.Context, prefix string, cache *UnitCache) ([]Unit, error) {
 	sts, err := c.conn.ListUnitsByPatternsContext(ctx, nil, []string{prefix + "*.service"})
 	if err != nil {
 		return nil, fmt.Errorf("listing units: %w", err)
@@ -83,9 +87,11 @@ func (c *Client) ListServices(ctx context.Context, prefix string) ([]Unit, error
 	out := make([]Unit, len(sts))
 	skip := make([]bool, len(sts))
 	errs := make([]error, len(sts))
+	listed := make(map[string]bool, len(sts))
 	sem := make(chan struct{}, listConcurrency)
 	var wg sync.WaitGroup
 	for i, st := range sts {
+		listed[st.Name] = true
 		out[i] = Unit{Name: st.Name, LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState,
 			Environment: map[string]string{}, Limits: Limits{MemoryMax: Infinity, TasksMax: Infinity, CPUQuotaPerSecUSec: Infinity}}
 		if st.LoadState != "loaded" {
@@ -96,25 +102,29 @@ func (c *Client) ListServices(ctx context.Context, prefix string) ([]Unit, error
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			props := make(map[string]any, len(reconcileProps))
-			for _, name := range reconcileProps {
-				p, err := c.conn.GetServicePropertyContext(ctx, st.Name, name)
-				if gone(err) {
-					skip[i] = true
-					return
-				}
-				if err != nil {
-					errs[i] = fmt.Errorf("reading %s of %s: %w", name, st.Name, err)
-					return
-				}
-				props[name] = p.Value.Value()
+			u := &out[i]
+			done := false
+			var err error
+			if cache != nil {
+				done, err = c.readCached(ctx, cache, u)
 			}
-			out[i].serviceProps(props)
+			if err == nil && !done {
+				err = c.readFull(ctx, cache, u)
+			}
+			switch {
+			case gone(err):
+				skip[i] = true
+			case err != nil:
+				errs[i] = fmt.Errorf("reading unit %s: %w", u.Name, err)
+			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if cache != nil {
+		cache.keepOnly(listed)
 	}
 	kept := out[:0]
 	for i := range out {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
@@ -83,6 +84,8 @@ func runAgent(ctx context.Context, g *globalOptions, o *agentOptions, out io.Wri
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}
+	// Re-lists read only units that may have changed.
+	a.rec.Manager = manager{c: a.sd, cache: &systemd.UnitCache{}}
 	ag := &reconciler.Agent{
 		Rec:      a.rec,
 		Source:   &reconciler.Source{Dir: g.ConfigDir, StateDir: g.StateDir, Load: a.loadAgent, Log: a.log},

@@ -62,7 +62,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	}
 	a.store = store
 	a.rec = &reconciler.Reconciler{
-		Manager:  manager{sd},
+		Manager:  manager{c: sd},
 		Puller:   puller{store, g.StateDir, log},
 		Units:    ucfg,
 		StateDir: g.StateDir,
@@ -109,12 +109,17 @@ func (a *app) loadAgent(ctx context.Context, dir string) ([]compose.Entry, error
 }
 
 // manager adapts the systemd client to the reconciler's interface.
-type manager struct{ c *systemd.Client }
+type manager struct {
+	c *systemd.Client
+	// cache, when set (the agent), spares re-lists the reads of units
+	// that did not change.
+	cache *systemd.UnitCache
+}
 
 var _ reconciler.Manager = manager{}
 
 func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
-	us, err := m.c.ListServices(ctx, units.Prefix)
+	us, err := m.c.ListServices(ctx, units.Prefix, m.cache)
 	if err != nil {
 		return nil, err
 	}
