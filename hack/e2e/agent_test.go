@@ -224,7 +224,15 @@ func TestAgentGitOps(t *testing.T) {
 // /run/berth is emptied, the agent starts and brings everything back.
 func (e *berthEnv) agentRebootAndCheck(units ...string) {
 	e.t.Helper()
-	e.sh("systemctl stop berth.service && systemctl stop 'berth-*.service' && rm -rf /run/berth")
+	e.sh("systemctl stop berth.service && systemctl stop 'berth-*.service'")
+	// A reboot unmounts everything; mounts a stop left behind (a cleanup
+	// that ran out of time on a loaded host) are only logged here, the
+	// crash test is the one that counts traces.
+	if left := e.sh("awk '{print $5}' /proc/self/mountinfo | grep '^/run/berth/' || true"); left != "" {
+		e.t.Logf("mounts left after stopping every unit (unmounted as a reboot would):\n%s", left)
+		e.sh("awk '{print $5}' /proc/self/mountinfo | grep '^/run/berth/' | sort -r | xargs -r umount -l")
+	}
+	e.sh("rm -rf /run/berth")
 	for _, u := range units {
 		if e.prop(u, "ActiveState") == "active" {
 			e.t.Fatalf("%s still active after the simulated shutdown", u)
