@@ -268,15 +268,9 @@ func TestAgentCrashConvergence(t *testing.T) {
 			}
 			// p0's services join its default network (CNI); the
 			// others have none, which keeps a 50-service apply short.
-			// stop_grace_period also bounds ExecStopPost (TimeoutStopSec):
-			// ten concurrent cleanups' CNI DELs take their turns under
-			// the network lock, and on a loaded host (load 30) that
-			// exceeded the default 10 s, so cleanup was killed and left
-			// mounts and cgroups. SIGKILL stops the containers at once,
-			// so the longer period only gives cleanup its time.
 			extra := "    network_mode: none\n"
 			if p == 0 {
-				extra = "    stop_grace_period: 60s\n"
+				extra = ""
 			}
 			var b strings.Builder
 			b.WriteString("services:\n")
