@@ -69,7 +69,7 @@ func BenchmarkAutoUpdateCheck(b *testing.B) {
 	var proj strings.Builder
 	proj.WriteString("services:\n")
 	for i := range benchServices {
-		fmt.Fprintf(&proj, "  s%d:\n    image: %s\n    command: [sleep, \"600\"]\n    init: true\n    labels:\n      io.containers.autoupdate: registry\n",
+		fmt.Fprintf(&proj, "  s%d:\n    image: %s\n    command: [sleep, \"86400\"]\n    init: true\n    labels:\n      io.containers.autoupdate: registry\n",
 			i, refs[i%benchImages])
 	}
 	if err := os.MkdirAll(filepath.Join(config, "bench"), 0o755); err != nil {
@@ -102,7 +102,7 @@ func BenchmarkAutoUpdateCheck(b *testing.B) {
 	for i := range benchServices {
 		run("podman", append(podman, "run", "--detach", "--name", fmt.Sprintf("s%d", i),
 			"--label", "io.containers.autoupdate=registry", "--label", fmt.Sprintf("PODMAN_SYSTEMD_UNIT=podman-s%d.service", i),
-			"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000", refs[i%benchImages], "sleep", "600")...)
+			"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000", refs[i%benchImages], "sleep", "86400")...)
 	}
 	b.Logf("started %d podman containers in %s", benchServices, time.Since(t0).Round(time.Millisecond))
 	b.Cleanup(func() {
