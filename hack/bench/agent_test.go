@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/berth-dev/berth/hack/e2e"
 )
 
 // BenchmarkAgent measures the agent on one sandboxed systemd:
@@ -25,30 +22,11 @@ import (
 // Figures are reported as metrics and as ratios to their target/baseline.
 // Setup runs once; -benchtime only repeats the cheap no-op measurement.
 func BenchmarkAgent(b *testing.B) {
-	wd := e2e.WorkDir(b)
-	bin := buildBerth(b, wd)
-	// Every service gets its project's default network: the plugins sit
-	// next to the binary, and the sandbox has its own netns.
-	e2e.BuildCNIPlugins(b, filepath.Join(wd, "cni"))
-	reg := e2e.StartRegistry(b)
-	img, err := e2e.BuildBusybox()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ref := reg.Addr() + "/busybox:latest"
-	reg.Push(b, ref, img)
-	sb := e2e.BootSystemd(b, e2e.WithNetNS(reg.Addr()))
-	ctx := context.Background()
+	e := newBenchEnv(b, true)
+	wd, sh := e.wd, e.sh
+	ref := e.pushBusybox("busybox:latest")
 	config, state := filepath.Join(wd, "etc"), filepath.Join(wd, "state")
-	sh := func(script string) string {
-		b.Helper()
-		out, err := sb.Command(ctx, "sh", "-c", script).CombinedOutput()
-		if err != nil {
-			b.Fatalf("%s: %v\n%s", script, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	berth := fmt.Sprintf("%s --config-dir %s --state-dir %s ", bin, config, state)
+	berth := fmt.Sprintf("%s --config-dir %s --state-dir %s ", e.bin, config, state)
 	service := func(name string) string {
 		return fmt.Sprintf("  %s:\n    image: %s\n    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n", name, ref)
 	}

@@ -33,35 +33,11 @@ const (
 //
 // It fails when a berth check does not make exactly 20 HEAD requests.
 func BenchmarkAutoUpdateCheck(b *testing.B) {
-	wd := e2e.WorkDir(b)
-	bin := buildBerth(b, wd)
-	e2e.BuildCNIPlugins(b, filepath.Join(wd, "cni")) // next to the binary, where berth looks
-	reg := e2e.StartRegistry(b)
+	e := newBenchEnv(b, true)
+	wd, reg, sb, ctx, run := e.wd, e.reg, e.sb, e.ctx, e.run
 	var refs []string
 	for i := range benchImages {
-		ref := reg.Ref(fmt.Sprintf("app%d:stable", i))
-		img, err := e2e.BuildBusybox(e2e.WithFile("/etc/app", []byte(fmt.Sprintf("app %d v1\n", i))))
-		if err != nil {
-			b.Fatal(err)
-		}
-		reg.Push(b, ref, img)
-		refs = append(refs, ref)
-	}
-	sb := e2e.BootSystemd(b, e2e.WithNetNS(reg.Addr())) // bridges and rules stay off the host
-	ctx := context.Background()
-	logf, err := os.Create(filepath.Join(wd, "commands.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logf.Close()
-	run := func(name string, args ...string) {
-		b.Helper()
-		cmd := sb.Command(ctx, name, args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Run(); err != nil {
-			out, _ := os.ReadFile(logf.Name())
-			b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
+		refs = append(refs, e.pushBusybox(fmt.Sprintf("app%d:stable", i), e2e.WithFile("/etc/app", []byte(fmt.Sprintf("app %d v1\n", i)))))
 	}
 
 	// berth: 100 services, five per image.
@@ -81,7 +57,7 @@ func BenchmarkAutoUpdateCheck(b *testing.B) {
 	berth := func(args ...string) []byte {
 		b.Helper()
 		full := append([]string{"--config-dir", config, "--state-dir", state}, args...)
-		out, err := sb.Exec(ctx, bin, full...)
+		out, err := sb.Exec(ctx, e.bin, full...)
 		if err != nil {
 			b.Fatalf("berth %v: %v\n%s", args, err, out)
 		}

@@ -4,18 +4,14 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/compose"
-	"github.com/berth-dev/berth/hack/e2e"
 	"github.com/berth-dev/berth/units"
 )
 
@@ -28,47 +24,22 @@ import (
 // Each container runs `sleep 600` and is torn down outside the timed part.
 // Use -benchtime=20x (make bench does) for 20 samples of each.
 func BenchmarkStartLatency(b *testing.B) {
-	wd := e2e.WorkDir(b)
-	bin := buildBerth(b, wd)
-	reg := e2e.StartRegistry(b)
-	img, err := e2e.BuildBusybox()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ref := reg.Addr() + "/busybox:latest"
-	reg.Push(b, ref, img)
-	sb := e2e.BootSystemd(b)
-	ctx := context.Background()
-	// Output goes to a file, not a pipe: a detached container inherits it,
-	// and waiting for a pipe's EOF would wait for the container.
-	logf, err := os.Create(filepath.Join(wd, "commands.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logf.Close()
-	run := func(name string, args ...string) {
-		b.Helper()
-		cmd := sb.Command(ctx, name, args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Run(); err != nil {
-			out, _ := os.ReadFile(logf.Name())
-			journal, _ := sb.Command(ctx, "journalctl", "--no-pager", "-n", "40").CombinedOutput()
-			b.Fatalf("%s %s: %v\n%s\njournal:\n%s", name, strings.Join(args, " "), err, out, journal)
-		}
-	}
+	e := newBenchEnv(b, false)
+	run := e.run
+	ref := e.pushBusybox("busybox:latest")
 
 	// berth: a persistent unit rendered by package units, started repeatedly.
-	state := filepath.Join(wd, "state")
+	state := filepath.Join(e.wd, "state")
 	svc := &compose.Service{Project: "bench", Name: "sleep", Image: ref, Command: []string{"sleep", "600"}}
 	spec, err := compose.SaveSpec(state, svc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	u := units.Service(units.Config{Binary: bin, StateDir: state}, svc, spec)
+	u := units.Service(units.Config{Binary: e.bin, StateDir: state}, svc, spec)
 	run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
 
 	// runc: a bundle whose rootfs is the busybox binary and its applets.
-	bundle := filepath.Join(wd, "bundle")
+	bundle := filepath.Join(e.wd, "bundle")
 	makeBundle(b, bundle)
 
 	// podman: the same image from the same registry.
@@ -112,7 +83,7 @@ func BenchmarkStartLatency(b *testing.B) {
 		b.ReportMetric(float64(m.Microseconds())/1000, name+"-median-ms")
 		b.Logf("%-6s median %v  p10 %v  p90 %v  (n=%d)", name, m, lo, hi, len(starts[name]))
 	}
-	if phases, err := sb.Command(ctx, "sh", "-c", "journalctl --no-pager -o cat -u "+u.Name+" | grep -o 'took=.*' | tail -3").Output(); err == nil {
+	if phases, err := e.sb.Command(e.ctx, "sh", "-c", "journalctl --no-pager -o cat -u "+u.Name+" | grep -o 'took=.*' | tail -3").Output(); err == nil {
 		b.Logf("berth run phases (last starts):\n%s", phases)
 	}
 	b.ReportMetric(float64(med["berth"])/float64(med["runc"]), "berth/runc")
@@ -121,27 +92,10 @@ func BenchmarkStartLatency(b *testing.B) {
 		float64(med["berth"])/float64(med["runc"]), float64(med["podman"])/float64(med["berth"]))
 }
 
-// stats returns the median and the 10th and 90th percentiles.
-func stats(d []time.Duration) (med, p10, p90 time.Duration) {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	at := func(q float64) time.Duration { return s[int(q*float64(len(s)-1)+0.5)] }
-	return at(0.5), at(0.1), at(0.9)
-}
-
-func buildBerth(b *testing.B, dir string) string {
-	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", bin, "./cmd/berth")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building berth: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // makeBundle writes a runc bundle: `runc spec` defaults, busybox rootfs,
 // `sleep 600`, no terminal.
 func makeBundle(b *testing.B, dir string) {
+	b.Helper()
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
 		b.Fatal(err)
