@@ -453,7 +453,7 @@ func (g *generator) volumes(svc *compose.Service, c *Container, spec *PodSpec) {
 				g.secrets[obj] = s
 			}
 			s.Data[key] = base64.StdEncoding.EncodeToString(f.Content)
-			vol = Volume{Name: obj, Secret: &SecretSource{SecretName: obj, Items: items}}
+			vol = Volume{Name: obj, Secret: &SecretSource{SecretName: obj, Projection: Projection{Items: items}}}
 		} else {
 			cm := g.configMaps[obj]
 			if cm == nil {
@@ -471,7 +471,7 @@ func (g *generator) volumes(svc *compose.Service, c *Container, spec *PodSpec) {
 				}
 				cm.BinaryData[key] = base64.StdEncoding.EncodeToString(f.Content)
 			}
-			vol = Volume{Name: obj, ConfigMap: &ConfigMapSource{Name: obj, Items: items}}
+			vol = Volume{Name: obj, ConfigMap: &ConfigMapSource{Name: obj, Projection: Projection{Items: items}}}
 		}
 		if f.UID != 0 || f.GID != 0 {
 			g.warnf(svc, "secrets/configs", "%s: uid/gid %d/%d cannot be set per file; Kubernetes uses fsGroup", f.Name, f.UID, f.GID)

@@ -21,12 +21,16 @@ type ObjectMeta struct {
 	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
-// Pod is core/v1 Pod.
-type Pod struct {
+// Object is the shape of every top-level kind with a spec: apiVersion and
+// kind, metadata, spec.
+type Object[Spec any] struct {
 	TypeMeta `yaml:",inline"`
 	Metadata ObjectMeta `yaml:"metadata"`
-	Spec     PodSpec    `yaml:"spec"`
+	Spec     Spec       `yaml:"spec"`
 }
+
+// Pod is core/v1 Pod.
+type Pod = Object[PodSpec]
 
 // PodTemplate is the template of a workload.
 type PodTemplate struct {
@@ -41,11 +45,7 @@ type LabelSelector struct {
 }
 
 // Deployment is apps/v1 Deployment.
-type Deployment struct {
-	TypeMeta `yaml:",inline"`
-	Metadata ObjectMeta     `yaml:"metadata"`
-	Spec     DeploymentSpec `yaml:"spec"`
-}
+type Deployment = Object[DeploymentSpec]
 
 // DeploymentSpec is apps/v1 DeploymentSpec.
 type DeploymentSpec struct {
@@ -61,11 +61,7 @@ type Strategy struct {
 }
 
 // DaemonSet is apps/v1 DaemonSet.
-type DaemonSet struct {
-	TypeMeta `yaml:",inline"`
-	Metadata ObjectMeta    `yaml:"metadata"`
-	Spec     DaemonSetSpec `yaml:"spec"`
-}
+type DaemonSet = Object[DaemonSetSpec]
 
 // DaemonSetSpec is apps/v1 DaemonSetSpec.
 type DaemonSetSpec struct {
@@ -74,11 +70,7 @@ type DaemonSetSpec struct {
 }
 
 // Job is batch/v1 Job.
-type Job struct {
-	TypeMeta `yaml:",inline"`
-	Metadata ObjectMeta `yaml:"metadata"`
-	Spec     JobSpec    `yaml:"spec"`
-}
+type Job = Object[JobSpec]
 
 // JobSpec is batch/v1 JobSpec.
 type JobSpec struct {
@@ -108,11 +100,7 @@ type Secret struct {
 }
 
 // PersistentVolumeClaim is core/v1 PersistentVolumeClaim: a named volume.
-type PersistentVolumeClaim struct {
-	TypeMeta `yaml:",inline"`
-	Metadata ObjectMeta `yaml:"metadata"`
-	Spec     PVCSpec    `yaml:"spec"`
-}
+type PersistentVolumeClaim = Object[PVCSpec]
 
 // PVCSpec is the claim's spec; size and class mean nothing for a local
 // named volume, so they are only written.
@@ -123,11 +111,7 @@ type PVCSpec struct {
 }
 
 // KubeService is core/v1 Service, written by generate --service.
-type KubeService struct {
-	TypeMeta `yaml:",inline"`
-	Metadata ObjectMeta  `yaml:"metadata"`
-	Spec     ServiceSpec `yaml:"spec"`
-}
+type KubeService = Object[ServiceSpec]
 
 // ServiceSpec is core/v1 ServiceSpec.
 type ServiceSpec struct {
@@ -317,20 +301,25 @@ type KeyToPath struct {
 	Mode *int32 `yaml:"mode,omitempty"`
 }
 
-// ConfigMapSource projects a ConfigMap's keys as files.
-type ConfigMapSource struct {
-	Name        string      `yaml:"name"`
+// Projection is what ConfigMap and Secret volumes share: which keys become
+// which files (all keys when Items is empty), their mode, and whether the
+// object may be missing.
+type Projection struct {
 	Items       []KeyToPath `yaml:"items,omitempty"`
 	DefaultMode *int32      `yaml:"defaultMode,omitempty"`
 	Optional    *bool       `yaml:"optional,omitempty"`
 }
 
+// ConfigMapSource projects a ConfigMap's keys as files.
+type ConfigMapSource struct {
+	Name       string `yaml:"name"`
+	Projection `yaml:",inline"`
+}
+
 // SecretSource projects a Secret's keys as files.
 type SecretSource struct {
-	SecretName  string      `yaml:"secretName"`
-	Items       []KeyToPath `yaml:"items,omitempty"`
-	DefaultMode *int32      `yaml:"defaultMode,omitempty"`
-	Optional    *bool       `yaml:"optional,omitempty"`
+	SecretName string `yaml:"secretName"`
+	Projection `yaml:",inline"`
 }
 
 // PVCSource mounts a claim, i.e. a named volume.

@@ -73,22 +73,14 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 			m.Type, m.Source = compose.MountVolume, addVolume(p, v.PersistentVolumeClaim.ClaimName)
 			m.ReadOnly = m.ReadOnly || v.PersistentVolumeClaim.ReadOnly
 		case v.ConfigMap != nil:
-			data, ok := o.configMaps[v.ConfigMap.Name]
-			if !ok && !isTrue(v.ConfigMap.Optional) {
-				return d.errf(vp+".configMap.name", "no ConfigMap %q in this file", v.ConfigMap.Name)
-			}
-			files, err := o.projectFiles(v.Name, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, isTrue(v.ConfigMap.Optional), vm, vp+".configMap", mp)
+			files, err := o.projectFiles(v.Name, "ConfigMap", o.configMaps, v.ConfigMap.Name, v.ConfigMap.Projection, vm, vp+".configMap", ".name", mp)
 			if err != nil {
 				return err
 			}
 			svc.Files = append(svc.Files, files...)
 			continue
 		case v.Secret != nil:
-			data, ok := o.secrets[v.Secret.SecretName]
-			if !ok && !isTrue(v.Secret.Optional) {
-				return d.errf(vp+".secret.secretName", "no Secret %q in this file", v.Secret.SecretName)
-			}
-			files, err := o.projectFiles(v.Name, data, v.Secret.Items, v.Secret.DefaultMode, isTrue(v.Secret.Optional), vm, vp+".secret", mp)
+			files, err := o.projectFiles(v.Name, "Secret", o.secrets, v.Secret.SecretName, v.Secret.Projection, vm, vp+".secret", ".secretName", mp)
 			if err != nil {
 				return err
 			}
@@ -121,12 +113,20 @@ func (o *objects) mountCount(name string) int {
 	return n
 }
 
-// projectFiles writes a ConfigMap's or Secret's keys as files under the
-// mount path: all keys, or only items (key → path, mode). With a subPath,
-// the one file at that path is mounted at mountPath itself.
-func (o *objects) projectFiles(vol string, data map[string][]byte, items []KeyToPath, defaultMode *int32, optional bool,
-	vm VolumeMount, vp, mp string) ([]compose.FileMount, error) {
+// projectFiles writes the keys of the ConfigMap or Secret (kind) called
+// name, looked up in objs, as files under the mount path: all keys, or only
+// the projection's items (key → path, mode). With a subPath, the one file
+// at that path is mounted at mountPath itself. A missing object is an error
+// naming vp+nameField unless the projection is optional.
+func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]byte, name string, proj Projection,
+	vm VolumeMount, vp, nameField, mp string) ([]compose.FileMount, error) {
 	d := o.workload
+	data, ok := objs[name]
+	optional := isTrue(proj.Optional)
+	if !ok && !optional {
+		return nil, d.errf(vp+nameField, "no %s %q in this file", kind, name)
+	}
+	items, defaultMode := proj.Items, proj.DefaultMode
 	mode := uint32(defaultFileMode)
 	if defaultMode != nil {
 		if *defaultMode < 0 || *defaultMode > 0o777 {
