@@ -29,20 +29,12 @@ import (
 const dockerCapBnd = "00000000a80425fb"
 
 func TestRunStartsContainerAndCleanupRemovesEverything(t *testing.T) {
-	requireRoot(t)
-	enterTestCgroup(t)
+	e := newRunEnv(t)
+	opts, notes, out, stdout := e.opts, e.notes, e.out, e.outPath
 	unit, err := unitCgroup()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := testOptions(t)
-	notes := listenNotify(t)
-	stdout := filepath.Join(t.TempDir(), "stdout")
-	out, err := os.Create(stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 
 	svc := &compose.Service{Project: "berthtest", Name: "hello", Image: "test/busybox",
 		Command: []string{"sh", "-c", "echo hello; sleep 30"}}
@@ -143,26 +135,11 @@ func TestRunStartsContainerAndCleanupRemovesEverything(t *testing.T) {
 }
 
 func TestRunWithInitReapsAndForwards(t *testing.T) {
-	requireRoot(t)
-	enterTestCgroup(t)
-	opts := testOptions(t)
-	listenNotify(t)
-	outPath := filepath.Join(t.TempDir(), "stdout")
-	out, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
+	e := newRunEnv(t)
+	opts, outPath := e.opts, e.outPath
 	svc := &compose.Service{Project: "berthtest", Name: "init", Image: "test/busybox", Init: true,
 		Command: []string{"sleep", "30"}}
-	if err := run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), out)); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	st, err := ReadState(opts.RunDir, svc.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanupAfterFailure(t, opts, svc.ID()); reap(st.Pid) })
+	st := e.start(t, svc, busyboxRootfs(t))
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid))
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +241,46 @@ func TestReaperForwardsSignalsAndExitCode(t *testing.T) {
 }
 
 // --- helpers ---
+
+// runEnv is what a test that starts a real container in process begins
+// with: root, a cgroup of the test's own, options in temporary directories,
+// a notify socket and a file that takes the container's output.
+type runEnv struct {
+	opts    Options
+	notes   *notifyListener
+	out     *os.File
+	outPath string
+}
+
+func newRunEnv(t *testing.T) *runEnv {
+	t.Helper()
+	requireRoot(t)
+	enterTestCgroup(t)
+	e := &runEnv{opts: testOptions(t), notes: listenNotify(t), outPath: filepath.Join(t.TempDir(), "stdout")}
+	out, err := os.Create(e.outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	e.out = out
+	return e
+}
+
+// start runs svc on the one-layer image layer, with its output to e.out,
+// and returns its state; when the test ends the container is cleaned up
+// (a no-op if the test did) and its init reaped.
+func (e *runEnv) start(t *testing.T, svc *compose.Service, layer string) *State {
+	t.Helper()
+	if err := run(context.Background(), e.opts, svc, testDeps(t, layer, e.out)); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	st, err := ReadState(e.opts.RunDir, svc.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupAfterFailure(t, e.opts, svc.ID()); reap(st.Pid) })
+	return st
+}
 
 func requireRoot(t *testing.T) {
 	t.Helper()

@@ -141,20 +141,12 @@ func TestWriteFilesModeOwnerContent(t *testing.T) {
 // tmpfs, a read-only root, devices and security settings and checks each
 // from the host through /proc/PID, as a user would inside.
 func TestRunStorageAndSecurity(t *testing.T) {
-	requireRoot(t)
-	enterTestCgroup(t)
+	e := newRunEnv(t)
+	opts, outPath := e.opts, e.outPath
 	unit, err := unitCgroup()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := testOptions(t)
-	listenNotify(t)
-	outPath := filepath.Join(t.TempDir(), "stdout")
-	out, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	layer := busyboxRootfs(t)
 	writeFile(t, filepath.Join(layer, "var/lib/app/seed"), "seeded\n")
 	for _, app := range []string{"touch", "stat", "ls"} {
@@ -194,15 +186,7 @@ func TestRunStorageAndSecurity(t *testing.T) {
 			Ulimits: map[string]compose.Ulimit{"nproc": {Soft: 77, Hard: 88}},
 			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "99"}},
 	}
-	if err := run(context.Background(), opts, svc, testDeps(t, layer, out)); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	st, err := ReadState(opts.RunDir, svc.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := st.Pid
-	t.Cleanup(func() { cleanupAfterFailure(t, opts, svc.ID()); reap(pid) })
+	pid := e.start(t, svc, layer).Pid
 	root := fmt.Sprintf("/proc/%d/root", pid)
 	waitFor(t, "the command's output", func() bool {
 		b, _ := os.ReadFile(outPath)
@@ -311,20 +295,10 @@ func TestRunFailureRemovesVolumeItCreated(t *testing.T) {
 // TestRunPrivileged: every capability, no seccomp filter, the host's
 // devices, a writable /sys, as docker's --privileged.
 func TestRunPrivileged(t *testing.T) {
-	requireRoot(t)
-	enterTestCgroup(t)
-	opts := testOptions(t)
-	listenNotify(t)
+	e := newRunEnv(t)
 	svc := &compose.Service{Project: "berthtest", Name: "priv", Image: "test/busybox", Command: []string{"sleep", "30"},
 		Security: compose.Security{Privileged: true}}
-	if err := run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), os.Stdout)); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	st, err := ReadState(opts.RunDir, svc.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cleanupAfterFailure(t, opts, svc.ID()); reap(st.Pid) })
+	st := e.start(t, svc, busyboxRootfs(t))
 	status := procStatus(t, st.Pid)
 	if status["CapEff"] != procStatus(t, os.Getpid())["CapBnd"] {
 		t.Errorf("privileged CapEff %s, want every capability (%s)", status["CapEff"], procStatus(t, os.Getpid())["CapBnd"])
