@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +14,7 @@ import (
 // first passing check, with its health timer running.
 func TestGenerateSystemdHealthSockets(t *testing.T) {
 	e := newBerthEnv(t)
-	img := e.healthPushSDHelper()
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, port := e.socketsServer()
 	e.writeProject("gen", fmt.Sprintf(`services:
   db:
     image: %[1]s/busybox:latest
@@ -61,13 +55,8 @@ func TestGenerateSystemdHealthSockets(t *testing.T) {
 		t.Fatalf("%s is %s before any connection", db, st)
 	}
 
-	resp, err := (&http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-	if err != nil {
-		t.Fatalf("first connection: %v\n%s", err, e.sh("journalctl --no-pager -n 40 -u 'berth-gen-*'"))
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), "served by pid=1 host=api fds=1") {
+	body := e.socketsFirstGet(port, "berth-gen-*")
+	if !strings.Contains(body, "served by pid=1 host=api fds=1") {
 		t.Errorf("answer %q", body)
 	}
 	dbStart := e.healthTimestamp(db, "InactiveExitTimestampMonotonic")

@@ -14,11 +14,7 @@ import (
 // (in its own network namespace) serves it on the inherited fd 3.
 func TestSocketActivation(t *testing.T) {
 	e := newBerthEnv(t)
-	img := e.healthPushSDHelper()
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, port := e.socketsServer()
 	e.writeProject("sock", fmt.Sprintf(`services:
   api:
     image: %s
@@ -45,16 +41,9 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("plan with a socket-activated service waiting:\n%s", out)
 	}
 
-	// A real client on 127.0.0.1 of the sandbox's network namespace.
-	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}
-	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-	if err != nil {
-		t.Fatalf("first connection: %v\n%s", err, e.sh("journalctl --no-pager -n 40 -u "+svc))
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := e.socketsFirstGet(port, svc)
 	t.Logf("answer: %s", body)
-	if !strings.Contains(string(body), "served by pid=1 host=api fds=1 names=web") {
+	if !strings.Contains(body, "served by pid=1 host=api fds=1 names=web") {
 		t.Errorf("answer %q: want it served by the container's PID 1 with LISTEN_FDS=1 LISTEN_FDNAMES=web", body)
 	}
 	if st := e.prop(svc, "ActiveState"); st != "active" {
@@ -74,4 +63,32 @@ func TestSocketActivation(t *testing.T) {
 	if _, err := (&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}).Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil {
 		t.Error("something still listens after down")
 	}
+}
+
+// socketsServer pushes the sdhelper image, whose `sdhelper serve-fd3`
+// answers HTTP on an inherited fd 3, and picks a free port for its socket.
+func (e *berthEnv) socketsServer() (img string, port int) {
+	e.t.Helper()
+	img = e.healthPushSDHelper()
+	port, err := freePort()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return img, port
+}
+
+// socketsFirstGet is a real client's first connection, to 127.0.0.1:port
+// in the sandbox's network namespace, which starts the socket-activated
+// service; it returns the answer's body, or fails the test with the journal
+// of units (a name or glob).
+func (e *berthEnv) socketsFirstGet(port int, units string) string {
+	e.t.Helper()
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside}}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		e.t.Fatalf("first connection: %v\n%s", err, e.sh("journalctl --no-pager -n 40 -u '"+units+"'"))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
