@@ -12,15 +12,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Entry is one project entry of the config dir and the result of loading it.
-type Entry struct {
-	Name string
-	Path string
-	// Project is nil when Err is set.
-	Project *Project
-	Err     error
-}
-
 var projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // LoadDir loads every entry directly under dir: a directory holding

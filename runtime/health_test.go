@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 // TestHealthRecordRules: docker's rules for a probe's status.

@@ -8,7 +8,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 // defaultCaps is docker's default capability set (moby's

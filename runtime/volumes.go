@@ -15,7 +15,7 @@ import (
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 // Named volumes (local driver) live in <state>/volumes/<name>/_data, as in

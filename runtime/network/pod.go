@@ -6,7 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 // A Kubernetes pod has one network namespace, pinned by its pod unit and

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 func podEntry(ports ...[]compose.Port) compose.Entry {

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 // DefaultPool is where networks without an ipam subnet get a /24 from.

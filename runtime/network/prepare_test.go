@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	compose "github.com/berth-dev/berth/compose/model"
 )
 
 func testProject(name string, nets map[string]compose.Network, svcs ...compose.Service) compose.Entry {

@@ -1,4 +1,4 @@
-package compose
+package model
 
 import (
 	"encoding/json"
