@@ -4,6 +4,9 @@ PREFIX    ?= /usr/local
 UNITDIR   ?= /usr/lib/systemd/system
 CNIDIR    ?= $(PREFIX)/lib/berth/cni
 BIN       := bin/berth
+# The launcher units execute to start containers: berth without its Compose
+# loader, so each start pays less package init (cmd/berth-launcher).
+LAUNCHER  := bin/berth-launcher
 # CNI plugins, built from the `tool` directives in go.mod (offline after
 # `go mod download`) into bin/cni, where a build-tree berth finds them.
 CNI_PLUGINS := $(addprefix github.com/containernetworking/plugins/plugins/,\
@@ -21,7 +24,7 @@ DEB_PACKAGES := build-essential pkg-config libseccomp-dev systemd dbus busybox-s
 
 help:
 	@echo "make deps     install Debian packages and Go modules (root)"
-	@echo "make build    build $(BIN)"
+	@echo "make build    build $(BIN) and $(LAUNCHER)"
 	@echo "make install  install berth and its units (root)"
 	@echo "make example  run the bundled hello example (root)"
 	@echo "make test     unit and integration tests (root; boots a sandboxed systemd)"
@@ -34,11 +37,13 @@ deps:
 
 build:
 	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/berth
+	$(GO) build -tags '$(TAGS)' -trimpath -o $(LAUNCHER) ./cmd/berth-launcher
 	@mkdir -p bin/cni
 	$(GO) build -trimpath -o bin/cni/ $(CNI_PLUGINS)
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/berth-launcher
 	install -d -m 0755 $(DESTDIR)$(CNIDIR)
 	install -m 0755 bin/cni/* $(DESTDIR)$(CNIDIR)/
 	install -D -m 0644 systemd/dist/berth.service $(DESTDIR)$(UNITDIR)/berth.service

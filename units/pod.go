@@ -67,8 +67,8 @@ func Pod(cfg Config, p *compose.Project) *Unit {
 	for _, pt := range p.Pod.Ports {
 		args = append(args, "--publish", PodPublishArg(pt))
 	}
-	u.add("Service", "ExecStart", cfg.command(append(args, p.Name)...))
-	u.add("Service", "ExecStopPost", cfg.command("pod-cleanup", p.Name))
+	u.add("Service", "ExecStart", cfg.launch(append(args, p.Name)...))
+	u.add("Service", "ExecStopPost", cfg.launch("pod-cleanup", p.Name))
 	u.add("Service", "SyslogIdentifier", p.Name+"-pod")
 	u.add("Service", "Environment", EnvHash+"="+PodHash(p))
 	u.add("Service", "Environment", EnvProject+"="+p.Name)

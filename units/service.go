@@ -13,6 +13,11 @@ import (
 type Config struct {
 	// Binary is the absolute path of the berth binary the units run.
 	Binary string
+	// Launcher is the absolute path of berth-launcher, which starts, stops
+	// and cleans up containers and pods (run, stop-container, cleanup,
+	// pod-run, pod-cleanup) without paying for berth's Compose loader at
+	// every start; empty means Binary does that too.
+	Launcher string
 	// ConfigDir, StateDir and RunDir are passed to berth run/cleanup when
 	// they differ from the defaults, so a unit works without the caller's
 	// environment.
@@ -46,7 +51,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 		// dependents ordered After= it see "completed successfully".
 		u.add("Service", "Type", "oneshot")
 		u.add("Service", "RemainAfterExit", "yes")
-		u.add("Service", "ExecStart", cfg.command("run", "--wait", "--spec", specPath, svc.ID()))
+		u.add("Service", "ExecStart", cfg.launch("run", "--wait", "--spec", specPath, svc.ID()))
 	} else {
 		// forking: berth run starts the container, writes its PID 1 to
 		// PIDFile= and exits once it is ready; the container, now
@@ -55,11 +60,11 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 		// stop instead of sending KillSignal and waiting TimeoutStopSec.)
 		u.add("Service", "Type", "forking")
 		u.add("Service", "PIDFile", cfg.pidFile(svc.ID()))
-		u.add("Service", "ExecStart", cfg.command("run", "--spec", specPath, svc.ID()))
+		u.add("Service", "ExecStart", cfg.launch("run", "--spec", specPath, svc.ID()))
 	}
 	// cleanup runs after every stop, crash and failed start, so mounts,
 	// libcontainer state and cgroups never outlive the container.
-	u.add("Service", "ExecStopPost", cfg.command("cleanup", svc.ID()))
+	u.add("Service", "ExecStopPost", cfg.launch("cleanup", svc.ID()))
 	u.add("Service", "SyslogIdentifier", svc.Project+"-"+svc.Name)
 	u.add("Service", "Environment", EnvHash+"="+svc.Hash())
 	u.add("Service", "Environment", EnvProject+"="+svc.Project)
@@ -82,7 +87,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 		// it runs out, and berth cleanup cut short (CNI DEL under load, a
 		// 1 s grace period) left firewall rules behind. So TimeoutStopSec=
 		// is the grace period plus a cleanup budget, as podman's units do.
-		u.add("Service", "ExecStop", cfg.command("stop-container", "--signal", stopSignal(svc.StopSignal), "--grace", seconds(svc.StopGracePeriod)+"s"))
+		u.add("Service", "ExecStop", cfg.launch("stop-container", "--signal", stopSignal(svc.StopSignal), "--grace", seconds(svc.StopGracePeriod)+"s"))
 		u.add("Service", "TimeoutStopSec", seconds(grace(svc.StopGracePeriod)+CleanupBudget))
 	}
 	if svc.Oneshot {
@@ -133,6 +138,14 @@ const DefaultRunDir = "/run/berth"
 
 func (c Config) command(args ...string) string {
 	return c.Binary + " " + strings.Join(args, " ")
+}
+
+// launch is a command line of the launcher (see Config.Launcher).
+func (c Config) launch(args ...string) string {
+	if c.Launcher == "" {
+		return c.command(args...)
+	}
+	return c.Launcher + " " + strings.Join(args, " ")
 }
 
 // restart maps docker's policies. systemd's Restart=always also restarts

@@ -146,7 +146,8 @@ func loadProjectNetworked(ctx context.Context, g *globalOptions, name string) (*
 	return nil, fmt.Errorf("no project %q in %s", name, g.ConfigDir)
 }
 
-// unitConfig says how units call berth: binary (default: this one) and the
+// unitConfig says how units call berth: binary (default: this one), the
+// launcher next to it (when installed; see cmd/berth-launcher) and the
 // dirs, passed on when they differ from the defaults because units run
 // without the caller's environment.
 func unitConfig(g *globalOptions, binary string) (units.Config, error) {
@@ -157,7 +158,7 @@ func unitConfig(g *globalOptions, binary string) (units.Config, error) {
 		}
 		binary = bin
 	}
-	cfg := units.Config{Binary: binary}
+	cfg := units.Config{Binary: binary, Launcher: launcherNextTo(binary)}
 	if g.ConfigDir != "/etc/berth" {
 		cfg.ConfigDir = g.ConfigDir
 	}
@@ -168,6 +169,20 @@ func unitConfig(g *globalOptions, binary string) (units.Config, error) {
 		cfg.RunDir = g.RunDir
 	}
 	return cfg, nil
+}
+
+// launcherName is the launcher's file name; `make install` puts it next to
+// berth.
+const launcherName = "berth-launcher"
+
+// launcherNextTo is the launcher beside binary if there is an executable
+// one, else "" (units then run binary itself, which has the same commands).
+func launcherNextTo(binary string) string {
+	l := filepath.Join(filepath.Dir(binary), launcherName)
+	if fi, err := os.Stat(l); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return ""
+	}
+	return l
 }
 
 // writeFileAtomic replaces path in one rename, so systemd never reads half

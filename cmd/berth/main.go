@@ -8,19 +8,14 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/cmd/internal/launch"
 )
 
 func main() {
-	// libcontainer re-executes this binary as "init" inside the new
-	// container; that path must not touch cobra or anything else.
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		runtime.Init()
+	// libcontainer's init and the reaper, when units started by earlier
+	// versions run containers through this binary.
+	if launch.ReExec() {
 		return
-	}
-	// The small init of `init: true` containers.
-	if len(os.Args) > 1 && os.Args[1] == runtime.ReaperCommand {
-		os.Exit(runtime.Reaper(os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/cmd/internal/launch"
 )
 
 // globalOptions are the flags every command shares.
@@ -33,6 +35,11 @@ func (g *globalOptions) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 }
 
+// launch is the shared options as the launcher's commands take them.
+func (g *globalOptions) launch() *launch.Globals {
+	return &launch.Globals{ConfigDir: g.ConfigDir, StateDir: g.StateDir, RunDir: g.RunDir, Verbose: g.Verbose}
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -54,7 +61,7 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	return 1
+	return launch.ExitCode(err)
 }
 
 func newRootCommand() *cobra.Command {
@@ -114,12 +121,10 @@ Exit status:
 		newAutoUpdateCommand(g),
 		newGenerateCommand(g),
 		newVersionCommand(),
-		newRunCommand(g),
-		newCleanupCommand(g),
-		newStopContainerCommand(),
 		newHealthcheckCommand(g),
-		newPodRunCommand(g),
-		newPodCleanupCommand(g),
 	)
+	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
+	// but units written by earlier versions execute berth.
+	root.AddCommand(launch.Commands(g.launch)...)
 	return root
 }

@@ -100,11 +100,12 @@ func stats(d []time.Duration) (med, p10, p90 time.Duration) {
 	return at(0.5), at(0.1), at(0.9)
 }
 
-// buildBerth builds ./cmd/berth with the seccomp tag into dir.
+// buildBerth builds berth and, beside it, berth-launcher (which the units
+// berth writes execute) with the seccomp tag into dir.
 func buildBerth(b *testing.B, dir string) string {
 	b.Helper()
 	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", bin, "./cmd/berth")
+	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", dir+"/", "./cmd/berth", "./cmd/berth-launcher")
 	cmd.Dir = "../.."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("building berth: %v\n%s", err, out)

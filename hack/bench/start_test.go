@@ -18,6 +18,9 @@ import (
 // BenchmarkStartLatency interleaves, per iteration, one start of each:
 //   - berth:  `systemctl start` of a berth unit until it is active, i.e. the
 //     container's command has been exec'd and MAINPID handed over;
+//   - berth-cli: the same through `berth run` instead of berth-launcher
+//     (how units ran containers before the launcher: the Compose loader's
+//     package init paid by the launcher and again by libcontainer's init);
 //   - runc:   `runc run --detach` of the same busybox rootfs;
 //   - podman: `podman run --detach --rm` (Debian podman, runc runtime).
 //
@@ -28,15 +31,22 @@ func BenchmarkStartLatency(b *testing.B) {
 	run := e.run
 	ref := e.pushBusybox("busybox:latest")
 
-	// berth: a persistent unit rendered by package units, started repeatedly.
+	// berth: persistent units rendered by package units, started
+	// repeatedly; berth-cli's unit runs the berth binary instead of the
+	// launcher.
 	state := filepath.Join(e.wd, "state")
-	svc := &compose.Service{Project: "bench", Name: "sleep", Image: ref, Command: []string{"sleep", "600"}}
-	spec, err := compose.SaveSpec(state, svc)
-	if err != nil {
-		b.Fatal(err)
+	unit := func(name string, cfg units.Config) *units.Unit {
+		svc := &compose.Service{Project: "bench", Name: name, Image: ref, Command: []string{"sleep", "600"}}
+		spec, err := compose.SaveSpec(state, svc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		u := units.Service(cfg, svc, spec)
+		run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
+		return u
 	}
-	u := units.Service(units.Config{Binary: e.bin, StateDir: state}, svc, spec)
-	run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
+	u := unit("sleep", units.Config{Binary: e.bin, Launcher: filepath.Join(e.wd, "berth-launcher"), StateDir: state})
+	uCLI := unit("sleep-cli", units.Config{Binary: e.bin, StateDir: state})
 
 	// runc: a bundle whose rootfs is the busybox binary and its applets.
 	bundle := filepath.Join(e.wd, "bundle")
@@ -53,20 +63,26 @@ func BenchmarkStartLatency(b *testing.B) {
 		starts[name] = append(starts[name], time.Since(t0))
 		stop()
 	}
-	// Warm up: the first berth start pulls and unpacks the image.
-	run("systemctl", "start", u.Name)
-	run("systemctl", "stop", u.Name)
-	run("systemctl", "reset-failed", u.Name)
-
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		timeIt("berth", func() { run("systemctl", "start", u.Name) }, func() {
+	startUnit := func(u *units.Unit) func() { return func() { run("systemctl", "start", u.Name) } }
+	stopUnit := func(u *units.Unit) func() {
+		return func() {
 			// sleep as PID 1 ignores SIGTERM; skip the 10 s grace period.
 			run("systemctl", "kill", "--signal=SIGKILL", u.Name)
 			run("systemctl", "stop", u.Name)
 			// Many starts in a row would hit systemd's start limit.
 			run("systemctl", "reset-failed", u.Name)
-		})
+		}
+	}
+	// Warm up: the first berth start pulls and unpacks the image.
+	for _, w := range []*units.Unit{u, uCLI} {
+		startUnit(w)()
+		stopUnit(w)()
+	}
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		timeIt("berth", startUnit(u), stopUnit(u))
+		timeIt("berth-cli", startUnit(uCLI), stopUnit(uCLI))
 		id := fmt.Sprintf("bench%d", i)
 		timeIt("runc", func() { run("runc", "run", "--detach", "--bundle", bundle, id) },
 			func() { run("runc", "delete", "--force", id) })
@@ -77,19 +93,20 @@ func BenchmarkStartLatency(b *testing.B) {
 	b.StopTimer()
 
 	med := map[string]time.Duration{}
-	for _, name := range []string{"berth", "runc", "podman"} {
+	for _, name := range []string{"berth", "berth-cli", "runc", "podman"} {
 		m, lo, hi := stats(starts[name])
 		med[name] = m
 		b.ReportMetric(float64(m.Microseconds())/1000, name+"-median-ms")
-		b.Logf("%-6s median %v  p10 %v  p90 %v  (n=%d)", name, m, lo, hi, len(starts[name]))
+		b.Logf("%-9s median %v  p10 %v  p90 %v  (n=%d)", name, m, lo, hi, len(starts[name]))
 	}
 	if phases, err := e.sb.Command(e.ctx, "sh", "-c", "journalctl --no-pager -o cat -u "+u.Name+" | grep -o 'took=.*' | tail -3").Output(); err == nil {
 		b.Logf("berth run phases (last starts):\n%s", phases)
 	}
 	b.ReportMetric(float64(med["berth"])/float64(med["runc"]), "berth/runc")
+	b.ReportMetric(float64(med["berth-cli"])/float64(med["runc"]), "berth-cli/runc")
 	b.ReportMetric(float64(med["podman"])/float64(med["berth"]), "podman/berth")
-	b.Logf("berth/runc = %.2fx (target <= 1.2x), podman/berth = %.1fx (target >= 5x)",
-		float64(med["berth"])/float64(med["runc"]), float64(med["podman"])/float64(med["berth"]))
+	b.Logf("berth/runc = %.2fx (target <= 1.2x), podman/berth = %.1fx (target >= 5x); through `berth run` instead of berth-launcher: %.2fx of runc",
+		float64(med["berth"])/float64(med["runc"]), float64(med["podman"])/float64(med["berth"]), float64(med["berth-cli"])/float64(med["runc"]))
 }
 
 // makeBundle writes a runc bundle: `runc spec` defaults, busybox rootfs,

@@ -48,7 +48,8 @@ func newBerthEnv(t *testing.T) *berthEnv {
 func buildBerth(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", bin, "./cmd/berth")
+	// berth-launcher beside berth: the units berth writes execute it.
+	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", dir+"/", "./cmd/berth", "./cmd/berth-launcher")
 	cmd.Dir = "../.."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
