@@ -46,7 +46,7 @@ func BenchmarkStartLatency(b *testing.B) {
 		return u
 	}
 	u := unit("sleep", units.Config{Binary: e.bin, Launcher: filepath.Join(e.wd, "berth-launcher"), StateDir: state})
-	uCLI := unit("sleep-cli", units.Config{Binary: e.bin, StateDir: state})
+	uCLI := unit("sleepcli", units.Config{Binary: e.bin, StateDir: state})
 
 	// runc: a bundle whose rootfs is the busybox binary and its applets.
 	bundle := filepath.Join(e.wd, "bundle")
