@@ -11,6 +11,7 @@
 package launch
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -148,9 +149,15 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 }
 
 func newCleanupCommand(globals func() *Globals) *cobra.Command {
+	return unitCommand(globals, "cleanup ID", "Remove everything a container left behind (used by units)", runtime.Cleanup)
+}
+
+// unitCommand is a hidden command units execute with one argument (an ID
+// or a project), which run gets with the runtime options.
+func unitCommand(globals func() *Globals, use, short string, run func(context.Context, runtime.Options, string) error) *cobra.Command {
 	return &cobra.Command{
-		Use:    "cleanup ID",
-		Short:  "Remove everything a container left behind (used by units)",
+		Use:    use,
+		Short:  short,
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -158,7 +165,7 @@ func newCleanupCommand(globals func() *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runtime.Cleanup(cmd.Context(), opts, args[0])
+			return run(cmd.Context(), opts, args[0])
 		},
 	}
 }

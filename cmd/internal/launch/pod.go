@@ -50,19 +50,7 @@ func newPodRunCommand(globals func() *Globals) *cobra.Command {
 
 // newPodCleanupCommand is the pod unit's ExecStopPost.
 func newPodCleanupCommand(globals func() *Globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "pod-cleanup PROJECT",
-		Short:  "Detach a pod from its network and unpin its namespaces (used by pod units)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := runtimeOptions(globals)
-			if err != nil {
-				return err
-			}
-			return runtime.CleanupPod(cmd.Context(), opts, args[0])
-		},
-	}
+	return unitCommand(globals, "pod-cleanup PROJECT", "Detach a pod from its network and unpin its namespaces (used by pod units)", runtime.CleanupPod)
 }
 
 // parsePodNetworks reads --network NET=IP values.
