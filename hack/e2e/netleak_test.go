@@ -22,7 +22,8 @@ const (
 
 // netleakProject: web1 and web2 each publish a tcp port (1809N) and web1 a udp
 // port too, on the default network, which db shares; db also sits on
-// "back". The webs exit on SIGTERM at once, so a cycle costs the detach and
+// "back" (and sleeps a day: it must outlive the cycles on a loaded
+// machine). The webs exit on SIGTERM at once, so a cycle costs the detach and
 // attach, not a grace period. web2 has a 1 s stop_grace_period: its cleanup
 // must not be bounded by it.
 func netleakProject(reg string) string {
@@ -37,7 +38,7 @@ func netleakProject(reg string) string {
 	}
 	fmt.Fprintf(&b, `  db:
     image: %s/busybox:latest
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
     networks: [default, back]
 networks:
   back: {}
