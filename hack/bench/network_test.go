@@ -52,7 +52,10 @@ func BenchmarkNetworkApply(b *testing.B) {
 	var compose strings.Builder
 	compose.WriteString("services:\n")
 	for i := 0; i < 20; i++ {
-		fmt.Fprintf(&compose, "  s%02d:\n    image: %s\n    command: [\"sleep\", \"600\"]\n    ports: [\"127.0.0.1:%d:80\"]\n", i, ref, 19000+i)
+		// SIGKILL: sleep as PID 1 ignores SIGTERM; podman-compose down -t 0
+		// does the same. The grace period stays 10 s: cleanup (CNI DEL)
+		// runs within the unit's stop timeout.
+		fmt.Fprintf(&compose, "  s%02d:\n    image: %s\n    command: [\"sleep\", \"600\"]\n    stop_signal: SIGKILL\n    ports: [\"127.0.0.1:%d:80\"]\n", i, ref, 19000+i)
 	}
 	dir := filepath.Join(config, "bench")
 	pc := netpodPodmanCompose(b, sb, wd, reg.Addr(), ref)

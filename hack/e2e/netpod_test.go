@@ -237,6 +237,10 @@ func TestNetworkModes(t *testing.T) {
 	for _, u := range []string{web, side, client, tap, guest} {
 		e.eventually(30*time.Second, u+" active", func() bool { return e.prop(u, "ActiveState") == "active" })
 	}
+	// Resolved peers and joiners are stable: nothing to do right after.
+	if out := e.mustBerth("plan"); !strings.Contains(out, "No changes.") {
+		t.Errorf("plan right after apply:\n%s", out)
+	}
 
 	// hostname, extra_hosts, dns, dns_search.
 	if h := e.netMustIn(client, "hostname"); h != "clienthost" {
