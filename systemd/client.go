@@ -83,8 +83,13 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 }
 
 // Stop stops a unit and waits for the job; a unit that is not loaded counts
-// as stopped. A failed transient unit is reset so that it goes away.
+// as stopped. A failed transient unit is reset so that it goes away, and so
+// are the units systemd stopped along with it (Requires=, BindsTo=, PartOf=):
+// a dependent that failed on the way down (a container exiting 143 on
+// SIGTERM) would stay loaded and keep this unit loaded through its
+// dependency, so a new transient unit of the same name could not start.
 func (c *Client) Stop(ctx context.Context, name string) error {
+	along := c.stoppedAlong(ctx, name)
 	ch := make(chan string, 1)
 	c.writes.Add(1)
 	if _, err := c.conn.StopUnitContext(ctx, name, "replace", ch); err != nil {
@@ -98,7 +103,27 @@ func (c *Client) Stop(ctx context.Context, name string) error {
 		return err
 	}
 	_ = c.ResetFailed(ctx, name)
+	for _, u := range along {
+		_ = c.ResetFailed(ctx, u)
+	}
 	return nil
+}
+
+// stoppedAlong lists the units whose Requires=, BindsTo= or PartOf= name
+// unit, so that stopping unit stops them too. Errors give none: the list
+// only tidies up.
+func (c *Client) stoppedAlong(ctx context.Context, unit string) []string {
+	props, err := c.conn.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range []string{"RequiredBy", "BoundBy", "ConsistsOf"} {
+		if names, ok := props[p].([]string); ok {
+			out = append(out, names...)
+		}
+	}
+	return out
 }
 
 // Restart restarts a unit and waits for the job.
