@@ -146,7 +146,10 @@ func TestNetworkLeaks(t *testing.T) {
 	for i := 1; i <= netleakWebs; i++ {
 		go func() {
 			for c := range netleakCycles / netleakWebs {
-				if out, err := e.sb.Command(t.Context(), "systemctl", "restart", netleakUnit(i)).CombinedOutput(); err != nil {
+				// reset-failed clears systemd's start rate limit, which
+				// fast cycles on an idle machine would otherwise hit.
+				u := netleakUnit(i)
+				if out, err := e.sb.Command(t.Context(), "sh", "-c", "systemctl reset-failed "+u+" && systemctl restart "+u).CombinedOutput(); err != nil {
 					errc <- fmt.Errorf("cycle %d of web%d: systemctl restart: %v\n%s", c+1, i, err, out)
 					return
 				}

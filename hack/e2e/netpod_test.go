@@ -290,7 +290,10 @@ func TestNetworkModes(t *testing.T) {
 	}
 	follow := func(how string) {
 		t.Helper()
-		old := netns(web)
+		// The kernel may hand the new namespace the old one's inode number
+		// once the old is freed, so "new" is judged by web's PID: a joiner
+		// that kept the old namespace would keep it alive and apart.
+		old, oldPID := netns(web), e.mainPID(web)
 		switch how {
 		case "restart":
 			e.sh("systemctl restart " + web)
@@ -303,7 +306,7 @@ func TestNetworkModes(t *testing.T) {
 			now := netns(web)
 			state = fmt.Sprintf("web %s %s (was %s), side %s %s, tap %s %s", e.prop(web, "ActiveState"), now, old,
 				e.prop(side, "ActiveState"), netns(side), e.prop(tap, "ActiveState"), netns(tap))
-			if now != "" && now != old && e.prop(web, "ActiveState") == "active" &&
+			if now != "" && e.mainPID(web) != oldPID && e.prop(web, "ActiveState") == "active" &&
 				netns(side) == now && netns(tap) == now &&
 				e.prop(side, "ActiveState") == "active" && e.prop(tap, "ActiveState") == "active" {
 				break
