@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,10 +14,7 @@ import (
 func TestAutoUpdateAgentSchedule(t *testing.T) {
 	reg := StartRegistry(t)
 	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: reg.Addr()}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := berthEnvIn(t, wd, reg.Addr())
 	push := func(version string) string {
 		t.Helper()
 		img, err := BuildBusybox(WithCmd("sleep", "600"), WithFile("/etc/version", []byte(version+"\n")))

@@ -17,10 +17,7 @@ import (
 func TestAutoUpdateRollbackDependents(t *testing.T) {
 	reg := StartRegistry(t)
 	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: reg.Addr()}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := berthEnvIn(t, wd, reg.Addr())
 	build := func(repo, version string, cmd ...string) string {
 		t.Helper()
 		img, err := BuildBusybox(WithCmd(cmd...), WithFile("/etc/version", []byte(version+"\n")))

@@ -35,10 +35,7 @@ type autoUpdateRow struct {
 func TestAutoUpdateDryRun(t *testing.T) {
 	reg := StartRegistry(t)
 	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state")}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := berthEnvIn(t, wd, "")
 	v1img, err := BuildBusybox()
 	if err != nil {
 		t.Fatal(err)
@@ -180,10 +177,7 @@ func TestAutoUpdateDryRun(t *testing.T) {
 func TestAutoUpdateRollback(t *testing.T) {
 	reg := StartRegistry(t)
 	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: reg.Addr()}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := berthEnvIn(t, wd, reg.Addr())
 	build := func(version string, cmd ...string) string {
 		t.Helper()
 		img, err := BuildBusybox(WithCmd(cmd...), WithFile("/etc/version", []byte(version+"\n")))
@@ -454,10 +448,7 @@ func (g *gate) stop() {
 func TestAutoUpdateUnhealthy(t *testing.T) {
 	reg := StartRegistry(t)
 	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: reg.Addr()}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := berthEnvIn(t, wd, reg.Addr())
 	push := func(opts ...ImageOption) string {
 		t.Helper()
 		img, err := BuildBusybox(append([]ImageOption{WithCmd("sleep", "600")}, opts...)...)

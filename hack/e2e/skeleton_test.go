@@ -26,11 +26,7 @@ type berthEnv struct {
 
 func newBerthEnv(t *testing.T) *berthEnv {
 	t.Helper()
-	wd := WorkDir(t)
-	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state")}
-	if err := os.MkdirAll(e.config, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	e := berthEnvIn(t, WorkDir(t), "")
 	reg := StartRegistry(t)
 	img, err := BuildBusybox()
 	if err != nil {
@@ -41,6 +37,17 @@ func newBerthEnv(t *testing.T) *berthEnv {
 	// Its own netns: the CNI bridges and firewall rules every service's
 	// default network makes stay out of the host's.
 	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
+	return e
+}
+
+// berthEnvIn is a berthEnv in wd: berth built, an empty config dir, no
+// sandbox yet (the caller pushes its images first, then boots one).
+func berthEnvIn(t *testing.T, wd, registry string) *berthEnv {
+	t.Helper()
+	e := &berthEnv{t: t, bin: buildBerth(t, wd), config: filepath.Join(wd, "etc"), state: filepath.Join(wd, "state"), registry: registry}
+	if err := os.MkdirAll(e.config, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
