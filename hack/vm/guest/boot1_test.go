@@ -93,18 +93,26 @@ WantedBy=multi-user.target
 	writeFile(t, stateDir+"/upd-v1", d, 0o644)
 }
 
-// limitsConfig holds the projects that are applied and removed within
-// boot 1 (not the agent's: it would bring them back after the reboot).
-const limitsConfig = "/root/limits"
-
-func berthLimits(t *testing.T, args ...string) string {
+// applyShortLived applies a project that lives only within boot 1: at the
+// end its file goes and `berth down` removes it, so the agent has nothing
+// to bring back after the reboot. (A second --config-dir would not do: the
+// config dir is the whole desired state, and apply prunes what it lacks.)
+func applyShortLived(t *testing.T, project, compose string) (string, error) {
 	t.Helper()
-	return run(t, "berth", append([]string{"--config-dir", limitsConfig}, args...)...)
+	dir := filepath.Join(configDir, project)
+	writeFile(t, dir+"/compose.yaml", compose, 0o644)
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		if out, err := runErr("berth", "down", project); err != nil {
+			t.Errorf("berth down %s: %v\n%s", project, err, out)
+		}
+	})
+	return runErr("berth", "apply")
 }
 
 // testCgroupLimits: compose's limits land in the unit's cgroup v2 files.
 func testCgroupLimits(t *testing.T) {
-	writeFile(t, limitsConfig+"/limits/compose.yaml", fmt.Sprintf(`services:
+	out, err := applyShortLived(t, "limits", fmt.Sprintf(`services:
   capped:
     image: %s/vm/busybox:latest
     command: ["sleep", "86400"]
@@ -112,9 +120,10 @@ func testCgroupLimits(t *testing.T) {
     pids_limit: 50
     cpus: 0.5
     cpu_shares: 512
-`, registry), 0o644)
-	t.Logf("apply:\n%s", berthLimits(t, "apply"))
-	defer berthLimits(t, "down", "limits")
+`, registry))
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
 	const u = "berth-limits-capped.service"
 	waitActive(t, time.Minute, u)
 	assertContainerIsMainProcess(t, u)
@@ -137,17 +146,15 @@ func testCgroupLimits(t *testing.T) {
 // testOOMKill: a container that allocates past mem_limit is OOM-killed and
 // systemd says so.
 func testOOMKill(t *testing.T) {
-	writeFile(t, limitsConfig+"/oom/compose.yaml", fmt.Sprintf(`services:
+	out, err := applyShortLived(t, "oom", fmt.Sprintf(`services:
   hog:
     image: %s/vm/busybox:latest
     # dd's buffer is bs bytes, filled from /dev/zero: 128 MiB resident.
     command: ["sh", "-c", "sleep 3; dd if=/dev/zero of=/dev/null bs=128M count=4"]
     mem_limit: 64m
     restart: "no"
-`, registry), 0o644)
-	out, err := runErr("berth", "--config-dir", limitsConfig, "apply")
+`, registry))
 	t.Logf("apply (err %v):\n%s", err, out)
-	defer berthLimits(t, "down", "oom")
 	const u = "berth-oom-hog.service"
 	eventually(t, 90*time.Second, u+" to end", func() bool {
 		st := prop(t, u, "ActiveState")

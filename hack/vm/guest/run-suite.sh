@@ -16,8 +16,8 @@ systemctl is-system-running --wait >/dev/null
 systemd-analyze time > "$out/boot$boot.time" 2>&1
 cd /root/berth
 echo "berth VM suite: boot $boot"
-"$dir/guest.test" -test.v=test2json -test.run "^TestBoot$boot\$" -test.timeout 20m > "$out/boot$boot.out" 2>&1
-echo "berth VM suite: boot $boot exited $?"
+# tee: the console (the host's console.log) shows progress while it runs.
+"$dir/guest.test" -test.v=test2json -test.run "^TestBoot$boot\$" -test.timeout 20m 2>&1 | tee "$out/boot$boot.out"
 journalctl -b --no-pager -o short-monotonic > "$out/boot$boot.journal" 2>&1
 sync
 umount /results
