@@ -1,0 +1,139 @@
+// Package journal reads from the systemd journal, through journalctl, why a
+// unit failed: the error its own processes logged (berth-launcher marks its
+// final error line with priority err), found by the failed job's ID or by
+// the unit's invocation ID. It is the I/O half of failure reports; package
+// systemd stays a D-Bus client and asks for reasons through its Explainer.
+package journal
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// Reader runs journalctl (package systemd on Debian, in the Makefile's
+// DEB_PACKAGES) against the local journal.
+type Reader struct {
+	// Journalctl is the program to run; "" is journalctl from $PATH.
+	Journalctl string
+	// Wait bounds how long a reason is waited for: journald stores a
+	// unit's output asynchronously, so the job's result may arrive before
+	// the lines that explain it. 0 means DefaultWait.
+	Wait time.Duration
+	// Lines is the most lines a reason has; 0 means DefaultLines.
+	Lines int
+}
+
+// DefaultWait and DefaultLines are Reader's defaults.
+const (
+	DefaultWait  = 3 * time.Second
+	DefaultLines = 5
+)
+
+// pollInterval is how often the journal is read again while waiting.
+const pollInterval = 100 * time.Millisecond
+
+// JobReason returns why systemd job job of unit ended with result (as
+// D-Bus reported it: failed, timeout …): the job's done message in the
+// journal (JOB_ID=, JOB_RESULT=) names the invocation it ended, whose lines
+// InvocationReason picks from. A restart job logs a done message for its
+// stop half too; the result tells them apart.
+func (r Reader) JobReason(ctx context.Context, unit string, job int, result string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.wait())
+	defer cancel()
+	var invocation string
+	for invocation == "" {
+		es, err := r.read(ctx, "--unit", unit, "JOB_ID="+strconv.Itoa(job), "JOB_RESULT="+result)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if id := e.field("INVOCATION_ID"); id != "" {
+				invocation = id
+			}
+		}
+		if invocation == "" {
+			if err := sleep(ctx); err != nil {
+				return nil, fmt.Errorf("no journal entry for job %d of %s: %w", job, unit, err)
+			}
+		}
+	}
+	return r.invocationReason(ctx, invocation)
+}
+
+// InvocationReason returns the lines that explain how invocation
+// (systemd's InvocationID of one run of a unit) failed: see pick.
+func (r Reader) InvocationReason(ctx context.Context, invocation string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.wait())
+	defer cancel()
+	return r.invocationReason(ctx, invocation)
+}
+
+// invocationReason reads the invocation's entries until they hold an error
+// line of the unit's own processes, or ctx ends; then picks the reason
+// from what there is.
+func (r Reader) invocationReason(ctx context.Context, invocation string) ([]string, error) {
+	var lines []string
+	for {
+		// The unit's processes' lines, and PID 1's messages about the
+		// invocation (such as a missing executable).
+		es, err := r.read(ctx, "_SYSTEMD_INVOCATION_ID="+invocation, "+", "INVOCATION_ID="+invocation)
+		if err != nil {
+			if ctx.Err() != nil {
+				return lines, nil
+			}
+			return nil, err
+		}
+		var final bool
+		lines, final = pick(es, r.lines())
+		if final || sleep(ctx) != nil {
+			return lines, nil
+		}
+	}
+}
+
+// read runs journalctl with matches and returns its entries, oldest first.
+func (r Reader) read(ctx context.Context, matches ...string) ([]entry, error) {
+	bin := r.Journalctl
+	if bin == "" {
+		bin = "journalctl"
+	}
+	args := append([]string{"--no-pager", "--quiet", "--output=json",
+		"--output-fields=MESSAGE,PRIORITY,_PID,INVOCATION_ID,JOB_RESULT"}, matches...)
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+			return nil, fmt.Errorf("journalctl: %w: %s", err, ee.Stderr)
+		}
+		return nil, fmt.Errorf("journalctl: %w", err)
+	}
+	return parse(out)
+}
+
+func (r Reader) wait() time.Duration {
+	if r.Wait > 0 {
+		return r.Wait
+	}
+	return DefaultWait
+}
+
+func (r Reader) lines() int {
+	if r.Lines > 0 {
+		return r.Lines
+	}
+	return DefaultLines
+}
+
+func sleep(ctx context.Context) error {
+	select {
+	case <-time.After(pollInterval):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
