@@ -202,3 +202,28 @@ func gone(err error) bool {
 	var de dbus.Error
 	return errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || de.Name == "org.freedesktop.DBus.Error.UnknownObject")
 }
+
+// Failing returns the loaded service units whose name starts with prefix
+// and that are failed, or restarting after a failure (auto-restart, or
+// activating again after systemd restarted them). Only those units are
+// read in full.
+func (c *Client) Failing(ctx context.Context, prefix string) ([]Unit, error) {
+	sts, err := c.conn.ListUnitsByPatternsContext(ctx, []string{"failed", "activating"}, []string{prefix + "*.service"})
+	if err != nil {
+		return nil, fmt.Errorf("listing units: %w", err)
+	}
+	var out []Unit
+	for _, st := range sts {
+		u, err := c.Get(ctx, st.Name)
+		if gone(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.ActiveState == "failed" || u.SubState == "auto-restart" || (u.ActiveState == "activating" && u.Restarts > 0) {
+			out = append(out, *u)
+		}
+	}
+	return out, nil
+}

@@ -63,12 +63,36 @@ func (r Reader) JobReason(ctx context.Context, unit string, job int, result stri
 	return r.invocationReason(ctx, invocation)
 }
 
-// InvocationReason returns the lines that explain how invocation
-// (systemd's InvocationID of one run of a unit) failed: see pick.
-func (r Reader) InvocationReason(ctx context.Context, invocation string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.wait())
-	defer cancel()
-	return r.invocationReason(ctx, invocation)
+// unitFailedID is the MESSAGE_ID of systemd's "UNIT: Failed with result
+// 'R'." (SD_MESSAGE_UNIT_FAILURE_RESULT), logged whenever a run of a unit
+// ends in failure: a failed start, a crashed main process, a timeout.
+const unitFailedID = "d9b373ed55a64feb8242e02dbe79a49c"
+
+// UnitReason returns why the last failed run of unit failed (see pick),
+// and nil if the journal has no failed run of it. Unlike JobReason it
+// does not wait: the run ended earlier (`berth status` asks about a unit
+// that is failed, or restarting after a failure), so its lines are there.
+func (r Reader) UnitReason(ctx context.Context, unit string) ([]string, error) {
+	es, err := r.read(ctx, "--unit", unit, "--lines=1", "MESSAGE_ID="+unitFailedID)
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	invocation := es[len(es)-1].field("INVOCATION_ID")
+	if invocation == "" {
+		return nil, nil
+	}
+	es, err = r.read(ctx, invocationMatches(invocation)...)
+	if err != nil {
+		return nil, err
+	}
+	lines, _ := pick(es, r.lines())
+	return lines, nil
+}
+
+// invocationMatches select the lines of the unit's processes in one
+// invocation, and PID 1's messages about it (such as a missing executable).
+func invocationMatches(invocation string) []string {
+	return []string{"_SYSTEMD_INVOCATION_ID=" + invocation, "+", "INVOCATION_ID=" + invocation}
 }
 
 // invocationReason reads the invocation's entries until they hold an error
@@ -77,9 +101,7 @@ func (r Reader) InvocationReason(ctx context.Context, invocation string) ([]stri
 func (r Reader) invocationReason(ctx context.Context, invocation string) ([]string, error) {
 	var lines []string
 	for {
-		// The unit's processes' lines, and PID 1's messages about the
-		// invocation (such as a missing executable).
-		es, err := r.read(ctx, "_SYSTEMD_INVOCATION_ID="+invocation, "+", "INVOCATION_ID="+invocation)
+		es, err := r.read(ctx, invocationMatches(invocation)...)
 		if err != nil {
 			if ctx.Err() != nil {
 				return lines, nil
