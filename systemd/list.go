@@ -204,11 +204,13 @@ func gone(err error) bool {
 }
 
 // Failing returns the loaded service units whose name starts with prefix
-// and that are failed, or restarting after a failure (auto-restart, or
-// activating again after systemd restarted them). Only those units are
+// and that are failed, or on their way round a restart loop: cleaning up
+// after a failure (deactivating with a Result other than success),
+// waiting to restart (auto-restart), or starting again after systemd
+// restarted them (activating with NRestarts > 0). Only those units are
 // read in full.
 func (c *Client) Failing(ctx context.Context, prefix string) ([]Unit, error) {
-	sts, err := c.conn.ListUnitsByPatternsContext(ctx, []string{"failed", "activating"}, []string{prefix + "*.service"})
+	sts, err := c.conn.ListUnitsByPatternsContext(ctx, []string{"failed", "activating", "deactivating"}, []string{prefix + "*.service"})
 	if err != nil {
 		return nil, fmt.Errorf("listing units: %w", err)
 	}
@@ -221,7 +223,10 @@ func (c *Client) Failing(ctx context.Context, prefix string) ([]Unit, error) {
 		if err != nil {
 			return nil, err
 		}
-		if u.ActiveState == "failed" || u.SubState == "auto-restart" || (u.ActiveState == "activating" && u.Restarts > 0) {
+		switch {
+		case u.ActiveState == "failed", u.SubState == "auto-restart",
+			u.ActiveState == "deactivating" && u.Result != "success",
+			u.ActiveState == "activating" && u.Restarts > 0:
 			out = append(out, *u)
 		}
 	}
