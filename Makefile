@@ -19,9 +19,11 @@ export CGO_ENABLED := 1
 # Debian packages the build, the tests and the benchmarks use.
 # nftables: the CNI bridge and portmap plugins exec nft (ipMasq and port
 # mappings use the nftables backend); iptables: the firewall plugin.
+# git: the agent's GitOps test; podman-compose: the network benchmark.
 # hack/debpkg fails when code execs a program no package here provides.
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev systemd dbus busybox-static \
-	docker-registry iptables nftables iproute2 runc podman catatonit skopeo util-linux procps kmod
+	docker-registry iptables nftables iproute2 runc podman podman-compose catatonit skopeo \
+	util-linux procps kmod git
 
 .PHONY: help deps build install uninstall test test-unit test-e2e bench example clean
 

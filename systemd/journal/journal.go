@@ -16,8 +16,6 @@ import (
 // Reader runs journalctl (package systemd on Debian, in the Makefile's
 // DEB_PACKAGES) against the local journal.
 type Reader struct {
-	// Journalctl is the program to run; "" is journalctl from $PATH.
-	Journalctl string
 	// Wait bounds how long a reason is waited for: journald stores a
 	// unit's output asynchronously, so the job's result may arrive before
 	// the lines that explain it. 0 means DefaultWait.
@@ -118,13 +116,9 @@ func (r Reader) invocationReason(ctx context.Context, invocation string) ([]stri
 
 // read runs journalctl with matches and returns its entries, oldest first.
 func (r Reader) read(ctx context.Context, matches ...string) ([]entry, error) {
-	bin := r.Journalctl
-	if bin == "" {
-		bin = "journalctl"
-	}
 	args := append([]string{"--no-pager", "--quiet", "--output=json",
 		"--output-fields=MESSAGE,PRIORITY,_PID,INVOCATION_ID,JOB_RESULT"}, matches...)
-	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	out, err := exec.CommandContext(ctx, "journalctl", args...).Output()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
