@@ -178,7 +178,9 @@ func (c *Client) waitJob(ctx context.Context, verb, name string, job int, ch <-c
 			return nil
 		}
 		e := &JobError{Verb: verb, Unit: name, Job: job, Result: res}
-		if c.explain != nil {
+		// Only a run that failed or timed out has lines of its own; a
+		// dependency's failure is reported with that dependency.
+		if c.explain != nil && (res == "failed" || res == "timeout") {
 			e.Reason, e.ReasonErr = c.explain.JobReason(ctx, name, job, res)
 		}
 		return e
