@@ -15,7 +15,8 @@ const failureReason = "nft not found in $PATH: install Debian package nftables"
 // TestFailureSaysWhy: when a container cannot start, berth apply, start,
 // restart and status print the launcher's own error from the unit's
 // journal, not systemd's "job failed". The units of the bundled hello
-// example start with a PATH that has neither nft nor iptables.
+// example start with a PATH that has neither nft nor iptables; then a
+// service's image is missing from the registry.
 func TestFailureSaysWhy(t *testing.T) {
 	requireRoot(t)
 	e := newBerthEnv(t)
@@ -81,6 +82,15 @@ func TestFailureSaysWhy(t *testing.T) {
 		t.Errorf("berth restart does not say why it failed (err %v)", err)
 	}
 	e.sh("systemctl unset-environment PATH")
+
+	// An image the registry does not have: the launcher's pull error.
+	e.writeProject("ghost", "services:\n  app:\n    image: "+e.registry+"/busybox:missing\n")
+	out, err = e.berth("apply", "ghost")
+	t.Logf("berth apply of a missing image:\n%s", out)
+	line := lineWith(out, "ghost/app: create failed: ")
+	if err == nil || !strings.Contains(line, "job failed: berth-launcher: pulling "+e.registry+"/busybox:missing") || !strings.Contains(line, "manifest unknown") {
+		t.Errorf("apply's line for a missing image does not say why: %q", line)
+	}
 }
 
 // lineWith returns the first line of out containing s, "" if none.
