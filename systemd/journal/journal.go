@@ -35,15 +35,18 @@ const pollInterval = 100 * time.Millisecond
 
 // JobReason returns why systemd job job of unit ended with result (as
 // D-Bus reported it: failed, timeout …): the job's done message in the
-// journal (JOB_ID=, JOB_RESULT=) names the invocation it ended, whose lines
-// InvocationReason picks from. A restart job logs a done message for its
-// stop half too; the result tells them apart.
+// journal (JOB_ID=, JOB_RESULT=) names the invocation it ended, and pick
+// chooses from that invocation's lines. A restart job logs a done message
+// for its stop half too; the result tells them apart.
 func (r Reader) JobReason(ctx context.Context, unit string, job int, result string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.wait())
 	defer cancel()
 	var invocation string
 	for invocation == "" {
 		es, err := r.read(ctx, "--unit", unit, "JOB_ID="+strconv.Itoa(job), "JOB_RESULT="+result)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("no journal entry for job %d of %s: %w", job, unit, ctx.Err())
+		}
 		if err != nil {
 			return nil, err
 		}
