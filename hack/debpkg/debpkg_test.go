@@ -30,7 +30,16 @@ func providers() map[string]string {
 		"sh": "dash", "cat": "coreutils", "cp": "coreutils", "env": "coreutils", "readlink": "coreutils", "test": "coreutils",
 		// the VM suite (VM_PACKAGES)
 		"make": "make", "tar": "tar", "mmdebstrap": "mmdebstrap", "qemu-system-x86_64": "qemu-system-x86",
-		"qemu-img": "qemu-utils", "mkfs.ext4": "e2fsprogs",
+		"qemu-img": "qemu-utils", "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs",
+	}
+}
+
+// dependencies are packages a listed package depends on (Depends:, which
+// --no-install-recommends installs too), so they need no line of their
+// own.
+func dependencies() map[string][]string {
+	return map[string][]string{
+		"build-essential": {"make", "gcc", "g++", "dpkg-dev", "libc6-dev"},
 	}
 }
 
@@ -110,6 +119,9 @@ func makeLists(t *testing.T) map[string][]string {
 // ones) and returns one message per unmet need.
 func missing(needs []need, lists []string) []string {
 	have := append(slices.Clone(lists), required()...)
+	for _, p := range lists {
+		have = append(have, dependencies()[p]...)
+	}
 	var out []string
 	for _, n := range needs {
 		if _, ok := notDebian()[n.Program]; ok {
