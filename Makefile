@@ -17,13 +17,16 @@ TAGS      := seccomp
 export CGO_ENABLED := 1
 
 # Debian packages the build, the tests and the benchmarks use: the only ones
-# the VM suite (hack/vm) installs, so a missing one fails there.
+# the VM suite (hack/vm) installs, so a missing one fails there, and
+# hack/debpkg fails when code execs a program no package here provides.
 # ca-certificates: `go mod download` verifies the module proxy's TLS.
-# nftables: the CNI bridge/firewall plugins exec nft.
-# qemu-system-x86, mmdebstrap: the VM suite itself.
+# nftables: the CNI bridge and portmap plugins exec nft (ipMasq and port
+# mappings use the nftables backend); iptables: the firewall plugin.
+# git: the agent's GitOps test; podman-compose: the network benchmark.
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev ca-certificates systemd dbus \
-	busybox-static docker-registry iptables nftables iproute2 runc podman catatonit skopeo \
-	util-linux procps kmod
+	busybox-static docker-registry iptables nftables iproute2 runc podman podman-compose \
+	catatonit skopeo util-linux procps kmod git
+# VM_PACKAGES: what the VM suite needs on the machine that runs it.
 VM_PACKAGES := qemu-system-x86 mmdebstrap e2fsprogs
 
 .PHONY: help deps deb-packages vm-deps build install uninstall test test-unit test-vm bench example clean

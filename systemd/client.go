@@ -21,7 +21,16 @@ type Client struct {
 	// writes counts calls that change systemd's state, so a no-op
 	// reconcile can be shown to make none.
 	writes atomic.Int64
+	// explain, when set, finds why a job failed (see JobError).
+	explain Explainer
 }
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithExplainer makes failed jobs carry the failed unit's own explanation
+// (JobError.Reason), which e reads from the journal.
+func WithExplainer(e Explainer) Option { return func(c *Client) { c.explain = e } }
 
 // Writes returns how many state-changing calls (start, stop, restart,
 // reset-failed) this client has made.
@@ -29,7 +38,7 @@ func (c *Client) Writes() int64 { return c.writes.Load() }
 
 // Connect opens systemd's private socket when running as root (no bus
 // daemon needed, as systemctl does) and the system bus otherwise.
-func Connect(ctx context.Context) (*Client, error) {
+func Connect(ctx context.Context, opts ...Option) (*Client, error) {
 	var conn *sd.Conn
 	var err error
 	if os.Geteuid() == 0 {
@@ -40,14 +49,15 @@ func Connect(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to systemd: %w", err)
 	}
-	return &Client{conn: conn}, nil
+	c := &Client{conn: conn}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Close closes the connection.
 func (c *Client) Close() { c.conn.Close() }
-
-// ErrJobFailed is wrapped by errors of jobs that did not end "done".
-var ErrJobFailed = errors.New("systemd job failed")
 
 // StartTransient creates and starts a transient unit and waits for its start
 // job. aux units are created in the same call but not started (a socket's
@@ -61,9 +71,9 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 	for attempt := 0; ; attempt++ {
 		ch := make(chan string, 1)
 		c.writes.Add(1)
-		_, err := c.conn.StartTransientUnitAux(ctx, name, "fail", props, aux, ch)
+		job, err := c.conn.StartTransientUnitAux(ctx, name, "fail", props, aux, ch)
 		if err == nil {
-			return waitJob(ctx, "starting", name, ch)
+			return c.waitJob(ctx, "starting", name, job, ch)
 		}
 		var de dbus.Error
 		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.UnitExists" && attempt < 50 {
@@ -92,14 +102,15 @@ func (c *Client) Stop(ctx context.Context, name string) error {
 	along := c.stoppedAlong(ctx, name)
 	ch := make(chan string, 1)
 	c.writes.Add(1)
-	if _, err := c.conn.StopUnitContext(ctx, name, "replace", ch); err != nil {
+	job, err := c.conn.StopUnitContext(ctx, name, "replace", ch)
+	if err != nil {
 		var de dbus.Error
 		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
 			return nil
 		}
 		return fmt.Errorf("stopping unit %s: %w", name, err)
 	}
-	if err := waitJob(ctx, "stopping", name, ch); err != nil {
+	if err := c.waitJob(ctx, "stopping", name, job, ch); err != nil {
 		return err
 	}
 	_ = c.ResetFailed(ctx, name)
@@ -130,10 +141,11 @@ func (c *Client) stoppedAlong(ctx context.Context, unit string) []string {
 func (c *Client) Restart(ctx context.Context, name string) error {
 	ch := make(chan string, 1)
 	c.writes.Add(1)
-	if _, err := c.conn.RestartUnitContext(ctx, name, "replace", ch); err != nil {
+	job, err := c.conn.RestartUnitContext(ctx, name, "replace", ch)
+	if err != nil {
 		return fmt.Errorf("restarting unit %s: %w", name, err)
 	}
-	return waitJob(ctx, "restarting", name, ch)
+	return c.waitJob(ctx, "restarting", name, job, ch)
 }
 
 // RestartNoWait queues a restart of a unit and returns without waiting for
@@ -157,13 +169,21 @@ func (c *Client) ResetFailed(ctx context.Context, name string) error {
 	return err
 }
 
-func waitJob(ctx context.Context, verb, name string, ch <-chan string) error {
+// waitJob waits for job's result; a result other than "done" is a
+// *JobError, with the unit's reason when an Explainer is set.
+func (c *Client) waitJob(ctx context.Context, verb, name string, job int, ch <-chan string) error {
 	select {
 	case res := <-ch:
-		if res != "done" {
-			return fmt.Errorf("%s unit %s: job %s: %w", verb, name, res, ErrJobFailed)
+		if res == "done" {
+			return nil
 		}
-		return nil
+		e := &JobError{Verb: verb, Unit: name, Job: job, Result: res}
+		// Only a run that failed or timed out has lines of its own; a
+		// dependency's failure is reported with that dependency.
+		if c.explain != nil && (res == "failed" || res == "timeout") {
+			e.Reason, e.ReasonErr = c.explain.JobReason(ctx, name, job, res)
+		}
+		return e
 	case <-ctx.Done():
 		return fmt.Errorf("%s unit %s: %w", verb, name, ctx.Err())
 	}

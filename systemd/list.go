@@ -202,3 +202,33 @@ func gone(err error) bool {
 	var de dbus.Error
 	return errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || de.Name == "org.freedesktop.DBus.Error.UnknownObject")
 }
+
+// Failing returns the loaded service units whose name starts with prefix
+// and that are failed, or on their way round a restart loop: cleaning up
+// after a failure (deactivating with a Result other than success),
+// waiting to restart (auto-restart), or starting again after systemd
+// restarted them (activating with NRestarts > 0). Only those units are
+// read in full.
+func (c *Client) Failing(ctx context.Context, prefix string) ([]Unit, error) {
+	sts, err := c.conn.ListUnitsByPatternsContext(ctx, []string{"failed", "activating", "deactivating"}, []string{prefix + "*.service"})
+	if err != nil {
+		return nil, fmt.Errorf("listing units: %w", err)
+	}
+	var out []Unit
+	for _, st := range sts {
+		u, err := c.Get(ctx, st.Name)
+		if gone(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case u.ActiveState == "failed", u.SubState == "auto-restart",
+			u.ActiveState == "deactivating" && u.Result != "success",
+			u.ActiveState == "activating" && u.Restarts > 0:
+			out = append(out, *u)
+		}
+	}
+	return out, nil
+}

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,7 +37,7 @@ func main() {
 	err := root.ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "berth-launcher:", err)
+		launch.PrintError("berth-launcher", err)
 		os.Exit(launch.ExitCode(err))
 	}
 }

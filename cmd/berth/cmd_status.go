@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the agent's state: last reconcile, file errors, repairs, jobs",
+		Short: "Show the agent's state and failing units: last reconcile, file errors, repairs, jobs",
 		Long: `status prints what the agent last recorded in <state-dir>/agent/status.json:
 whether it runs, its last reconcile (trigger, changes, duration, D-Bus
 writes), every config file that fails to load (file, line and field, and
@@ -31,50 +32,75 @@ whether its last-good state is in use), drift repairs and units waiting in
 repair backoff, services stopped with 'berth stop', and its periodic jobs
 (such as the auto-update check and its pending updates).
 
-It reads the file only; it works while the agent is busy or stopped. Exit
-status 1 when the agent has never run here, 0 otherwise; with
---check, also 3 when a file has errors or a repair is in backoff.`,
+It also lists berth's units that are failed or restarting after a failure,
+each with the reason from its journal: the error berth-launcher logged when
+the container failed to start (for example "nft not found in $PATH: install
+Debian package nftables"), or systemd's own error.
+
+It reads the file, systemd and the journal only; it works while the agent is
+busy or stopped. Exit status 1 when the agent has never run here (after
+listing failing units), 0 otherwise; with --check, also 3 when a file has
+errors, a repair is in backoff or a unit is failing.`,
 		Example: `  berth status
   berth status --format json | jq '.file_errors'
   berth status --check || echo "needs attention"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runStatus(g, o, cmd.OutOrStdout())
+			return runStatus(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
-	cmd.Flags().BoolVar(&o.Check, "check", false, "exit 3 when a config file has errors or a repair is in backoff")
+	cmd.Flags().BoolVar(&o.Check, "check", false, "exit 3 when a config file has errors, a repair is in backoff or a unit is failing")
 	return cmd
 }
 
-func runStatus(g *globalOptions, o *statusOptions, out io.Writer) error {
-	if err := printStatus(g, o, out); err != nil {
+func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, out io.Writer) error {
+	if o.Format != "text" && o.Format != "json" {
+		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
+	}
+	failing, ferr := failingUnits(ctx)
+	st, err := reconciler.ReadStatus(g.StateDir)
+	if o.Format == "json" {
+		if jerr := printStatusJSON(out, st, failing, ferr); jerr != nil {
+			return jerr
+		}
+	} else {
+		if st != nil {
+			printStatus(out, st)
+		}
+		printFailing(out, failing, ferr)
+	}
+	if err != nil {
 		return err
 	}
-	st, _ := reconciler.ReadStatus(g.StateDir)
-	if o.Check && st != nil && (len(st.FileErrors) > 0 || len(st.Backoff) > 0) {
-		return &exitError{code: 3, err: errors.New("config files have errors or repairs are in backoff")}
+	if o.Check && (len(st.FileErrors) > 0 || len(st.Backoff) > 0 || len(failing) > 0) {
+		return &exitError{code: 3, err: errors.New("config files have errors, repairs are in backoff or units are failing")}
 	}
 	return nil
 }
 
-func printStatus(g *globalOptions, o *statusOptions, out io.Writer) error {
-	if o.Format != "text" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
+// printStatusJSON prints the agent's status (if any) and the failing units
+// as one object.
+func printStatusJSON(out io.Writer, st *reconciler.Status, failing []failingUnit, ferr error) error {
+	v := struct {
+		Running bool `json:"running"`
+		*reconciler.Status
+		Failing      []failingUnit `json:"failing_units"`
+		FailingError string        `json:"failing_units_error,omitempty"`
+	}{Status: st, Failing: failing}
+	if st != nil {
+		v.Running = agentRunning(st.PID)
 	}
-	st, err := reconciler.ReadStatus(g.StateDir)
-	if err != nil {
-		return err
+	if ferr != nil {
+		v.FailingError = ferr.Error()
 	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printStatus(out io.Writer, st *reconciler.Status) {
 	running := agentRunning(st.PID)
-	if o.Format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Running bool `json:"running"`
-			*reconciler.Status
-		}{running, st})
-	}
 	now := time.Now()
 	ago := func(t time.Time) string { return now.Sub(t).Round(time.Second).String() + " ago" }
 	if running {
@@ -151,7 +177,6 @@ func printStatus(g *globalOptions, o *statusOptions, out io.Writer) error {
 			fmt.Fprintln(out, line)
 		}
 	}
-	return nil
 }
 
 // agentRunning tells whether pid is a live berth process.

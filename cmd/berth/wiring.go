@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/systemd"
+	"github.com/berth-dev/berth/systemd/journal"
 	"github.com/berth-dev/berth/units"
 )
 
@@ -44,7 +45,9 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd, err := systemd.Connect(ctx)
+	// A unit that fails to start reports its launcher's error from the
+	// journal, not systemd's bare "job failed".
+	sd, err := systemd.Connect(ctx, systemd.WithExplainer(journal.Reader{}))
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os/exec"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
@@ -55,6 +56,19 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		return err
 	}
 	defer unlock()
+	records := make([]*Record, len(atts))
+	internal := make([]bool, len(atts))
+	for i, a := range atts {
+		r, err := n.Paths.ReadRecord(a.Network)
+		if err != nil {
+			return err
+		}
+		records[i], internal[i] = r, r.Internal
+	}
+	// Before any plugin runs: a missing nft or iptables names its package.
+	if err := CheckTools(exec.LookPath, internal...); err != nil {
+		return fmt.Errorf("attaching %s to its networks: %w", id, err)
+	}
 	var added []*libcni.NetworkConfigList
 	var rts []*libcni.RuntimeConf
 	defer func() {
@@ -76,10 +90,7 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		}
 	}()
 	for i, a := range atts {
-		r, err := n.Paths.ReadRecord(a.Network)
-		if err != nil {
-			return err
-		}
+		r := records[i]
 		list, err := confList(r, n.Paths)
 		if err != nil {
 			return err
