@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// pushImage builds a busybox image with opts and pushes it as
+// REG/<repoTag>; it returns the reference.
+func (e *berthEnv) pushImage(repoTag string, opts ...ImageOption) string {
+	e.t.Helper()
+	img, err := BuildBusybox(opts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ref := e.registry + "/" + repoTag
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
+		e.t.Fatalf("pushing %s: %v", ref, err)
+	}
+	return ref
+}
+
+// appUserFiles are an image's /etc/passwd and /etc/group with an app user
+// (1000:1000) beside root and nobody.
+var appUserFiles = []File{
+	{Path: "/etc/passwd", Content: []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
+	{Path: "/etc/group", Content: []byte("root:x:0:\napp:x:1000:\nnogroup:x:65534:\n")},
+	{Path: "/home/app", Mode: fs.ModeDir | 0o755, UID: 1000, GID: 1000},
+}
+
+// nonrootImage is an image whose USER is app (1000:1000) and whose /data
+// is owned by app with mode 0750, as images with a data dir ship it.
+func nonrootImage() []ImageOption {
+	files := append([]File{{Path: "/data", Mode: fs.ModeDir | 0o750, UID: 1000, GID: 1000}}, appUserFiles...)
+	return []ImageOption{
+		WithLayer(Layer{Files: files}),
+		WithConfig(func(c *v1.Config) { c.User = "1000:1000" }),
+	}
+}
+
+// dropperImage runs as root and drops to app in its entrypoint, after
+// giving app the volume, as the postgres and redis images do with gosu.
+func dropperImage() []ImageOption {
+	entry := "#!/bin/sh\nset -e\nchown app:app /state\nexec su app -s /bin/sh -c \"$*\"\n"
+	files := append([]File{{Path: "/entrypoint.sh", Content: []byte(entry), Mode: 0o755}}, appUserFiles...)
+	return []ImageOption{
+		WithLayer(Layer{Files: files}),
+		WithEntrypoint("/entrypoint.sh"),
+	}
+}
+
+const nonrootProject = `secrets:
+  pw:
+    file: ./pw.txt
+volumes:
+  data: {}
+  state: {}
+services:
+  app:
+    image: NONROOT
+    command: ["sh", "-c", "id; ls / >/dev/null && echo ls-ok; echo v > /data/f && echo volume-ok; echo t > /scratch/f && echo tmpfs-ok; echo secret=$(cat /run/secrets/pw); exec sleep 1000"]
+    group_add: ["4242"]
+    volumes:
+      - data:/data
+    tmpfs:
+      - /scratch
+    secrets:
+      - source: pw
+        uid: "1000"
+        mode: 0400
+  plain:
+    image: BUSYBOX
+    user: "1000:1000"
+    command: ["sh", "-c", "id; ls /; exec sleep 1000"]
+  dropper:
+    image: DROPPER
+    command: ["id; echo s > /state/f && echo dropped-ok; exec sleep 1000"]
+    volumes:
+      - state:/state
+`
+
+// TestNonRootServices: an image whose USER is not root runs (it can list /
+// and exec programs), writes its named volume (copied up with the image's
+// owner and mode) and its tmpfs, reads a secret given to its uid and gets
+// group_add; user: "1000:1000" on a root image works; a root entrypoint
+// that drops privileges with su works.
+func TestNonRootServices(t *testing.T) {
+	e := newBerthEnv(t)
+	p := strings.NewReplacer(
+		"NONROOT", e.pushImage("nonroot:latest", nonrootImage()...),
+		"BUSYBOX", e.registry+"/busybox:latest",
+		"DROPPER", e.pushImage("dropper:latest", dropperImage()...),
+	).Replace(nonrootProject)
+	e.writeProject("nr", p)
+	if err := os.WriteFile(filepath.Join(e.config, "nr", "pw.txt"), []byte("hunter2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("apply:\n%s", e.mustBerth("apply", "nr"))
+
+	journal := func(svc string) string { return e.sh("journalctl --no-pager -o cat -u berth-nr-" + svc + ".service") }
+	for svc, want := range map[string][]string{
+		"app":     {"uid=1000(app) gid=1000(app) groups=4242", "ls-ok", "volume-ok", "tmpfs-ok", "secret=hunter2"},
+		"plain":   {"uid=1000 gid=1000", "bin"},
+		"dropper": {"uid=1000(app) gid=1000(app)", "dropped-ok"},
+	} {
+		unit := "berth-nr-" + svc + ".service"
+		e.eventually(20*time.Second, svc+"'s output", func() bool {
+			return strings.Contains(journal(svc), want[len(want)-1]) || e.prop(unit, "ActiveState") == "failed"
+		})
+		if st := e.prop(unit, "ActiveState"); st != "active" {
+			t.Errorf("%s is %s\n%s", unit, st, journal(svc))
+			continue
+		}
+		j := journal(svc)
+		for _, w := range want {
+			if !strings.Contains(j, w) {
+				t.Errorf("%s's journal lacks %q:\n%s", svc, w, j)
+			}
+		}
+		if strings.Contains(j, "Permission denied") {
+			t.Errorf("%s's journal:\n%s", svc, j)
+		}
+	}
+	// The volume took the image's /data owner and mode (docker's copy-up).
+	if got := e.sh(fmt.Sprintf("stat -c '%%u:%%g %%a' %s/volumes/nr_data/_data", e.state)); got != "1000:1000 750" {
+		t.Errorf("volume nr_data is %s, want the image's 1000:1000 750", got)
+	}
+	if got := e.sh(fmt.Sprintf("stat -c '%%u:%%g' %s/volumes/nr_data/_data/f", e.state)); got != "1000:1000" {
+		t.Errorf("the file app wrote is owned by %s", got)
+	}
+	// The container's / is the image's (root 0755); the state dirs above
+	// its upper dir stay private.
+	pid := e.mainPID("berth-nr-app.service")
+	if got := e.sh(fmt.Sprintf("stat -c '%%u:%%g %%a' /proc/%d/root/", pid)); got != "0:0 755" {
+		t.Errorf("container / is %s, want 0:0 755", got)
+	}
+	if got := e.sh(fmt.Sprintf("stat -c '%%a' %s/containers/nr-app", e.state)); got != "700" {
+		t.Errorf("container state dir mode %s, want 700", got)
+	}
+}
