@@ -35,12 +35,12 @@ func TestConfigOfUnpulledAndPulledImages(t *testing.T) {
 	ref := reg.push(t, "app:1", withHealthcheck(t, hostImage(t, busyboxLayer(t)), "CMD-SHELL", "test -f /ready"))
 	s := newStore(t, t.TempDir())
 
-	cfg, err := s.Config(ctx, ref)
+	hc, err := s.Healthcheck(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hc := cfg.Healthcheck; hc == nil || strings.Join(hc.Test, " ") != "CMD-SHELL test -f /ready" || hc.Interval != 2*time.Second || hc.Retries != 4 {
-		t.Fatalf("healthcheck of the unpulled image: %+v", cfg.Healthcheck)
+	if hc == nil || strings.Join(hc.Test, " ") != "CMD-SHELL test -f /ready" || hc.Interval != 2*time.Second || hc.Retries != 4 {
+		t.Fatalf("healthcheck of the unpulled image: %+v", hc)
 	}
 	blobs := 0
 	for _, r := range reg.take() {
@@ -59,7 +59,7 @@ func TestConfigOfUnpulledAndPulledImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.push(t, "app:1", withHealthcheck(t, hostImage(t, busyboxLayer(t)), "CMD", "other"))
-	cfg, err = s.Config(ctx, ref)
+	cfg, err := s.Config(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
