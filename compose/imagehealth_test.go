@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -129,7 +130,23 @@ func TestSettleImageHealth(t *testing.T) {
 		{Name: "web", Image: "plain:1", DependsOn: map[string]Dependency{"db": {Condition: ConditionHealthy}}},
 	}}
 	err = bad.SettleImageHealth(func(string) (*Health, error) { return nil, nil })
-	if err == nil || !strings.Contains(err.Error(), "depends_on db: service_healthy needs a health check, and neither the Compose file nor image plain:1 declares one") {
+	if err == nil || !strings.Contains(err.Error(), "service web: depends_on db: service_healthy needs a health check, and neither the Compose file nor image plain:1 declares one") {
 		t.Errorf("service_healthy on a service without any check: %v", err)
+	}
+
+	// An unreadable image config: a warning for a service that can run
+	// without a check, an error for one that needs it.
+	down := errors.New("registry down")
+	soft := &Project{Services: []Service{{Name: "app", Image: "gone:1", ImageHealth: &Health{}}}}
+	if err := soft.SettleImageHealth(func(string) (*Health, error) { return nil, down }); err != nil {
+		t.Errorf("an unreadable config of a service that needs no check failed the project: %v", err)
+	}
+	if len(soft.Warnings) != 1 || !strings.Contains(soft.Warnings[0], "service app runs without its image's HEALTHCHECK for now: registry down") {
+		t.Errorf("warnings %q", soft.Warnings)
+	}
+	hard := &Project{Services: []Service{{Name: "app", Image: "gone:1", ImageHealth: &Health{}, Notify: NotifyHealthy}}}
+	err = hard.SettleImageHealth(func(string) (*Health, error) { return nil, down })
+	if err == nil || !strings.Contains(err.Error(), "service app: notify: healthy needs a health check, and the HEALTHCHECK of image gone:1 is unknown: registry down") {
+		t.Errorf("an unreadable config of a service that needs a check: %v", err)
 	}
 }

@@ -66,17 +66,21 @@ func (s *Service) UseImageHealth(image *Health) bool {
 // HEALTHCHECK (ImageHealth) that check, read through lookup once per image
 // (nil: the image declares none), then checks that every service_healthy
 // target and every notify: healthy service has a check, and gates the
-// service_healthy targets (GateHealthy). Lookup errors and missing checks
-// are returned joined, each naming the service and the image; the caller
-// treats the project as failed to load, so its running units stay as they
-// are.
+// service_healthy targets (GateHealthy).
+//
+// A service whose image config cannot be read (an image never pulled while
+// its registry is down) runs without the image's check for now, with a
+// warning in p.Warnings, unless it needs a check: then, as for a needed
+// check that neither the file nor the image declares, an error naming the
+// service and the image is returned (errors joined), and the caller treats
+// the project as failed to load, so its running units stay as they are.
 func (p *Project) SettleImageHealth(lookup func(image string) (*Health, error)) error {
 	type result struct {
 		h   *Health
 		err error
 	}
 	seen := map[string]result{}
-	var errs []error
+	failed := map[string]error{}
 	for i := range p.Services {
 		s := &p.Services[i]
 		if s.ImageHealth == nil {
@@ -88,25 +92,33 @@ func (p *Project) SettleImageHealth(lookup func(image string) (*Health, error)) 
 			seen[s.Image] = r
 		}
 		if r.err != nil {
-			errs = append(errs, fmt.Errorf("service %s: reading the HEALTHCHECK of image %s: %w", s.Name, s.Image, r.err))
+			failed[s.Name] = r.err
+			s.Health, s.HealthSource = nil, ""
 			continue
 		}
 		s.UseImageHealth(r.h)
 	}
-	byName := map[string]*Service{}
-	for i := range p.Services {
-		byName[p.Services[i].Name] = &p.Services[i]
-	}
+	needed := map[string]string{} // service -> why it needs a check
 	for _, s := range p.Services {
 		for _, dep := range sortedKeys(s.DependsOn) {
-			t := byName[dep]
-			if s.DependsOn[dep].Condition != ConditionHealthy || t == nil || t.Health != nil {
-				continue
+			if s.DependsOn[dep].Condition == ConditionHealthy {
+				needed[dep] = "service " + s.Name + ": depends_on " + dep + ": service_healthy"
 			}
-			errs = append(errs, fmt.Errorf("service %s: depends_on %s: service_healthy needs a health check, and neither the Compose file nor image %s declares one", s.Name, dep, t.Image))
 		}
-		if s.Notify == NotifyHealthy && s.Health == nil {
-			errs = append(errs, fmt.Errorf("service %s: notify: healthy needs a health check, and neither the Compose file nor image %s declares one", s.Name, s.Image))
+		if s.Notify == NotifyHealthy {
+			needed[s.Name] = "service " + s.Name + ": notify: healthy"
+		}
+	}
+	var errs []error
+	for _, s := range p.Services {
+		why, need := needed[s.Name]
+		switch err := failed[s.Name]; {
+		case err != nil && need:
+			errs = append(errs, fmt.Errorf("%s needs a health check, and the HEALTHCHECK of image %s is unknown: %w", why, s.Image, err))
+		case err != nil:
+			p.Warnings = append(p.Warnings, fmt.Sprintf("service %s runs without its image's HEALTHCHECK for now: %v", s.Name, err))
+		case need && s.Health == nil:
+			errs = append(errs, fmt.Errorf("%s needs a health check, and neither the Compose file nor image %s declares one", why, s.Image))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

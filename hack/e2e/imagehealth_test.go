@@ -153,7 +153,7 @@ func TestImageHealthcheck(t *testing.T) {
       db: {condition: service_healthy}
 `, "BUSYBOX", e.registry+"/busybox:latest"))
 	out, err := e.berth("plan", "bad")
-	if err == nil || !strings.Contains(out, "service_healthy needs a health check, and neither the Compose file nor image "+e.registry+"/busybox:latest declares one") {
+	if err == nil || !strings.Contains(out, "service web: depends_on db: service_healthy needs a health check, and neither the Compose file nor image "+e.registry+"/busybox:latest declares one") {
 		t.Errorf("plan of a service_healthy target without any check (%v):\n%s", err, out)
 	}
 	if st := e.prop(db, "ActiveState"); st != "active" {
