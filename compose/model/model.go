@@ -229,6 +229,10 @@ type Mount struct {
 	// ContentHash is the content hash of a bind source under the config
 	// dir, so editing a mounted config file changes the spec hash.
 	ContentHash string `json:"content_hash,omitempty"`
+	// FSGroup is a Kubernetes pod's fsGroup for a volume: as the kubelet
+	// does, the volume is given to that group (setgid directories, group
+	// read-write) before the container starts.
+	FSGroup *int `json:"fs_group,omitempty"`
 }
 
 // FileMount is a secret or config written into the container.
