@@ -154,3 +154,52 @@ func TestNonRootServices(t *testing.T) {
 		t.Errorf("container state dir mode %s, want 700", got)
 	}
 }
+
+// kubeNonRootYAML runs as uid 1000 with fsGroup 2000 and writes its claim
+// and its emptyDir, which start out root's.
+const kubeNonRootYAML = `apiVersion: v1
+kind: Pod
+metadata:
+  name: nr
+spec:
+  terminationGracePeriodSeconds: 2
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 1000
+    fsGroup: 2000
+  containers:
+  - name: app
+    image: REGISTRY/busybox:latest
+    command: [sh, -c, "id; ls / >/dev/null && echo ls-ok; echo d > /data/f && echo claim-ok; echo s > /scratch/f && echo emptydir-ok; exec sleep 1000"]
+    volumeMounts:
+    - {name: data, mountPath: /data}
+    - {name: scratch, mountPath: /scratch}
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: nr-data}
+  - name: scratch
+    emptyDir: {}
+`
+
+// TestKubeNonRoot: a pod with runAsUser/runAsGroup runs as that user with
+// fsGroup as a supplementary group, and writes its PersistentVolumeClaim
+// and emptyDir, which berth gives to the fsGroup as the kubelet does.
+func TestKubeNonRoot(t *testing.T) {
+	e := newBerthEnv(t)
+	e.kubeWrite("nr", kubeNonRootYAML)
+	t.Logf("apply:\n%s", e.mustBerth("apply"))
+	const unit = "berth-nr-app.service"
+	journal := func() string { return e.sh("journalctl --no-pager -o cat -u " + unit) }
+	e.eventually(30*time.Second, "the pod's output", func() bool {
+		return strings.Contains(journal(), "emptydir-ok") || e.prop(unit, "ActiveState") == "failed"
+	})
+	j := journal()
+	for _, want := range []string{"uid=1000 gid=1000 groups=2000", "ls-ok", "claim-ok", "emptydir-ok"} {
+		if !strings.Contains(j, want) {
+			t.Errorf("journal lacks %q:\n%s", want, j)
+		}
+	}
+	if got := e.sh(fmt.Sprintf("stat -c '%%g %%a' %s/volumes/nr_nr-data/_data", e.state)); got != "2000 2775" {
+		t.Errorf("the claim's volume is %s, want group 2000, mode 2775", got)
+	}
+}
