@@ -160,3 +160,59 @@ func TestImageHealthcheck(t *testing.T) {
 		t.Errorf("db is %s after the bad project was planned", st)
 	}
 }
+
+// TestAutoUpdateImageHealthcheck: auto-update's soak waits for the image's
+// own HEALTHCHECK as it does for a compose one: a new digest whose check
+// never passes is rolled back, one that passes is kept.
+func TestAutoUpdateImageHealthcheck(t *testing.T) {
+	reg := StartRegistry(t)
+	e := berthEnvIn(t, WorkDir(t), reg.Addr())
+	push := func(opts ...ImageOption) string {
+		t.Helper()
+		base := []ImageOption{WithCmd("sleep", "600"), WithConfig(func(c *v1.Config) {
+			c.Healthcheck = &v1.HealthConfig{Test: []string{"CMD", "cat", "/healthy"}, Interval: time.Second, Timeout: time.Second, Retries: 2}
+		})}
+		img, err := BuildBusybox(append(base, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg.Push(t, reg.Ref("web:stable"), img)
+	}
+	good := push(WithFile("/healthy", []byte("yes\n")))
+	e.sb = BootSystemd(t, WithNetNS(reg.Addr()))
+	e.writeProject("ihc", `services:
+  web:
+    image: `+reg.Ref("web:stable")+`
+    init: true
+    x-berth:
+      autoupdate: registry
+      soak: 2s
+`)
+	e.mustBerth("apply")
+	const web = "berth-ihc-web.service"
+	e.eventually(15*time.Second, "the image's check to pass", func() bool {
+		return strings.Contains(e.mustBerth("ps"), "healthy")
+	})
+
+	bad := push(WithFile("/etc/version", []byte("v2\n"))) // same HEALTHCHECK, no /healthy
+	out, err := e.berth("auto-update")
+	t.Logf("auto-update to an unhealthy digest:\n%s", out)
+	if err == nil {
+		t.Errorf("auto-update to a digest failing its image's check exited 0")
+	}
+	ev := e.autoupdateHistory()
+	last := ev[len(ev)-1]
+	if last.Result != "rolled-back" || last.From != good || last.To != bad ||
+		!(strings.Contains(last.Reason, "unhealthy") || strings.Contains(last.Reason, "no passing health check")) {
+		t.Errorf("history: %+v; want rolled back because of the image's check", last)
+	}
+	if ps := e.autoupdatePs(); ps[web] != good {
+		t.Errorf("ps after the rollback: %s; want %s", ps[web], good)
+	}
+
+	v3 := push(WithFile("/healthy", []byte("yes\n")), WithFile("/etc/version", []byte("v3\n")))
+	if r := e.autoUpdateJSON(true)[web]; r.Result != "updated" || r.From != good || r.To != v3 {
+		t.Errorf("update to a digest passing its image's check: %+v", r)
+	}
+	e.mustBerth("down", "ihc")
+}
