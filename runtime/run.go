@@ -200,7 +200,8 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	}
 	t.mark("exec")
 
-	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC()}
+	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
+		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}}
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}

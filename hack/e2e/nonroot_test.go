@@ -55,13 +55,19 @@ func nonrootImage() []ImageOption {
 }
 
 // dropperImage runs as root and drops to app in its entrypoint, after
-// giving app the volume, as the postgres and redis images do with gosu.
+// giving app the volume, as the postgres and redis images do with gosu. Its
+// HEALTHCHECK needs root (/root is 0700): docker runs checks as the
+// container's user, not as whoever PID 1 became.
 func dropperImage() []ImageOption {
 	entry := "#!/bin/sh\nset -e\nchown app:app /state\nexec su app -s /bin/sh -c \"$*\"\n"
 	files := append([]File{{Path: "/entrypoint.sh", Content: []byte(entry), Mode: 0o755}}, appUserFiles...)
 	return []ImageOption{
 		WithLayer(Layer{Files: files}),
 		WithEntrypoint("/entrypoint.sh"),
+		WithConfig(func(c *v1.Config) {
+			c.Healthcheck = &v1.HealthConfig{Test: []string{"CMD-SHELL", "ls /root >/dev/null && echo check-uid=$(id -u)"},
+				Interval: time.Second, Timeout: 2 * time.Second, Retries: 1}
+		}),
 	}
 }
 
@@ -136,6 +142,12 @@ func TestNonRootServices(t *testing.T) {
 		if strings.Contains(j, "Permission denied") {
 			t.Errorf("%s's journal:\n%s", svc, j)
 		}
+	}
+	// The dropper's check ran as root, the container's user, while its
+	// PID 1 runs as app.
+	e.eventually(20*time.Second, "the dropper's check to pass", func() bool { return e.healthPs()["dropper"].Health == "healthy" })
+	if d := e.healthPs()["dropper"].HealthDetail; d == nil || d.Health == nil || !strings.Contains(d.Health.LastOutput, "check-uid=0") {
+		t.Errorf("the dropper's check did not run as root: %+v", d)
 	}
 	// The volume took the image's /data owner and mode (docker's copy-up).
 	if got := e.sh(fmt.Sprintf("stat -c '%%u:%%g %%a' %s/volumes/nr_data/_data", e.state)); got != "1000:1000 750" {
