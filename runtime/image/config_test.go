@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
-func withHealthcheck(t *testing.T, img v1.Image, test ...string) v1.Image {
+func withHealthcheck(t testing.TB, img v1.Image, test ...string) v1.Image {
 	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -68,5 +68,24 @@ func TestConfigOfUnpulledAndPulledImages(t *testing.T) {
 	}
 	if reqs := reg.take(); len(reqs) != 0 {
 		t.Errorf("Config of a pulled image contacted the registry: %v", reqs)
+	}
+}
+
+// BenchmarkHealthcheckPulled is what plan, apply and every agent pass pay
+// per distinct image that asks for its HEALTHCHECK: refs.json, the manifest
+// and the config read from the store.
+func BenchmarkHealthcheckPulled(b *testing.B) {
+	ctx := context.Background()
+	reg := newTestRegistry(b)
+	ref := reg.push(b, "app:1", withHealthcheck(b, hostImage(b, busyboxLayer(b)), "CMD", "true"))
+	s := newStore(b, b.TempDir())
+	if _, err := s.Pull(ctx, ref); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Healthcheck(ctx, ref); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
