@@ -33,9 +33,6 @@ func Mount(target, upper, work string, layers []string) error {
 			return fmt.Errorf("mounting overlay at %s: %w", target, err)
 		}
 	}
-	if err := copyRootAttrs(upper, layers[len(layers)-1]); err != nil {
-		return fmt.Errorf("mounting overlay at %s: %w", target, err)
-	}
 	lower := slices.Clone(layers)
 	slices.Reverse(lower) // overlay lists the topmost lowerdir first
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lower, ":"), upper, work)
@@ -47,6 +44,9 @@ func Mount(target, upper, work string, layers []string) error {
 	if len(opts) >= os.Getpagesize() {
 		return fmt.Errorf("mounting overlay at %s: option string of %d bytes exceeds one page (%d layers)",
 			target, len(opts), len(layers))
+	}
+	if err := copyRootAttrs(upper, layers[len(layers)-1]); err != nil {
+		return fmt.Errorf("mounting overlay at %s: %w", target, err)
 	}
 	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("mounting overlay at %s (%d layers): %w", target, len(layers), err)
