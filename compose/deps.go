@@ -7,47 +7,57 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Docker's healthcheck defaults.
 const (
-	DefaultHealthInterval      = 30 * time.Second
-	DefaultHealthTimeout       = 30 * time.Second
-	DefaultHealthRetries       = 3
-	DefaultHealthStartInterval = 5 * time.Second
+	DefaultHealthInterval      = model.DefaultHealthInterval
+	DefaultHealthTimeout       = model.DefaultHealthTimeout
+	DefaultHealthRetries       = model.DefaultHealthRetries
+	DefaultHealthStartInterval = model.DefaultHealthStartInterval
 )
 
-// health converts healthcheck; NONE and disable: true leave Health nil.
+// health converts healthcheck. disable: true and test: [NONE] leave the
+// service without a check. No healthcheck, or one without a test, asks for
+// the image's HEALTHCHECK (ImageHealth, with the fields given here
+// overriding the image's), as docker does; the image's config is read
+// after loading (Service.UseImageHealth).
 func (l *loader) health(c svcAt, sc types.ServiceConfig, s *Service) error {
 	hc := sc.HealthCheck
-	if hc == nil || hc.Disable {
+	if hc == nil {
+		s.ImageHealth = &Health{}
+		return nil
+	}
+	if hc.Disable {
 		return nil
 	}
 	field := []string{"healthcheck", "test"}
-	if len(hc.Test) == 0 {
-		return c.errorf(field, "is required; berth does not read the image's HEALTHCHECK")
-	}
-	h := &Health{
-		Interval:      DefaultHealthInterval,
-		Timeout:       DefaultHealthTimeout,
-		Retries:       DefaultHealthRetries,
-		StartInterval: DefaultHealthStartInterval,
-	}
-	switch hc.Test[0] {
-	case "NONE":
-		return nil
-	case "CMD":
-		if len(hc.Test) < 2 {
-			return c.errorf(field, "CMD needs a command")
+	h := &Health{}
+	if len(hc.Test) > 0 {
+		h = &Health{
+			Interval:      DefaultHealthInterval,
+			Timeout:       DefaultHealthTimeout,
+			Retries:       DefaultHealthRetries,
+			StartInterval: DefaultHealthStartInterval,
 		}
-		h.Cmd = append([]string{}, hc.Test[1:]...)
-	case "CMD-SHELL":
-		if len(hc.Test) < 2 {
-			return c.errorf(field, "CMD-SHELL needs a command")
+		switch hc.Test[0] {
+		case "NONE":
+			return nil
+		case "CMD":
+			if len(hc.Test) < 2 {
+				return c.errorf(field, "CMD needs a command")
+			}
+			h.Cmd = append([]string{}, hc.Test[1:]...)
+		case "CMD-SHELL":
+			if len(hc.Test) < 2 {
+				return c.errorf(field, "CMD-SHELL needs a command")
+			}
+			h.Shell, h.Cmd = true, []string{strings.Join(hc.Test[1:], " ")}
+		default:
+			return c.errorf(field, "must start with CMD, CMD-SHELL or NONE, got %q", hc.Test[0])
 		}
-		h.Shell, h.Cmd = true, []string{strings.Join(hc.Test[1:], " ")}
-	default:
-		return c.errorf(field, "must start with CMD, CMD-SHELL or NONE, got %q", hc.Test[0])
 	}
 	dur := func(d *types.Duration, into *time.Duration, name string) error {
 		if d == nil {
@@ -69,6 +79,10 @@ func (l *loader) health(c svcAt, sc types.ServiceConfig, s *Service) error {
 	}
 	if hc.Retries != nil {
 		h.Retries = int(*hc.Retries)
+	}
+	if len(hc.Test) == 0 {
+		s.ImageHealth = h // zero fields: the image's value, else docker's default
+		return nil
 	}
 	if h.Interval == 0 {
 		h.Interval = DefaultHealthInterval // docker: 0 means the default
@@ -128,8 +142,10 @@ func (l *loader) markOneshots(p *Project) error {
 			case ConditionCompleted:
 				t.Oneshot = true
 			case ConditionHealthy:
-				if t.Health == nil {
-					errs = append(errs, c.errorf([]string{"depends_on", dep}, "service_healthy needs a healthcheck on service %q", dep))
+				// With ImageHealth the image's HEALTHCHECK decides, once
+				// its config is read (CheckImageHealth).
+				if t.Health == nil && t.ImageHealth == nil {
+					errs = append(errs, c.errorf([]string{"depends_on", dep}, "service_healthy needs a healthcheck on service %q, and its healthcheck is disabled", dep))
 				}
 			case ConditionStarted:
 			default:

@@ -45,6 +45,7 @@ const (
 	NotifyRunning          = model.NotifyRunning
 	NotifyContainer        = model.NotifyContainer
 	NotifyHealthy          = model.NotifyHealthy
+	HealthFromImage        = model.HealthFromImage
 	RestartNo              = model.RestartNo
 	RestartAlways          = model.RestartAlways
 	RestartOnFailure       = model.RestartOnFailure

@@ -69,8 +69,8 @@ func (l *loader) xberth(c svcAt, sc types.ServiceConfig, s *Service) error {
 			}
 		}
 	}
-	if s.Notify == NotifyHealthy && s.Health == nil {
-		errs = append(errs, c.errorf([]string{xberthKey, "notify"}, "healthy needs a healthcheck"))
+	if s.Notify == NotifyHealthy && s.Health == nil && s.ImageHealth == nil {
+		errs = append(errs, c.errorf([]string{xberthKey, "notify"}, "healthy needs a healthcheck, and its healthcheck is disabled"))
 	}
 	return joinErrs(errs)
 }

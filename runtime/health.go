@@ -161,7 +161,7 @@ func checkRound(ctx context.Context, opts Options, l layout, svc *compose.Servic
 		// The timer fires at the shortest interval of all probes; a
 		// little slack keeps a probe from skipping a tick by microseconds.
 		if ps.LastCheck.IsZero() || now.Sub(ps.LastCheck) >= every-every/10 {
-			r := runProbe(ctx, l, svc.ID(), st.Pid, p.h)
+			r := runProbe(ctx, l, svc.ID(), st, p.h)
 			record(ps, p.h, r, inStartPeriod(p.h, st.Started, time.Now()))
 		}
 		if ps.Status == HealthStarting && inStartPeriod(p.h, st.Started, time.Now()) {

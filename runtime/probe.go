@@ -37,7 +37,8 @@ func failed(format string, args ...any) probeResult {
 // runProbe runs one check of h against container id (PID 1 = pid), bounded
 // by the probe's timeout. A timeout or an error starting the check is a
 // failed check with exit code -1, as in docker.
-func runProbe(ctx context.Context, l layout, id string, pid int, h *compose.Health) probeResult {
+func runProbe(ctx context.Context, l layout, id string, st *State, h *compose.Health) probeResult {
+	pid := st.Pid
 	timeout := orDur(h.Timeout, defaultHealthTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -51,30 +52,37 @@ func runProbe(ctx context.Context, l layout, id string, pid int, h *compose.Heal
 		if h.Shell {
 			args = []string{"/bin/sh", "-c", strings.Join(h.Cmd, " ")}
 		}
-		return execProbe(ctx, l, id, pid, args, timeout)
+		return execProbe(ctx, l, id, st, args, timeout)
 	}
 	return failed("health check has no test")
 }
 
 // execProbe runs args inside the container, joining all its namespaces and
 // its cgroup through libcontainer (as `runc exec` does), with PID 1's
-// environment and user.
-func execProbe(ctx context.Context, l layout, id string, pid int, args []string, timeout time.Duration) probeResult {
+// environment, as the container's configured user (docker runs checks as
+// the container's user, not as whoever PID 1 became after an entrypoint
+// dropped privileges; PID 1's user for containers whose state has none).
+func execProbe(ctx context.Context, l layout, id string, st *State, args []string, timeout time.Duration) probeResult {
 	c, err := libcontainer.Load(l.libcontainer, id)
 	if err != nil {
 		return failed("loading container: %v", err)
 	}
-	env, uid, gid := processIdentity(pid)
+	env, uid, gid := processIdentity(st.Pid)
+	var groups []int
+	if u := st.User; u != nil {
+		uid, gid, groups = u.UID, u.GID, u.Groups
+	}
 	out := &limitedBuffer{max: maxProbeOutput}
 	p := &libcontainer.Process{
-		Args:   args,
-		Env:    env,
-		Cwd:    "/",
-		UID:    uid,
-		GID:    gid,
-		Stdout: out,
-		Stderr: out,
-		Init:   false,
+		Args:             args,
+		Env:              env,
+		Cwd:              "/",
+		UID:              uid,
+		GID:              gid,
+		AdditionalGroups: groups,
+		Stdout:           out,
+		Stderr:           out,
+		Init:             false,
 	}
 	if err := c.Run(p); err != nil {
 		return failed("starting health check: %v", err)

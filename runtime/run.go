@@ -74,7 +74,9 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		}
 	}()
 
-	for _, dir := range []string{l.upper, l.work, l.rootfs, l.libcontainer} {
+	// The state dirs stay 0700; image.Mount gives the upper dir, the
+	// container's "/", the image's owner and mode for "/".
+	for _, dir := range []string{l.stateDir, l.runDir, l.libcontainer} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", dir, err)
 		}
@@ -198,7 +200,8 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	}
 	t.mark("exec")
 
-	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC()}
+	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
+		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}}
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}

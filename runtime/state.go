@@ -15,6 +15,18 @@ type State struct {
 	Image   string    `json:"image"`
 	Digest  string    `json:"digest"`
 	Started time.Time `json:"started"`
+	// User is the user the container was configured to run as (the
+	// service's user, else the image's USER), which health checks run as,
+	// as docker's do, even after an entrypoint dropped PID 1's privileges.
+	// nil in the state of containers started by older versions.
+	User *User `json:"user,omitempty"`
+}
+
+// User is a resolved process identity.
+type User struct {
+	UID    int   `json:"uid"`
+	GID    int   `json:"gid"`
+	Groups []int `json:"groups,omitempty"`
 }
 
 // ReadState reads the state Run wrote for id under runDir.

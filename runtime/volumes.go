@@ -274,6 +274,11 @@ func hostSource(stateDir string, l layout, svc *compose.Service, i int, rootfs s
 		if err != nil {
 			return "", made, err
 		}
+		if m.FSGroup != nil {
+			if err := applyFSGroup(data, *m.FSGroup); err != nil {
+				return "", made, err
+			}
+		}
 		src, err := subPath(data, m.SubPath)
 		if err != nil {
 			return "", made, err

@@ -134,6 +134,11 @@ func loadProjectNetworked(ctx context.Context, g *globalOptions, name string) (*
 	if !hasEntry(entries, name) {
 		return nil, fmt.Errorf("no project %q in %s", name, g.ConfigDir)
 	}
+	store, err := imageStore(g)
+	if err != nil {
+		return nil, err
+	}
+	settleImageHealth(ctx, store, g.logger(), entries)
 	paths := network.Paths{StateDir: g.StateDir, RunDir: g.RunDir}
 	if err := network.Prepare(ctx, paths, entries, []string{name}, true); err != nil {
 		return nil, err

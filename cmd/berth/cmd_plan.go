@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
@@ -131,8 +132,26 @@ func printPlan(w io.Writer, p *reconciler.Plan, showUnchanged bool) {
 		if c.Reason != "" {
 			line += ": " + c.Reason
 		}
+		if src := healthSource(c); src != "" {
+			line += " [health check: " + src + "]"
+		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// healthSource says where the health check of a service the plan keeps or
+// starts comes from, when that is the image ("image HEALTHCHECK: CMD-SHELL
+// …"); "" otherwise.
+func healthSource(c reconciler.Change) string {
+	d := c.Desired
+	if c.Action == reconciler.Remove || d == nil || d.Health == nil || d.HealthSource != compose.HealthFromImage {
+		return ""
+	}
+	test := "CMD " + strings.Join(d.Health.Cmd, " ")
+	if d.Health.Shell {
+		test = "CMD-SHELL " + strings.Join(d.Health.Cmd, " ")
+	}
+	return "image HEALTHCHECK " + test
 }
 
 // planJSON is the --format json form of a plan.
@@ -151,6 +170,8 @@ type changeJSON struct {
 	Fields  []string `json:"fields,omitempty"`
 	Drift   string   `json:"drift,omitempty"`
 	Hash    string   `json:"hash,omitempty"`
+	// HealthSource is "image" when the health check is the image's.
+	HealthSource string `json:"health_source,omitempty"`
 }
 
 func printPlanJSON(w io.Writer, p *reconciler.Plan) error {
@@ -165,6 +186,9 @@ func printPlanJSON(w io.Writer, p *reconciler.Plan) error {
 		j := changeJSON{Action: string(c.Action), Project: c.Project, Service: c.Service, Unit: c.Unit, Reason: c.Reason, Fields: c.Fields, Drift: c.Repair}
 		if c.Desired != nil {
 			j.Hash = c.Desired.Hash()
+			if healthSource(c) != "" {
+				j.HealthSource = c.Desired.HealthSource
+			}
 		}
 		out.Changes = append(out.Changes, j)
 	}

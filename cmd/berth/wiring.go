@@ -84,7 +84,8 @@ func (a *app) load(ctx context.Context, dir string) ([]compose.Entry, error) {
 
 // loadDesired is the one path from the config dir to desired state, shared
 // by the agent, plan/apply and start/stop/restart: load every entry (a.load),
-// check that the named projects exist, then fill in network addresses —
+// check that the named projects exist, give services the image's HEALTHCHECK
+// where Compose asks for it (settleImageHealth), then fill in network addresses —
 // reserved on disk when reserve is set (the agent, apply; only for the named
 // projects when some are named), else only looked up (plan). A project whose
 // networks fail gets its entry's Err, so it keeps its running units (and
@@ -99,6 +100,7 @@ func (a *app) loadDesired(ctx context.Context, dir string, projects []string, re
 			return nil, fmt.Errorf("no project %q in %s", p, dir)
 		}
 	}
+	settleImageHealth(ctx, a.store, a.log, entries)
 	if err := network.Prepare(ctx, a.netPaths(), entries, projects, reserve); err != nil {
 		return nil, err
 	}

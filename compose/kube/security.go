@@ -46,8 +46,8 @@ func (o *objects) security(svc *compose.Service, c *Container, path string) erro
 		svc.GroupAdd = append(svc.GroupAdd, strconv.FormatInt(g, 10))
 	}
 	if pod.FSGroup != nil {
-		// Volumes are not chowned; the group is added so the process can
-		// use files owned by it, and configMap/secret files get it.
+		// The process gets the group; emptyDir and PVC volumes are given to
+		// it (Mount.FSGroup), configMap/secret files get it.
 		svc.GroupAdd = append(svc.GroupAdd, strconv.FormatInt(*pod.FSGroup, 10))
 	}
 	for _, s := range pod.Sysctls {

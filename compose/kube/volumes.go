@@ -92,6 +92,10 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 		default:
 			return d.errf(vp, "volume %q has no supported source (supported: hostPath, emptyDir, configMap, secret, persistentVolumeClaim)", v.Name)
 		}
+		if sc := o.pod.Spec.SecurityContext; m.Type == compose.MountVolume && sc != nil && sc.FSGroup != nil {
+			gid := int(*sc.FSGroup)
+			m.FSGroup = &gid // the kubelet gives emptyDir and PVC volumes to fsGroup
+		}
 		svc.Mounts = append(svc.Mounts, m)
 	}
 	return nil

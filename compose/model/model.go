@@ -139,6 +139,16 @@ type Service struct {
 	// Health is compose's healthcheck or a pod's readiness probe; its
 	// status shows in ps and gates service_healthy and notify: healthy.
 	Health *Health `json:"health,omitempty"`
+	// HealthSource says where Health came from: "" (the file: compose's
+	// healthcheck or a pod's probe) or HealthFromImage.
+	HealthSource string `json:"health_source,omitempty"`
+	// ImageHealth, set by the Compose loader, asks for the image's
+	// HEALTHCHECK: the service has no healthcheck, or one without a test
+	// that is not disabled. Its non-zero fields override the image's, as
+	// docker merges them. It is a request, not what runs, so it is in
+	// neither the spec hash nor the frozen spec: before units are built,
+	// UseImageHealth turns it into Health from the image's config.
+	ImageHealth *Health `json:"-"`
 	// Liveness is a probe whose failure restarts the container (Kubernetes).
 	Liveness  *Health               `json:"liveness,omitempty"`
 	DependsOn map[string]Dependency `json:"depends_on,omitempty"`
@@ -219,6 +229,10 @@ type Mount struct {
 	// ContentHash is the content hash of a bind source under the config
 	// dir, so editing a mounted config file changes the spec hash.
 	ContentHash string `json:"content_hash,omitempty"`
+	// FSGroup is a Kubernetes pod's fsGroup for a volume: as the kubelet
+	// does, the volume is given to that group (setgid directories, group
+	// read-write) before the container starts.
+	FSGroup *int `json:"fs_group,omitempty"`
 }
 
 // FileMount is a secret or config written into the container.

@@ -33,7 +33,10 @@ var imageEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 type File struct {
 	Path    string // absolute path inside the image, e.g. /srv/version
 	Content []byte
-	Mode    fs.FileMode // permission bits; 0 means 0644
+	Mode    fs.FileMode // permission bits; 0 means 0644; with fs.ModeDir a directory (0 bits: 0755)
+	// UID and GID own the entry (default root), e.g. an image's data dir
+	// owned by its non-root USER.
+	UID, GID int
 }
 
 // Layer is an extra layer on top of the busybox layer: files to add and
@@ -205,12 +208,22 @@ func extraLayer(l Layer, mt types.MediaType) (v1.Layer, error) {
 		if p == "" || p == "." {
 			return nil, fmt.Errorf("invalid file path %q", f.Path)
 		}
+		parents(p)
+		if f.Mode&fs.ModeDir != 0 {
+			mode := f.Mode.Perm() | f.Mode&(fs.ModeSetgid|fs.ModeSticky)
+			if mode.Perm() == 0 {
+				mode |= 0o755
+			}
+			seen[p] = true
+			tb.ownedDir(p, tarMode(mode), f.UID, f.GID)
+			continue
+		}
 		mode := f.Mode
 		if mode == 0 {
 			mode = 0o644
 		}
-		parents(p)
-		tb.file(p, f.Content, int64(mode.Perm()))
+		tb.write(&tar.Header{Typeflag: tar.TypeReg, Name: p, Mode: tarMode(mode), Size: int64(len(f.Content)),
+			Uid: f.UID, Gid: f.GID}, f.Content)
 	}
 	for _, d := range l.Delete {
 		p := strings.TrimPrefix(path.Clean(d), "/")
@@ -237,7 +250,13 @@ func (b *tarBuilder) write(h *tar.Header, content []byte) {
 	if b.tw == nil {
 		b.tw = tar.NewWriter(&b.buf)
 	}
-	h.ModTime, h.Uname, h.Gname, h.Format = imageEpoch, "root", "root", tar.FormatPAX
+	h.ModTime, h.Format = imageEpoch, tar.FormatPAX
+	if h.Uid == 0 {
+		h.Uname = "root"
+	}
+	if h.Gid == 0 {
+		h.Gname = "root"
+	}
 	if b.err = b.tw.WriteHeader(h); b.err == nil && len(content) > 0 {
 		_, b.err = b.tw.Write(content)
 	}
@@ -245,6 +264,26 @@ func (b *tarBuilder) write(h *tar.Header, content []byte) {
 
 func (b *tarBuilder) dir(name string, mode int64) {
 	b.write(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode}, nil)
+}
+
+func (b *tarBuilder) ownedDir(name string, mode int64, uid, gid int) {
+	b.write(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, Uid: uid, Gid: gid}, nil)
+}
+
+// tarMode is m's permission, setuid/setgid and sticky bits as a tar header
+// mode.
+func tarMode(m fs.FileMode) int64 {
+	out := int64(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		out |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		out |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		out |= 0o1000
+	}
+	return out
 }
 
 func (b *tarBuilder) file(name string, content []byte, mode int64) {

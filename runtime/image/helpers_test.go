@@ -30,7 +30,7 @@ type testRegistry struct {
 	reqs []string // "METHOD /path"
 }
 
-func newTestRegistry(t *testing.T) *testRegistry {
+func newTestRegistry(t testing.TB) *testRegistry {
 	t.Helper()
 	tr := &testRegistry{}
 	h := registry.New(registry.Logger(nilLogger()))
@@ -55,7 +55,7 @@ func (r *testRegistry) take() []string {
 }
 
 // push writes img (or an index) as repo:tag and returns the reference string.
-func (r *testRegistry) push(t *testing.T, repoTag string, img v1.Image) string {
+func (r *testRegistry) push(t testing.TB, repoTag string, img v1.Image) string {
 	t.Helper()
 	ref := r.host + "/" + repoTag
 	n, err := name.ParseReference(ref)
@@ -69,7 +69,7 @@ func (r *testRegistry) push(t *testing.T, repoTag string, img v1.Image) string {
 	return ref
 }
 
-func (r *testRegistry) pushIndex(t *testing.T, repoTag string, idx v1.ImageIndex) string {
+func (r *testRegistry) pushIndex(t testing.TB, repoTag string, idx v1.ImageIndex) string {
 	t.Helper()
 	ref := r.host + "/" + repoTag
 	n, err := name.ParseReference(ref)
@@ -91,7 +91,7 @@ type entry struct {
 }
 
 // layer builds a gzip layer from entries.
-func layer(t *testing.T, entries ...entry) v1.Layer {
+func layer(t testing.TB, entries ...entry) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -130,7 +130,7 @@ func layer(t *testing.T, entries ...entry) v1.Layer {
 }
 
 // busyboxLayer is a rootfs with the host's static busybox as /bin/busybox and /bin/sh.
-func busyboxLayer(t *testing.T) v1.Layer {
+func busyboxLayer(t testing.TB) v1.Layer {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
@@ -146,7 +146,7 @@ func busyboxLayer(t *testing.T) v1.Layer {
 }
 
 // image stacks layers into a linux/arch image with a recognisable config.
-func image(t *testing.T, arch string, layers ...v1.Layer) v1.Image {
+func image(t testing.TB, arch string, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
@@ -172,9 +172,9 @@ func image(t *testing.T, arch string, layers ...v1.Layer) v1.Image {
 	return img
 }
 
-func hostImage(t *testing.T, layers ...v1.Layer) v1.Image { return image(t, runtime.GOARCH, layers...) }
+func hostImage(t testing.TB, layers ...v1.Layer) v1.Image { return image(t, runtime.GOARCH, layers...) }
 
-func newStore(t *testing.T, root string) *Store {
+func newStore(t testing.TB, root string) *Store {
 	t.Helper()
 	s, err := NewStore(root, Options{})
 	if err != nil {
@@ -183,14 +183,14 @@ func newStore(t *testing.T, root string) *Store {
 	return s
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test mounts overlayfs and must run as root (sudo go test ./runtime/image/)")
 	}
 }
 
-func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
+func digestOf(t testing.TB, d interface{ Digest() (v1.Hash, error) }) string {
 	t.Helper()
 	h, err := d.Digest()
 	if err != nil {
@@ -201,7 +201,7 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 
 func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
-func mustParse(t *testing.T, ref string) name.Reference {
+func mustParse(t testing.TB, ref string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(ref)
 	if err != nil {

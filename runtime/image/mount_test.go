@@ -153,3 +153,51 @@ func TestMountRejectsOverlongOptions(t *testing.T) {
 		t.Errorf("Mount with 6 kB of lowerdirs = %v, want a page-limit error", err)
 	}
 }
+
+// TestMountRootTakesImageMode: the container's "/" is the upper dir; made
+// 0700 beside 0700 state dirs, it must still take the image's owner and
+// mode, or a non-root user cannot list "/" or run a program.
+func TestMountRootTakesImageMode(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	lower := filepath.Join(dir, "l", "a")
+	bin, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(lower, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lower, "bin", "busybox"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(lower, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	upper := filepath.Join(state, "upper")
+	if err := os.MkdirAll(upper, 0o700); err != nil { // as earlier versions made it
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "rootfs")
+	if err := Mount(target, upper, filepath.Join(state, "work"), []string{lower}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Unmount(target) })
+
+	var st unix.Stat_t
+	if err := unix.Stat(target, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o7777 != 0o755 || st.Uid != 0 {
+		t.Errorf("container's / has mode %o uid %d, want the image's 755 uid 0", st.Mode&0o7777, st.Uid)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir above the upper dir: %v, %v; want it left 0700", fi, err)
+	}
+	cmd := exec.Command("/bin/busybox", "ls", "/")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: target, Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "bin") {
+		t.Errorf("ls / as uid 1000: %q, %v", out, err)
+	}
+}
