@@ -116,7 +116,7 @@ func TestNetworkRecreatePeers(t *testing.T) {
 	// The peer's neighbour entry for db is fresh now: the case a
 	// recreate must not strand.
 	mac := func() string {
-		return e.netMustIn(db, "cat /sys/class/net/eth0/address")
+		return e.netMustIn(db, "ip link show eth0 | awk '/ether/ {print $2}'")
 	}
 	oldMAC, oldPID := mac(), e.mainPID(db)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -33,10 +34,13 @@ func New(p Paths, pluginDir string, log *slog.Logger) *Networker {
 }
 
 // Attachment is one interface to add: the container gets IP on Network,
-// and Ports are published to it (give them to one attachment only).
+// and Ports are published to it (give them to one attachment only). The
+// interface's MAC is MAC, or else derived from IP (addrMAC), so it stays
+// the same as long as the address does.
 type Attachment struct {
 	Network string
 	IP      string
+	MAC     string
 	Ports   []compose.Port
 }
 
@@ -97,6 +101,12 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 			return fmt.Errorf("attaching %s to network %s: %w", id, a.Network, err)
 		}
 		n.log.Debug("network attached", "container", id, "network", a.Network, "ip", a.IP, "took", time.Since(start))
+		// Peers that knew the address under another MAC (a mac_address
+		// edit, or a container made before MACs were derived) learn the
+		// new one now. Not fatal: the peers' entries expire anyway.
+		if err := announce(netnsPath, rt.IfName, netip.MustParseAddr(a.IP), macOf(rt)); err != nil {
+			n.log.Warn("announcing the address", "container", id, "network", a.Network, "ip", a.IP, "err", err)
+		}
 	}
 	return nil
 }
@@ -107,7 +117,18 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 	if err != nil || !subnet.Contains(ip) {
 		return nil, fmt.Errorf("address %q of %s is not in network %s (%s); run berth apply", a.IP, id, r.Name, subnet)
 	}
-	caps := map[string]any{"ips": []string{netip.PrefixFrom(ip, subnet.Bits()).String()}}
+	mac := addrMAC(ip)
+	if a.MAC != "" {
+		if mac, err = parseMAC(a.MAC); err != nil {
+			return nil, fmt.Errorf("%s on network %s: %w", id, r.Name, err)
+		}
+	}
+	// The bridge plugin's "mac" capability sets the container interface's
+	// MAC; libcni caches it with the other arguments, so DEL gets it too.
+	caps := map[string]any{
+		"ips": []string{netip.PrefixFrom(ip, subnet.Bits()).String()},
+		"mac": mac.String(),
+	}
 	if len(a.Ports) > 0 {
 		if r.Internal {
 			return nil, fmt.Errorf("network %s is internal: ports cannot be published on it", r.Name)
@@ -130,6 +151,13 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 		caps["portMappings"] = pm
 	}
 	return &libcni.RuntimeConf{ContainerID: id, NetNS: netnsPath, IfName: ifName, CapabilityArgs: caps}, nil
+}
+
+// macOf is the MAC runtimeConf gave the interface.
+func macOf(rt *libcni.RuntimeConf) net.HardwareAddr {
+	s, _ := rt.CapabilityArgs["mac"].(string)
+	mac, _ := net.ParseMAC(s)
+	return mac
 }
 
 // DetachNetns deletes every interface attached under container id, with
