@@ -39,6 +39,8 @@ type Project struct {
 
 // Network is one project network (a CNI bridge).
 type Network struct {
+	// Name is the berth network's name: compose's `name:`, which the
+	// loader defaults to "<project>_<key>" (empty means that too).
 	Name string `json:"name"`
 	// Internal networks have no route out.
 	Internal bool `json:"internal,omitempty"`

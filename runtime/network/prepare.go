@@ -19,7 +19,9 @@ var DefaultPool = netip.MustParsePrefix("10.89.0.0/16")
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
 // FullName is the berth network name of compose network key of project:
-// "<project>_<key>", or the referenced name for an external network.
+// its name (the compose loader fills in "<project>_<key>" unless `name:`
+// sets another, which other projects then join as external), else
+// "<project>_<key>"; the referenced name for an external network.
 func FullName(project, key string, n compose.Network) string {
 	if n.External {
 		if n.ExternalName != "" {
@@ -29,6 +31,9 @@ func FullName(project, key string, n compose.Network) string {
 			return n.Name
 		}
 		return key
+	}
+	if n.Name != "" {
+		return n.Name
 	}
 	return project + "_" + key
 }

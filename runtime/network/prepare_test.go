@@ -138,3 +138,38 @@ func TestRenderHosts(t *testing.T) {
 		t.Errorf("resolv.conf %q %v", r, err)
 	}
 }
+
+// TestPrepareNetworkName: a network's `name:` is the berth network's
+// name, so another project joins it as external by that name; a second
+// project declaring the same name is refused, naming the owner.
+func TestPrepareNetworkName(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	entries := []compose.Entry{
+		testProject("caddy", map[string]compose.Network{"web": {Name: "caddy-net"}},
+			compose.Service{Name: "proxy", Networks: map[string]compose.NetworkAttachment{"web": {}}}),
+		testProject("app", map[string]compose.Network{"front": {External: true, ExternalName: "caddy-net"}},
+			compose.Service{Name: "api", Networks: map[string]compose.NetworkAttachment{"front": {}}}),
+		testProject("rival", map[string]compose.Network{"default": {Name: "caddy-net"}},
+			compose.Service{Name: "x", Networks: att("")}),
+	}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Err != nil || entries[1].Err != nil {
+		t.Fatalf("caddy: %v, app: %v", entries[0].Err, entries[1].Err)
+	}
+	if r, err := p.ReadRecord("caddy-net"); err != nil || r.Project != "caddy" {
+		t.Fatalf("network caddy-net: %+v, %v", r, err)
+	}
+	if _, err := p.ReadRecord("caddy_web"); err == nil {
+		t.Errorf("network declared as caddy_web too")
+	}
+	for i, svc := range []string{"proxy", "api"} {
+		if _, ok := entries[i].Project.Services[0].Networks["caddy-net"]; !ok {
+			t.Errorf("%s is not on caddy-net: %v", svc, entries[i].Project.Services[0].Networks)
+		}
+	}
+	if entries[2].Err == nil || !strings.Contains(entries[2].Err.Error(), "network caddy-net already belongs to project caddy") {
+		t.Errorf("a second project declaring caddy-net: %v", entries[2].Err)
+	}
+}
