@@ -136,6 +136,11 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 	}
 	for host, ips := range sc.ExtraHosts {
 		for _, ip := range ips {
+			// host-gateway is the host's address on the container's
+			// network (its bridge gateway), or loopback with host networking.
+			if ip == "host-gateway" && mode == "none" {
+				add(c.errorf([]string{"extra_hosts"}, "%s:host-gateway: network_mode none has no way to the host", host))
+			}
 			s.ExtraHosts = append(s.ExtraHosts, host+":"+ip)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -235,11 +236,12 @@ func cachedIDs(p Paths, id string) (bool, error) {
 	return false, nil
 }
 
-// hostHosts is the host's /etc/hosts plus extra_hosts, for network_mode host.
+// hostHosts is the host's /etc/hosts plus extra_hosts, for network_mode
+// host, where host-gateway is the host's loopback address.
 func hostHosts(info *netInfo) ([]byte, error) {
 	b, _ := os.ReadFile("/etc/hosts")
 	for _, e := range info.Extra {
-		name, ip, err := parseExtraHost(e)
+		name, ip, err := parseExtraHost(e, func() (netip.Addr, error) { return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil })
 		if err != nil {
 			return nil, err
 		}

@@ -173,3 +173,31 @@ func TestPrepareNetworkName(t *testing.T) {
 		t.Errorf("a second project declaring caddy-net: %v", entries[2].Err)
 	}
 }
+
+// TestRenderHostsHostGateway: extra_hosts' host-gateway is the host's
+// address on the container's first network that is not internal.
+func TestRenderHostsHostGateway(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	entries := []compose.Entry{testProject("app", map[string]compose.Network{
+		"back":  {Subnet: "10.89.8.0/24", Internal: true},
+		"front": {Subnet: "10.89.9.0/24", Gateway: "10.89.9.254"},
+	}, compose.Service{Name: "web", Networks: map[string]compose.NetworkAttachment{"back": {}, "front": {}}})}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil || entries[0].Err != nil {
+		t.Fatal(err, entries[0].Err)
+	}
+	extra := []string{"host.docker.internal:host-gateway"}
+	b, err := renderHosts(p, &netInfo{ID: "app-web", Networks: map[string]string{"app_back": "10.89.8.2", "app_front": "10.89.9.2"}, Extra: extra})
+	if err != nil || !strings.Contains(string(b), "10.89.9.254\thost.docker.internal\n") {
+		t.Errorf("hosts with host-gateway (%v):\n%s", err, b)
+	}
+	b, err = renderHosts(p, &netInfo{ID: "app-web", Networks: map[string]string{"app_back": "10.89.8.2"}, Extra: extra})
+	if err != nil || !strings.Contains(string(b), "10.89.8.1\thost.docker.internal\n") {
+		t.Errorf("hosts with host-gateway on an internal network only (%v):\n%s", err, b)
+	}
+	if _, err := renderHosts(p, &netInfo{ID: "app-web", Extra: extra}); err == nil || !strings.Contains(err.Error(), "on no network") {
+		t.Errorf("host-gateway without a network: %v", err)
+	}
+	if b, err := hostHosts(&netInfo{ID: "app-web", Extra: extra}); err != nil || !strings.Contains(string(b), "127.0.0.1\thost.docker.internal\n") {
+		t.Errorf("host-gateway with network_mode host (%v):\n%s", err, b)
+	}
+}
