@@ -245,6 +245,9 @@ type Device struct {
 type NetworkAttachment struct {
 	Aliases []string `json:"aliases,omitempty"`
 	IPv4    string   `json:"ipv4_address,omitempty"`
+	// MAC is the interface's mac_address (lower case, colons); empty
+	// derives it from the address.
+	MAC string `json:"mac_address,omitempty"`
 }
 
 // Port is one published port; ranges are expanded by the loader.

@@ -160,7 +160,7 @@ func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map
 	var atts []Attachment
 	published := len(ports) == 0
 	for _, name := range sortedKeys(nets) {
-		a := Attachment{Network: name, IP: nets[name].IPv4}
+		a := Attachment{Network: name, IP: nets[name].IPv4, MAC: nets[name].MAC}
 		if a.IP == "" {
 			return nil, fmt.Errorf("network %s: no address reserved for %s; run berth apply", name, id)
 		}

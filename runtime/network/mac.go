@@ -31,3 +31,31 @@ func parseMAC(s string) (net.HardwareAddr, error) {
 	}
 	return mac, nil
 }
+
+// memberMAC is the MAC of m's interface on its network: its mac_address,
+// else derived from its address ("" when it has none).
+func memberMAC(m *Member) string {
+	if m.MAC != "" {
+		return m.MAC
+	}
+	ip, err := netip.ParseAddr(m.IP)
+	if err != nil {
+		return ""
+	}
+	return addrMAC(ip).String()
+}
+
+// macsOn is every MAC in use on network r, by member id.
+func macsOn(p Paths, r *Record) (map[string]string, error) {
+	ms, err := p.Members(r.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range ms {
+		if mac := memberMAC(m); mac != "" {
+			out[mac] = m.ID
+		}
+	}
+	return out, nil
+}

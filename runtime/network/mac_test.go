@@ -101,3 +101,33 @@ func TestRecreateKeepsMAC(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachMACAddress: mac_address is the interface's MAC.
+func TestAttachMACAddress(t *testing.T) {
+	if !inPrivateNetns(t) {
+		return
+	}
+	ctx := context.Background()
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	sh(t, "ip link set lo up")
+	const mac = "02:42:ac:11:00:02"
+	entries := []compose.Entry{testProject("mac", map[string]compose.Network{"default": {}},
+		compose.Service{Name: "web", Networks: map[string]compose.NetworkAttachment{"default": {MAC: mac}}})}
+	if err := Prepare(ctx, p, entries, nil, true); err != nil || entries[0].Err != nil {
+		t.Fatal(err, entries[0].Err)
+	}
+	web := &entries[0].Project.Services[0]
+	l := &Launcher{Paths: p, PluginDir: os.Getenv("BERTH_TEST_CNI")}
+	dir := filepath.Join(p.RunDir, "containers", web.ID())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Setup(ctx, dir, web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Teardown(ctx, web.ID())
+	if got := sh(t, "nsenter --net="+c.NetnsPath+" ip link show eth0 | awk '/ether/ {print $2}'"); got != mac {
+		t.Errorf("web's MAC is %s, want %s", got, mac)
+	}
+}

@@ -201,3 +201,39 @@ func TestRenderHostsHostGateway(t *testing.T) {
 		t.Errorf("host-gateway with network_mode host (%v):\n%s", err, b)
 	}
 }
+
+// TestPrepareMAC: mac_address reaches the frozen spec and the member
+// record; two members of a network with one MAC (given, or derived from
+// an address) are refused, naming the holder.
+func TestPrepareMAC(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	mac := func(m string) map[string]compose.NetworkAttachment {
+		return map[string]compose.NetworkAttachment{"default": {MAC: m}}
+	}
+	entries := []compose.Entry{testProject("app", map[string]compose.Network{"default": {Subnet: "10.89.9.0/24"}},
+		compose.Service{Name: "web", Networks: mac("02:42:ac:11:00:02")},
+		compose.Service{Name: "db", Networks: att("10.89.9.20")},
+	)}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil || entries[0].Err != nil {
+		t.Fatal(err, entries[0].Err)
+	}
+	if got := entries[0].Project.Services[0].Networks["app_default"].MAC; got != "02:42:ac:11:00:02" {
+		t.Errorf("web's MAC in the spec: %q", got)
+	}
+	ms, _ := p.Members("app_default")
+	for _, m := range ms {
+		if m.ID == "app-web" && m.MAC != "02:42:ac:11:00:02" {
+			t.Errorf("web's member record: %+v", m)
+		}
+	}
+	for _, taken := range []string{"02:42:ac:11:00:02", addrMAC(netip.MustParseAddr("10.89.9.20")).String()} {
+		entries := []compose.Entry{testProject("other", map[string]compose.Network{"shared": {External: true, ExternalName: "app_default"}},
+			compose.Service{Name: "x", Networks: map[string]compose.NetworkAttachment{"shared": {MAC: taken}}})}
+		if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		if entries[0].Err == nil || !strings.Contains(entries[0].Err.Error(), "MAC address "+taken+" is already used by app-") {
+			t.Errorf("MAC %s twice on one network: %v", taken, entries[0].Err)
+		}
+	}
+}
