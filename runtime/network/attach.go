@@ -21,6 +21,7 @@ import (
 type Networker struct {
 	Paths Paths
 	cni   *libcni.CNIConfig
+	times *pluginTimes
 	log   *slog.Logger
 }
 
@@ -30,8 +31,13 @@ func New(p Paths, pluginDir string, log *slog.Logger) *Networker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Networker{Paths: p, cni: libcni.NewCNIConfigWithCacheDir([]string{pluginDir}, p.cacheDir(), nil), log: log}
+	times := newPluginTimes()
+	return &Networker{Paths: p, cni: libcni.NewCNIConfigWithCacheDir([]string{pluginDir}, p.cacheDir(), times), times: times, log: log}
 }
+
+// TakePluginTimes returns how long each CNI plugin ran, by plugin and
+// command ("firewall ADD"), added up since the previous call.
+func (n *Networker) TakePluginTimes() map[string]time.Duration { return n.times.take() }
 
 // Attachment is one interface to add: the container gets IP on Network,
 // and Ports are published to it (give them to one attachment only). The
@@ -43,9 +49,6 @@ type Attachment struct {
 	MAC     string
 	Ports   []compose.Port
 }
-
-// Timing is how long the CNI calls of one Attach took.
-type Timing struct{ Add time.Duration }
 
 // AttachNetns connects the namespace pinned at netnsPath to each network,
 // as interfaces eth0, eth1 … in order, under container id id (a service's
@@ -93,6 +96,7 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 			return err
 		}
 		start := time.Now()
+		before := n.times.snapshot()
 		_, err = n.cni.AddNetworkList(ctx, list, rt)
 		// A failed ADD may have done half its work (veth, reservation,
 		// rules): DEL with the same arguments undoes what exists.
@@ -100,7 +104,8 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		if err != nil {
 			return fmt.Errorf("attaching %s to network %s: %w", id, a.Network, err)
 		}
-		n.log.Debug("network attached", "container", id, "network", a.Network, "ip", a.IP, "took", time.Since(start))
+		n.log.Debug("network attached", "container", id, "network", a.Network, "ip", a.IP, "took", time.Since(start),
+			"plugins", formatTimes(n.times.since(before)))
 		// Peers that knew the address under another MAC (a mac_address
 		// edit, or a container made before MACs were derived) learn the
 		// new one now. Not fatal: the peers' entries expire anyway.
