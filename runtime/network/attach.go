@@ -109,7 +109,8 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		// Peers that knew the address under another MAC (a mac_address
 		// edit, or a container made before MACs were derived) learn the
 		// new one now. Not fatal: the peers' entries expire anyway.
-		if err := announce(netnsPath, rt.IfName, netip.MustParseAddr(a.IP), macOf(rt)); err != nil {
+		mac, _ := a.mac() // runtimeConf checked it
+		if err := announce(netnsPath, rt.IfName, netip.MustParseAddr(a.IP), mac); err != nil {
 			n.log.Warn("announcing the address", "container", id, "network", a.Network, "ip", a.IP, "err", err)
 		}
 	}
@@ -122,11 +123,9 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 	if err != nil || !subnet.Contains(ip) {
 		return nil, fmt.Errorf("address %q of %s is not in network %s (%s); run berth apply", a.IP, id, r.Name, subnet)
 	}
-	mac := addrMAC(ip)
-	if a.MAC != "" {
-		if mac, err = parseMAC(a.MAC); err != nil {
-			return nil, fmt.Errorf("%s on network %s: %w", id, r.Name, err)
-		}
+	mac, err := a.mac()
+	if err != nil {
+		return nil, fmt.Errorf("%s on network %s: %w", id, r.Name, err)
 	}
 	// The bridge plugin's "mac" capability sets the container interface's
 	// MAC; libcni caches it with the other arguments, so DEL gets it too.
@@ -158,11 +157,16 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 	return &libcni.RuntimeConf{ContainerID: id, NetNS: netnsPath, IfName: ifName, CapabilityArgs: caps}, nil
 }
 
-// macOf is the MAC runtimeConf gave the interface.
-func macOf(rt *libcni.RuntimeConf) net.HardwareAddr {
-	s, _ := rt.CapabilityArgs["mac"].(string)
-	mac, _ := net.ParseMAC(s)
-	return mac
+// mac is the MAC of a's interface: MAC, else derived from IP.
+func (a Attachment) mac() (net.HardwareAddr, error) {
+	if a.MAC != "" {
+		return parseMAC(a.MAC)
+	}
+	ip, err := netip.ParseAddr(a.IP)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", a.IP, err)
+	}
+	return addrMAC(ip), nil
 }
 
 // DetachNetns deletes every interface attached under container id, with
