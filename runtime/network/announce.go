@@ -13,18 +13,21 @@ import (
 // announce sends gratuitous ARP for ip from interface ifName in the
 // namespace pinned at netnsPath, once as a request and once as a reply
 // (hosts honour one or the other): every neighbour on the bridge that has
-// an entry for ip, peers and the host alike, updates it to mac at once
-// instead of waiting for it to go stale. berth networks are IPv4 only, so
-// there is no unsolicited neighbour advertisement to send.
-func announce(netnsPath, ifName string, ip netip.Addr, mac net.HardwareAddr) error {
+// an entry for ip, peers and the host alike, updates it to the
+// interface's MAC at once instead of waiting for it to go stale. It
+// announces the MAC the interface has, never the one asked for, and
+// returns it. berth networks are IPv4 only, so there is no unsolicited
+// neighbour advertisement to send.
+func announce(netnsPath, ifName string, ip netip.Addr) (mac net.HardwareAddr, err error) {
 	if !ip.Is4() {
-		return nil
+		return nil, nil
 	}
-	return ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
+	err = ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
 		ifc, err := net.InterfaceByName(ifName)
 		if err != nil {
 			return fmt.Errorf("gratuitous ARP: finding %s: %w", ifName, err)
 		}
+		mac = ifc.HardwareAddr
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ARP)))
 		if err != nil {
 			return fmt.Errorf("gratuitous ARP: opening a packet socket: %w", err)
@@ -39,6 +42,7 @@ func announce(netnsPath, ifName string, ip netip.Addr, mac net.HardwareAddr) err
 		}
 		return nil
 	})
+	return mac, err
 }
 
 // garp is an ARP packet (RFC 826) announcing that ip is at mac: sender

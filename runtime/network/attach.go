@@ -109,9 +109,15 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		// Peers that knew the address under another MAC (a mac_address
 		// edit, or a container made before MACs were derived) learn the
 		// new one now. Not fatal: the peers' entries expire anyway.
-		mac, _ := a.mac() // runtimeConf checked it
-		if err := announce(netnsPath, rt.IfName, netip.MustParseAddr(a.IP), mac); err != nil {
+		got, err := announce(netnsPath, rt.IfName, netip.MustParseAddr(a.IP))
+		if err != nil {
 			n.log.Warn("announcing the address", "container", id, "network", a.Network, "ip", a.IP, "err", err)
+		}
+		if want, _ := a.mac(); got != nil && got.String() != want.String() {
+			// A bridge plugin without the "mac" capability (an old
+			// cni_plugin_dir): peers lose a recreated container for
+			// about a minute again.
+			n.log.Warn("the bridge plugin ignored the MAC address", "container", id, "network", a.Network, "want", want, "got", got)
 		}
 	}
 	return nil
