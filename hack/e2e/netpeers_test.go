@@ -135,6 +135,10 @@ func TestNetworkRecreatePeers(t *testing.T) {
 	if newMAC := mac(); newMAC != oldMAC {
 		t.Errorf("db's MAC changed from %s to %s with the same address", oldMAC, newMAC)
 	}
+	// The launcher announced it (gratuitous ARP) without complaint.
+	if w := e.sh("journalctl --no-pager -o cat -u " + db + " | grep -E 'announcing the address|ignored the MAC' || true"); w != "" {
+		t.Errorf("db's launcher could not announce its address:\n%s", w)
+	}
 
 	// Watch until web got db-v2 (for the figure even when it is late,
 	// up to 90 s), then 3 s more.
