@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,10 +98,11 @@ func maxGap(fs []netpeersFetch, start time.Duration, want string) (gap, at time.
 }
 
 // TestNetworkRecreatePeers: a service recreated by apply (its command
-// edited) keeps its address, and its peer, fetching it by name every
-// 200 ms, reaches the new container within 1 s of its start and never
-// loses it for longer after: the new container has the old one's MAC and
-// announces itself, so no stale neighbour entry strands the peer.
+// edited), and then restarted by systemctl, keeps its address, and its
+// peer, fetching it by name every 200 ms, reaches the new container
+// within 1 s of its start and never loses it for longer after: the new
+// container has the old one's MAC and announces itself, so no stale
+// neighbour entry strands the peer.
 func TestNetworkRecreatePeers(t *testing.T) {
 	e := newBerthEnv(t)
 	const db, web = "berth-peers-db.service", "berth-peers-web.service"
@@ -115,15 +117,27 @@ func TestNetworkRecreatePeers(t *testing.T) {
 	})
 	// The peer's neighbour entry for db is fresh now: the case a
 	// recreate must not strand.
+	e.netpeersCheck(db, web, "recreated", "db-v2", func() {
+		e.writeProject("peers", netpeersProject(e.registry, "db-v2"))
+		if out := e.mustBerth("apply"); !strings.Contains(out, "peers/db: recreated") {
+			t.Fatalf("db not recreated:\n%s", out)
+		}
+	})
+	e.netpeersCheck(db, web, "restarted", "db-v2", func() { e.sh("systemctl restart " + db) })
+}
+
+// netpeersCheck runs replace, which starts a new db container, and fails
+// the test if web then goes more than 1 s without fetching want from it,
+// counted from the new container's start (its unit's ActiveEnterTimestamp),
+// or if db's MAC changed or its launcher could not announce it.
+func (e *berthEnv) netpeersCheck(db, web, how, want string, replace func()) {
+	t := e.t
+	t.Helper()
 	mac := func() string {
 		return e.netMustIn(db, "ip link show eth0 | awk '/ether/ {print $2}'")
 	}
 	oldMAC, oldPID := mac(), e.mainPID(db)
-
-	e.writeProject("peers", netpeersProject(e.registry, "db-v2"))
-	if out := e.mustBerth("apply"); !strings.Contains(out, "peers/db: recreated") {
-		t.Fatalf("db not recreated:\n%s", out)
-	}
+	replace()
 	e.eventually(30*time.Second, "the new db active", func() bool {
 		return e.prop(db, "ActiveState") == "active" && e.mainPID(db) != oldPID
 	})
@@ -133,28 +147,28 @@ func TestNetworkRecreatePeers(t *testing.T) {
 	}
 	start := time.Duration(mono)*time.Microsecond + bootOffset(t)
 	if newMAC := mac(); newMAC != oldMAC {
-		t.Errorf("db's MAC changed from %s to %s with the same address", oldMAC, newMAC)
+		t.Errorf("%s db's MAC changed from %s to %s with the same address", how, oldMAC, newMAC)
 	}
 	// The launcher announced it (gratuitous ARP) without complaint.
 	if w := e.sh("journalctl --no-pager -o cat -u " + db + " | grep -E 'announcing the address|ignored the MAC' || true"); w != "" {
 		t.Errorf("db's launcher could not announce its address:\n%s", w)
 	}
 
-	// Watch until web got db-v2 (for the figure even when it is late,
-	// up to 90 s), then 3 s more.
+	// Watch until web got want from the new db (for the figure even when
+	// it is late, up to 90 s), then 3 s more.
 	var fs []netpeersFetch
 	var first time.Time
 	for deadline := time.Now().Add(90 * time.Second); first.IsZero() || time.Since(first) < 3*time.Second; time.Sleep(500 * time.Millisecond) {
 		fs = e.netpeersFetches(web)
-		if first.IsZero() && len(fs) > 0 && fs[len(fs)-1].body == "db-v2" {
+		if first.IsZero() && slices.ContainsFunc(fs, func(f netpeersFetch) bool { return f.at >= start && f.body == want }) {
 			first = time.Now()
 		}
 		if first.IsZero() && time.Now().After(deadline) {
 			break
 		}
 	}
-	gap, at := maxGap(fs, start, "db-v2")
-	t.Logf("db started at %.2f (uptime); longest gap without db-v2 after it: %v from %.2f", start.Seconds(), gap, at.Seconds())
+	gap, at := maxGap(fs, start, want)
+	t.Logf("%s db started at %.2f (uptime); longest gap without %s after it: %v from %.2f", how, start.Seconds(), want, gap, at.Seconds())
 	if gap > time.Second {
 		var lines []string
 		for _, f := range fs {
@@ -162,7 +176,7 @@ func TestNetworkRecreatePeers(t *testing.T) {
 				lines = append(lines, fmt.Sprintf("%.2f %s", f.at.Seconds(), f.body))
 			}
 		}
-		t.Errorf("web went %v without reaching the recreated db (started at %.2f), from %.2f; web's fetches:\n%s\nweb's neighbours:\n%s",
-			gap, start.Seconds(), at.Seconds(), strings.Join(lines, "\n"), e.netMustIn(web, "ip neigh"))
+		t.Errorf("web went %v without reaching the %s db (started at %.2f), from %.2f; web's fetches:\n%s\nweb's neighbours:\n%s",
+			gap, how, start.Seconds(), at.Seconds(), strings.Join(lines, "\n"), e.netMustIn(web, "ip neigh"))
 	}
 }
