@@ -119,6 +119,8 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 					{nc.Ipv6Address != "", "ipv6_address"},
 					{len(nc.LinkLocalIPs) > 0, "link_local_ips"}, {len(nc.DriverOpts) > 0, "driver_opts"},
 					{nc.InterfaceName != "", "interface_name"},
+					// berth orders a service's networks by name.
+					{nc.Priority != 0, "priority"}, {nc.GatewayPriority != 0, "gw_priority"},
 				} {
 					if f.set {
 						c.warnf(append(field, f.name), "is not supported and is ignored")
