@@ -32,7 +32,7 @@ var supportedServiceKeys = map[string]bool{
 	"privileged": true, "security_opt": true,
 	// network
 	"ports": true, "networks": true, "extra_hosts": true, "dns": true,
-	"dns_search": true, "network_mode": true,
+	"dns_search": true, "network_mode": true, "mac_address": true,
 	// expose only documents ports between services; peers reach every port.
 	"expose": true,
 	// health and dependencies

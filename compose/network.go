@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -104,13 +105,22 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 						a.IPv4 = ip.String()
 					}
 				}
+				if nc.MacAddress != "" {
+					mac, err := parseMAC(nc.MacAddress)
+					if err != nil {
+						add(c.errorf(append(field, "mac_address"), "%v", err))
+					}
+					a.MAC = mac
+				}
 				for _, f := range []struct {
 					set  bool
 					name string
 				}{
-					{nc.Ipv6Address != "", "ipv6_address"}, {nc.MacAddress != "", "mac_address"},
+					{nc.Ipv6Address != "", "ipv6_address"},
 					{len(nc.LinkLocalIPs) > 0, "link_local_ips"}, {len(nc.DriverOpts) > 0, "driver_opts"},
 					{nc.InterfaceName != "", "interface_name"},
+					// berth orders a service's networks by name.
+					{nc.Priority != 0, "priority"}, {nc.GatewayPriority != 0, "gw_priority"},
 				} {
 					if f.set {
 						c.warnf(append(field, f.name), "is not supported and is ignored")
@@ -122,7 +132,25 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 			}
 			s.Networks[name] = a
 		}
-	} else if len(sc.Ports) > 0 {
+		// As docker compose: the service's mac_address is its first
+		// network's unless that network sets its own.
+		if sc.MacAddress != "" && len(s.Networks) > 0 {
+			mac, err := parseMAC(sc.MacAddress)
+			if err != nil {
+				add(c.errorf([]string{"mac_address"}, "%v", err))
+			}
+			first := sortedKeys(s.Networks)[0]
+			if a := s.Networks[first]; a.MAC == "" {
+				a.MAC = mac
+				s.Networks[first] = a
+			} else if a.MAC != mac {
+				c.warnf([]string{"mac_address"}, "is ignored: network %q, the service's first, sets its own", first)
+			}
+		}
+	} else if sc.MacAddress != "" {
+		c.warnf([]string{"mac_address"}, "is ignored with network_mode %q", mode)
+	}
+	if mode != "" && len(sc.Ports) > 0 {
 		// As docker: with another namespace there is nothing to publish
 		// into; with host networking the ports are the host's already.
 		c.warnf([]string{"ports"}, "are ignored with network_mode %q", mode)
@@ -136,6 +164,11 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 	}
 	for host, ips := range sc.ExtraHosts {
 		for _, ip := range ips {
+			// host-gateway is the host's address on the container's
+			// network (its bridge gateway), or loopback with host networking.
+			if ip == "host-gateway" && mode == "none" {
+				add(c.errorf([]string{"extra_hosts"}, "%s:host-gateway: network_mode none has no way to the host", host))
+			}
 			s.ExtraHosts = append(s.ExtraHosts, host+":"+ip)
 		}
 	}
@@ -196,4 +229,17 @@ func portRange(s string) (lo, hi uint16, err error) {
 		return 0, 0, fmt.Errorf("not a port range")
 	}
 	return uint16(x), uint16(y), nil
+}
+
+// parseMAC checks a mac_address: a unicast MAC of six bytes, returned in
+// the form the kernel prints.
+func parseMAC(s string) (string, error) {
+	mac, err := net.ParseMAC(s)
+	if err != nil || len(mac) != 6 {
+		return "", fmt.Errorf("%q is not a MAC address of six bytes", s)
+	}
+	if mac[0]&1 != 0 {
+		return "", fmt.Errorf("%q is a multicast address", s)
+	}
+	return mac.String(), nil
 }

@@ -39,6 +39,8 @@ type Project struct {
 
 // Network is one project network (a CNI bridge).
 type Network struct {
+	// Name is the berth network's name: compose's `name:`, which the
+	// loader defaults to "<project>_<key>" (empty means that too).
 	Name string `json:"name"`
 	// Internal networks have no route out.
 	Internal bool `json:"internal,omitempty"`
@@ -257,6 +259,9 @@ type Device struct {
 type NetworkAttachment struct {
 	Aliases []string `json:"aliases,omitempty"`
 	IPv4    string   `json:"ipv4_address,omitempty"`
+	// MAC is the interface's mac_address (lower case, colons); empty
+	// derives it from the address.
+	MAC string `json:"mac_address,omitempty"`
 }
 
 // Port is one published port; ranges are expanded by the loader.

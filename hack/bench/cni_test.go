@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,7 @@ ip -n hand route add default via %s`, rec.Bridge, handIP, rec.Gateway)
 
 	add() // warm up: the first ADD makes the bridge and the firewall chains
 	del()
+	n.TakePluginTimes()
 	var adds, dels, hadds, hdels []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -118,6 +120,13 @@ ip -n hand route add default via %s`, rec.Bridge, handIP, rec.Gateway)
 	b.ReportMetric(float64(md.Microseconds())/1000, "ms/cni-del")
 	b.ReportMetric(float64(mha.Microseconds())/1000, "ms/by-hand-add")
 	b.ReportMetric(float64(mhd.Microseconds())/1000, "ms/by-hand-del")
+	// The profile: where an attach and a detach spend their time.
+	var per []string
+	for k, d := range n.TakePluginTimes() {
+		per = append(per, fmt.Sprintf("%s %v", k, (d/time.Duration(b.N)).Round(100*time.Microsecond)))
+	}
+	sort.Strings(per)
+	b.Logf("mean time per container by plugin (bridge includes host-local): %s", strings.Join(per, ", "))
 	b.Logf("CNI ADD median %v, DEL median %v; by hand (ip netns + veth) add %v, del %v; ADD/by-hand %.1fx, DEL/by-hand %.1fx (n=%d)",
 		ma, md, mha, mhd, float64(ma)/float64(mha), float64(md)/float64(mhd), len(adds))
 }

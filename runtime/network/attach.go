@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os/exec"
 	"time"
@@ -21,6 +22,7 @@ import (
 type Networker struct {
 	Paths Paths
 	cni   *libcni.CNIConfig
+	times *pluginTimes
 	log   *slog.Logger
 }
 
@@ -30,19 +32,24 @@ func New(p Paths, pluginDir string, log *slog.Logger) *Networker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Networker{Paths: p, cni: libcni.NewCNIConfigWithCacheDir([]string{pluginDir}, p.cacheDir(), nil), log: log}
+	times := newPluginTimes()
+	return &Networker{Paths: p, cni: libcni.NewCNIConfigWithCacheDir([]string{pluginDir}, p.cacheDir(), times), times: times, log: log}
 }
 
+// TakePluginTimes returns how long each CNI plugin ran, by plugin and
+// command ("firewall ADD"), added up since the previous call.
+func (n *Networker) TakePluginTimes() map[string]time.Duration { return n.times.take() }
+
 // Attachment is one interface to add: the container gets IP on Network,
-// and Ports are published to it (give them to one attachment only).
+// and Ports are published to it (give them to one attachment only). The
+// interface's MAC is MAC, or else derived from IP (addrMAC), so it stays
+// the same as long as the address does.
 type Attachment struct {
 	Network string
 	IP      string
+	MAC     string
 	Ports   []compose.Port
 }
-
-// Timing is how long the CNI calls of one Attach took.
-type Timing struct{ Add time.Duration }
 
 // AttachNetns connects the namespace pinned at netnsPath to each network,
 // as interfaces eth0, eth1 … in order, under container id id (a service's
@@ -100,6 +107,7 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 			return err
 		}
 		start := time.Now()
+		before := n.times.snapshot()
 		_, err = n.cni.AddNetworkList(ctx, list, rt)
 		// A failed ADD may have done half its work (veth, reservation,
 		// rules): DEL with the same arguments undoes what exists.
@@ -107,7 +115,21 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		if err != nil {
 			return fmt.Errorf("attaching %s to network %s: %w", id, a.Network, err)
 		}
-		n.log.Debug("network attached", "container", id, "network", a.Network, "ip", a.IP, "took", time.Since(start))
+		n.log.Debug("network attached", "container", id, "network", a.Network, "ip", a.IP, "took", time.Since(start),
+			"plugins", formatTimes(n.times.since(before)))
+		// Peers that knew the address under another MAC (a mac_address
+		// edit, or a container made before MACs were derived) learn the
+		// new one now. Not fatal: the peers' entries expire anyway.
+		got, err := announce(netnsPath, rt.IfName, netip.MustParseAddr(a.IP))
+		if err != nil {
+			n.log.Warn("announcing the address", "container", id, "network", a.Network, "ip", a.IP, "err", err)
+		}
+		if want, _ := a.mac(); got != nil && got.String() != want.String() {
+			// A bridge plugin without the "mac" capability (an old
+			// cni_plugin_dir): peers lose a recreated container for
+			// about a minute again.
+			n.log.Warn("the bridge plugin ignored the MAC address", "container", id, "network", a.Network, "want", want, "got", got)
+		}
 	}
 	return nil
 }
@@ -118,7 +140,16 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 	if err != nil || !subnet.Contains(ip) {
 		return nil, fmt.Errorf("address %q of %s is not in network %s (%s); run berth apply", a.IP, id, r.Name, subnet)
 	}
-	caps := map[string]any{"ips": []string{netip.PrefixFrom(ip, subnet.Bits()).String()}}
+	mac, err := a.mac()
+	if err != nil {
+		return nil, fmt.Errorf("%s on network %s: %w", id, r.Name, err)
+	}
+	// The bridge plugin's "mac" capability sets the container interface's
+	// MAC; libcni caches it with the other arguments, so DEL gets it too.
+	caps := map[string]any{
+		"ips": []string{netip.PrefixFrom(ip, subnet.Bits()).String()},
+		"mac": mac.String(),
+	}
 	if len(a.Ports) > 0 {
 		if r.Internal {
 			return nil, fmt.Errorf("network %s is internal: ports cannot be published on it", r.Name)
@@ -141,6 +172,18 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 		caps["portMappings"] = pm
 	}
 	return &libcni.RuntimeConf{ContainerID: id, NetNS: netnsPath, IfName: ifName, CapabilityArgs: caps}, nil
+}
+
+// mac is the MAC of a's interface: MAC, else derived from IP.
+func (a Attachment) mac() (net.HardwareAddr, error) {
+	if a.MAC != "" {
+		return parseMAC(a.MAC)
+	}
+	ip, err := netip.ParseAddr(a.IP)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", a.IP, err)
+	}
+	return addrMAC(ip), nil
 }
 
 // DetachNetns deletes every interface attached under container id, with

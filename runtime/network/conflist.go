@@ -15,7 +15,8 @@ const cniVersion = "1.1.0"
 //   - bridge: one bridge per network, the gateway address on it, hairpin
 //     mode so a container reaches its own published port through the host;
 //     masquerading unless the network is internal; the address is fixed
-//     through the "ips" capability (host-local honours it);
+//     through the "ips" capability (host-local honours it), the container
+//     interface's MAC through the "mac" capability;
 //   - host-local IPAM under the run dir (reservations end with a reboot),
 //     with a default route only on non-internal networks;
 //   - portmap (published ports; not on internal networks, as docker);
@@ -36,6 +37,7 @@ func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
 		"hairpinMode":   true,
 		"capabilities": map[string]bool{
 			"ips": true,
+			"mac": true,
 		},
 		"ipam": map[string]any{
 			"type":    "host-local",

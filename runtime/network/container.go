@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,7 +160,7 @@ func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map
 	var atts []Attachment
 	published := len(ports) == 0
 	for _, name := range sortedKeys(nets) {
-		a := Attachment{Network: name, IP: nets[name].IPv4}
+		a := Attachment{Network: name, IP: nets[name].IPv4, MAC: nets[name].MAC}
 		if a.IP == "" {
 			return nil, fmt.Errorf("network %s: no address reserved for %s; run berth apply", name, id)
 		}
@@ -235,11 +236,12 @@ func cachedIDs(p Paths, id string) (bool, error) {
 	return false, nil
 }
 
-// hostHosts is the host's /etc/hosts plus extra_hosts, for network_mode host.
+// hostHosts is the host's /etc/hosts plus extra_hosts, for network_mode
+// host, where host-gateway is the host's loopback address.
 func hostHosts(info *netInfo) ([]byte, error) {
 	b, _ := os.ReadFile("/etc/hosts")
 	for _, e := range info.Extra {
-		name, ip, err := parseExtraHost(e)
+		name, ip, err := parseExtraHost(e, func() (netip.Addr, error) { return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil })
 		if err != nil {
 			return nil, err
 		}

@@ -49,18 +49,18 @@ func (i *netInfo) self() string {
 func renderHosts(p Paths, info *netInfo) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	for _, e := range info.Extra {
-		name, ip, err := parseExtraHost(e)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
-	}
 	nets := make([]string, 0, len(info.Networks))
 	for n := range info.Networks {
 		nets = append(nets, n)
 	}
 	slices.Sort(nets)
+	for _, e := range info.Extra {
+		name, ip, err := parseExtraHost(e, func() (netip.Addr, error) { return gatewayOf(p, nets) })
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
+	}
 	if len(nets) == 0 && info.Hostname != "" {
 		fmt.Fprintf(&b, "127.0.1.1\t%s\n", info.Hostname)
 	}
@@ -108,19 +108,54 @@ func renderHosts(p Paths, info *netInfo) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// parseExtraHost reads compose's "name:ip" (or "name=ip").
-func parseExtraHost(e string) (name string, ip netip.Addr, err error) {
+// HostGateway is the address extra_hosts may give instead of an IP, as
+// docker's: the host as the container reaches it.
+const HostGateway = "host-gateway"
+
+// parseExtraHost reads compose's "name:ip" (or "name=ip"); ip may be
+// HostGateway, which gateway resolves.
+func parseExtraHost(e string, gateway func() (netip.Addr, error)) (name string, ip netip.Addr, err error) {
 	name, addr, ok := strings.Cut(e, "=")
 	if !ok {
 		name, addr, ok = strings.Cut(e, ":")
 	}
-	if ok {
+	switch {
+	case !ok || name == "":
+	case addr == HostGateway:
+		if ip, err = gateway(); err != nil {
+			return "", netip.Addr{}, fmt.Errorf("extra_hosts entry %q: %w", e, err)
+		}
+		return name, ip, nil
+	default:
 		ip, err = netip.ParseAddr(strings.Trim(addr, "[]"))
 	}
 	if !ok || err != nil || name == "" {
-		return "", netip.Addr{}, fmt.Errorf("extra_hosts entry %q: want NAME:IP", e)
+		return "", netip.Addr{}, fmt.Errorf("extra_hosts entry %q: want NAME:IP or NAME:%s", e, HostGateway)
 	}
 	return name, ip, nil
+}
+
+// gatewayOf is the host's address on the first of nets (sorted berth
+// network names) that is not internal, else on the first: the bridge's
+// gateway address, which the host always holds.
+func gatewayOf(p Paths, nets []string) (netip.Addr, error) {
+	var gw string
+	for _, n := range nets {
+		r, err := p.ReadRecord(n)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if gw == "" || !r.Internal {
+			gw = r.Gateway
+		}
+		if !r.Internal {
+			break
+		}
+	}
+	if gw == "" {
+		return netip.Addr{}, fmt.Errorf("%s: the container is on no network", HostGateway)
+	}
+	return netip.ParseAddr(gw)
 }
 
 // renderResolv is resolv.conf from dns/dns_search, else the host's; in a

@@ -34,7 +34,7 @@ func podNetwork(proj *compose.Project) (key string, n compose.Network, ok bool) 
 	if d, found := proj.Networks["default"]; found {
 		return "default", d, true
 	}
-	return "default", compose.Network{Name: "default"}, true
+	return "default", compose.Network{}, true
 }
 
 // podNames are the names the pod's address resolves to: its hostname and

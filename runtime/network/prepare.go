@@ -19,7 +19,9 @@ var DefaultPool = netip.MustParsePrefix("10.89.0.0/16")
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
 // FullName is the berth network name of compose network key of project:
-// "<project>_<key>", or the referenced name for an external network.
+// its name (the compose loader fills in "<project>_<key>" unless `name:`
+// sets another, which other projects then join as external), else
+// "<project>_<key>"; the referenced name for an external network.
 func FullName(project, key string, n compose.Network) string {
 	if n.External {
 		if n.ExternalName != "" {
@@ -29,6 +31,9 @@ func FullName(project, key string, n compose.Network) string {
 			return n.Name
 		}
 		return key
+	}
+	if n.Name != "" {
+		return n.Name
 	}
 	return project + "_" + key
 }
@@ -121,6 +126,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		rec      *Record
 		explicit string
 		aliases  []string
+		mac      string // mac_address, if set
 		addr     netip.Addr
 	}
 	var wants []*want
@@ -135,7 +141,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 				return fmt.Errorf("service %s: network %q is not declared in the top-level networks", svc.Name, k)
 			}
 			wants = append(wants, &want{svc: svc, id: svc.ID(), service: svc.Name, names: memberNames(svc, att),
-				key: k, rec: r, explicit: att.IPv4, aliases: att.Aliases})
+				key: k, rec: r, explicit: att.IPv4, aliases: att.Aliases, mac: att.MAC})
 		}
 	}
 	if hasPod {
@@ -166,6 +172,21 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		taken[w.rec.Name][addr] = w.id
 		w.addr = addr
 	}
+	macs := map[string]map[string]string{} // network → MAC → id
+	for _, w := range wants {
+		if _, ok := macs[w.rec.Name]; !ok {
+			m, err := macsOn(p, w.rec)
+			if err != nil {
+				return err
+			}
+			macs[w.rec.Name] = m
+		}
+		mac := memberMAC(&Member{IP: w.addr.String(), MAC: w.mac})
+		if owner, ok := macs[w.rec.Name][mac]; ok && owner != w.id {
+			return fmt.Errorf("service %s: network %s: MAC address %s is already used by %s", w.service, w.key, mac, owner)
+		}
+		macs[w.rec.Name][mac] = w.id
+	}
 	var podPorts []compose.Port
 	if hasPod {
 		var err error
@@ -175,7 +196,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 	}
 	for _, w := range wants {
 		if persist {
-			m := &Member{ID: w.id, Project: proj.Name, Service: w.service, IP: w.addr.String(), Names: w.names}
+			m := &Member{ID: w.id, Project: proj.Name, Service: w.service, IP: w.addr.String(), MAC: w.mac, Names: w.names}
 			if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
 				return err
 			}
@@ -190,7 +211,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		out := make(map[string]compose.NetworkAttachment, len(svc.Networks))
 		for _, w := range wants {
 			if w.svc == svc {
-				out[w.rec.Name] = compose.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String()}
+				out[w.rec.Name] = compose.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String(), MAC: w.mac}
 			}
 		}
 		svc.Networks = out

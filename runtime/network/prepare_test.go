@@ -138,3 +138,102 @@ func TestRenderHosts(t *testing.T) {
 		t.Errorf("resolv.conf %q %v", r, err)
 	}
 }
+
+// TestPrepareNetworkName: a network's `name:` is the berth network's
+// name, so another project joins it as external by that name; a second
+// project declaring the same name is refused, naming the owner.
+func TestPrepareNetworkName(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	entries := []compose.Entry{
+		testProject("caddy", map[string]compose.Network{"web": {Name: "caddy-net"}},
+			compose.Service{Name: "proxy", Networks: map[string]compose.NetworkAttachment{"web": {}}}),
+		testProject("app", map[string]compose.Network{"front": {External: true, ExternalName: "caddy-net"}},
+			compose.Service{Name: "api", Networks: map[string]compose.NetworkAttachment{"front": {}}}),
+		testProject("rival", map[string]compose.Network{"default": {Name: "caddy-net"}},
+			compose.Service{Name: "x", Networks: att("")}),
+	}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Err != nil || entries[1].Err != nil {
+		t.Fatalf("caddy: %v, app: %v", entries[0].Err, entries[1].Err)
+	}
+	if r, err := p.ReadRecord("caddy-net"); err != nil || r.Project != "caddy" {
+		t.Fatalf("network caddy-net: %+v, %v", r, err)
+	}
+	if _, err := p.ReadRecord("caddy_web"); err == nil {
+		t.Errorf("network declared as caddy_web too")
+	}
+	for i, svc := range []string{"proxy", "api"} {
+		if _, ok := entries[i].Project.Services[0].Networks["caddy-net"]; !ok {
+			t.Errorf("%s is not on caddy-net: %v", svc, entries[i].Project.Services[0].Networks)
+		}
+	}
+	if entries[2].Err == nil || !strings.Contains(entries[2].Err.Error(), "network caddy-net already belongs to project caddy") {
+		t.Errorf("a second project declaring caddy-net: %v", entries[2].Err)
+	}
+}
+
+// TestRenderHostsHostGateway: extra_hosts' host-gateway is the host's
+// address on the container's first network that is not internal.
+func TestRenderHostsHostGateway(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	entries := []compose.Entry{testProject("app", map[string]compose.Network{
+		"back":  {Subnet: "10.89.8.0/24", Internal: true},
+		"front": {Subnet: "10.89.9.0/24", Gateway: "10.89.9.254"},
+	}, compose.Service{Name: "web", Networks: map[string]compose.NetworkAttachment{"back": {}, "front": {}}})}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil || entries[0].Err != nil {
+		t.Fatal(err, entries[0].Err)
+	}
+	extra := []string{"host.docker.internal:host-gateway"}
+	b, err := renderHosts(p, &netInfo{ID: "app-web", Networks: map[string]string{"app_back": "10.89.8.2", "app_front": "10.89.9.2"}, Extra: extra})
+	if err != nil || !strings.Contains(string(b), "10.89.9.254\thost.docker.internal\n") {
+		t.Errorf("hosts with host-gateway (%v):\n%s", err, b)
+	}
+	b, err = renderHosts(p, &netInfo{ID: "app-web", Networks: map[string]string{"app_back": "10.89.8.2"}, Extra: extra})
+	if err != nil || !strings.Contains(string(b), "10.89.8.1\thost.docker.internal\n") {
+		t.Errorf("hosts with host-gateway on an internal network only (%v):\n%s", err, b)
+	}
+	if _, err := renderHosts(p, &netInfo{ID: "app-web", Extra: extra}); err == nil || !strings.Contains(err.Error(), "on no network") {
+		t.Errorf("host-gateway without a network: %v", err)
+	}
+	if b, err := hostHosts(&netInfo{ID: "app-web", Extra: extra}); err != nil || !strings.Contains(string(b), "127.0.0.1\thost.docker.internal\n") {
+		t.Errorf("host-gateway with network_mode host (%v):\n%s", err, b)
+	}
+}
+
+// TestPrepareMAC: mac_address reaches the frozen spec and the member
+// record; two members of a network with one MAC (given, or derived from
+// an address) are refused, naming the holder.
+func TestPrepareMAC(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	mac := func(m string) map[string]compose.NetworkAttachment {
+		return map[string]compose.NetworkAttachment{"default": {MAC: m}}
+	}
+	entries := []compose.Entry{testProject("app", map[string]compose.Network{"default": {Subnet: "10.89.9.0/24"}},
+		compose.Service{Name: "web", Networks: mac("02:42:ac:11:00:02")},
+		compose.Service{Name: "db", Networks: att("10.89.9.20")},
+	)}
+	if err := Prepare(context.Background(), p, entries, nil, true); err != nil || entries[0].Err != nil {
+		t.Fatal(err, entries[0].Err)
+	}
+	if got := entries[0].Project.Services[0].Networks["app_default"].MAC; got != "02:42:ac:11:00:02" {
+		t.Errorf("web's MAC in the spec: %q", got)
+	}
+	ms, _ := p.Members("app_default")
+	for _, m := range ms {
+		if m.ID == "app-web" && m.MAC != "02:42:ac:11:00:02" {
+			t.Errorf("web's member record: %+v", m)
+		}
+	}
+	for _, taken := range []string{"02:42:ac:11:00:02", addrMAC(netip.MustParseAddr("10.89.9.20")).String()} {
+		entries := []compose.Entry{testProject("other", map[string]compose.Network{"shared": {External: true, ExternalName: "app_default"}},
+			compose.Service{Name: "x", Networks: map[string]compose.NetworkAttachment{"shared": {MAC: taken}}})}
+		if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		if entries[0].Err == nil || !strings.Contains(entries[0].Err.Error(), "MAC address "+taken+" is already used by app-") {
+			t.Errorf("MAC %s twice on one network: %v", taken, entries[0].Err)
+		}
+	}
+}

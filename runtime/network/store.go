@@ -48,7 +48,8 @@ type Member struct {
 	Project string   `json:"project"`
 	Service string   `json:"service"`
 	IP      string   `json:"ip"`
-	Names   []string `json:"names"` // service name, container_name, aliases, hostname
+	MAC     string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
+	Names   []string `json:"names"`         // service name, container_name, aliases, hostname
 }
 
 // Paths names berth's network files.
