@@ -93,7 +93,7 @@ test: vm-deps
 	$(MAKE) test-vm
 
 test-vm:
-	$(GO) test -count=1 -timeout 50m -v ./hack/vm
+	$(GO) test -count=1 -timeout 70m -v ./hack/vm
 
 test-unit:
 	$(GO) test -tags '$(TAGS)' -count=1 -short ./compose/... ./units/... ./reconciler/...

@@ -17,6 +17,9 @@ type Observed struct {
 	Service     string
 	Hash        string
 	ActiveState string
+	// UnitFile is set for units `generate systemd` wrote to disk: not
+	// berth's to remove.
+	UnitFile bool
 	// Limits are the unit's resource properties as systemd has them now;
 	// nil when unknown (no drift check then).
 	Limits *Limits
@@ -158,7 +161,7 @@ func makePlan(entries []compose.Entry, observed []Observed, only []string, memo 
 	// loaded projects, and projects whose entry is gone.
 	var rest []*Observed
 	for _, o := range byUnit {
-		if o.Project == "" || !selected(o.Project) {
+		if o.Project == "" || o.UnitFile || !selected(o.Project) {
 			continue
 		}
 		if claimed[o.Project] && isKept(p, o.Unit) {

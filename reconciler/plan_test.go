@@ -54,6 +54,18 @@ func TestMakePlan(t *testing.T) {
 	}
 }
 
+// TestPlanKeepsUnitFiles: units that `generate systemd` wrote to disk run
+// without the agent; no project in the config dir declares them, yet
+// neither apply nor the agent may remove them (found by the VM suite).
+func TestPlanKeepsUnitFiles(t *testing.T) {
+	gen := compose.Service{Project: "gen", Name: "pinger", Image: "busybox"}
+	o := observed(gen, "active")
+	o.UnitFile = true
+	if p := MakePlan(nil, []Observed{o}, nil); p.HasChanges() {
+		t.Fatalf("a generated unit file's unit is in the plan: %+v", p.Changes)
+	}
+}
+
 func TestPlanNoChanges(t *testing.T) {
 	web := compose.Service{Project: "hello", Name: "web", Image: "busybox"}
 	p := MakePlan([]compose.Entry{project("hello", web)}, []Observed{observed(web, "active")}, nil)

@@ -114,7 +114,12 @@ func removeCgroups(unit, id string) error {
 		seen[m.Mountpoint] = true
 		errs = append(errs, removeCgroupTree(filepath.Join(m.Mountpoint, unit, id)))
 		if cgroups.IsCgroup2UnifiedMode() {
-			errs = append(errs, removeCgroupTree(filepath.Join(m.Mountpoint, unit, launcherLeaf)))
+			// A launcher cleaning up after its own failed start still sits
+			// in the leaf (rmdir would be EBUSY); the unit's ExecStopPost=
+			// cleanup, run from .control, removes it.
+			if leaf := path.Join(unit, launcherLeaf); own[""] != leaf {
+				errs = append(errs, removeCgroupTree(filepath.Join(m.Mountpoint, leaf)))
+			}
 			continue
 		}
 		if mine, ok := ownPathIn(m, own); ok && !isWithin(mine, unit) {

@@ -74,6 +74,7 @@ func Pod(cfg Config, p *compose.Project) *Unit {
 	u.add("Service", "Environment", EnvProject+"="+p.Name)
 	u.add("Service", "Environment", EnvService+"="+PodService)
 	u.add("Service", "Environment", EnvPod+"="+p.Pod.Name)
+	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	u.add("Service", "TimeoutStartSec", "1min")
 	return u

@@ -22,14 +22,19 @@ type Config struct {
 	// they differ from the defaults, so a unit works without the caller's
 	// environment.
 	ConfigDir, StateDir, RunDir string
+	// UnitFile marks units written to disk by `generate systemd`
+	// (Environment=BERTH_UNIT_FILE=1): apply and the agent own only the
+	// transient units they made and never prune these.
+	UnitFile bool
 }
 
 // Environment keys berth reads back from its units.
 const (
-	EnvHash    = "BERTH_SPEC_HASH"
-	EnvProject = "BERTH_PROJECT"
-	EnvService = "BERTH_SERVICE"
-	EnvImage   = "BERTH_IMAGE"
+	EnvHash     = "BERTH_SPEC_HASH"
+	EnvProject  = "BERTH_PROJECT"
+	EnvService  = "BERTH_SERVICE"
+	EnvImage    = "BERTH_IMAGE"
+	EnvUnitFile = "BERTH_UNIT_FILE"
 )
 
 // Service builds the unit that runs svc, whose frozen spec is at specPath.
@@ -70,6 +75,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u.add("Service", "Environment", EnvProject+"="+svc.Project)
 	u.add("Service", "Environment", EnvService+"="+svc.Name)
 	u.add("Service", "Environment", EnvImage+"="+svc.Image)
+	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	// Delegate: libcontainer creates the container's cgroup below the
 	// unit's; systemd must leave that subtree alone.
@@ -206,4 +212,11 @@ func seconds(d time.Duration) string {
 		d = compose.DefaultStopGracePeriod
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+// markUnitFile tags a unit that `generate systemd` writes to disk.
+func (cfg Config) markUnitFile(u *Unit) {
+	if cfg.UnitFile {
+		u.add("Service", "Environment", EnvUnitFile+"=1")
+	}
 }

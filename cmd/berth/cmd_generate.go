@@ -67,6 +67,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	if err != nil {
 		return err
 	}
+	cfg.UnitFile = true
 	dir, err := filepath.Abs(o.Output)
 	if err != nil {
 		return err

@@ -50,6 +50,8 @@ func TestGenerateSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The written unit is the transient one, marked as a unit file.
+	cfg.UnitFile = true
 	var wantPaths []string
 	for i := range p.Services {
 		svc := &p.Services[i]

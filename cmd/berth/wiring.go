@@ -136,6 +136,7 @@ func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
 			Service:     u.Environment[units.EnvService],
 			Hash:        u.Environment[units.EnvHash],
 			ActiveState: u.ActiveState,
+			UnitFile:    u.Environment[units.EnvUnitFile] == "1",
 			Limits: &reconciler.Limits{
 				MemoryMax:          u.Limits.MemoryMax,
 				TasksMax:           u.Limits.TasksMax,

@@ -20,7 +20,7 @@ func stateDir() string {
 }
 
 // vmTimeout bounds one QEMU run (two boots and the guest suite).
-const vmTimeout = 30 * time.Minute
+const vmTimeout = 40 * time.Minute
 
 // TestVM builds a fresh Debian rootfs with only the Makefile's packages,
 // installs berth in it with the README's commands, boots it under QEMU on

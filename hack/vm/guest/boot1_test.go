@@ -24,6 +24,7 @@ func TestBoot1(t *testing.T) {
 		{"Registry", testRegistry},
 		{"CgroupLimits", testCgroupLimits},
 		{"OOMKill", testOOMKill},
+		{"FailedStartCleansUp", testFailedStartCleansUp},
 		{"Features", testFeatures},
 		{"NonRoot", testNonRoot},
 		{"GenerateSystemd", testGenerateSystemd},
@@ -57,12 +58,19 @@ func testExample(t *testing.T) {
 	})
 }
 
-// hasRow reports whether a table has a line naming svc and state.
+// hasRow reports whether `berth ps` has a row for project/service with a
+// column starting with state ("active" matches "active/running").
 func hasRow(table, svc, state string) bool {
+	project, service, _ := strings.Cut(svc, "/")
 	for _, line := range strings.Split(table, "\n") {
 		f := strings.Fields(line)
-		if len(f) > 0 && strings.Contains(line, svc) && strings.Contains(" "+line+" ", " "+state+" ") {
-			return true
+		if len(f) < 3 || f[0] != project || f[1] != service {
+			continue
+		}
+		for _, col := range f[2:] {
+			if strings.HasPrefix(col, state) {
+				return true
+			}
 		}
 	}
 	return false
@@ -150,7 +158,9 @@ func testOOMKill(t *testing.T) {
   hog:
     image: %s/vm/busybox:latest
     # dd's buffer is bs bytes, filled from /dev/zero: 128 MiB resident.
-    command: ["sh", "-c", "sleep 3; dd if=/dev/zero of=/dev/null bs=128M count=4"]
+    # The shell outlives dd, as an app's PID 1 outlives a worker: systemd
+    # gets the cgroup's OOM event while the unit runs (OOMPolicy=stop).
+    command: ["sh", "-c", "sleep 3; dd if=/dev/zero of=/dev/null bs=128M count=4; sleep 60"]
     mem_limit: 64m
     restart: "no"
 `, registry))
@@ -162,6 +172,40 @@ func testOOMKill(t *testing.T) {
 	})
 	if r := prop(t, u, "Result"); r != "oom-kill" {
 		t.Errorf("%s: Result=%s, want oom-kill\n%s", u, r, journal(t, u))
+	}
+}
+
+// testFailedStartCleansUp: a container that exits before its first
+// passing health check fails the start, and the launcher's cleanup
+// removes what it made without errors (on cgroup v2 the launcher sits in
+// the unit's "launcher" leaf while it cleans up).
+func testFailedStartCleansUp(t *testing.T) {
+	out, err := applyShortLived(t, "crash", fmt.Sprintf(`services:
+  app:
+    image: %s/vm/busybox:latest
+    command: ["sh", "-c", "sleep 1; exit 3"]
+    restart: "no"
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 10s
+      start_period: 5s
+`, registry))
+	if err == nil {
+		t.Errorf("apply of a service that exits before it is healthy succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "exited before its first passing health check") {
+		t.Errorf("apply does not say why the start failed:\n%s", out)
+	}
+	const u = "berth-crash-app.service"
+	eventually(t, time.Minute, u+" to settle", func() bool {
+		st := prop(t, u, "ActiveState")
+		return st == "failed" || st == "inactive"
+	})
+	if j := journal(t, u); strings.Contains(j, "level=ERROR") {
+		t.Errorf("cleanup after the failed start logged errors:\n%s", j)
+	}
+	if ents, err := os.ReadDir("/run/berth/containers/crash-app"); err == nil && len(ents) > 0 {
+		t.Errorf("the failed container left /run/berth/containers/crash-app: %v", ents)
 	}
 }
 
