@@ -29,13 +29,15 @@ func (m Machine) Boot(ctx context.Context, timeout time.Duration) (time.Duration
 		// No KVM on these machines: TCG, one host thread per vCPU.
 		"-accel", "tcg,thread=multi", "-cpu", "max",
 		"-smp", strconv.Itoa(m.CPUs), "-m", strconv.Itoa(m.MemoryMB),
-		"-kernel", m.Kernel, "-initrd", m.Initrd,
-		// panic=-1 turns a kernel panic into a reboot loop the timeout ends.
-		"-append", "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1",
 		"-drive", "file=" + m.Root + ",if=virtio,format=raw,cache=unsafe",
 		"-drive", "file=" + m.Results + ",if=virtio,format=raw",
 		"-nic", "none", "-display", "none", "-monitor", "none",
 		"-serial", "file:" + m.Console,
+	}
+	if m.Kernel != "" { // else the firmware boots the root disk
+		args = append(args, "-kernel", m.Kernel, "-initrd", m.Initrd,
+			// panic=-1 turns a kernel panic into a reboot loop the timeout ends.
+			"-append", "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1")
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
