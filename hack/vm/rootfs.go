@@ -47,12 +47,13 @@ func baseTarball(ctx context.Context, dir, suite string, pkgs, sources []string,
 		h.Write(b)
 	}
 	path := filepath.Join(dir, "base-"+suite+"-"+hex.EncodeToString(h.Sum(nil))[:16]+".tar")
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
 		fmt.Fprintf(log, "vm: cached base rootfs %s\n", path)
 		return path, nil
 	}
-	tmp := path + ".tmp"
-	args := append([]string{"--variant=minbase", "--include=" + strings.Join(pkgs, ","), suite, tmp}, sources...)
+	tmp := path + ".part"
+	// --format: mmdebstrap guesses it from the name otherwise.
+	args := append([]string{"--variant=minbase", "--format=tar", "--include=" + strings.Join(pkgs, ","), suite, tmp}, sources...)
 	fmt.Fprintf(log, "vm: mmdebstrap %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir) // its chroot is large; not /tmp
@@ -61,7 +62,17 @@ func baseTarball(ctx context.Context, dir, suite string, pkgs, sources []string,
 		os.Remove(tmp)
 		return "", fmt.Errorf("mmdebstrap: %w", err)
 	}
-	return path, os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	// Tarballs of other package lists are stale: 1 GB each.
+	old, _ := filepath.Glob(filepath.Join(dir, "base-*.tar"))
+	for _, o := range old {
+		if o != path {
+			os.Remove(o)
+		}
+	}
+	return path, nil
 }
 
 // extract unpacks the base tarball into a fresh root.
