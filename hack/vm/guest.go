@@ -27,7 +27,7 @@ systemctl enable berth-vm-suite.service
 // through them) and its resolver for the chroot's downloads.
 func installGuest(ctx context.Context, repo, root string) error {
 	files := map[string]string{
-		filepath.Join(repo, "hack/vm/guest/run-suite.sh"):          filepath.Join(root, guestDir, "run-suite.sh"),
+		filepath.Join(repo, "hack/vm/guest/run-suite.sh"):           filepath.Join(root, guestDir, "run-suite.sh"),
 		filepath.Join(repo, "hack/vm/guest/berth-vm-suite.service"): filepath.Join(root, "etc/systemd/system/berth-vm-suite.service"),
 		"/etc/resolv.conf": filepath.Join(root, "etc/resolv.conf"),
 	}

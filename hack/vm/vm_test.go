@@ -67,7 +67,9 @@ func TestVM(t *testing.T) {
 		t.Helper()
 		t.Fatalf("%s: %v\nbuild log tail (%s):\n%s", step, err, logPath, tail(logPath, 40))
 	}
-	phase := func(name string, start time.Time) { t.Logf("%s took %s", name, time.Since(start).Round(100*time.Millisecond)) }
+	phase := func(name string, start time.Time) {
+		t.Logf("%s took %s", name, time.Since(start).Round(100*time.Millisecond))
+	}
 
 	// 1. The base rootfs: minbase, a kernel, systemd and the Makefile's list.
 	start := time.Now()

@@ -16,10 +16,7 @@ import (
 // generate systemd, the agent and the auto-update timer. The reboot
 // follows; TestBoot2 checks what came back.
 func TestBoot1(t *testing.T) {
-	steps := []struct {
-		name string
-		fn   func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"Example", testExample},
 		{"Registry", testRegistry},
 		{"CgroupLimits", testCgroupLimits},
@@ -30,10 +27,7 @@ func TestBoot1(t *testing.T) {
 		{"GenerateSystemd", testGenerateSystemd},
 		{"Agent", testAgent},
 		{"AutoUpdateTimer", testAutoUpdateTimerSetup},
-	}
-	for _, s := range steps {
-		t.Run(s.name, s.fn)
-	}
+	})
 }
 
 // testExample runs the README's first command's last step on the host it

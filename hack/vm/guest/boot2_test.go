@@ -15,18 +15,12 @@ import (
 // are gone with /run, so everything running now was rebuilt by the agent
 // from /etc/berth, or started by systemd from generated unit files.
 func TestBoot2(t *testing.T) {
-	steps := []struct {
-		name string
-		fn   func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"AgentRebuilt", testAgentRebuilt},
 		{"GeneratedUnitsCameBack", testGeneratedUnitsCameBack},
 		{"NoStaleState", testNoStaleState},
 		{"AutoUpdateTimerUpdates", testAutoUpdateTimerUpdates},
-	}
-	for _, s := range steps {
-		t.Run(s.name, s.fn)
-	}
+	})
 }
 
 func testAgentRebuilt(t *testing.T) {

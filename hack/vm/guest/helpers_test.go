@@ -39,6 +39,18 @@ const (
 	genConfig = "/root/gen"
 )
 
+// step is one subtest of a boot; steps run in order and share the VM.
+type step struct {
+	name string
+	fn   func(*testing.T)
+}
+
+func runSteps(t *testing.T, steps []step) {
+	for _, s := range steps {
+		t.Run(s.name, s.fn)
+	}
+}
+
 // run runs a command and returns its combined output; it fails the test
 // when the command fails.
 func run(t testing.TB, name string, args ...string) string {
