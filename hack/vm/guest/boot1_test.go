@@ -170,19 +170,25 @@ func testOOMKill(t *testing.T) {
 }
 
 // testFailedStartCleansUp: a container that exits before its first
-// passing health check fails the start, and the launcher's cleanup
+// passing health check fails the start of a service another one waits
+// for (service_healthy), apply says why, and the launcher's cleanup
 // removes what it made without errors (on cgroup v2 the launcher sits in
 // the unit's "launcher" leaf while it cleans up).
 func testFailedStartCleansUp(t *testing.T) {
 	out, err := applyShortLived(t, "crash", fmt.Sprintf(`services:
   app:
-    image: %s/vm/busybox:latest
+    image: %[1]s/vm/busybox:latest
     command: ["sh", "-c", "sleep 1; exit 3"]
     restart: "no"
     healthcheck:
       test: ["CMD", "true"]
       interval: 10s
       start_period: 5s
+  waiter:
+    image: %[1]s/vm/busybox:latest
+    command: ["sleep", "86400"]
+    depends_on:
+      app: {condition: service_healthy}
 `, registry))
 	if err == nil {
 		t.Errorf("apply of a service that exits before it is healthy succeeded:\n%s", out)
@@ -312,10 +318,7 @@ func checkFeatures(t *testing.T) {
 			t.Errorf("berth ps does not show %s healthy:\n%s", svc, ps)
 		}
 	}
-	// Notify: systemd saw READY=1 and the container's STATUS=.
-	if typ := prop(t, "berth-feat-notifier.service", "Type"); typ != "notify" {
-		t.Errorf("notifier has Type=%s", typ)
-	}
+	// Notify: the launcher forwarded the container's READY=1 and STATUS=.
 	if st := prop(t, "berth-feat-notifier.service", "StatusText"); st != "serving" {
 		t.Errorf("notifier's StatusText = %q, want serving", st)
 	}
