@@ -20,8 +20,15 @@ import (
 // state directories and the cgroup directories named for id under the
 // unit's cgroup. It is idempotent and safe when nothing exists; a failed
 // step is reported (errors.Join) and the remaining steps still run.
+//
+// A kill by the OOM killer is reported first (see oomError).
 func Cleanup(ctx context.Context, opts Options, id string) error {
-	return cleanup(ctx, opts, id, deps{unmount: image.Unmount})
+	opts = opts.withDefaults()
+	var oom error
+	if unit, err := unitCgroup(); err == nil {
+		oom = oomError(opts, unit, id)
+	}
+	return errors.Join(oom, cleanup(ctx, opts, id, deps{unmount: image.Unmount}))
 }
 
 func cleanup(ctx context.Context, opts Options, id string, d deps) error {

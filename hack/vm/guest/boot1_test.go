@@ -145,16 +145,17 @@ func testCgroupLimits(t *testing.T) {
 	t.Logf("cgroup.controllers at the root: %s", sh(t, "cat /sys/fs/cgroup/cgroup.controllers"))
 }
 
-// testOOMKill: a container that allocates past mem_limit is OOM-killed and
-// systemd says so.
+// testOOMKill: a container whose main process allocates past mem_limit is
+// OOM-killed inside the unit's memory.max, the unit fails, and the reason
+// reaches the journal and `berth status`. systemd 252 reports
+// Result=signal, not oom-kill: the kill happens in the container's child
+// cgroup, where systemd does not look (see runtime/oom.go).
 func testOOMKill(t *testing.T) {
 	out, err := applyShortLived(t, "oom", fmt.Sprintf(`services:
   hog:
     image: %s/vm/busybox:latest
     # dd's buffer is bs bytes, filled from /dev/zero: 128 MiB resident.
-    # The shell outlives dd, as an app's PID 1 outlives a worker: systemd
-    # gets the cgroup's OOM event while the unit runs (OOMPolicy=stop).
-    command: ["sh", "-c", "sleep 3; dd if=/dev/zero of=/dev/null bs=128M count=4; sleep 60"]
+    command: ["sh", "-c", "sleep 3; exec dd if=/dev/zero of=/dev/null bs=128M count=4"]
     mem_limit: 64m
     restart: "no"
 `, registry))
@@ -164,8 +165,17 @@ func testOOMKill(t *testing.T) {
 		st := prop(t, u, "ActiveState")
 		return st == "failed" || st == "inactive"
 	})
-	if r := prop(t, u, "Result"); r != "oom-kill" {
-		t.Errorf("%s: Result=%s, want oom-kill\n%s", u, r, journal(t, u))
+	r := prop(t, u, "Result")
+	t.Logf("%s: Result=%s", u, r)
+	if r != "oom-kill" && r != "signal" {
+		t.Errorf("%s: Result=%s, want oom-kill or signal\n%s", u, r, journal(t, u))
+	}
+	const why = "killed by the kernel's OOM killer"
+	if j := journal(t, u); !strings.Contains(j, why) {
+		t.Errorf("the journal does not say the container was OOM-killed:\n%s", j)
+	}
+	if st, _ := runErr("berth", "status"); !strings.Contains(st, why) {
+		t.Errorf("berth status does not say why hog failed:\n%s", st)
 	}
 }
 
