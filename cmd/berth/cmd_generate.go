@@ -144,6 +144,9 @@ func loadProjectNetworked(ctx context.Context, g *globalOptions, name string) (*
 	if err := network.Prepare(ctx, paths, entries, []string{name}, true); err != nil {
 		return nil, err
 	}
+	if err := paths.MarkUnitFile(name); err != nil {
+		return nil, fmt.Errorf("marking the networks of %s as used by unit files: %w", name, err)
+	}
 	for _, e := range entries {
 		if e.Name == name {
 			return e.Project, e.Err

@@ -66,6 +66,11 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry,
 	if err != nil {
 		return err
 	}
+	for _, r := range recs {
+		if r.UnitFile {
+			known[r.Project] = true
+		}
+	}
 	var errs []error
 	members := map[string]map[string]bool{} // network → member ids
 	holders := map[string]bool{}            // ids with a reservation somewhere

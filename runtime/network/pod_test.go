@@ -120,3 +120,23 @@ func TestResolveNetnsPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestGCKeepsUnitFileProjects: a project whose units `generate systemd`
+// wrote has no config entry, yet GC keeps its reservations (found by the
+// VM suite: after a reboot its network was gone and the unit failed).
+func TestGCKeepsUnitFileProjects(t *testing.T) {
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	es := []compose.Entry{testProject("gen", map[string]compose.Network{"default": {}}, compose.Service{Name: "pinger", Networks: att("")})}
+	if err := Prepare(context.Background(), p, es, nil, true); err != nil || es[0].Err != nil {
+		t.Fatal(err, es[0].Err)
+	}
+	if err := p.MarkUnitFile("gen"); err != nil {
+		t.Fatal(err)
+	}
+	if err := GC(context.Background(), p, t.TempDir(), nil, nil, nil); err != nil && !strings.Contains(err.Error(), "plugin") {
+		t.Fatal(err)
+	}
+	if ms, _ := p.Members("gen_default"); len(ms) != 1 {
+		t.Errorf("GC dropped the unit file's reservation: %v", ms)
+	}
+}

@@ -39,6 +39,32 @@ type Record struct {
 	Gateway string `json:"gateway"`
 	// Internal networks get no default route and no masquerading.
 	Internal bool `json:"internal,omitempty"`
+	// UnitFile: `generate systemd` wrote units of Project to disk. They run
+	// without the agent and with no config entry, so GC must not take the
+	// project for gone (MarkUnitFile).
+	UnitFile bool `json:"unit_file,omitempty"`
+}
+
+// MarkUnitFile flags every network of project as used by unit files.
+func (p Paths) MarkUnitFile(project string) error {
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	recs, err := p.Records()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Project == project && !r.UnitFile {
+			r.UnitFile = true
+			if err := writeJSON(p.recordFile(r.Name), r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Member is a container's reservation on a network: its address and every
