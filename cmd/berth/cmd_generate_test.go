@@ -55,7 +55,10 @@ func TestGenerateSystemd(t *testing.T) {
 	var wantPaths []string
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec := compose.SpecPath(g.StateDir, svc)
+		spec, err := compose.SpecPath(g.StateDir, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := compose.LoadSpec(spec); err != nil {
 			t.Errorf("frozen spec of %s: %v", svc.Name, err)
 		}
