@@ -48,8 +48,12 @@ func extra(u *Unit, svc *compose.Service) error {
 			continue
 		}
 		for _, v := range svc.Unit[n] {
-			if strings.ContainsAny(v, "\n") {
-				return fmt.Errorf("x-berth.unit.%s: value %q contains a newline", n, v)
+			if err := checkExtra(v); err != nil {
+				return fmt.Errorf("x-berth.unit.%s: %w", n, err)
+			}
+			if section == "Unit" && !strings.HasPrefix(n, "StartLimit") {
+				// A list of unit names, in which systemd expands specifiers.
+				v = printf(v)
 			}
 			if _, _, err := propertyTable[n](v); err != nil {
 				return fmt.Errorf("x-berth.unit.%s: %q: %w", n, v, err)
@@ -69,4 +73,22 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// CheckUnitValue refuses an x-berth.unit value that could end its line in a
+// unit file or continue it onto the next: a control character (systemd
+// ends lines at '\n' and at '\r') or a trailing backslash. The loader calls
+// it to report file and line; Build calls it again.
+func CheckUnitValue(v string) error { return checkExtra(v) }
+
+func checkExtra(v string) error {
+	for i, r := range v {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("value %q contains the control character %U at byte %d", v, r, i)
+		}
+	}
+	if strings.HasSuffix(v, `\`) {
+		return fmt.Errorf("value %q ends in a backslash, which would continue the line", v)
+	}
+	return nil
 }
