@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // xberthKey is berth's service extension.
@@ -128,8 +130,8 @@ func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
 			errs = append(errs, c.errorf(append(f, "listen"), "%v", err))
 			continue
 		}
-		if strings.ContainsAny(sock.Name, ": ") || len(sock.Name) > 255 {
-			errs = append(errs, c.errorf(append(f, "name"), "%q: a name has no ':' or spaces and at most 255 characters", sock.Name))
+		if !fdName(sock.Name) {
+			errs = append(errs, c.errorf(append(f, "name"), "%q: a name is printable ASCII without ':' or spaces, at most 255 characters", sock.Name))
 			continue
 		}
 		out = append(out, sock)
@@ -137,12 +139,32 @@ func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
 	return out, joinErrs(errs)
 }
 
+// fdName is systemd's rule for FileDescriptorName= (and berth's
+// LISTEN_FDNAMES): printable ASCII except ':', here also without spaces.
+func fdName(s string) bool {
+	if len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || r == ':' {
+			return false
+		}
+	}
+	return true
+}
+
 // checkListen accepts "[host:]port", "udp:[host:]port" or an absolute path.
 func checkListen(l string) error {
 	if l == "" {
 		return fmt.Errorf("is required")
 	}
+	if err := model.NoControl(l); err != nil {
+		return err
+	}
 	if filepath.IsAbs(l) {
+		if filepath.Clean(l) != l || strings.ContainsAny(l, " \t\\\"'") {
+			return fmt.Errorf("%q: a unix socket path must be clean, without spaces, quotes or backslashes", l)
+		}
 		return nil
 	}
 	addr := strings.TrimPrefix(l, "udp:")
@@ -171,6 +193,10 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 					errs = append(errs, c.errorf(append(field, k), "list items must be scalars"))
 					break
 				}
+				if err := checkUnitValue(s); err != nil {
+					errs = append(errs, c.errorf(append(field, k), "%v", err))
+					break
+				}
 				vals = append(vals, s)
 			}
 			out[k] = vals
@@ -178,6 +204,10 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 			s, ok := scalarString(val)
 			if !ok {
 				errs = append(errs, c.errorf(append(field, k), "must be a scalar or a list of scalars"))
+				continue
+			}
+			if err := checkUnitValue(s); err != nil {
+				errs = append(errs, c.errorf(append(field, k), "%v", err))
 				continue
 			}
 			out[k] = []string{s}
