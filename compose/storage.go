@@ -24,8 +24,8 @@ func (l *loader) volumes() (map[string]Volume, error) {
 	for key, vc := range l.cp.Volumes {
 		if err := CheckVolumeName(vc.Name); err != nil {
 			field := []string{"volumes", key, "name"}
+			// Still declared, so the services that use it report nothing more.
 			errs = append(errs, fmt.Errorf("%s: volume %q: %s: %w", l.pos.at(field...), key, strings.Join(field[2:], "."), err))
-			continue
 		}
 		out[key] = Volume{Name: vc.Name, External: bool(vc.External)}
 	}
