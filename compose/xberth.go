@@ -131,7 +131,7 @@ func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
 			continue
 		}
 		if !fdName(sock.Name) {
-			errs = append(errs, c.errorf(append(f, "name"), "%q: a name is printable ASCII without ':' or spaces, at most 255 characters", sock.Name))
+			errs = append(errs, c.errorf(append(f, "name"), "%q: a name is printable ASCII without ':', quotes, backslashes or spaces, at most 255 characters", sock.Name))
 			continue
 		}
 		out = append(out, sock)
@@ -140,13 +140,14 @@ func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
 }
 
 // fdName is systemd's rule for FileDescriptorName= (and berth's
-// LISTEN_FDNAMES): printable ASCII except ':', here also without spaces.
+// LISTEN_FDNAMES): printable ASCII except ':', here also without spaces,
+// quotes or backslashes.
 func fdName(s string) bool {
 	if len(s) > 255 {
 		return false
 	}
 	for _, r := range s {
-		if r <= ' ' || r >= 0x7f || r == ':' {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(":\"'\\", r) {
 			return false
 		}
 	}
@@ -176,6 +177,35 @@ func checkListen(l string) error {
 	return nil
 }
 
+// unitListKeys are the x-berth.unit properties that list unit names; their
+// words must be unit names (units owns the allow-list and checks again).
+var unitListKeys = []string{"After", "Before", "Wants", "Requires", "BindsTo", "PartOf", "Conflicts"}
+
+// checkUnitWords refuses a word of a unit-name list that has a character
+// systemd does not allow in unit names: quotes, '%', '$' and the like.
+func checkUnitWords(key, v string) error {
+	if !contains(unitListKeys, key) {
+		return nil
+	}
+	for _, w := range strings.Fields(v) {
+		for _, r := range w {
+			ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\@", r)
+			if !ok {
+				return fmt.Errorf("%q is not a unit name (letters, digits and :-_.\\@)", w)
+			}
+		}
+	}
+	return nil
+}
+
+// checkUnitEntry is checkUnitValue, then checkUnitWords.
+func checkUnitEntry(key, v string) error {
+	if err := checkUnitValue(v); err != nil {
+		return err
+	}
+	return checkUnitWords(key, v)
+}
+
 func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -193,7 +223,7 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 					errs = append(errs, c.errorf(append(field, k), "list items must be scalars"))
 					break
 				}
-				if err := checkUnitValue(s); err != nil {
+				if err := checkUnitEntry(k, s); err != nil {
 					errs = append(errs, c.errorf(append(field, k), "%v", err))
 					break
 				}
@@ -206,7 +236,7 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 				errs = append(errs, c.errorf(append(field, k), "must be a scalar or a list of scalars"))
 				continue
 			}
-			if err := checkUnitValue(s); err != nil {
+			if err := checkUnitEntry(k, s); err != nil {
 				errs = append(errs, c.errorf(append(field, k), "%v", err))
 				continue
 			}

@@ -53,6 +53,11 @@ func extra(u *Unit, svc *compose.Service) error {
 			}
 			if section == "Unit" && !strings.HasPrefix(n, "StartLimit") {
 				// A list of unit names, in which systemd expands specifiers.
+				for _, w := range strings.Fields(v) {
+					if !unitNameWord(w) {
+						return fmt.Errorf("x-berth.unit.%s: %q is not a unit name", n, w)
+					}
+				}
 				v = printf(v)
 			}
 			if _, _, err := propertyTable[n](v); err != nil {
@@ -91,4 +96,16 @@ func checkExtra(v string) error {
 		return fmt.Errorf("value %q ends in a backslash, which would continue the line", v)
 	}
 	return nil
+}
+
+// unitNameWord tells whether w has only the characters systemd allows in
+// unit names (letters, digits, ":-_.\\" and '@' for instances).
+func unitNameWord(w string) bool {
+	for _, r := range w {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\@", r)
+		if !ok {
+			return false
+		}
+	}
+	return w != ""
 }
