@@ -188,22 +188,34 @@ func checkUnitWords(key, v string) error {
 		return nil
 	}
 	for _, w := range strings.Fields(v) {
+		ok := unitTypes[w[strings.LastIndex(w, ".")+1:]] && strings.Contains(w, ".")
 		for _, r := range w {
-			ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\@", r)
-			if !ok {
-				return fmt.Errorf("%q is not a unit name (letters, digits and :-_.\\@)", w)
-			}
+			ok = ok && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\@", r))
+		}
+		if !ok {
+			return fmt.Errorf("%q is not a unit name (letters, digits and :-_.\\@, ending in a unit type such as .service)", w)
 		}
 	}
 	return nil
 }
 
-// checkUnitEntry is checkUnitValue, then checkUnitWords.
-func checkUnitEntry(key, v string) error {
+// unitTypes are the suffixes of systemd unit names.
+var unitTypes = map[string]bool{"service": true, "socket": true, "target": true, "device": true, "mount": true,
+	"automount": true, "swap": true, "timer": true, "path": true, "slice": true, "scope": true}
+
+// checkUnitEntry is checkUnitValue, then checkUnitWords, then the
+// WithUnitCheck check.
+func (c svcAt) checkUnitEntry(key, v string) error {
 	if err := checkUnitValue(v); err != nil {
 		return err
 	}
-	return checkUnitWords(key, v)
+	if err := checkUnitWords(key, v); err != nil {
+		return err
+	}
+	if check := c.l.opts.unitCheck; check != nil {
+		return check(key, v)
+	}
+	return nil
 }
 
 func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
@@ -223,7 +235,7 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 					errs = append(errs, c.errorf(append(field, k), "list items must be scalars"))
 					break
 				}
-				if err := checkUnitEntry(k, s); err != nil {
+				if err := c.checkUnitEntry(k, s); err != nil {
 					errs = append(errs, c.errorf(append(field, k), "%v", err))
 					break
 				}
@@ -236,7 +248,7 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 				errs = append(errs, c.errorf(append(field, k), "must be a scalar or a list of scalars"))
 				continue
 			}
-			if err := checkUnitEntry(k, s); err != nil {
+			if err := c.checkUnitEntry(k, s); err != nil {
 				errs = append(errs, c.errorf(append(field, k), "%v", err))
 				continue
 			}
