@@ -281,3 +281,27 @@ func TestDirsRoundTrip(t *testing.T) {
 	}
 	verify(t, []*units.Unit{u})
 }
+
+// TestPodHostnameStaysOneArgument: even a hostname the loader would refuse
+// reaches pod-run as the value of --hostname, never as a flag of its own.
+func TestPodHostnameStaysOneArgument(t *testing.T) {
+	p := &compose.Project{Name: "p", Pod: &compose.Pod{Name: "pod", Hostname: "x --host-network"}}
+	u := units.Pod(units.Config{Binary: "/usr/bin/berth"}, p)
+	checkDeserialize(t, u)
+	props, err := u.Properties()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range props {
+		if pr.Name != "ExecStart" {
+			continue
+		}
+		got := strings_(reflect.ValueOf(pr.Value.Value()))
+		want := []string{"/usr/bin/berth", "/usr/bin/berth", "pod-run", "--hostname", "x --host-network", "--", "p"}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ExecStart argv %q, want %q", got, want)
+		}
+		return
+	}
+	t.Fatal("no ExecStart")
+}
