@@ -73,3 +73,6 @@ func LoadSpec(path string) (*Service, error) { return model.LoadSpec(path) }
 
 // CheckID is [model.CheckID].
 func CheckID(project, service string) error { return model.CheckID(project, service) }
+
+// Path is [model.Path].
+func Path(dir string, elems ...string) (string, error) { return model.Path(dir, elems...) }
