@@ -50,7 +50,7 @@ func quoteWord(s string) string {
 
 // splitWords splits a value written by execLine or envLine (or by hand in
 // the same syntax) into its words, undoing the quoting: double and single
-// quotes, and backslash escapes of '\', '"', '\”, ';' and whitespace.
+// quotes, and a backslash before a backslash, a quote, ';' or whitespace.
 // Specifiers ('%%') are left for the caller.
 func splitWords(s string) ([]string, error) {
 	var words []string
