@@ -21,7 +21,8 @@ func (l *loader) volumes() (map[string]Volume, error) {
 	}
 	out := map[string]Volume{}
 	var errs []error
-	for key, vc := range l.cp.Volumes {
+	for _, key := range sortedKeys(l.cp.Volumes) {
+		vc := l.cp.Volumes[key]
 		if err := CheckVolumeName(vc.Name); err != nil {
 			field := []string{"volumes", key, "name"}
 			// Still declared, so the services that use it report nothing more.
@@ -125,8 +126,10 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 		}
 		if v.Volume != nil {
 			m.SubPath = v.Volume.Subpath
-			if err := CheckSubPath(m.SubPath); m.SubPath != "" && err != nil {
-				return m, c.errorf(append(field, "volume", "subpath"), "%v", err)
+			if m.SubPath != "" {
+				if err := CheckSubPath(m.SubPath); err != nil {
+					return m, c.errorf(append(field, "volume", "subpath"), "%v", err)
+				}
 			}
 			if v.Volume.NoCopy {
 				c.warnf(append(field, "volume", "nocopy"), "is ignored")
