@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -168,11 +169,15 @@ func checkListen(l string) error {
 		}
 		return nil
 	}
-	addr := strings.TrimPrefix(l, "udp:")
+	addr := strings.TrimPrefix(strings.TrimPrefix(l, "udp:"), "tcp:")
 	i := strings.LastIndex(addr, ":")
 	port := addr[i+1:]
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return fmt.Errorf("%q is not [host:]port, udp:[host:]port or an absolute unix socket path", l)
+	}
+	if host := strings.Trim(addr[:max(i, 0)], "[]"); host != "" && net.ParseIP(host) == nil {
+		// units writes it into ListenStream=/ListenDatagram= as it is.
+		return fmt.Errorf("%q: the host must be an IP address", l)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package units
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Unit options hold values in unit-file syntax (systemd.syntax(7)): what
@@ -106,7 +107,7 @@ func splitWords(s string) ([]string, error) {
 func checkValues(u *Unit) error {
 	for _, o := range u.Options {
 		for i, r := range o.Value {
-			if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			if control(r) {
 				return fmt.Errorf("unit %s: %s=%q: control character %U at byte %d", u.Name, o.Name, o.Value, r, i)
 			}
 		}
@@ -116,3 +117,7 @@ func checkValues(u *Unit) error {
 	}
 	return nil
 }
+
+// control is what no unit value may hold: C0 and C1 control characters,
+// DEL, and the Unicode line and paragraph separators.
+func control(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }

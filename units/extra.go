@@ -106,7 +106,7 @@ func isUnitList(name string) bool {
 
 func checkExtra(v string) error {
 	for i, r := range v {
-		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+		if control(r) {
 			return fmt.Errorf("value %q contains the control character %U at byte %d", v, r, i)
 		}
 	}
