@@ -105,3 +105,17 @@ func TestLoadProjectCollectsAllErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckListen: the socket addresses units writes as they are.
+func TestCheckListen(t *testing.T) {
+	for _, ok := range []string{"8080", "127.0.0.1:8080", "[::1]:53", "udp:5353", "udp:127.0.0.1:53", "tcp:127.0.0.1:80", "/run/app.sock"} {
+		if err := checkListen(ok); err != nil {
+			t.Errorf("checkListen(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a b:80", "localhost:80", "x --host-network", "/run/a b.sock", "/run/../x.sock", "/run/a\rb.sock", "0"} {
+		if err := checkListen(bad); err == nil {
+			t.Errorf("checkListen(%q): no error", bad)
+		}
+	}
+}

@@ -55,10 +55,24 @@ const (
 )
 
 // SpecPath is [model.SpecPath].
-func SpecPath(stateDir string, svc *Service) string { return model.SpecPath(stateDir, svc) }
+func SpecPath(stateDir string, svc *Service) (string, error) { return model.SpecPath(stateDir, svc) }
+
+// SpecPathOf is [model.SpecPathOf].
+func SpecPathOf(stateDir, project, service, hash string) (string, error) {
+	return model.SpecPathOf(stateDir, project, service, hash)
+}
+
+// SpecFiles is [model.SpecFiles].
+func SpecFiles(stateDir, id string) ([]string, error) { return model.SpecFiles(stateDir, id) }
 
 // SaveSpec is [model.SaveSpec].
 func SaveSpec(stateDir string, svc *Service) (string, error) { return model.SaveSpec(stateDir, svc) }
 
 // LoadSpec is [model.LoadSpec].
 func LoadSpec(path string) (*Service, error) { return model.LoadSpec(path) }
+
+// CheckID is [model.CheckID].
+func CheckID(project, service string) error { return model.CheckID(project, service) }
+
+// Path is [model.Path].
+func Path(dir string, elems ...string) (string, error) { return model.Path(dir, elems...) }

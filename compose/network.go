@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,8 +74,12 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 			add(c.errorf([]string{"network_mode"}, "a service cannot share its own network namespace"))
 		}
 	case strings.HasPrefix(mode, types.ContainerPrefix):
-		if strings.TrimPrefix(mode, types.ContainerPrefix) == "" {
+		name := strings.TrimPrefix(mode, types.ContainerPrefix)
+		if name == "" {
 			add(c.errorf([]string{"network_mode"}, "container: needs a container name"))
+		} else if !containerNameRE.MatchString(name) {
+			// It names a directory under the run dir, and a unit.
+			add(c.errorf([]string{"network_mode"}, "container name %q must be letters, digits and _.- (not first)", name))
 		}
 	default:
 		add(c.errorf([]string{"network_mode"}, "%q is not supported (valid: host, none, service:NAME, container:NAME)", mode))
@@ -243,3 +248,6 @@ func parseMAC(s string) (string, error) {
 	}
 	return mac.String(), nil
 }
+
+// containerNameRE is docker's rule for container names.
+var containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)

@@ -9,6 +9,14 @@ type options struct {
 	environSet bool
 	configRoot string
 	kube       KubeLoader // LoadDir only
+	unitCheck  func(name, value string) error
+}
+
+// WithUnitCheck makes the loader check every x-berth.unit value with check
+// (cmd/berth passes units.CheckProperty, which compose cannot import), so
+// a value units would refuse is an error with file and line at load time.
+func WithUnitCheck(check func(name, value string) error) Option {
+	return func(o *options) { o.unitCheck = check }
 }
 
 // WithProfiles enables these compose profiles. Without it (or with an empty

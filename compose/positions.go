@@ -158,9 +158,24 @@ func includedFiles(path string, root *yaml.Node) []string {
 // ("services.web.deploy.resources" or "services.web.ports[0]").
 var composeErrPath = regexp.MustCompile(`\b(services|networks|volumes|secrets|configs)\.[A-Za-z0-9_.\-\[\]]+`)
 
+// composeBadKey finds the key compose-go's schema refuses in a top-level
+// mapping ("services additional properties 'a b' not allowed").
+var composeBadKey = regexp.MustCompile(`(?s)\b(services|networks|volumes|secrets|configs) additional properties '(.*)' not allowed`)
+
 // locate prefixes a compose-go error with the file and line of the field it
 // names, when it names one that is written in the files.
 func (ps *positions) locate(err error) error {
+	if m := composeBadKey.FindStringSubmatch(err.Error()); m != nil {
+		// A key the schema refuses, such as a service name with a space:
+		// the key's own line.
+		key := m[2]
+		if u, uerr := strconv.Unquote(`"` + key + `"`); uerr == nil && !ps.has(m[1], key) {
+			key = u // the schema's message escapes backslashes
+		}
+		if at, ok := ps.at_[m[1]+pathSep+key]; ok {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+	}
 	m := composeErrPath.FindString(err.Error())
 	if m == "" {
 		return err

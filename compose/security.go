@@ -117,8 +117,10 @@ func (l *loader) security(c svcAt, sc types.ServiceConfig, s *Service) error {
 	return joinErrs(errs)
 }
 
-// namespacedSysctl tells whether key belongs to a namespace the container
+// NamespacedSysctl tells whether key belongs to a namespace the container
 // owns (IPC or network), the same set docker and runc accept.
+func NamespacedSysctl(key string) bool { return namespacedSysctl(key) }
+
 func namespacedSysctl(key string) bool {
 	switch key {
 	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
@@ -149,6 +151,13 @@ func capabilities(c svcAt, field string, in []string) ([]string, error) {
 		}
 	}
 	return out, joinErrs(errs)
+}
+
+// KnownCapability tells whether name ("CAP_X" or "X", any case) is a
+// capability Linux knows, or ALL.
+func KnownCapability(name string) bool {
+	n := strings.ToUpper(name)
+	return n == "ALL" || slices.Contains(capabilityNames, n) || slices.Contains(capabilityNames, "CAP_"+n)
 }
 
 // capabilityNames are Linux's capabilities up to CAP_CHECKPOINT_RESTORE (5.9).

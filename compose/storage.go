@@ -20,10 +20,17 @@ func (l *loader) volumes() (map[string]Volume, error) {
 		return nil, nil
 	}
 	out := map[string]Volume{}
-	for key, vc := range l.cp.Volumes {
+	var errs []error
+	for _, key := range sortedKeys(l.cp.Volumes) {
+		vc := l.cp.Volumes[key]
+		if err := CheckVolumeName(vc.Name); err != nil {
+			field := []string{"volumes", key, "name"}
+			// Still declared, so the services that use it report nothing more.
+			errs = append(errs, fmt.Errorf("%s: volume %q: %s: %w", l.pos.at(field...), key, strings.Join(field[2:], "."), err))
+		}
 		out[key] = Volume{Name: vc.Name, External: bool(vc.External)}
 	}
-	return out, nil
+	return out, joinErrs(errs)
 }
 
 // storage fills Mounts, ReadOnly, ShmSize and Devices.
@@ -119,6 +126,11 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 		}
 		if v.Volume != nil {
 			m.SubPath = v.Volume.Subpath
+			if m.SubPath != "" {
+				if err := CheckSubPath(m.SubPath); err != nil {
+					return m, c.errorf(append(field, "volume", "subpath"), "%v", err)
+				}
+			}
 			if v.Volume.NoCopy {
 				c.warnf(append(field, "volume", "nocopy"), "is ignored")
 			}

@@ -2,12 +2,15 @@ package compose
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // xberthKey is berth's service extension.
@@ -128,8 +131,8 @@ func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
 			errs = append(errs, c.errorf(append(f, "listen"), "%v", err))
 			continue
 		}
-		if strings.ContainsAny(sock.Name, ": ") || len(sock.Name) > 255 {
-			errs = append(errs, c.errorf(append(f, "name"), "%q: a name has no ':' or spaces and at most 255 characters", sock.Name))
+		if !fdName(sock.Name) {
+			errs = append(errs, c.errorf(append(f, "name"), "%q: a name is printable ASCII without ':', quotes, backslashes or spaces, at most 255 characters", sock.Name))
 			continue
 		}
 		out = append(out, sock)
@@ -137,19 +140,85 @@ func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
 	return out, joinErrs(errs)
 }
 
+// fdName is systemd's rule for FileDescriptorName= (and berth's
+// LISTEN_FDNAMES): printable ASCII except ':', here also without spaces,
+// quotes or backslashes.
+func fdName(s string) bool {
+	if len(s) > 255 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(":\"'\\", r) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkListen accepts "[host:]port", "udp:[host:]port" or an absolute path.
 func checkListen(l string) error {
 	if l == "" {
 		return fmt.Errorf("is required")
 	}
+	if err := model.NoControl(l); err != nil {
+		return err
+	}
 	if filepath.IsAbs(l) {
+		if filepath.Clean(l) != l || strings.ContainsAny(l, " \t\\\"'") {
+			return fmt.Errorf("%q: a unix socket path must be clean, without spaces, quotes or backslashes", l)
+		}
 		return nil
 	}
-	addr := strings.TrimPrefix(l, "udp:")
+	addr := strings.TrimPrefix(strings.TrimPrefix(l, "udp:"), "tcp:")
 	i := strings.LastIndex(addr, ":")
 	port := addr[i+1:]
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return fmt.Errorf("%q is not [host:]port, udp:[host:]port or an absolute unix socket path", l)
+	}
+	if host := strings.Trim(addr[:max(i, 0)], "[]"); host != "" && net.ParseIP(host) == nil {
+		// units writes it into ListenStream=/ListenDatagram= as it is.
+		return fmt.Errorf("%q: the host must be an IP address", l)
+	}
+	return nil
+}
+
+// unitListKeys are the x-berth.unit properties that list unit names; their
+// words must be unit names (units owns the allow-list and checks again).
+var unitListKeys = []string{"After", "Before", "Wants", "Requires", "BindsTo", "PartOf", "Conflicts"}
+
+// checkUnitWords refuses a word of a unit-name list that has a character
+// systemd does not allow in unit names: quotes, '%', '$' and the like.
+func checkUnitWords(key, v string) error {
+	if !contains(unitListKeys, key) {
+		return nil
+	}
+	for _, w := range strings.Fields(v) {
+		ok := unitTypes[w[strings.LastIndex(w, ".")+1:]] && strings.Contains(w, ".")
+		for _, r := range w {
+			ok = ok && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\@", r))
+		}
+		if !ok {
+			return fmt.Errorf("%q is not a unit name (letters, digits and :-_.\\@, ending in a unit type such as .service)", w)
+		}
+	}
+	return nil
+}
+
+// unitTypes are the suffixes of systemd unit names.
+var unitTypes = map[string]bool{"service": true, "socket": true, "target": true, "device": true, "mount": true,
+	"automount": true, "swap": true, "timer": true, "path": true, "slice": true, "scope": true}
+
+// checkUnitEntry is checkUnitValue, then checkUnitWords, then the
+// WithUnitCheck check.
+func (c svcAt) checkUnitEntry(key, v string) error {
+	if err := checkUnitValue(v); err != nil {
+		return err
+	}
+	if err := checkUnitWords(key, v); err != nil {
+		return err
+	}
+	if check := c.l.opts.unitCheck; check != nil {
+		return check(key, v)
 	}
 	return nil
 }
@@ -171,6 +240,10 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 					errs = append(errs, c.errorf(append(field, k), "list items must be scalars"))
 					break
 				}
+				if err := c.checkUnitEntry(k, s); err != nil {
+					errs = append(errs, c.errorf(append(field, k), "%v", err))
+					break
+				}
 				vals = append(vals, s)
 			}
 			out[k] = vals
@@ -178,6 +251,10 @@ func xUnit(c svcAt, field []string, v any) (map[string][]string, error) {
 			s, ok := scalarString(val)
 			if !ok {
 				errs = append(errs, c.errorf(append(field, k), "must be a scalar or a list of scalars"))
+				continue
+			}
+			if err := c.checkUnitEntry(k, s); err != nil {
+				errs = append(errs, c.errorf(append(field, k), "%v", err))
 				continue
 			}
 			out[k] = []string{s}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/berth-dev/berth/compose"
@@ -228,7 +226,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if c.Service == units.PodService {
 			return nil // a pod unit has no frozen spec
 		}
-		return r.removeSpecs(c.Project + "-" + c.Service)
+		return r.removeSpecs(c.Project, c.Service)
 	case Create, Recreate:
 		if c.Pod != nil {
 			return r.applyPod(ctx, c)
@@ -236,7 +234,11 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		svc := c.Desired
 		// Bad unit input (x-berth.unit, sockets) fails this service before
 		// anything running is touched.
-		set, err := units.Build(r.Units, svc, compose.SpecPath(r.StateDir, svc))
+		specPath, err := compose.SpecPath(r.StateDir, svc)
+		if err != nil {
+			return err
+		}
+		set, err := units.Build(r.Units, svc, specPath)
 		if err != nil {
 			return err
 		}
@@ -254,7 +256,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.Manager.Start(ctx, set.Transient()); err != nil {
 			return err
 		}
-		return r.removeSpecs(svc.ID(), spec)
+		return r.removeSpecs(svc.Project, svc.Name, spec)
 	}
 	return nil
 }
@@ -279,10 +281,14 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 	return r.Manager.Start(ctx, units.Pod(r.Units, c.Pod))
 }
 
-// removeSpecs deletes the frozen specs of service id except keep.
-func (r *Reconciler) removeSpecs(id string, keep ...string) error {
-	// id-<16 hex>.json only, so "web" never matches the files of "web-2".
-	matches, err := filepath.Glob(filepath.Join(r.StateDir, "specs", id+"-"+strings.Repeat("?", 16)+".json"))
+// removeSpecs deletes the frozen specs of project/service except keep. The
+// names come from a unit's environment: one that is not a valid ID (see
+// compose.SpecFiles) deletes nothing.
+func (r *Reconciler) removeSpecs(project, service string, keep ...string) error {
+	if err := compose.CheckID(project, service); err != nil {
+		return fmt.Errorf("removing specs: %w", err)
+	}
+	matches, err := compose.SpecFiles(r.StateDir, project+"-"+service)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -21,7 +20,11 @@ func (r *Reconciler) Explain(p *Plan) {
 		if c.Action != Recreate || c.Current == nil || c.Desired == nil || c.Repair != "" {
 			continue
 		}
-		old, err := compose.LoadSpec(filepath.Join(r.StateDir, "specs", c.Desired.ID()+"-"+c.Current.Hash+".json"))
+		path, err := compose.SpecPathOf(r.StateDir, c.Desired.Project, c.Desired.Name, c.Current.Hash)
+		if err != nil {
+			continue
+		}
+		old, err := compose.LoadSpec(path)
 		if err != nil {
 			continue
 		}

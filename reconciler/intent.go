@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/compose"
 )
 
 // Intent is what a user asked for one unit through `berth stop`; the agent
@@ -62,7 +64,11 @@ func SetIntent(stateDir string, in Intent) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(intentDir(stateDir), in.Unit+".json"), b); err != nil {
+	path, err := compose.Path(intentDir(stateDir), in.Unit+".json")
+	if err != nil {
+		return fmt.Errorf("recording intent for %s: %w", in.Unit, err)
+	}
+	if err := writeFileAtomic(path, b); err != nil {
 		return fmt.Errorf("recording intent for %s: %w", in.Unit, err)
 	}
 	return nil
@@ -70,7 +76,11 @@ func SetIntent(stateDir string, in Intent) error {
 
 // ClearIntent forgets the intent recorded for unit, if any.
 func ClearIntent(stateDir, unit string) error {
-	err := os.Remove(filepath.Join(intentDir(stateDir), unit+".json"))
+	path, err := compose.Path(intentDir(stateDir), unit+".json")
+	if err != nil {
+		return fmt.Errorf("clearing intent for %s: %w", unit, err)
+	}
+	err = os.Remove(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("clearing intent for %s: %w", unit, err)
 	}

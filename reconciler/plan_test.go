@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -159,12 +160,51 @@ func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 	stale, _ := compose.SaveSpec(dir, &old)
 	other, _ := compose.SaveSpec(dir, web2)
 	r := &Reconciler{StateDir: dir}
-	if err := r.removeSpecs(web.ID(), keep); err != nil {
+	if err := r.removeSpecs(web.Project, web.Name, keep); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]bool{keep: true, stale: false, other: true} {
 		if _, err := os.Stat(path); (err == nil) != want {
 			t.Errorf("%s: exists=%v, want %v", path, err == nil, want)
+		}
+	}
+}
+
+// TestRemoveSpecsTraversal: the names removeSpecs gets come from a unit's
+// environment; one that climbs out of the specs dir or holds glob
+// characters deletes nothing (issue 16: "kn-../../../specs/*" used to
+// delete every project's specs).
+func TestRemoveSpecsTraversal(t *testing.T) {
+	dir := t.TempDir()
+	var specs []string
+	for _, svc := range []*compose.Service{
+		{Project: "hello", Name: "web", Image: "busybox"},
+		{Project: "other", Name: "db", Image: "busybox"},
+	} {
+		p, err := compose.SaveSpec(dir, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, p)
+	}
+	r := &Reconciler{StateDir: filepath.Join(dir, "state", "x")}
+	for _, c := range []struct{ project, service string }{
+		{"kn", "../../../specs/*"},
+		{"kn", "*"},
+		{"hello", "w?b"},
+		{"../..", "specs"},
+	} {
+		if err := r.removeSpecs(c.project, c.service); err == nil {
+			t.Errorf("removeSpecs(%q, %q): no error", c.project, c.service)
+		}
+	}
+	r.StateDir = dir
+	if err := r.removeSpecs("hello", "*"); err == nil {
+		t.Error(`removeSpecs("hello", "*"): no error`)
+	}
+	for _, p := range specs {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
 		}
 	}
 }

@@ -113,7 +113,11 @@ func (s *Source) Memo() *Memo { return s.memo }
 func (s *Source) lastGoodDir() string { return filepath.Join(s.StateDir, "agent", "last-good") }
 
 func (s *Source) lastGood(name string) (*compose.Project, error) {
-	b, err := os.ReadFile(filepath.Join(s.lastGoodDir(), name+".json"))
+	path, err := compose.Path(s.lastGoodDir(), name+".json")
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +133,10 @@ func (s *Source) saveLastGood(p *compose.Project) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(s.lastGoodDir(), p.Name+".json")
+	path, err := compose.Path(s.lastGoodDir(), p.Name+".json")
+	if err != nil {
+		return err
+	}
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
 		return nil
 	}

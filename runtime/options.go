@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	// nsenter is libcontainer's C constructor that sets up namespaces when
 	// the binary is re-executed as "init"; it must be linked into berth.
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
@@ -70,21 +72,28 @@ func newLayout(o Options, id string) (layout, error) {
 		runParent:    filepath.Join(o.RunDir, "containers"),
 		libcontainer: filepath.Join(o.RunDir, "libcontainer"),
 	}
-	l.stateDir = filepath.Join(l.stateParent, id)
+	var err error
+	if l.stateDir, err = model.Path(l.stateParent, id); err != nil {
+		return layout{}, err
+	}
+	if l.runDir, err = model.Path(l.runParent, id); err != nil {
+		return layout{}, err
+	}
+	if l.libcontainerC, err = model.Path(l.libcontainer, id); err != nil {
+		return layout{}, err
+	}
 	l.upper = filepath.Join(l.stateDir, "upper")
 	l.work = filepath.Join(l.stateDir, "work")
-	l.runDir = filepath.Join(l.runParent, id)
 	l.rootfs = filepath.Join(l.runDir, "rootfs")
 	l.stateFile = filepath.Join(l.runDir, "state.json")
 	l.pidFile = PIDFile(o.RunDir, id)
-	l.libcontainerC = filepath.Join(l.libcontainer, id)
 	return l, nil
 }
 
 // validID refuses ids that could escape the directories above or that
 // libcontainer would refuse later with a less helpful message.
 func validID(id string) error {
-	if id == "" || id == "." || id == ".." || len(id) > 200 {
+	if err := model.Elem(id); err != nil || len(id) > 200 {
 		return fmt.Errorf("invalid container id %q", id)
 	}
 	for _, r := range id {

@@ -191,6 +191,9 @@ func joinPod(spec *specs.Spec, runDir string, svc *compose.Service) error {
 	if svc.Pod == "" {
 		return nil
 	}
+	if err := validID(svc.Project); err != nil {
+		return err
+	}
 	dir := PodDir(runDir, svc.Project)
 	for i := range spec.Linux.Namespaces {
 		ns := &spec.Linux.Namespaces[i]

@@ -63,7 +63,10 @@ func ensureVolume(stateDir, name, project, imageDir string) (data string, create
 	}
 	defer unlock()
 
-	dir := filepath.Join(root, name)
+	dir, err := compose.Path(root, name)
+	if err != nil {
+		return "", false, err
+	}
 	data = filepath.Join(dir, volumeDataDir)
 	if err := os.Mkdir(dir, 0o755); err == nil {
 		created = true

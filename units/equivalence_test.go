@@ -9,7 +9,6 @@ import (
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/units"
 )
 
@@ -22,7 +21,7 @@ func TestFilesMatchTransient(t *testing.T) {
 	for name, p := range goldenCases(t) {
 		for i := range p.Services {
 			svc := &p.Services[i]
-			set, err := units.Build(cfg, svc, compose.SpecPath("/var/lib/b", svc))
+			set, err := units.Build(cfg, svc, specPath(t, "/var/lib/b", svc))
 			if err != nil {
 				t.Fatal(err)
 			}

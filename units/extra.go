@@ -48,11 +48,11 @@ func extra(u *Unit, svc *compose.Service) error {
 			continue
 		}
 		for _, v := range svc.Unit[n] {
-			if strings.ContainsAny(v, "\n") {
-				return fmt.Errorf("x-berth.unit.%s: value %q contains a newline", n, v)
+			if err := CheckProperty(n, v); err != nil {
+				return fmt.Errorf("x-berth.unit.%s: %w", n, err)
 			}
-			if _, _, err := propertyTable[n](v); err != nil {
-				return fmt.Errorf("x-berth.unit.%s: %q: %w", n, v, err)
+			if isUnitList(n) {
+				v = printf(v)
 			}
 			u.add(section, n, v)
 		}
@@ -70,3 +70,69 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// CheckProperty checks one x-berth.unit value as Build will: the property
+// is on the allow-list, and the value can neither end its line in a unit
+// file nor continue it (a control character, since systemd ends lines at
+// '\n' and at '\r'; a trailing backslash), lists only unit names where
+// systemd expects them, and parses as the property's type. cmd/berth passes
+// it to the loader (compose.WithUnitCheck), which reports file and line.
+func CheckProperty(name, value string) error {
+	if _, ok := extraAllowed[name]; !ok {
+		return fmt.Errorf("unsupported property %s (allowed: %s)", name, strings.Join(AllowedUnitProperties(), ", "))
+	}
+	if err := checkExtra(value); err != nil {
+		return err
+	}
+	if isUnitList(name) {
+		for _, w := range strings.Fields(value) {
+			if !unitNameWord(w) {
+				return fmt.Errorf("%q is not a unit name", w)
+			}
+		}
+		value = printf(value)
+	}
+	if _, _, err := propertyTable[name](value); err != nil {
+		return fmt.Errorf("%q: %w", value, err)
+	}
+	return nil
+}
+
+// isUnitList tells the allowed properties that list unit names, in which
+// systemd expands specifiers.
+func isUnitList(name string) bool {
+	return extraAllowed[name] == "Unit" && !strings.HasPrefix(name, "StartLimit")
+}
+
+func checkExtra(v string) error {
+	for i, r := range v {
+		if control(r) {
+			return fmt.Errorf("value %q contains the control character %U at byte %d", v, r, i)
+		}
+	}
+	if strings.HasSuffix(v, `\`) {
+		return fmt.Errorf("value %q ends in a backslash, which would continue the line", v)
+	}
+	return nil
+}
+
+// unitNameWord tells whether w has only the characters systemd allows in
+// unit names (letters, digits, ":-_.\\" and '@' for instances) and ends in
+// a unit type.
+func unitNameWord(w string) bool {
+	i := strings.LastIndex(w, ".")
+	if i <= 0 || !unitTypes[w[i+1:]] {
+		return false
+	}
+	for _, r := range w {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\@", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// unitTypes are the suffixes of systemd unit names.
+var unitTypes = map[string]bool{"service": true, "socket": true, "target": true, "device": true, "mount": true,
+	"automount": true, "swap": true, "timer": true, "path": true, "slice": true, "scope": true}

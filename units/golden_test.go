@@ -75,7 +75,7 @@ func TestGolden(t *testing.T) {
 			}
 			for i := range p.Services {
 				svc := &p.Services[i]
-				set, err := units.Build(cfg, svc, compose.SpecPath("/var/lib/berth", svc))
+				set, err := units.Build(cfg, svc, specPath(t, "/var/lib/berth", svc))
 				if err != nil {
 					t.Fatalf("%s: %v", svc.Name, err)
 				}
@@ -127,7 +127,7 @@ func TestGoldenAssertions(t *testing.T) {
 		built := map[string]*units.Unit{}
 		for i := range cases[name].Services {
 			svc := &cases[name].Services[i]
-			set, err := units.Build(cfg, svc, compose.SpecPath("/var/lib/berth", svc))
+			set, err := units.Build(cfg, svc, specPath(t, "/var/lib/berth", svc))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,4 +163,14 @@ func TestGoldenAssertions(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no assertions found")
 	}
+}
+
+// specPath is compose.SpecPath for a service the test knows is valid.
+func specPath(t testing.TB, stateDir string, svc *compose.Service) string {
+	t.Helper()
+	p, err := compose.SpecPath(stateDir, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -97,7 +97,7 @@ func orDefault(d, def time.Duration) time.Duration {
 func healthTimer(svc *compose.Service) *Unit {
 	main := Name(svc.Project, svc.Name)
 	u := &Unit{Name: HealthTimerName(svc.Project, svc.Name)}
-	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s health checks", svc.Project, svc.Name))
+	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s health checks", svc.Project, svc.Name)))
 	u.add("Unit", "BindsTo", main)
 	u.add("Unit", "After", main)
 	u.add("Timer", "OnActiveSec", usecs(healthFirst(svc)))
@@ -113,13 +113,13 @@ func healthTimer(svc *compose.Service) *Unit {
 // its retries restarts the service unit (see `berth healthcheck`).
 func healthService(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u := &Unit{Name: HealthServiceName(svc.Project, svc.Name)}
-	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s health check", svc.Project, svc.Name))
+	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s health check", svc.Project, svc.Name)))
 	// A check in progress stops with the service, so a recreate finds no
 	// leftover unit of the old set.
 	u.add("Unit", "PartOf", Name(svc.Project, svc.Name))
 	u.add("Service", "Type", "oneshot")
-	u.add("Service", "ExecStart", cfg.command("healthcheck", "--spec", specPath, "--unit", Name(svc.Project, svc.Name), svc.ID()))
-	u.add("Service", "SyslogIdentifier", svc.Project+"-"+svc.Name+"-health")
+	u.add("Service", "ExecStart", cfg.command("healthcheck", "--spec", specPath, "--unit", Name(svc.Project, svc.Name), "--", svc.ID()))
+	u.add("Service", "SyslogIdentifier", printf(svc.Project+"-"+svc.Name+"-health"))
 	u.add("Service", "TimeoutStartSec", usecs(healthRunLimit(svc)))
 	cfg.dirs(u)
 	return u

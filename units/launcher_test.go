@@ -30,12 +30,12 @@ func TestLauncherRunsContainers(t *testing.T) {
 	text.WriteString(Service(cfg, &oneshot, "/s.json").Text())
 	text.WriteString(Pod(cfg, &compose.Project{Name: "p", Pod: &compose.Pod{Name: "pod"}}).Text())
 	for _, want := range []string{
-		"ExecStart=/usr/bin/berth-launcher run --spec /s.json p-web",
-		"ExecStart=/usr/bin/berth-launcher run --wait --spec /s.json p-web",
+		"ExecStart=/usr/bin/berth-launcher run --spec /s.json -- p-web",
+		"ExecStart=/usr/bin/berth-launcher run --wait --spec /s.json -- p-web",
 		"ExecStop=/usr/bin/berth-launcher stop-container --signal SIGTERM --grace 10s",
-		"ExecStopPost=/usr/bin/berth-launcher cleanup p-web",
-		"ExecStart=/usr/bin/berth-launcher pod-run p",
-		"ExecStopPost=/usr/bin/berth-launcher pod-cleanup p",
+		"ExecStopPost=/usr/bin/berth-launcher cleanup -- p-web",
+		"ExecStart=/usr/bin/berth-launcher pod-run -- p",
+		"ExecStopPost=/usr/bin/berth-launcher pod-cleanup -- p",
 		"ExecStart=/usr/bin/berth healthcheck ",
 	} {
 		if !strings.Contains(text.String(), want) {
@@ -44,7 +44,7 @@ func TestLauncherRunsContainers(t *testing.T) {
 	}
 
 	cfg.Launcher = ""
-	if got := Service(cfg, svc, "/s.json").Text(); !strings.Contains(got, "ExecStart=/usr/bin/berth run --spec /s.json p-web") {
+	if got := Service(cfg, svc, "/s.json").Text(); !strings.Contains(got, "ExecStart=/usr/bin/berth run --spec /s.json -- p-web") {
 		t.Errorf("without a launcher:\n%s", got)
 	}
 }

@@ -18,7 +18,7 @@ func TestPersistent(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &p.Services[0]
-	u := units.Service(units.Config{Binary: "/usr/local/bin/berth"}, svc, compose.SpecPath("/var/lib/berth", svc))
+	u := units.Service(units.Config{Binary: "/usr/local/bin/berth"}, svc, specPath(t, "/var/lib/berth", svc))
 	before := u.Text()
 	pu := units.Persistent(u)
 	if u.Text() != before {

@@ -44,7 +44,7 @@ func PodHash(p *compose.Project) string {
 // stops its containers.
 func Pod(cfg Config, p *compose.Project) *Unit {
 	u := &Unit{Name: PodName(p.Name)}
-	u.add("Unit", "Description", fmt.Sprintf("berth pod %s (%s)", p.Name, p.Pod.Name))
+	u.add("Unit", "Description", printf(fmt.Sprintf("berth pod %s (%s)", p.Name, p.Pod.Name)))
 	u.add("Service", "Type", "oneshot")
 	u.add("Service", "RemainAfterExit", "yes")
 	args := []string{"pod-run"}
@@ -67,13 +67,13 @@ func Pod(cfg Config, p *compose.Project) *Unit {
 	for _, pt := range p.Pod.Ports {
 		args = append(args, "--publish", PodPublishArg(pt))
 	}
-	u.add("Service", "ExecStart", cfg.launch(append(args, p.Name)...))
-	u.add("Service", "ExecStopPost", cfg.launch("pod-cleanup", p.Name))
-	u.add("Service", "SyslogIdentifier", p.Name+"-pod")
-	u.add("Service", "Environment", EnvHash+"="+PodHash(p))
-	u.add("Service", "Environment", EnvProject+"="+p.Name)
-	u.add("Service", "Environment", EnvService+"="+PodService)
-	u.add("Service", "Environment", EnvPod+"="+p.Pod.Name)
+	u.add("Service", "ExecStart", cfg.launch(append(args, "--", p.Name)...))
+	u.add("Service", "ExecStopPost", cfg.launch("pod-cleanup", "--", p.Name))
+	u.add("Service", "SyslogIdentifier", printf(p.Name+"-pod"))
+	u.add("Service", "Environment", envLine(EnvHash, PodHash(p)))
+	u.add("Service", "Environment", envLine(EnvProject, p.Name))
+	u.add("Service", "Environment", envLine(EnvService, PodService))
+	u.add("Service", "Environment", envLine(EnvPod, p.Pod.Name))
 	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	u.add("Service", "TimeoutStartSec", "1min")

@@ -19,8 +19,8 @@ func TestPodUnit(t *testing.T) {
 	text := u.Text()
 	for _, want := range []string{
 		"Type=oneshot", "RemainAfterExit=yes",
-		"ExecStart=/usr/bin/berth pod-run --hostname web-1 --host-network my-app",
-		"ExecStopPost=/usr/bin/berth pod-cleanup my-app",
+		"ExecStart=/usr/bin/berth pod-run --hostname web-1 --host-network -- my-app",
+		"ExecStopPost=/usr/bin/berth pod-cleanup -- my-app",
 		"BERTH_SPEC_HASH=" + PodHash(p), "BERTH_SERVICE=.pod",
 	} {
 		if !strings.Contains(text, want) {

@@ -34,7 +34,7 @@ var propertyTable = map[string]property{
 	"ExecStop":              exec("ExecStop"),
 	"ExecStopPost":          exec("ExecStopPost"),
 	"SyslogIdentifier":      str("SyslogIdentifier"),
-	"Environment":           list("Environment"),
+	"Environment":           words("Environment"),
 	"Delegate":              boolean("Delegate"),
 	"KillMode":              str("KillMode"),
 	"KillSignal":            signal("KillSignal"),
@@ -72,6 +72,9 @@ var propertyTable = map[string]property{
 
 // Properties renders the unit as D-Bus properties for StartTransientUnit.
 func (u *Unit) Properties() ([]sd.Property, error) {
+	if err := checkValues(u); err != nil {
+		return nil, err
+	}
 	var props []sd.Property
 	at := map[string]int{}
 	for _, o := range u.Options {
@@ -114,12 +117,36 @@ func appendValue(have, add any) (any, bool) {
 	return nil, false
 }
 
+// str is a string setting; systemd expands specifiers in the file, so '%%'
+// is a literal '%' (see printf).
 func str(name string) property {
-	return func(v string) (string, any, error) { return name, v, nil }
+	return func(v string) (string, any, error) { return name, unprintf(v), nil }
 }
 
+// list is a space-separated list of unit names.
 func list(name string) property {
-	return func(v string) (string, any, error) { return name, strings.Fields(v), nil }
+	return func(v string) (string, any, error) {
+		f := strings.Fields(v)
+		for i := range f {
+			f[i] = unprintf(f[i])
+		}
+		return name, f, nil
+	}
+}
+
+// words is a list of possibly quoted words, as envLine writes
+// Environment= assignments.
+func words(name string) property {
+	return func(v string) (string, any, error) {
+		w, err := splitWords(v)
+		if err != nil {
+			return name, nil, err
+		}
+		for i := range w {
+			w[i] = unprintf(w[i])
+		}
+		return name, w, nil
+	}
 }
 
 func boolean(name string) property {
@@ -195,7 +222,7 @@ func listen(kind string) property {
 		if v == "" {
 			return "Listen", nil, fmt.Errorf("empty address")
 		}
-		return "Listen", []listenAddress{{Type: kind, Address: v}}, nil
+		return "Listen", []listenAddress{{Type: kind, Address: unprintf(v)}}, nil
 	}
 }
 
@@ -237,13 +264,20 @@ type execCommand struct {
 	IgnoreFailure bool
 }
 
-// exec splits a command line the way berth writes it: plain words, no
-// quoting (berth's own paths and ids never contain spaces).
+// exec splits a command line the way execLine writes it. Specifiers are
+// expanded ('%%' is '%'); "$$" stays, since systemd substitutes environment
+// variables in D-Bus commands at exec time too.
 func exec(name string) property {
 	return func(v string) (string, any, error) {
-		args := strings.Fields(v)
+		args, err := splitWords(v)
+		if err != nil {
+			return name, nil, err
+		}
 		if len(args) == 0 {
 			return name, nil, fmt.Errorf("empty command")
+		}
+		for i := range args {
+			args[i] = unprintf(args[i])
 		}
 		return name, []execCommand{{Path: args[0], Args: args}}, nil
 	}

@@ -42,7 +42,7 @@ const (
 // without companion units; [Build] gives the full set and checks the input.
 func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 	u := &Unit{Name: Name(svc.Project, svc.Name)}
-	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s (%s)", svc.Project, svc.Name, svc.Image))
+	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s (%s)", svc.Project, svc.Name, svc.Image)))
 	dependencies(u, svc)
 	if hasHealth(svc) {
 		// The timer runs the health checks while the container runs; it is
@@ -56,7 +56,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 		// dependents ordered After= it see "completed successfully".
 		u.add("Service", "Type", "oneshot")
 		u.add("Service", "RemainAfterExit", "yes")
-		u.add("Service", "ExecStart", cfg.launch("run", "--wait", "--spec", specPath, svc.ID()))
+		u.add("Service", "ExecStart", cfg.launch("run", "--wait", "--spec", specPath, "--", svc.ID()))
 	} else {
 		// forking: berth run starts the container, writes its PID 1 to
 		// PIDFile= and exits once it is ready; the container, now
@@ -64,17 +64,17 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 		// MAINPID= made it an "alien" main PID that systemd SIGKILLs at
 		// stop instead of sending KillSignal and waiting TimeoutStopSec.)
 		u.add("Service", "Type", "forking")
-		u.add("Service", "PIDFile", cfg.pidFile(svc.ID()))
-		u.add("Service", "ExecStart", cfg.launch("run", "--spec", specPath, svc.ID()))
+		u.add("Service", "PIDFile", printf(cfg.pidFile(svc.ID())))
+		u.add("Service", "ExecStart", cfg.launch("run", "--spec", specPath, "--", svc.ID()))
 	}
 	// cleanup runs after every stop, crash and failed start, so mounts,
 	// libcontainer state and cgroups never outlive the container.
-	u.add("Service", "ExecStopPost", cfg.launch("cleanup", svc.ID()))
-	u.add("Service", "SyslogIdentifier", svc.Project+"-"+svc.Name)
-	u.add("Service", "Environment", EnvHash+"="+svc.Hash())
-	u.add("Service", "Environment", EnvProject+"="+svc.Project)
-	u.add("Service", "Environment", EnvService+"="+svc.Name)
-	u.add("Service", "Environment", EnvImage+"="+svc.Image)
+	u.add("Service", "ExecStopPost", cfg.launch("cleanup", "--", svc.ID()))
+	u.add("Service", "SyslogIdentifier", printf(svc.Project+"-"+svc.Name))
+	u.add("Service", "Environment", envLine(EnvHash, svc.Hash()))
+	u.add("Service", "Environment", envLine(EnvProject, svc.Project))
+	u.add("Service", "Environment", envLine(EnvService, svc.Name))
+	u.add("Service", "Environment", envLine(EnvImage, svc.Image))
 	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	// Delegate: libcontainer creates the container's cgroup below the
@@ -120,13 +120,13 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 // dirs passes non-default directories on to the commands a unit runs.
 func (c Config) dirs(u *Unit) {
 	if c.ConfigDir != "" {
-		u.add("Service", "Environment", "BERTH_CONFIG_DIR="+c.ConfigDir)
+		u.add("Service", "Environment", envLine("BERTH_CONFIG_DIR", c.ConfigDir))
 	}
 	if c.StateDir != "" {
-		u.add("Service", "Environment", "BERTH_STATE_DIR="+c.StateDir)
+		u.add("Service", "Environment", envLine("BERTH_STATE_DIR", c.StateDir))
 	}
 	if c.RunDir != "" {
-		u.add("Service", "Environment", "BERTH_RUN_DIR="+c.RunDir)
+		u.add("Service", "Environment", envLine("BERTH_RUN_DIR", c.RunDir))
 	}
 }
 
@@ -142,8 +142,11 @@ func (c Config) pidFile(id string) string {
 // DefaultRunDir is berth's run dir when Config.RunDir is empty.
 const DefaultRunDir = "/run/berth"
 
+// command is a command line of berth, in unit-file syntax (execLine).
+// Callers put "--" before positional arguments, so that no value from the
+// model can be read as a flag.
 func (c Config) command(args ...string) string {
-	return c.Binary + " " + strings.Join(args, " ")
+	return execLine(append([]string{c.Binary}, args...)...)
 }
 
 // launch is a command line of the launcher (see Config.Launcher).
@@ -151,7 +154,7 @@ func (c Config) launch(args ...string) string {
 	if c.Launcher == "" {
 		return c.command(args...)
 	}
-	return c.Launcher + " " + strings.Join(args, " ")
+	return execLine(append([]string{c.Launcher}, args...)...)
 }
 
 // restart maps docker's policies. systemd's Restart=always also restarts
@@ -217,6 +220,6 @@ func seconds(d time.Duration) string {
 // markUnitFile tags a unit that `generate systemd` writes to disk.
 func (cfg Config) markUnitFile(u *Unit) {
 	if cfg.UnitFile {
-		u.add("Service", "Environment", EnvUnitFile+"=1")
+		u.add("Service", "Environment", envLine(EnvUnitFile, "1"))
 	}
 }

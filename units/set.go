@@ -44,6 +44,11 @@ func Build(cfg Config, svc *compose.Service, specPath string) (*Set, error) {
 		s.HealthTimer = healthTimer(svc)
 		s.HealthService = healthService(cfg, svc, specPath)
 	}
+	for _, u := range s.All() {
+		if err := checkValues(u); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

@@ -23,7 +23,7 @@ func SocketName(project, service string) string {
 // socket, so nothing listens for a service berth removed.
 func socket(svc *compose.Service) (*Unit, error) {
 	u := &Unit{Name: SocketName(svc.Project, svc.Name)}
-	u.add("Unit", "Description", fmt.Sprintf("berth %s/%s sockets", svc.Project, svc.Name))
+	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s sockets", svc.Project, svc.Name)))
 	u.add("Unit", "PartOf", Name(svc.Project, svc.Name))
 	names := map[string]bool{}
 	for i, s := range svc.Sockets {
@@ -36,7 +36,7 @@ func socket(svc *compose.Service) (*Unit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("x-berth.sockets[%d]: %w", i, err)
 		}
-		u.add("Socket", kind, addr)
+		u.add("Socket", kind, printf(addr))
 		names[s.Name] = true
 	}
 	// One FileDescriptorName covers every fd of a .socket unit; the
@@ -45,7 +45,7 @@ func socket(svc *compose.Service) (*Unit, error) {
 	if len(names) == 1 {
 		for n := range names {
 			if n != "" {
-				u.add("Socket", "FileDescriptorName", n)
+				u.add("Socket", "FileDescriptorName", printf(n))
 			}
 		}
 	}

@@ -23,6 +23,11 @@ func (u *Unit) add(section, name, value string) {
 	u.Options = append(u.Options, unit.NewUnitOption(section, name, value))
 }
 
+// Check refuses a unit whose text would not mean what its options say: a
+// value holding a control character or ending in a backslash. Build checks
+// its units; a caller rendering a unit made otherwise (Pod) checks it.
+func (u *Unit) Check() error { return checkValues(u) }
+
 // Text renders the unit as a unit file.
 func (u *Unit) Text() string {
 	b, _ := io.ReadAll(unit.SerializeSections(sections(u.Options)))

@@ -106,7 +106,11 @@ var (
 
 // Recreate implements autoupdate.Recreator.
 func (u updateUnits) Recreate(ctx context.Context, unit string, svc *compose.Service) error {
-	set, err := units.Build(u.a.rec.Units, svc, compose.SpecPath(u.a.g.StateDir, svc))
+	spec, err := compose.SpecPath(u.a.g.StateDir, svc)
+	if err != nil {
+		return err
+	}
+	set, err := units.Build(u.a.rec.Units, svc, spec)
 	if err != nil {
 		return err
 	}

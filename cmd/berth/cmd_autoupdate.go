@@ -188,13 +188,15 @@ func runningSpec(stateDir, project, service, hash string) (*compose.Service, err
 	if hash == "" {
 		return nil, fmt.Errorf("unit of %s/%s carries no spec hash", project, service)
 	}
-	id := (&compose.Service{Project: project, Name: service}).ID()
-	path := filepath.Join(stateDir, "specs", id+"-"+hash+".json")
+	path, err := compose.SpecPathOf(stateDir, project, service, hash)
+	if err != nil {
+		return nil, fmt.Errorf("unit of %s/%s: %w", project, service, err)
+	}
 	svc, err := compose.LoadSpec(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading the spec %s/%s runs: %w", project, service, err)
 	}
-	if got := compose.SpecPath(stateDir, svc); got != path {
+	if got, err := compose.SpecPath(stateDir, svc); err != nil || got != path {
 		return nil, fmt.Errorf("spec %s does not match its unit (it hashes to %s)", path, got)
 	}
 	return svc, nil

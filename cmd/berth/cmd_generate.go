@@ -79,7 +79,11 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	sets := make([]*units.Set, len(p.Services))
 	for i := range p.Services {
 		svc := &p.Services[i]
-		set, err := units.Build(cfg, svc, compose.SpecPath(g.StateDir, svc))
+		spec, err := compose.SpecPath(g.StateDir, svc)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
+		}
+		set, err := units.Build(cfg, svc, spec)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
 		}

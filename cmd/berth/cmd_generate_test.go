@@ -55,7 +55,10 @@ func TestGenerateSystemd(t *testing.T) {
 	var wantPaths []string
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec := compose.SpecPath(g.StateDir, svc)
+		spec, err := compose.SpecPath(g.StateDir, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := compose.LoadSpec(spec); err != nil {
 			t.Errorf("frozen spec of %s: %v", svc.Name, err)
 		}
@@ -137,4 +140,32 @@ func dump(opts []*unit.UnitOption) string {
 		s = append(s, o.String())
 	}
 	return strings.Join(s, "; ")
+}
+
+// TestGenerateSystemdTraversal: a Kubernetes container named to climb out
+// of the state dir is refused with file:line, and generate writes nothing
+// anywhere (issue 16: it wrote escaped-spec-<hash>.json outside the state
+// dir).
+func TestGenerateSystemdTraversal(t *testing.T) {
+	tmp := t.TempDir()
+	g := &globalOptions{ConfigDir: filepath.Join(tmp, "a", "b", "etc"), StateDir: filepath.Join(tmp, "a", "b", "state"), RunDir: "/run/berth"}
+	if err := os.MkdirAll(g.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kn\nspec:\n  containers:\n  - name: ../../../../escaped-spec\n    image: busybox\n"
+	if err := os.WriteFile(filepath.Join(g.ConfigDir, "kn.yaml"), []byte(pod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "a", "b", "units")
+	err := runGenerateSystemd(context.Background(), g, &generateOptions{Output: out, Binary: "/bin/true"}, "kn", &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "kn.yaml:7: ") {
+		t.Fatalf("error %v, want one naming kn.yaml:7", err)
+	}
+	_ = filepath.WalkDir(tmp, func(path string, d os.DirEntry, err error) error {
+		// The address reservation's lock is the only file expected.
+		if err == nil && !d.IsDir() && path != filepath.Join(g.ConfigDir, "kn.yaml") && path != filepath.Join(g.StateDir, "networks", ".lock") {
+			t.Errorf("generate wrote %s", path)
+		}
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/compose/kube"
+	"github.com/berth-dev/berth/units"
 )
 
 // loadConfigDir loads every project of the config dir: Compose files and
@@ -15,5 +16,5 @@ func loadConfigDir(ctx context.Context, dir string) ([]compose.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compose.LoadDir(ctx, dir, append(st.composeOptions(), compose.WithKubeLoader(kube.Load))...)
+	return compose.LoadDir(ctx, dir, append(st.composeOptions(), compose.WithKubeLoader(kube.Load), compose.WithUnitCheck(units.CheckProperty))...)
 }

@@ -31,6 +31,16 @@ func (o *objects) convert(p *compose.Project) error {
 	if len(spec.Containers) == 0 {
 		return d.errf(at("spec.containers"), "at least one container is required")
 	}
+	// The names reach unit files, launcher command lines and paths under
+	// the state dir: Kubernetes' own rules keep them plain.
+	if err := compose.CheckDNSSubdomain(meta.Name); err != nil {
+		return d.errf(at("metadata.name"), "%v", err)
+	}
+	if spec.Hostname != "" {
+		if err := compose.CheckDNSLabel(spec.Hostname); err != nil {
+			return d.errf(at("spec.hostname"), "%v", err)
+		}
+	}
 	p.Pod = &compose.Pod{Name: meta.Name, Hostname: spec.Hostname, HostNetwork: spec.HostNetwork}
 	if p.Pod.Hostname == "" {
 		p.Pod.Hostname = meta.Name // the kubelet's default: the pod's name
@@ -199,8 +209,17 @@ func (o *objects) container(p *compose.Project, c *Container, path string) (*com
 	if c.Name == "" {
 		return nil, d.errf(path+".name", "required")
 	}
+	if err := compose.CheckDNSLabel(c.Name); err != nil {
+		return nil, d.errf(path+".name", "%v", err)
+	}
+	if err := compose.CheckID(p.Name, c.Name); err != nil {
+		return nil, d.errf(path+".name", "%v", err)
+	}
 	if c.Image == "" {
 		return nil, d.errf(path+".image", "required")
+	}
+	if err := compose.CheckImage(c.Image); err != nil {
+		return nil, d.errf(path+".image", "%v", err)
 	}
 	svc := &compose.Service{
 		Project:    p.Name,

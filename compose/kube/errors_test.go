@@ -36,6 +36,26 @@ func TestErrors(t *testing.T) {
 			"f.yaml:8: Job j: spec.template.spec.restartPolicy: a Job's pod must use OnFailure or Never"},
 		{"secret not base64", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  k: '%%%'\n---\n" + head,
 			"f.yaml:6: Secret s: data.k: not base64"},
+		// Issue 16: names reach unit files, launcher command lines and
+		// paths under the state dir; Kubernetes' own rules keep them plain.
+		{"container name traversal", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: ../../../../escaped-spec\n    image: busybox\n",
+			`f.yaml:7: Pod p: spec.containers[0].name: "../../../../escaped-spec" is not a DNS-1123 label`},
+		{"container name glob", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: '*'\n    image: busybox\n",
+			`f.yaml:7: Pod p: spec.containers[0].name: "*" is not a DNS-1123 label`},
+		{"pod name newline", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"p\\nExecStartPre=/bin/x\"\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
+			`metadata.name: "p\nExecStartPre=/bin/x" is not a DNS-1123 subdomain`},
+		{"hostname flag", head + "  hostname: \"h --host-network\"\n",
+			`f.yaml:9: Pod p: spec.hostname: "h --host-network" is not a DNS-1123 label`},
+		{"hostname carriage return", head + "  hostname: \"h\\r[Service]\"\n",
+			`f.yaml:9: Pod p: spec.hostname: "h\r[Service]" is not a DNS-1123 label`},
+		{"image", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: \"busybox\\rExecStartPre=/bin/x\"\n",
+			`f.yaml:8: Pod p: spec.containers[0].image: image reference: "busybox\rExecStartPre=/bin/x" contains the control character U+000D`},
+		{"host sysctl", head + "  securityContext:\n    sysctls:\n    - name: kernel.pid_max\n      value: \"100000\"\n",
+			`f.yaml:11: Pod p: spec.securityContext.sysctls[0].name: "kernel.pid_max" is not a namespaced sysctl`},
+		{"unknown capability", head + "    securityContext:\n      capabilities:\n        add: [NET_ADMIN, SYS_EVERYTHING]\n",
+			`Pod p: spec.containers[0].securityContext.capabilities.add[1]: unknown capability "SYS_EVERYTHING"`},
+		{"claim traversal", head + "    volumeMounts:\n    - name: v\n      mountPath: /v\n  volumes:\n  - name: v\n    persistentVolumeClaim:\n      claimName: ../../x\n",
+			`Pod p: spec.volumes[0].persistentVolumeClaim.claimName: "../../x" is not a DNS-1123 subdomain`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -165,6 +165,9 @@ func (o *objects) add(d *document) error {
 	case "PersistentVolumeClaim":
 		var v PersistentVolumeClaim
 		if warns, err = d.decode(&v); err == nil {
+			if cerr := compose.CheckDNSSubdomain(d.name); cerr != nil {
+				return d.errf("metadata.name", "%v", cerr)
+			}
 			o.claims = append(o.claims, d.name)
 		}
 	default:

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,11 @@ func (o *objects) security(svc *compose.Service, c *Container, path string) erro
 		// it (Mount.FSGroup), configMap/secret files get it.
 		svc.GroupAdd = append(svc.GroupAdd, strconv.FormatInt(*pod.FSGroup, 10))
 	}
-	for _, s := range pod.Sysctls {
+	for i, s := range pod.Sysctls {
+		if !compose.NamespacedSysctl(s.Name) {
+			return d.errf(fmt.Sprintf("%sspec.securityContext.sysctls[%d].name", o.prefix, i),
+				"%q is not a namespaced sysctl; it would change the host (allowed: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*)", s.Name)
+		}
 		if svc.Security.Sysctls == nil {
 			svc.Security.Sysctls = map[string]string{}
 		}
@@ -80,6 +85,16 @@ func (o *objects) security(svc *compose.Service, c *Container, path string) erro
 		svc.Security.NoNewPrivileges = true
 	}
 	if sc.Capabilities != nil {
+		for _, f := range []struct {
+			field string
+			list  []string
+		}{{"add", sc.Capabilities.Add}, {"drop", sc.Capabilities.Drop}} {
+			for i, name := range f.list {
+				if !compose.KnownCapability(name) {
+					return d.errf(fmt.Sprintf("%s.securityContext.capabilities.%s[%d]", path, f.field, i), "unknown capability %q", name)
+				}
+			}
+		}
 		svc.Security.CapAdd = capNames(sc.Capabilities.Add)
 		svc.Security.CapDrop = capNames(sc.Capabilities.Drop)
 	}

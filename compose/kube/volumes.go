@@ -70,6 +70,9 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 			if v.PersistentVolumeClaim.ClaimName == "" {
 				return d.errf(vp+".persistentVolumeClaim.claimName", "required")
 			}
+			if err := compose.CheckDNSSubdomain(v.PersistentVolumeClaim.ClaimName); err != nil {
+				return d.errf(vp+".persistentVolumeClaim.claimName", "%v", err)
+			}
 			m.Type, m.Source = compose.MountVolume, addVolume(p, v.PersistentVolumeClaim.ClaimName)
 			m.ReadOnly = m.ReadOnly || v.PersistentVolumeClaim.ReadOnly
 		case v.ConfigMap != nil:

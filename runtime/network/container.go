@@ -189,9 +189,15 @@ func (l *Launcher) targetID(svc *compose.Service, mode, name string) (string, er
 		return "", fmt.Errorf("network_mode %s: missing name", mode)
 	}
 	if mode == "service" {
+		if err := compose.CheckID(svc.Project, name); err != nil {
+			return "", fmt.Errorf("network_mode %s: %w", mode, err)
+		}
 		return svc.Project + "-" + name, nil
 	}
 	if project, service, ok := ContainerPeer(svc.NetworkMode); ok {
+		if err := compose.CheckID(project, service); err != nil {
+			return "", fmt.Errorf("network_mode %s: %w", mode, err)
+		}
 		return project + "-" + service, nil
 	}
 	recs, _ := l.Paths.Records()
@@ -202,6 +208,9 @@ func (l *Launcher) targetID(svc *compose.Service, mode, name string) (string, er
 				return m.ID, nil
 			}
 		}
+	}
+	if err := compose.Elem(name); err != nil {
+		return "", fmt.Errorf("network_mode %s: %w", mode, err)
 	}
 	return name, nil
 }
