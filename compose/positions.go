@@ -64,16 +64,12 @@ func (ps *positions) addFile(path string) error {
 func (ps *positions) walk(file string, path []string, n *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Value == "<<" {
-				ps.walk(file, path, v) // YAML merge key: its fields belong here
-				continue
-			}
+		// Merged-in fields (`<<: *anchor`) belong here, at the anchor's line.
+		eachKey(n, func(k, v *yaml.Node) {
 			p := append(append([]string{}, path...), k.Value)
 			ps.at_[strings.Join(p, pathSep)] = fmt.Sprintf("%s:%d", file, k.Line)
 			ps.walk(file, p, v)
-		}
+		})
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
 			p := append(append([]string{}, path...), strconv.Itoa(i))
@@ -175,13 +171,59 @@ func (ps *positions) locate(err error) error {
 	return err
 }
 
+// eachKey calls fn for every key of the mapping m as YAML sees it: an alias
+// is followed, and the keys a merge key (`<<: *anchor` or `<<: [*a, *b]`)
+// brings in are visited too, with the nodes written in the anchor (so their
+// lines are the anchor's). A key written in m itself wins over a merged one,
+// and an earlier merge source wins over a later one, as in the merge.
 func eachKey(m *yaml.Node, fn func(k, v *yaml.Node)) {
-	if m == nil || m.Kind != yaml.MappingNode {
+	eachKeySeen(m, map[string]bool{}, 0, fn)
+}
+
+// maxMergeDepth bounds nested merges; yaml.v3 refuses alias cycles itself.
+const maxMergeDepth = 32
+
+func eachKeySeen(m *yaml.Node, seen map[string]bool, depth int, fn func(k, v *yaml.Node)) {
+	m = deref(m)
+	if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth {
 		return
 	}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		fn(m.Content[i], m.Content[i+1])
+		k, v := m.Content[i], m.Content[i+1]
+		if isMergeKey(k) {
+			merges = append(merges, v)
+			continue
+		}
+		if seen[k.Value] {
+			continue
+		}
+		seen[k.Value] = true
+		fn(k, v)
 	}
+	for _, src := range merges {
+		src = deref(src)
+		if src != nil && src.Kind == yaml.SequenceNode {
+			for _, e := range src.Content {
+				eachKeySeen(e, seen, depth+1, fn)
+			}
+			continue
+		}
+		eachKeySeen(src, seen, depth+1, fn)
+	}
+}
+
+// isMergeKey tells the YAML merge key `<<` from a quoted "<<" string key.
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "!!merge" || k.Tag == "" && k.Style == 0)
+}
+
+// deref follows alias nodes to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxMergeDepth; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // svcAt is a service's view of positions, building its messages.
