@@ -111,6 +111,8 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 				group(nv, supportedNetworkKeys, what, "")
 				eachKey(nv, func(f, fv *yaml.Node) {
 					switch f.Value {
+					case "external":
+						warnExternalName(warn, what, fv)
 					case "driver":
 						if fv.Value != "bridge" {
 							warn(fv, "%sdriver %q is not supported; berth uses a bridge", what, fv.Value)
@@ -132,7 +134,10 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 				what := fmt.Sprintf("volume %q: ", name.Value)
 				group(vv, supportedVolumeKeys, what, "")
 				eachKey(vv, func(f, fv *yaml.Node) {
-					if f.Value == "driver" && fv.Value != "local" {
+					switch {
+					case f.Value == "external":
+						warnExternalName(warn, what, fv)
+					case f.Value == "driver" && fv.Value != "local":
 						warn(fv, "%sdriver %q is not supported; berth keeps volumes under its state dir", what, fv.Value)
 					}
 				})
@@ -170,6 +175,16 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 		}
 	})
 	return warns
+}
+
+// warnExternalName warns about the deprecated `external: {name: x}`,
+// which compose-go still reads as `name: x` + `external: true`.
+func warnExternalName(warn func(*yaml.Node, string, ...any), what string, ext *yaml.Node) {
+	eachKey(ext, func(k, _ *yaml.Node) {
+		if k.Value == "name" {
+			warn(k, "%sfield \"external.name\" is deprecated; set name and external: true", what)
+		}
+	})
 }
 
 // extendedFields warns about unsupported fields of base services that

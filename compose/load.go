@@ -52,6 +52,12 @@ func loadSource(ctx context.Context, src *projectSource, explicit bool, o option
 		return nil, pos.locate(fmt.Errorf("loading %s: %w", src.path, err))
 	}
 	l := &loader{opts: o, dir: src.dir, files: src.files, cp: cp, pos: pos, warns: src.warns}
+	env := map[string]string{}
+	for k, v := range src.environ {
+		env[k] = v
+	}
+	env[envProjectName] = src.name // compose-go sets it for interpolation
+	l.warns = append(l.warns, notices(pos, env)...)
 	if !explicit {
 		return l.convert("")
 	}
