@@ -101,7 +101,7 @@ func (l *loader) convert(name string) (*Project, error) {
 	cp := l.cp
 	p := &Project{Name: cp.Name, Dir: l.dir, Files: l.files}
 	if name != "" && l.fileName() != "" && l.fileName() != name {
-		l.warns = append(l.warns, fmt.Sprintf("%s: top-level field \"name\": %q is ignored; berth names the project %q after its entry in the config dir",
+		l.warns = append(l.warns, fmt.Sprintf("%s: top-level field \"name\": %q is ignored; the project is named %q by the caller, as with docker compose -p",
 			l.pos.at("name"), l.fileName(), name))
 	}
 	for _, f := range l.pos.files {
