@@ -49,7 +49,7 @@ func loadSource(ctx context.Context, src *projectSource, explicit bool, o option
 	}
 	cp, err := loadCompose(ctx, src, o)
 	if err != nil {
-		return nil, pos.locate(fmt.Errorf("loading %s: %w", src.path, err))
+		return nil, pos.locate(explainSchemaError(fmt.Errorf("loading %s: %w", src.path, err)))
 	}
 	l := &loader{opts: o, dir: src.dir, files: src.files, cp: cp, pos: pos, warns: src.warns}
 	env := map[string]string{}

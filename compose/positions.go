@@ -161,7 +161,7 @@ func (ps *positions) locate(err error) error {
 	if m == "" {
 		return err
 	}
-	m = strings.NewReplacer("[", ".", "]", "").Replace(strings.TrimRight(m, "."))
+	m = strings.NewReplacer(".[", ".", "[", ".", "]", "").Replace(strings.TrimRight(m, "."))
 	path := strings.Split(m, ".")
 	for i := len(path); i > 1; i-- {
 		if at, ok := ps.at_[strings.Join(path[:i], pathSep)]; ok {
