@@ -96,8 +96,8 @@ func expectedShape(path string) string {
 	}
 	sw := schemaWalk{root: root}
 	nodes := []map[string]any{root}
+	path = strings.NewReplacer(".[", ".", "[", ".", "]", "").Replace(path)
 	for _, part := range strings.Split(path, ".") {
-		part = strings.Trim(part, "[]")
 		var next []map[string]any
 		for _, n := range nodes {
 			next = append(next, sw.child(n, part, 0)...)
