@@ -49,7 +49,11 @@ func loadSource(ctx context.Context, src *projectSource, explicit bool, o option
 	}
 	cp, err := loadCompose(ctx, src, o)
 	if err != nil {
-		return nil, pos.locate(explainSchemaError(fmt.Errorf("loading %s: %w", src.path, err)))
+		err = explainSchemaError(fmt.Errorf("loading %s: %w", src.path, err))
+		if located := pos.locateEnvFile(err, src.dir); located != err {
+			return nil, located
+		}
+		return nil, pos.locate(err)
 	}
 	l := &loader{opts: o, dir: src.dir, files: src.files, cp: cp, pos: pos, warns: src.warns}
 	env := map[string]string{}

@@ -246,3 +246,73 @@ func (c svcAt) errorf(field []string, format string, args ...any) error {
 func (c svcAt) warnf(field []string, format string, args ...any) {
 	c.l.warns = append(c.l.warns, fmt.Sprintf("%s: service %q: field %q: %s", c.at(field...), c.name, strings.Join(field, "."), fmt.Sprintf(format, args...)))
 }
+
+var envFileMissing = regexp.MustCompile(`env file (\S+) not found: `)
+
+// locateEnvFile names the compose file, line and service of an env_file
+// that compose-go reports missing, which its error leaves out.
+func (ps *positions) locateEnvFile(err error, projectDir string) error {
+	m := envFileMissing.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	missing := m[1]
+	for _, f := range ps.files {
+		var found error
+		eachKey(ps.docs[f], func(k, v *yaml.Node) {
+			if k.Value != "services" {
+				return
+			}
+			eachKey(v, func(name, svc *yaml.Node) {
+				eachKey(svc, func(fk, fv *yaml.Node) {
+					if fk.Value != "env_file" || found != nil {
+						return
+					}
+					for _, e := range envFileEntries(fv) {
+						for _, base := range []string{filepath.Dir(f), projectDir} {
+							p := e.Value
+							if !filepath.IsAbs(p) {
+								p = filepath.Join(base, p)
+							}
+							if p == missing {
+								found = &hintError{err: err, msg: fmt.Sprintf("%s:%d: service %q: env_file: %s does not exist (write {path: %s, required: false} to make it optional)",
+									f, e.Line, name.Value, missing, e.Value)}
+								return
+							}
+						}
+					}
+				})
+			})
+		})
+		if found != nil {
+			return found
+		}
+	}
+	return err
+}
+
+// envFileEntries returns the path nodes of an env_file value: a string, a
+// list of strings, or a list of {path, required} mappings.
+func envFileEntries(v *yaml.Node) []*yaml.Node {
+	v = deref(v)
+	if v == nil {
+		return nil
+	}
+	if v.Kind == yaml.ScalarNode {
+		return []*yaml.Node{v}
+	}
+	var out []*yaml.Node
+	for _, e := range v.Content {
+		e = deref(e)
+		if e.Kind == yaml.ScalarNode {
+			out = append(out, e)
+			continue
+		}
+		eachKey(e, func(k, pv *yaml.Node) {
+			if k.Value == "path" && pv.Kind == yaml.ScalarNode {
+				out = append(out, pv)
+			}
+		})
+	}
+	return out
+}

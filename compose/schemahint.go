@@ -26,15 +26,15 @@ var (
 	additional     = regexp.MustCompile(`(\S+) additional properties (.+) not allowed`)
 )
 
-// schemaHintError keeps compose-go's error in the chain under a clearer
-// message.
-type schemaHintError struct {
+// hintError keeps compose-go's error in the chain under a clearer
+// message (schema errors, a missing env_file).
+type hintError struct {
 	msg string
 	err error
 }
 
-func (e *schemaHintError) Error() string { return e.msg }
-func (e *schemaHintError) Unwrap() error { return e.err }
+func (e *hintError) Error() string { return e.msg }
+func (e *hintError) Unwrap() error { return e.err }
 
 // explainSchemaError rewrites compose-go's wording of a schema error; other
 // errors are returned as they are.
@@ -66,7 +66,7 @@ func explainSchemaError(err error) error {
 	if out == msg {
 		return err
 	}
-	return &schemaHintError{msg: out, err: err}
+	return &hintError{msg: out, err: err}
 }
 
 // goTypeShape names a decoded YAML value's Go type as the file's shape.
