@@ -99,6 +99,9 @@ type loader struct {
 	cp    *types.Project
 	pos   *positions
 	warns []string
+	// relabel holds "file:line" of each bind mount asking for SELinux
+	// relabelling (z or Z), reported once per project.
+	relabel []string
 }
 
 func (l *loader) convert(name string) (*Project, error) {
@@ -144,6 +147,7 @@ func (l *loader) convert(name string) (*Project, error) {
 	if len(p.Networks) == 0 {
 		p.Networks = nil
 	}
+	l.warnRelabel()
 	p.Warnings = sortWarnings(l.warns)
 	return p, nil
 }

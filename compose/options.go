@@ -9,6 +9,8 @@ type options struct {
 	environSet bool
 	configRoot string
 	kube       KubeLoader // LoadDir only
+	// selinux overrides whether the host enforces SELinux (tests).
+	selinux *bool
 }
 
 // WithProfiles enables these compose profiles. Without it (or with an empty
@@ -43,3 +45,7 @@ func collectOptions(opts []Option) options {
 	}
 	return o
 }
+
+// withSELinux makes the loader act as if the host had SELinux enabled or
+// not (tests).
+func withSELinux(enabled bool) Option { return func(o *options) { o.selinux = &enabled } }

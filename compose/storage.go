@@ -86,7 +86,7 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 				c.warnf(append(field, "bind", "propagation"), "%q is ignored; bind mounts are rprivate", v.Bind.Propagation)
 			}
 			if v.Bind.SELinux != "" {
-				c.warnf(field, "SELinux relabelling %q is ignored", v.Bind.SELinux)
+				l.relabel = append(l.relabel, c.at(field...))
 			}
 		}
 		fi, err := os.Stat(m.Source)
