@@ -11,7 +11,7 @@ import (
 
 // supportedServiceKeys lists the service fields the model carries. Fields
 // marked false are read by the converter, which warns about the parts it
-// cannot honour (build with an image, stdin_open, a logging driver, links).
+// cannot honour (build with an image, stdin_open, a logging driver).
 // Every other field is warned about with its file and line, never silently
 // dropped.
 var supportedServiceKeys = map[string]bool{
@@ -39,13 +39,20 @@ var supportedServiceKeys = map[string]bool{
 	"healthcheck": true, "depends_on": true,
 	// loading: compose-go applies them
 	"profiles": true, "extends": true,
+	// links: an alias becomes a network alias of the target (links.go)
+	"links": true,
+	// CLI-only: they steer `docker compose up`/`watch` (whether to attach
+	// to the output, file sync), not the container; compose accepts them
+	// without effect on what runs, and so does berth.
+	"attach": true, "develop": true,
 	// converted with their own warnings
-	"build": false, "stdin_open": false, "logging": false, "links": false,
+	"build": false, "stdin_open": false, "logging": false,
 }
 
 // supportedDeployKeys are the parts of deploy: that map to the unit.
 // replicas is read: 1 is fine, more gets a warning.
-var supportedDeployKeys = map[string]bool{"resources": true, "restart_policy": true, "replicas": true}
+// mode is read: global and replicated both mean one container on one host.
+var supportedDeployKeys = map[string]bool{"resources": true, "restart_policy": true, "replicas": true, "mode": false}
 
 // supportedLimitKeys are the keys of deploy.resources.limits; of the
 // reservations only memory maps (to MemoryLow).

@@ -135,6 +135,7 @@ func (l *loader) convert(name string) (*Project, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	l.linkAliases(p)
 	if err := l.markOneshots(p); err != nil {
 		return nil, err
 	}

@@ -96,8 +96,12 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) error {
 	if driver != "" && driver != "journald" {
 		c.warnf([]string{field}, "driver %q is ignored; berth sends the container's output to journald", driver)
 	}
-	if len(sc.Links) > 0 {
-		c.warnf([]string{"links"}, "is ignored; services reach each other by service name anyway")
+	if sc.Deploy != nil {
+		switch sc.Deploy.Mode {
+		case "", "replicated", "global": // one host: one container either way
+		default:
+			c.warnf([]string{"deploy", "mode"}, "%q is not supported; berth runs one long-running container", sc.Deploy.Mode)
+		}
 	}
 	if sc.Deploy != nil && sc.Deploy.Replicas != nil && *sc.Deploy.Replicas > 1 {
 		c.warnf([]string{"deploy", "replicas"}, "%d replicas are not supported; berth runs one container", *sc.Deploy.Replicas)
