@@ -57,7 +57,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	}
 
 	t.mark("cleanup")
-	img, err := d.ensure(ctx, opts, svc.Image)
+	img, err := d.ensure(ctx, opts, svc.Image, svc.PullPolicy)
 	t.mark("image")
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "pulling ") {
