@@ -16,7 +16,7 @@ import (
 // dropped.
 var supportedServiceKeys = map[string]bool{
 	// process
-	"image": true, "pull_policy": true, "command": true, "entrypoint": true, "environment": true,
+	"image": true, "pull_policy": true, "platform": true, "command": true, "entrypoint": true, "environment": true,
 	"env_file": true, "working_dir": true, "user": true, "group_add": true,
 	"hostname": true, "domainname": true, "init": true, "tty": true,
 	"stop_signal": true, "stop_grace_period": true, "labels": true,

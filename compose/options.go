@@ -11,6 +11,8 @@ type options struct {
 	kube       KubeLoader // LoadDir only
 	// selinux overrides whether the host enforces SELinux (tests).
 	selinux *bool
+	// arch overrides the host's architecture, GOARCH (tests).
+	arch string
 }
 
 // WithProfiles enables these compose profiles. Without it (or with an empty
@@ -49,3 +51,6 @@ func collectOptions(opts []Option) options {
 // withSELinux makes the loader act as if the host had SELinux enabled or
 // not (tests).
 func withSELinux(enabled bool) Option { return func(o *options) { o.selinux = &enabled } }
+
+// withArch makes the loader act as on a host of this architecture (tests).
+func withArch(arch string) Option { return func(o *options) { o.arch = arch } }

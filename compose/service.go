@@ -29,6 +29,7 @@ func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
 		c.warnf([]string{"build"}, "is not supported and is ignored; berth runs the image %q", sc.Image)
 	}
 	add(pullPolicy(c, sc.PullPolicy, &s))
+	add(platform(c, sc.Platform, l.opts))
 	add(l.process(c, sc, &s))
 	add(l.restart(c, sc, &s))
 	add(l.storage(c, sc, p, &s))
