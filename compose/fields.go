@@ -71,7 +71,9 @@ var supportedTopKeys = map[string]bool{
 
 var supportedNetworkKeys = map[string]bool{"name": true, "driver": true, "internal": true, "external": true, "ipam": true}
 
-var supportedVolumeKeys = map[string]bool{"name": true, "driver": true, "external": true}
+// driver_opts is read: local bind and tmpfs options are carried out
+// (volumeopts.go), others are warned about.
+var supportedVolumeKeys = map[string]bool{"name": true, "driver": true, "external": true, "driver_opts": true}
 
 var supportedFileObjectKeys = map[string]bool{"name": true, "file": true, "environment": true, "content": true}
 
@@ -146,6 +148,12 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 						warnExternalName(warn, what, fv)
 					case f.Value == "driver" && fv.Value != "local":
 						warn(fv, "%sdriver %q is not supported; berth keeps volumes under its state dir", what, fv.Value)
+					case f.Value == "driver_opts":
+						opts := map[string]string{}
+						eachKey(fv, func(ok, ov *yaml.Node) { opts[ok.Value] = ov.Value })
+						if w := volumeDriverOptsWarning(opts); w != "" {
+							warn(f, "%s%s", what, w)
+						}
 					}
 				})
 			})

@@ -109,6 +109,9 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 			m.ContentHash = h
 		}
 	case types.VolumeTypeVolume:
+		if lm, ok, err := l.localVolumeMount(c, field, v); ok {
+			return lm, err
+		}
 		m.Type = MountVolume
 		if v.Source != "" {
 			vol, ok := p.Volumes[v.Source]
