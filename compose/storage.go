@@ -82,8 +82,12 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 			m.Source = filepath.Join(l.dir, m.Source)
 		}
 		if v.Bind != nil {
-			if v.Bind.Propagation != "" {
-				c.warnf(append(field, "bind", "propagation"), "%q is ignored; bind mounts are rprivate", v.Bind.Propagation)
+			switch p := v.Bind.Propagation; p {
+			case "", "rprivate":
+			case "private", "shared", "rshared", "slave", "rslave":
+				m.Propagation = p
+			default:
+				return m, c.errorf(append(field, "bind", "propagation"), "%q is not a propagation (valid: private, rprivate, shared, rshared, slave, rslave)", p)
 			}
 			if v.Bind.SELinux != "" {
 				l.relabel = append(l.relabel, c.at(field...))

@@ -248,6 +248,9 @@ type Mount struct {
 	// ContentHash is the content hash of a bind source under the config
 	// dir, so editing a mounted config file changes the spec hash.
 	ContentHash string `json:"content_hash,omitempty"`
+	// Propagation is a bind mount's propagation (private, rprivate,
+	// shared, rshared, slave, rslave); empty is rprivate.
+	Propagation string `json:"propagation,omitempty"`
 	// FSGroup is a Kubernetes pod's fsGroup for a volume: as the kubelet
 	// does, the volume is given to that group (setgid directories, group
 	// read-write) before the container starts.
