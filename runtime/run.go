@@ -201,7 +201,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	t.mark("exec")
 
 	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
-		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}}
+		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}, StopSignal: effectiveStopSignal(svc.StopSignal, img.Config.StopSignal)}
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}
