@@ -67,11 +67,11 @@ func resolveSource(path, name string, o options) (*projectSource, error) {
 		src.dir, src.files = filepath.Dir(abs), []string{abs}
 	}
 	dotEnv := filepath.Join(src.dir, ".env")
-	local, err := readDotEnv(dotEnv)
+	src.environ = processEnviron(o)
+	local, err := readDotEnv(dotEnv, src.environ)
 	if err != nil {
 		return nil, err
 	}
-	src.environ = processEnviron(o)
 	for k, v := range local {
 		if _, set := src.environ[k]; !set {
 			src.environ[k] = v // the process environment wins, as in compose
@@ -230,8 +230,9 @@ func topLevelName(path string) string {
 
 var nameLine = regexp.MustCompile(`(?m)^name:[ \t]*([^#\n]*)`)
 
-// readDotEnv reads a project's .env; none is an empty map.
-func readDotEnv(path string) (map[string]string, error) {
+// readDotEnv reads a project's .env; none is an empty map. Its values may
+// refer to the process environment (current), as in docker compose.
+func readDotEnv(path string, current map[string]string) (map[string]string, error) {
 	fi, err := os.Stat(path)
 	if os.IsNotExist(err) || err == nil && fi.IsDir() {
 		return map[string]string{}, nil
@@ -239,7 +240,7 @@ func readDotEnv(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading .env: %w", err)
 	}
-	env, err := dotenv.GetEnvFromFile(map[string]string{}, []string{path})
+	env, err := dotenv.GetEnvFromFile(current, []string{path})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
