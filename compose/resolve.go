@@ -42,8 +42,6 @@ type projectSource struct {
 	dir   string
 	files []string // absolute, in merge order
 	name  string
-	// nameFrom says where the name came from ("" when given by the caller).
-	nameFrom string
 	// environ is the interpolation environment: the process environment
 	// (without the variables above) over the project's .env.
 	environ map[string]string
@@ -155,7 +153,7 @@ func (src *projectSource) resolveName(explicit string, local map[string]string, 
 			return fmt.Errorf("%s:%d: %s %q must be lowercase letters, digits, '-' or '_', starting with a letter or digit",
 				dotEnv, envLine(dotEnv, envProjectName), envProjectName, v)
 		}
-		src.name, src.nameFrom = v, fmt.Sprintf("%s in %s", envProjectName, dotEnv)
+		src.name = v
 		return nil
 	}
 	for _, f := range src.files {
@@ -171,7 +169,7 @@ func (src *projectSource) resolveName(explicit string, local map[string]string, 
 			return fmt.Errorf("%s: top-level field \"name\": %w", f, err)
 		}
 		if n := cgloader.NormalizeProjectName(v); n != "" {
-			src.name, src.nameFrom = n, fmt.Sprintf("top-level name %q in %s", v, f)
+			src.name = n
 		}
 	}
 	if src.name != "" {
@@ -181,7 +179,6 @@ func (src *projectSource) resolveName(explicit string, local map[string]string, 
 	if src.name == "" {
 		return fmt.Errorf("%s: project name: %q has no letter or digit to name the project by; set a top-level name or COMPOSE_PROJECT_NAME in .env", src.path, fallback)
 	}
-	src.nameFrom = fmt.Sprintf("entry name %q", fallback)
 	return nil
 }
 
