@@ -5,19 +5,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
+	cgloader "github.com/compose-spec/compose-go/v2/loader"
 	"gopkg.in/yaml.v3"
 )
 
-var projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-
-// LoadDir loads every entry directly under dir: a directory holding
-// compose.yaml, or a single NAME.yaml file. One broken entry is reported in
-// its Entry and never hides the others. opts apply to every project; bind
-// sources under dir get a ContentHash (WithConfigRoot(dir)).
+// LoadDir loads every entry directly under dir: a directory holding a
+// compose file, or a single NAME.yaml file; a symlink to either is
+// followed. One broken entry is reported in its Entry and never hides the
+// others. An entry's Name is its project name, decided as docker compose
+// decides it (see LoadProject) even when its files are broken, so it keeps
+// owning its units; two entries naming the same project are an error on
+// the second. opts apply to every project; bind sources under dir get a
+// ContentHash (WithConfigRoot(dir)).
 func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error) {
 	opts = append([]Option{WithConfigRoot(dir)}, opts...)
 	o := collectOptions(opts)
@@ -26,16 +28,22 @@ func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error
 		return nil, fmt.Errorf("reading config dir: %w", err)
 	}
 	var out []Entry
+	owner := map[string]string{} // project name → path of the entry owning it
 	for _, de := range des {
-		name, ok := entryName(de)
-		if !ok {
+		path := filepath.Join(dir, de.Name())
+		base, isDir, err := entryName(path, de)
+		if base == "" {
 			continue
 		}
-		e := Entry{Name: name, Path: filepath.Join(dir, de.Name())}
-		if !projectNameRE.MatchString(name) {
-			e.Err = fmt.Errorf("%s: project name %q must be lowercase letters, digits, '-' or '_'", e.Path, name)
-		} else {
-			e.Project, e.Err = loadEntry(ctx, o, name, e.Path, de.IsDir(), opts)
+		e := Entry{Name: cgloader.NormalizeProjectName(base), Path: path}
+		if err == nil {
+			e.Name, e.Project, err = loadEntry(ctx, o, base, path, isDir)
+		}
+		e.Err = err
+		if prev, ok := owner[e.Name]; ok && e.Name != "" {
+			e.Name, e.Project, e.Err = "", nil, fmt.Errorf("%s: project name %q is already used by %s", path, e.Name, prev)
+		} else if e.Name != "" {
+			owner[e.Name] = path
 		}
 		out = append(out, e)
 	}
@@ -43,22 +51,33 @@ func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error
 	return out, nil
 }
 
-// entryName maps a dir entry to its project name; hidden files, editor
-// leftovers and settings files are not projects.
-func entryName(de os.DirEntry) (string, bool) {
+// entryName maps a dir entry to the name it is known by (a directory's
+// name, a file's without .yaml/.yml) and whether it is a directory; ""
+// for what is not a project: hidden files, editor leftovers, settings
+// files. A symlink is followed; a dangling one is an error, not skipped.
+func entryName(path string, de os.DirEntry) (string, bool, error) {
 	n := de.Name()
 	if strings.HasPrefix(n, ".") {
-		return "", false
+		return "", false, nil
 	}
-	if de.IsDir() {
-		return n, true
+	isDir := de.IsDir()
+	if de.Type()&os.ModeSymlink != 0 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			base := strings.TrimSuffix(strings.TrimSuffix(n, ".yaml"), ".yml")
+			return base, false, fmt.Errorf("%s: following symlink: %w", path, err)
+		}
+		isDir = fi.IsDir()
+	}
+	if isDir {
+		return n, true, nil
 	}
 	for _, ext := range []string{".yaml", ".yml"} {
 		if base, ok := strings.CutSuffix(n, ext); ok && base != "berth" {
-			return base, true
+			return base, false, nil
 		}
 	}
-	return "", false
+	return "", false, nil
 }
 
 // KubeLoader loads a Kubernetes YAML file as project name. Package
@@ -73,20 +92,33 @@ type DirOption = Option
 // l; without it they are an error.
 func WithKubeLoader(l KubeLoader) DirOption { return func(o *options) { o.kube = l } }
 
-func loadEntry(ctx context.Context, o options, name, path string, isDir bool, opts []Option) (*Project, error) {
+// loadEntry loads one entry of the config dir and returns its project
+// name. The name is known (from the entry, .env or the files' `name:`) even
+// when loading fails.
+func loadEntry(ctx context.Context, o options, base, path string, isDir bool) (string, *Project, error) {
+	name := cgloader.NormalizeProjectName(base)
 	if !isDir {
 		kube, err := isKubernetes(path)
 		if err != nil {
-			return nil, err
+			return name, nil, err
 		}
 		if kube {
-			if o.kube == nil {
-				return nil, fmt.Errorf("%s: Kubernetes YAML is not supported by this loader", path)
+			if name == "" {
+				return "", nil, fmt.Errorf("%s: project name: %q has no letter or digit to name the project by", path, base)
 			}
-			return o.kube(ctx, name, path)
+			if o.kube == nil {
+				return name, nil, fmt.Errorf("%s: Kubernetes YAML is not supported by this loader", path)
+			}
+			p, err := o.kube(ctx, name, path)
+			return name, p, err
 		}
 	}
-	return LoadProject(ctx, name, path, opts...)
+	src, err := resolveSource(path, "", o)
+	if err != nil {
+		return name, nil, err
+	}
+	p, err := loadSource(ctx, src, false, o)
+	return src.name, p, err
 }
 
 // isKubernetes tells Kubernetes YAML from Compose by apiVersion and kind.

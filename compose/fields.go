@@ -11,12 +11,12 @@ import (
 
 // supportedServiceKeys lists the service fields the model carries. Fields
 // marked false are read by the converter, which warns about the parts it
-// cannot honour (build with an image, stdin_open, a logging driver, links).
+// cannot honour (build with an image, stdin_open, a logging driver).
 // Every other field is warned about with its file and line, never silently
 // dropped.
 var supportedServiceKeys = map[string]bool{
 	// process
-	"image": true, "command": true, "entrypoint": true, "environment": true,
+	"image": true, "pull_policy": true, "platform": true, "command": true, "entrypoint": true, "environment": true,
 	"env_file": true, "working_dir": true, "user": true, "group_add": true,
 	"hostname": true, "domainname": true, "init": true, "tty": true,
 	"stop_signal": true, "stop_grace_period": true, "labels": true,
@@ -39,13 +39,20 @@ var supportedServiceKeys = map[string]bool{
 	"healthcheck": true, "depends_on": true,
 	// loading: compose-go applies them
 	"profiles": true, "extends": true,
+	// links: an alias becomes a network alias of the target (links.go)
+	"links": true,
+	// CLI-only: they steer `docker compose up`/`watch` (whether to attach
+	// to the output, file sync), not the container; compose accepts them
+	// without effect on what runs, and so does berth.
+	"attach": true, "develop": true,
 	// converted with their own warnings
-	"build": false, "stdin_open": false, "logging": false, "links": false,
+	"build": false, "stdin_open": false, "logging": false,
 }
 
 // supportedDeployKeys are the parts of deploy: that map to the unit.
 // replicas is read: 1 is fine, more gets a warning.
-var supportedDeployKeys = map[string]bool{"resources": true, "restart_policy": true, "replicas": true}
+// mode is read: global and replicated both mean one container on one host.
+var supportedDeployKeys = map[string]bool{"resources": true, "restart_policy": true, "replicas": true, "mode": false}
 
 // supportedLimitKeys are the keys of deploy.resources.limits; of the
 // reservations only memory maps (to MemoryLow).
@@ -64,7 +71,9 @@ var supportedTopKeys = map[string]bool{
 
 var supportedNetworkKeys = map[string]bool{"name": true, "driver": true, "internal": true, "external": true, "ipam": true}
 
-var supportedVolumeKeys = map[string]bool{"name": true, "driver": true, "external": true}
+// driver_opts is read: local bind and tmpfs options are carried out
+// (volumeopts.go), others are warned about.
+var supportedVolumeKeys = map[string]bool{"name": true, "driver": true, "external": true, "driver_opts": true}
 
 var supportedFileObjectKeys = map[string]bool{"name": true, "file": true, "environment": true, "content": true}
 
@@ -111,6 +120,8 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 				group(nv, supportedNetworkKeys, what, "")
 				eachKey(nv, func(f, fv *yaml.Node) {
 					switch f.Value {
+					case "external":
+						warnExternalName(warn, what, fv)
 					case "driver":
 						if fv.Value != "bridge" {
 							warn(fv, "%sdriver %q is not supported; berth uses a bridge", what, fv.Value)
@@ -132,8 +143,17 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 				what := fmt.Sprintf("volume %q: ", name.Value)
 				group(vv, supportedVolumeKeys, what, "")
 				eachKey(vv, func(f, fv *yaml.Node) {
-					if f.Value == "driver" && fv.Value != "local" {
+					switch {
+					case f.Value == "external":
+						warnExternalName(warn, what, fv)
+					case f.Value == "driver" && fv.Value != "local":
 						warn(fv, "%sdriver %q is not supported; berth keeps volumes under its state dir", what, fv.Value)
+					case f.Value == "driver_opts":
+						opts := map[string]string{}
+						eachKey(fv, func(ok, ov *yaml.Node) { opts[ok.Value] = ov.Value })
+						if w := volumeDriverOptsWarning(opts); w != "" {
+							warn(f, "%s%s", what, w)
+						}
 					}
 				})
 			})
@@ -170,6 +190,16 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 		}
 	})
 	return warns
+}
+
+// warnExternalName warns about the deprecated `external: {name: x}`,
+// which compose-go still reads as `name: x` + `external: true`.
+func warnExternalName(warn func(*yaml.Node, string, ...any), what string, ext *yaml.Node) {
+	eachKey(ext, func(k, _ *yaml.Node) {
+		if k.Value == "name" {
+			warn(k, "%sfield \"external.name\" is deprecated; set name and external: true", what)
+		}
+	})
 }
 
 // extendedFields warns about unsupported fields of base services that

@@ -18,7 +18,9 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/gol
 // them. A case may hold:
 //   - environ: KEY=VALUE lines, the whole process environment of the load
 //     (default: empty, so the caller's environment never leaks in);
-//   - profiles: a comma-separated list passed as WithProfiles.
+//   - profiles: a comma-separated list passed as WithProfiles;
+//   - selinux: "on" loads as on a host with SELinux enabled (default off);
+//   - arch: the host architecture to load as (default amd64).
 //
 // Absolute paths read $DIR (the case directory) and $ROOT (testdata/golden,
 // the config root the case is loaded under).
@@ -45,6 +47,14 @@ func TestGolden(t *testing.T) {
 			if prof := readLines(t, filepath.Join(dir, "profiles")); len(prof) > 0 {
 				opts = append(opts, WithProfiles(strings.Split(prof[0], ",")...))
 			}
+			// Cases never depend on the host: amd64 unless "arch" names one.
+			arch := "amd64"
+			if a := readLines(t, filepath.Join(dir, "arch")); len(a) > 0 {
+				arch = a[0]
+			}
+			opts = append(opts, withArch(arch))
+			// Cases never depend on the host's SELinux; "selinux" says on.
+			opts = append(opts, withSELinux(len(readLines(t, filepath.Join(dir, "selinux"))) > 0 && readLines(t, filepath.Join(dir, "selinux"))[0] == "on"))
 			p, err := LoadProject(context.Background(), name, dir, opts...)
 			clean := func(s string) string {
 				return strings.ReplaceAll(strings.ReplaceAll(s, dir, "$DIR"), root, "$ROOT")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,9 +12,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// composeFileNames are the names docker compose looks for, in its order.
-var composeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
-
 // LoadProject loads the project kept in dir (compose.yaml plus its override
 // file and .env) or in the single file path NAME.yaml. compose-go does
 // interpolation, .env, profiles, include, extends and the override merge;
@@ -24,52 +19,65 @@ var composeFileNames = []string{"compose.yaml", "compose.yml", "docker-compose.y
 // does not carry and failing with file, line and field on input that would
 // run wrongly.
 //
-// name is the project name; when it is empty the file's top-level `name:`
-// (or the directory name) applies, as with docker compose without -p.
+// name is the project name, as docker compose -p gives it; when it is empty
+// the name is decided as docker compose decides it: COMPOSE_PROJECT_NAME in
+// the project's .env, else the files' top-level `name:`, else the
+// directory's (or a NAME.yaml file's) name, lowercased and stripped of
+// characters a project name cannot hold.
 func LoadProject(ctx context.Context, name, path string, opts ...Option) (*Project, error) {
 	o := collectOptions(opts)
-	files, dir, err := projectFiles(path)
+	src, err := resolveSource(path, name, o)
 	if err != nil {
 		return nil, err
 	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, err
-	}
-	for i, f := range files {
+	return loadSource(ctx, src, name != "", o)
+}
+
+// loadSource loads a resolved project entry; explicit tells whether its
+// name came from the caller.
+func loadSource(ctx context.Context, src *projectSource, explicit bool, o options) (*Project, error) {
+	for _, f := range src.files {
 		if err := checkYAML(f); err != nil {
 			return nil, err
 		}
-		if files[i], err = filepath.Abs(f); err != nil {
-			return nil, err
-		}
 	}
-	pos := newPositions(files[0])
-	for _, f := range files {
+	pos := newPositions(src.files[0])
+	for _, f := range src.files {
 		if err := pos.addFile(f); err != nil {
 			return nil, err
 		}
 	}
-	cp, err := loadCompose(ctx, name, dir, files, o)
+	cp, err := loadCompose(ctx, src, o)
 	if err != nil {
-		return nil, pos.locate(fmt.Errorf("loading %s: %w", path, err))
+		err = explainSchemaError(fmt.Errorf("loading %s: %w", src.path, err))
+		if located := pos.locateEnvFile(err, src.dir); located != err {
+			return nil, located
+		}
+		return nil, pos.locate(err)
 	}
-	l := &loader{opts: o, dir: dir, files: files, cp: cp, pos: pos}
-	return l.convert(name)
+	l := &loader{opts: o, dir: src.dir, files: src.files, cp: cp, pos: pos, warns: src.warns}
+	env := map[string]string{}
+	for k, v := range src.environ {
+		env[k] = v
+	}
+	env[envProjectName] = src.name // compose-go sets it for interpolation
+	l.warns = append(l.warns, notices(pos, env)...)
+	if !explicit {
+		return l.convert("")
+	}
+	return l.convert(src.name)
 }
 
 // loadCompose runs compose-go over the project's files.
-func loadCompose(ctx context.Context, name, dir string, files []string, o options) (*types.Project, error) {
-	env := cli.WithOsEnv
-	if o.environSet {
-		env = cli.WithEnv(o.environ)
+func loadCompose(ctx context.Context, src *projectSource, o options) (*types.Project, error) {
+	env := make([]string, 0, len(src.environ))
+	for k, v := range src.environ {
+		env = append(env, k+"="+v)
 	}
-	copts, err := cli.NewProjectOptions(files,
-		cli.WithName(name),
-		cli.WithWorkingDirectory(dir),
-		env,
-		cli.WithEnvFiles(),
-		cli.WithDotEnv,
-		cli.WithConfigFileEnv,
+	copts, err := cli.NewProjectOptions(src.files,
+		cli.WithName(src.name),
+		cli.WithWorkingDirectory(src.dir),
+		cli.WithEnv(env),
 		cli.WithDefaultProfiles(o.profiles...),
 		cli.WithResolvedPaths(true),
 		// berth checks references itself, naming file and line; compose-go's
@@ -91,13 +99,16 @@ type loader struct {
 	cp    *types.Project
 	pos   *positions
 	warns []string
+	// relabel holds "file:line" of each bind mount asking for SELinux
+	// relabelling (z or Z), reported once per project.
+	relabel []string
 }
 
 func (l *loader) convert(name string) (*Project, error) {
 	cp := l.cp
 	p := &Project{Name: cp.Name, Dir: l.dir, Files: l.files}
 	if name != "" && l.fileName() != "" && l.fileName() != name {
-		l.warns = append(l.warns, fmt.Sprintf("%s: top-level field \"name\": %q is ignored; berth names the project %q after its entry in the config dir",
+		l.warns = append(l.warns, fmt.Sprintf("%s: top-level field \"name\": %q is ignored; the project is named %q by the caller, as with docker compose -p",
 			l.pos.at("name"), l.fileName(), name))
 	}
 	for _, f := range l.pos.files {
@@ -124,6 +135,7 @@ func (l *loader) convert(name string) (*Project, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	l.linkAliases(p)
 	if err := l.markOneshots(p); err != nil {
 		return nil, err
 	}
@@ -136,6 +148,7 @@ func (l *loader) convert(name string) (*Project, error) {
 	if len(p.Networks) == 0 {
 		p.Networks = nil
 	}
+	l.warnRelabel()
 	p.Warnings = sortWarnings(l.warns)
 	return p, nil
 }
@@ -180,33 +193,4 @@ func sortWarnings(ws []string) []string {
 		}
 	}
 	return out
-}
-
-// projectFiles returns the compose files of a project entry and its dir.
-func projectFiles(path string) (files []string, dir string, err error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, "", err
-	}
-	if !fi.IsDir() {
-		return []string{path}, filepath.Dir(path), nil
-	}
-	for _, n := range composeFileNames {
-		f := filepath.Join(path, n)
-		if _, err := os.Stat(f); err == nil {
-			files = append(files, f)
-			break
-		}
-	}
-	if len(files) == 0 {
-		return nil, "", fmt.Errorf("%s: no compose.yaml in project directory", path)
-	}
-	base := strings.TrimSuffix(files[0], filepath.Ext(files[0]))
-	for _, ext := range []string{".override.yaml", ".override.yml"} {
-		if _, err := os.Stat(base + ext); err == nil {
-			files = append(files, base+ext)
-			break
-		}
-	}
-	return files, path, nil
 }

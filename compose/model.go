@@ -33,9 +33,13 @@ type (
 	RestartMode       = model.RestartMode
 	Restart           = model.Restart
 	Entry             = model.Entry
+	PullPolicy        = model.PullPolicy
 )
 
 const (
+	PullMissing            = model.PullMissing
+	PullAlways             = model.PullAlways
+	PullNever              = model.PullNever
 	MountBind              = model.MountBind
 	MountVolume            = model.MountVolume
 	MountTmpfs             = model.MountTmpfs

@@ -10,6 +10,10 @@ type options struct {
 	configRoot string
 	kube       KubeLoader // LoadDir only
 	unitCheck  func(name, value string) error
+	// selinux overrides whether the host enforces SELinux (tests).
+	selinux *bool
+	// arch overrides the host's architecture, GOARCH (tests).
+	arch string
 }
 
 // WithUnitCheck makes the loader check every x-berth.unit value with check
@@ -51,3 +55,10 @@ func collectOptions(opts []Option) options {
 	}
 	return o
 }
+
+// withSELinux makes the loader act as if the host had SELinux enabled or
+// not (tests).
+func withSELinux(enabled bool) Option { return func(o *options) { o.selinux = &enabled } }
+
+// withArch makes the loader act as on a host of this architecture (tests).
+func withArch(arch string) Option { return func(o *options) { o.arch = arch } }

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,16 +65,12 @@ func (ps *positions) addFile(path string) error {
 func (ps *positions) walk(file string, path []string, n *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Value == "<<" {
-				ps.walk(file, path, v) // YAML merge key: its fields belong here
-				continue
-			}
+		// Merged-in fields (`<<: *anchor`) belong here, at the anchor's line.
+		eachKey(n, func(k, v *yaml.Node) {
 			p := append(append([]string{}, path...), k.Value)
 			ps.at_[strings.Join(p, pathSep)] = fmt.Sprintf("%s:%d", file, k.Line)
 			ps.walk(file, p, v)
-		}
+		})
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
 			p := append(append([]string{}, path...), strconv.Itoa(i))
@@ -162,10 +159,21 @@ var composeErrPath = regexp.MustCompile(`\b(services|networks|volumes|secrets|co
 // mapping ("services additional properties 'a b' not allowed").
 var composeBadKey = regexp.MustCompile(`(?s)\b(services|networks|volumes|secrets|configs) additional properties '(.*)' not allowed`)
 
+// findInChain matches re against err and the errors it wraps: compose-go's
+// own wording may sit under a clearer message (explainSchemaError).
+func findInChain(re *regexp.Regexp, err error) []string {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if m := re.FindStringSubmatch(err.Error()); m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
 // locate prefixes a compose-go error with the file and line of the field it
 // names, when it names one that is written in the files.
 func (ps *positions) locate(err error) error {
-	if m := composeBadKey.FindStringSubmatch(err.Error()); m != nil {
+	if m := findInChain(composeBadKey, err); m != nil {
 		// A key the schema refuses, such as a service name with a space:
 		// the key's own line.
 		key := m[2]
@@ -180,7 +188,7 @@ func (ps *positions) locate(err error) error {
 	if m == "" {
 		return err
 	}
-	m = strings.NewReplacer("[", ".", "]", "").Replace(strings.TrimRight(m, "."))
+	m = strings.NewReplacer(".[", ".", "[", ".", "]", "").Replace(strings.TrimRight(m, "."))
 	path := strings.Split(m, ".")
 	for i := len(path); i > 1; i-- {
 		if at, ok := ps.at_[strings.Join(path[:i], pathSep)]; ok {
@@ -190,13 +198,59 @@ func (ps *positions) locate(err error) error {
 	return err
 }
 
+// eachKey calls fn for every key of the mapping m as YAML sees it: an alias
+// is followed, and the keys a merge key (`<<: *anchor` or `<<: [*a, *b]`)
+// brings in are visited too, with the nodes written in the anchor (so their
+// lines are the anchor's). A key written in m itself wins over a merged one,
+// and an earlier merge source wins over a later one, as in the merge.
 func eachKey(m *yaml.Node, fn func(k, v *yaml.Node)) {
-	if m == nil || m.Kind != yaml.MappingNode {
+	eachKeySeen(m, map[string]bool{}, 0, fn)
+}
+
+// maxMergeDepth bounds nested merges; yaml.v3 refuses alias cycles itself.
+const maxMergeDepth = 32
+
+func eachKeySeen(m *yaml.Node, seen map[string]bool, depth int, fn func(k, v *yaml.Node)) {
+	m = deref(m)
+	if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth {
 		return
 	}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		fn(m.Content[i], m.Content[i+1])
+		k, v := m.Content[i], m.Content[i+1]
+		if isMergeKey(k) {
+			merges = append(merges, v)
+			continue
+		}
+		if seen[k.Value] {
+			continue
+		}
+		seen[k.Value] = true
+		fn(k, v)
 	}
+	for _, src := range merges {
+		src = deref(src)
+		if src != nil && src.Kind == yaml.SequenceNode {
+			for _, e := range src.Content {
+				eachKeySeen(e, seen, depth+1, fn)
+			}
+			continue
+		}
+		eachKeySeen(src, seen, depth+1, fn)
+	}
+}
+
+// isMergeKey tells the YAML merge key `<<` from a quoted "<<" string key.
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "!!merge" || k.Tag == "" && k.Style == 0)
+}
+
+// deref follows alias nodes to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxMergeDepth; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // svcAt is a service's view of positions, building its messages.
@@ -218,4 +272,74 @@ func (c svcAt) errorf(field []string, format string, args ...any) error {
 // warnf records a warning in the same shape as errorf.
 func (c svcAt) warnf(field []string, format string, args ...any) {
 	c.l.warns = append(c.l.warns, fmt.Sprintf("%s: service %q: field %q: %s", c.at(field...), c.name, strings.Join(field, "."), fmt.Sprintf(format, args...)))
+}
+
+var envFileMissing = regexp.MustCompile(`env file (\S+) not found: `)
+
+// locateEnvFile names the compose file, line and service of an env_file
+// that compose-go reports missing, which its error leaves out.
+func (ps *positions) locateEnvFile(err error, projectDir string) error {
+	m := envFileMissing.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	missing := m[1]
+	for _, f := range ps.files {
+		var found error
+		eachKey(ps.docs[f], func(k, v *yaml.Node) {
+			if k.Value != "services" {
+				return
+			}
+			eachKey(v, func(name, svc *yaml.Node) {
+				eachKey(svc, func(fk, fv *yaml.Node) {
+					if fk.Value != "env_file" || found != nil {
+						return
+					}
+					for _, e := range envFileEntries(fv) {
+						for _, base := range []string{filepath.Dir(f), projectDir} {
+							p := e.Value
+							if !filepath.IsAbs(p) {
+								p = filepath.Join(base, p)
+							}
+							if p == missing {
+								found = &hintError{err: err, msg: fmt.Sprintf("%s:%d: service %q: env_file: %s does not exist (write {path: %s, required: false} to make it optional)",
+									f, e.Line, name.Value, missing, e.Value)}
+								return
+							}
+						}
+					}
+				})
+			})
+		})
+		if found != nil {
+			return found
+		}
+	}
+	return err
+}
+
+// envFileEntries returns the path nodes of an env_file value: a string, a
+// list of strings, or a list of {path, required} mappings.
+func envFileEntries(v *yaml.Node) []*yaml.Node {
+	v = deref(v)
+	if v == nil {
+		return nil
+	}
+	if v.Kind == yaml.ScalarNode {
+		return []*yaml.Node{v}
+	}
+	var out []*yaml.Node
+	for _, e := range v.Content {
+		e = deref(e)
+		if e.Kind == yaml.ScalarNode {
+			out = append(out, e)
+			continue
+		}
+		eachKey(e, func(k, pv *yaml.Node) {
+			if k.Value == "path" && pv.Kind == yaml.ScalarNode {
+				out = append(out, pv)
+			}
+		})
+	}
+	return out
 }

@@ -36,6 +36,8 @@ func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
 			add(c.errorf([]string{"image"}, "%v", err))
 		}
 	}
+	add(pullPolicy(c, sc.PullPolicy, &s))
+	add(platform(c, sc.Platform, l.opts))
 	add(l.process(c, sc, &s))
 	add(l.restart(c, sc, &s))
 	add(l.storage(c, sc, p, &s))
@@ -104,8 +106,12 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) error {
 	if driver != "" && driver != "journald" {
 		c.warnf([]string{field}, "driver %q is ignored; berth sends the container's output to journald", driver)
 	}
-	if len(sc.Links) > 0 {
-		c.warnf([]string{"links"}, "is ignored; services reach each other by service name anyway")
+	if sc.Deploy != nil {
+		switch sc.Deploy.Mode {
+		case "", "replicated", "global": // one host: one container either way
+		default:
+			c.warnf([]string{"deploy", "mode"}, "%q is not supported; berth runs one long-running container", sc.Deploy.Mode)
+		}
 	}
 	if sc.Deploy != nil && sc.Deploy.Replicas != nil && *sc.Deploy.Replicas > 1 {
 		c.warnf([]string{"deploy", "replicas"}, "%d replicas are not supported; berth runs one container", *sc.Deploy.Replicas)

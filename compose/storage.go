@@ -89,11 +89,15 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 			m.Source = filepath.Join(l.dir, m.Source)
 		}
 		if v.Bind != nil {
-			if v.Bind.Propagation != "" {
-				c.warnf(append(field, "bind", "propagation"), "%q is ignored; bind mounts are rprivate", v.Bind.Propagation)
+			switch p := v.Bind.Propagation; p {
+			case "", "rprivate":
+			case "private", "shared", "rshared", "slave", "rslave":
+				m.Propagation = p
+			default:
+				return m, c.errorf(append(field, "bind", "propagation"), "%q is not a propagation (valid: private, rprivate, shared, rshared, slave, rslave)", p)
 			}
 			if v.Bind.SELinux != "" {
-				c.warnf(field, "SELinux relabelling %q is ignored", v.Bind.SELinux)
+				l.relabel = append(l.relabel, c.at(field...))
 			}
 		}
 		fi, err := os.Stat(m.Source)
@@ -116,6 +120,9 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 			m.ContentHash = h
 		}
 	case types.VolumeTypeVolume:
+		if lm, ok, err := l.localVolumeMount(c, field, v); ok {
+			return lm, err
+		}
 		m.Type = MountVolume
 		if v.Source != "" {
 			vol, ok := p.Volumes[v.Source]

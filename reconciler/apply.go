@@ -195,7 +195,9 @@ func (r *Reconciler) pullAll(ctx context.Context, p *Plan) {
 	seen := map[string]bool{}
 	var refs []string
 	for _, c := range p.Changes {
-		if (c.Action == Create || c.Action == Recreate) && c.Desired != nil && !seen[c.Desired.Image] {
+		// pull_policy: never means the image must already be there; the
+		// launcher says so when it is not.
+		if (c.Action == Create || c.Action == Recreate) && c.Desired != nil && c.Desired.PullPolicy != compose.PullNever && !seen[c.Desired.Image] {
 			seen[c.Desired.Image] = true
 			refs = append(refs, c.Desired.Image)
 		}

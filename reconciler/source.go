@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -168,17 +169,28 @@ func (s *Source) forgetDeleted(present map[string]bool) {
 
 // fingerprint hashes the name, size, mode and mtime of everything under dir,
 // skipping hidden directories (.git): a changed file changes it, and a stat
-// walk is far cheaper than loading every project.
+// walk is far cheaper than loading every project. A symlinked project
+// directory directly under dir is walked too (compose.LoadDir follows it),
+// so editing a file inside it is noticed.
 func fingerprint(dir string) (uint64, error) {
 	h := fnv.New64a()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	if err := hashTree(h, dir, true); err != nil {
+		return 0, fmt.Errorf("scanning config dir: %w", err)
+	}
+	return h.Sum64(), nil
+}
+
+// hashTree writes the stat of everything under root into h; top follows
+// symlinked directories directly under root, one level only (no cycles).
+func hashTree(h io.Writer, root string, top bool) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != dir {
+			if errors.Is(err, fs.ErrNotExist) && path != root {
 				return nil // removed while walking; the next walk sees it
 			}
 			return err
 		}
-		if d.IsDir() && path != dir && strings.HasPrefix(d.Name(), ".") {
+		if d.IsDir() && path != root && strings.HasPrefix(d.Name(), ".") {
 			return filepath.SkipDir
 		}
 		fi, err := d.Info()
@@ -196,14 +208,13 @@ func fingerprint(dir string) (uint64, error) {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			if st, err := os.Stat(path); err == nil {
 				fmt.Fprintf(h, "->%d\x00%d\n", st.Size(), st.ModTime().UnixNano())
+				if st.IsDir() && top && filepath.Dir(path) == root && !strings.HasPrefix(d.Name(), ".") {
+					return hashTree(h, path+"/", false)
+				}
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("scanning config dir: %w", err)
-	}
-	return h.Sum64(), nil
 }
 
 // writeFileAtomic writes path through a temporary file and a rename, so a

@@ -37,7 +37,7 @@ func launchFromEnv() int {
 		return 2
 	}
 	d := deps{
-		ensure: func(ctx context.Context, o Options, ref string) (*imageInfo, error) {
+		ensure: func(ctx context.Context, o Options, ref string, _ compose.PullPolicy) (*imageInfo, error) {
 			return &imageInfo{Ref: ref, Digest: "sha256:test", Layers: []string{ls.Layer}}, nil
 		},
 		mount: image.Mount, unmount: image.Unmount, stdout: os.Stdout, stderr: os.Stderr,

@@ -78,7 +78,12 @@ func applyMounts(spec *specs.Spec, svc *compose.Service, st *storage) error {
 		target := path.Clean(m.Target)
 		switch m.Type {
 		case compose.MountBind, compose.MountVolume:
-			opts := []string{"rbind", "rprivate"}
+			prop := "rprivate"
+			if m.Propagation != "" {
+				prop = m.Propagation
+				raiseRootfsPropagation(spec, prop)
+			}
+			opts := []string{"rbind", prop}
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
@@ -135,6 +140,23 @@ func applyMounts(spec *specs.Spec, svc *compose.Service, st *storage) error {
 	spec.Mounts = append(spec.Mounts, user...)
 	spec.Root.Readonly = svc.ReadOnly
 	return nil
+}
+
+// raiseRootfsPropagation makes the container's root at least as open as a
+// bind mount's propagation, as docker does: a shared or slave bind below a
+// private root would receive no events from the host.
+func raiseRootfsPropagation(spec *specs.Spec, prop string) {
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	switch strings.TrimPrefix(prop, "r") {
+	case "shared":
+		spec.Linux.RootfsPropagation = "rshared"
+	case "slave":
+		if spec.Linux.RootfsPropagation != "rshared" {
+			spec.Linux.RootfsPropagation = "rslave"
+		}
+	}
 }
 
 // depth is the number of path elements of a clean absolute path.

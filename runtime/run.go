@@ -57,7 +57,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	}
 
 	t.mark("cleanup")
-	img, err := d.ensure(ctx, opts, svc.Image)
+	img, err := d.ensure(ctx, opts, svc.Image, svc.PullPolicy)
 	t.mark("image")
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "pulling ") {
@@ -201,7 +201,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	t.mark("exec")
 
 	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
-		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}}
+		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}, StopSignal: effectiveStopSignal(svc.StopSignal, img.Config.StopSignal)}
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}

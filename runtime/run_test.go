@@ -301,7 +301,7 @@ func testOptions(t *testing.T) Options {
 // testDeps bypasses the registry: the "image" is one layer, dir.
 func testDeps(t *testing.T, layer string, out *os.File) deps {
 	return deps{
-		ensure: func(ctx context.Context, o Options, ref string) (*imageInfo, error) {
+		ensure: func(ctx context.Context, o Options, ref string, _ compose.PullPolicy) (*imageInfo, error) {
 			return &imageInfo{Ref: ref, Digest: "sha256:test", Config: v1.Config{Cmd: []string{"sh"}}, Layers: []string{layer}}, nil
 		},
 		mount:   image.Mount,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,35 @@ type State struct {
 	// as docker's do, even after an entrypoint dropped PID 1's privileges.
 	// nil in the state of containers started by older versions.
 	User *User `json:"user,omitempty"`
+	// StopSignal is the signal that stops the container: the service's
+	// stop_signal, else the image's STOPSIGNAL; empty means SIGTERM (and
+	// in the state of containers started by older versions).
+	StopSignal string `json:"stop_signal,omitempty"`
+}
+
+// effectiveStopSignal is the service's stop_signal, else the image's
+// STOPSIGNAL (docker's order), "" for neither.
+func effectiveStopSignal(service, image string) string {
+	if service != "" {
+		return service
+	}
+	return image
+}
+
+// StopSignalFor returns the signal that stops the container id: the one
+// its state records (stop_signal, else the image's STOPSIGNAL), else
+// fallback, the unit's --signal. The units written before the state
+// recorded it pass stop_signal or SIGTERM as fallback, so they keep
+// working; reading the state lets an image's STOPSIGNAL apply too.
+func StopSignalFor(runDir, id, fallback string) string {
+	if id == "" {
+		return fallback
+	}
+	st, err := ReadState(runDir, id)
+	if err != nil || st.StopSignal == "" {
+		return fallback
+	}
+	return stopSignalName(strings.ToUpper(st.StopSignal))
 }
 
 // User is a resolved process identity.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/berth-dev/berth/compose"
@@ -67,6 +68,7 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 			return err
 		}
 	} else {
+		printProjectNames(out, a.entries)
 		printPlan(out, p, true)
 		if err := printPendingUpdates(out, g.StateDir, p); err != nil {
 			a.log.Warn("reading pending image updates", "err", err)
@@ -111,6 +113,20 @@ func hasEntry(entries []compose.Entry, name string) bool {
 		}
 	}
 	return false
+}
+
+// printProjectNames says which project an entry of the config dir became
+// when its name is not the entry's own (COMPOSE_PROJECT_NAME, `name:`, or
+// a normalised directory name such as Pihole-DoH → pihole-doh), so the
+// units plan lists can be traced back to their files.
+func printProjectNames(w io.Writer, entries []compose.Entry) {
+	for _, e := range entries {
+		base := filepath.Base(e.Path)
+		base = strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".yml")
+		if e.Name != "" && e.Name != base {
+			fmt.Fprintf(w, "project %s: %s\n", e.Name, e.Path)
+		}
+	}
 }
 
 func printPlan(w io.Writer, p *reconciler.Plan, showUnchanged bool) {

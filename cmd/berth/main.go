@@ -3,9 +3,12 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/berth-dev/berth/cmd/internal/launch"
 )
@@ -16,6 +19,11 @@ func main() {
 	if launch.ReExec() {
 		return
 	}
+	// compose-go prints its notices (unset variables, `version`, YAML 1.1
+	// booleans …) through logrus as bare "level=warning" lines; package
+	// compose reports the same cases as warnings with file and line, so
+	// these would only repeat them, once per load, without a line.
+	logrus.SetOutput(io.Discard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()

@@ -80,11 +80,28 @@ type DNSConfig struct {
 	Options     []string `json:"options,omitempty"`
 }
 
+// PullPolicy says when the launcher pulls a service's image.
+type PullPolicy string
+
+// The pull policies berth carries out; compose's refresh policies (daily,
+// weekly, every_<duration>) load as PullMissing, auto-update refreshes.
+const (
+	// PullMissing pulls only when the image is not in the store.
+	PullMissing PullPolicy = ""
+	// PullAlways pulls at every start, failing when the pull fails.
+	PullAlways PullPolicy = "always"
+	// PullNever never pulls: the image must be in the store already.
+	PullNever PullPolicy = "never"
+)
+
 // Service is one container and its unit.
 type Service struct {
 	Project string `json:"project"`
 	Name    string `json:"name"`
 	Image   string `json:"image"`
+	// PullPolicy is compose's pull_policy as the launcher applies it at
+	// every start: PullMissing (""), PullAlways or PullNever.
+	PullPolicy PullPolicy `json:"pull_policy,omitempty"`
 	// Entrypoint and Command are nil when the image's defaults apply. An
 	// empty non-nil slice clears the image's value, as in docker.
 	// omitzero, not omitempty: [] must survive the spec's JSON round trip.
@@ -231,6 +248,9 @@ type Mount struct {
 	// ContentHash is the content hash of a bind source under the config
 	// dir, so editing a mounted config file changes the spec hash.
 	ContentHash string `json:"content_hash,omitempty"`
+	// Propagation is a bind mount's propagation (private, rprivate,
+	// shared, rshared, slave, rslave); empty is rprivate.
+	Propagation string `json:"propagation,omitempty"`
 	// FSGroup is a Kubernetes pod's fsGroup for a volume: as the kubelet
 	// does, the volume is given to that group (setgid directories, group
 	// read-write) before the container starts.

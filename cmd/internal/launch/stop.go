@@ -25,6 +25,13 @@ func newStopContainerCommand() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The unit's environment names its container; its state says
+			// whether the image's STOPSIGNAL applies (no stop_signal).
+			id := ""
+			if p, svc := os.Getenv("BERTH_PROJECT"), os.Getenv("BERTH_SERVICE"); p != "" && svc != "" {
+				id = p + "-" + svc
+			}
+			sig = runtime.StopSignalFor(os.Getenv("BERTH_RUN_DIR"), id, sig)
 			s := unix.SignalNum(strings.ToUpper(sig))
 			if s == 0 {
 				return fmt.Errorf("unknown signal %q", sig)

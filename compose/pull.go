@@ -1,0 +1,30 @@
+package compose
+
+import "strings"
+
+// pullPolicy reads compose's pull_policy. always and never are carried out
+// by the launcher at every start; missing is berth's default; the refresh
+// policies (daily, weekly, every_<duration>) pull when missing, with a
+// warning pointing at auto-update, which refreshes tags; build cannot be
+// honoured (berth builds nothing).
+func pullPolicy(c svcAt, v string, s *Service) error {
+	field := []string{"pull_policy"}
+	switch v {
+	case "", "missing", "if_not_present":
+		s.PullPolicy = PullMissing
+	case "always":
+		s.PullPolicy = PullAlways
+	case "never":
+		s.PullPolicy = PullNever
+	case "build":
+		c.warnf(field, "%q is not supported (berth builds no images); the image %q is pulled when missing", v, s.Image)
+	default:
+		// daily, weekly, refresh, every_<n>[wdhms]…; compose-go's schema
+		// refused anything else already.
+		if v != "daily" && v != "weekly" && v != "refresh" && !strings.HasPrefix(v, "every_") {
+			return c.errorf(field, "%q is not a pull policy (valid: always, missing, never, daily, weekly, every_<duration>, build)", v)
+		}
+		c.warnf(field, "%q pulls like \"missing\"; to follow the tag, set x-berth.autoupdate: registry", v)
+	}
+	return nil
+}
