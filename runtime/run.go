@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
 
@@ -154,7 +155,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	if _, err := enterLauncherLeaf(unit); err != nil {
 		return err
 	}
-	c, err := libcontainer.Create(l.libcontainer, id, config)
+	c, err := createContainer(l.libcontainer, id, config)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
 	}
@@ -259,5 +260,22 @@ func waitExec(ctx context.Context, pid int, limit time.Duration) error {
 			return fmt.Errorf("container process %d did not exec its command within %v", pid, limit)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// createContainer creates id in libcontainer's root. Another container's
+// cleanup removes that shared root when it is empty (removeIfEmpty), so it
+// is made right before, and again if it went away in between: a pod's
+// members starting side by side failed with "mkdir
+// /run/berth/libcontainer/<id>: no such file or directory".
+func createContainer(root, id string, config *configs.Config) (*libcontainer.Container, error) {
+	for attempt := 1; ; attempt++ {
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return nil, err
+		}
+		c, err := libcontainer.Create(root, id, config)
+		if err == nil || attempt == 3 || !errors.Is(err, fs.ErrNotExist) {
+			return c, err
+		}
 	}
 }
