@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // healthChainProject: db becomes healthy only once /tmp/ready exists (3 s
@@ -214,21 +210,7 @@ func (e *berthEnv) healthPushSDHelper() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	img, err := BuildBusybox(WithLayer(Layer{Files: []File{{Path: "/bin/sdhelper", Content: b, Mode: 0o755}}}))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ref := e.registry + "/sdhelper:latest"
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
-		e.t.Fatalf("pushing %s: %v", ref, err)
-	}
-	return ref
+	return e.pushImage("sdhelper:latest", WithLayer(Layer{Files: []File{{Path: "/bin/sdhelper", Content: b, Mode: 0o755}}}))
 }
 
 // TestHealthLivenessRestarts: a Kubernetes liveness probe that fails past
