@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,25 @@ func TestParseGuestOutput(t *testing.T) {
 		if r.name == "TestBoot1/B" && !strings.Contains(r.output.String(), "boom") {
 			t.Errorf("B's output lost: %q", r.output.String())
 		}
+	}
+}
+
+// Under `make test` the harness runs as a sub-make's child; the package
+// list it reads must still be package names only (CI once got
+// "make[2]: Entering directory ..." in it and mmdebstrap failed).
+func TestMakePackagesUnderMake(t *testing.T) {
+	t.Setenv("MAKELEVEL", "2")
+	t.Setenv("MAKEFLAGS", "w")
+	pkgs, err := makePackages(context.Background(), "../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if strings.ContainsAny(p, ":/[") {
+			t.Fatalf("package list holds %q: %v", p, pkgs)
+		}
+	}
+	if !slices.Contains(pkgs, "nftables") {
+		t.Fatalf("DEB_PACKAGES lacks nftables: %v", pkgs)
 	}
 }

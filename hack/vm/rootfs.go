@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -20,14 +21,27 @@ var basePackages = []string{"linux-image-amd64", "systemd-sysv", "make"}
 
 // makePackages reads DEB_PACKAGES from the Makefile, the single source of
 // truth for what berth needs on a host.
+var debName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+
 func makePackages(ctx context.Context, repo string) ([]string, error) {
-	out, err := exec.CommandContext(ctx, "make", "-s", "-C", repo, "deb-packages").Output()
+	cmd := exec.CommandContext(ctx, "make", "-s", "--no-print-directory", "-C", repo, "deb-packages")
+	// Under `make test` this is a sub-make: without this the parent's flags
+	// make it print "Entering directory" lines among the packages.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "MAKEFLAGS=") || strings.HasPrefix(kv, "MFLAGS=") || strings.HasPrefix(kv, "MAKELEVEL=")
+	})
+	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("make deb-packages: %w", err)
 	}
 	pkgs := strings.Fields(string(out))
 	if len(pkgs) == 0 {
 		return nil, fmt.Errorf("make deb-packages printed no packages")
+	}
+	for _, p := range pkgs {
+		if !debName.MatchString(p) {
+			return nil, fmt.Errorf("make deb-packages printed %q, which is not a Debian package name", p)
+		}
 	}
 	return pkgs, nil
 }
