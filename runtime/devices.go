@@ -11,7 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // defaultDevicePerms are docker's cgroup permissions for a device.
@@ -21,7 +21,7 @@ const defaultDevicePerms = "rwm"
 // created at its target and allowed in the container's device cgroup with
 // its permissions. Privileged services get every host device and a device
 // cgroup that allows all, as docker does.
-func applyDevices(spec *specs.Spec, svc *compose.Service) error {
+func applyDevices(spec *specs.Spec, svc *model.Service) error {
 	if spec.Linux.Resources == nil {
 		spec.Linux.Resources = &specs.LinuxResources{}
 	}

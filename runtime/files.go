@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // defaultFileMode is docker's mode for secrets and configs without one.
@@ -19,7 +19,7 @@ const defaultFileMode = 0o444
 // reaches the state dir's disk), owned and moded as declared, and returns
 // the host path of each, by index. applyMounts bind-mounts them read-only
 // at their targets; cleanup removes them with the run dir.
-func writeFiles(l layout, files []compose.FileMount) ([]string, error) {
+func writeFiles(l layout, files []model.FileMount) ([]string, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -38,7 +38,7 @@ func writeFiles(l layout, files []compose.FileMount) ([]string, error) {
 	return out, nil
 }
 
-func writeFileMount(p string, f compose.FileMount) error {
+func writeFileMount(p string, f model.FileMount) error {
 	mode := fs.FileMode(f.Mode)
 	if mode == 0 {
 		mode = defaultFileMode

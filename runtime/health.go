@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Health states, as docker reports them.
@@ -101,7 +101,7 @@ type HealthResult struct {
 // period and has not passed yet, the round keeps checking at start_interval
 // until it passes or the period ends, so the timer itself only needs to
 // fire every interval.
-func CheckHealth(ctx context.Context, opts Options, svc *compose.Service) (*HealthResult, error) {
+func CheckHealth(ctx context.Context, opts Options, svc *model.Service) (*HealthResult, error) {
 	opts = opts.withDefaults()
 	l, err := newLayout(opts, svc.ID())
 	if err != nil {
@@ -122,7 +122,7 @@ func CheckHealth(ctx context.Context, opts Options, svc *compose.Service) (*Heal
 
 // checkRound runs the due probes once and says how long to wait before the
 // next round of the start phase (0: the round is over).
-func checkRound(ctx context.Context, opts Options, l layout, svc *compose.Service) (*HealthResult, time.Duration, error) {
+func checkRound(ctx context.Context, opts Options, l layout, svc *model.Service) (*HealthResult, time.Duration, error) {
 	st, err := ReadState(opts.RunDir, svc.ID())
 	if err != nil || !alive(st.Pid) {
 		return nil, 0, ErrNotRunning
@@ -143,7 +143,7 @@ func checkRound(ctx context.Context, opts Options, l layout, svc *compose.Servic
 	res := &HealthResult{Record: rec}
 	var wait time.Duration
 	for _, p := range []struct {
-		h    *compose.Health
+		h    *model.Health
 		stat **ProbeStatus
 	}{{svc.Health, &rec.Health}, {svc.Liveness, &rec.Liveness}} {
 		if p.h == nil {
@@ -179,7 +179,7 @@ func checkRound(ctx context.Context, opts Options, l layout, svc *compose.Servic
 	return res, wait, nil
 }
 
-func inStartPeriod(h *compose.Health, started, now time.Time) bool {
+func inStartPeriod(h *model.Health, started, now time.Time) bool {
 	return h.StartPeriod > 0 && now.Before(started.Add(h.StartPeriod))
 }
 
@@ -193,7 +193,7 @@ func orDur(d, def time.Duration) time.Duration {
 // record applies docker's rules: a pass makes the probe healthy and resets
 // the streak; a failure counts towards retries, except during the start
 // period before the first pass.
-func record(ps *ProbeStatus, h *compose.Health, r probeResult, startPeriod bool) {
+func record(ps *ProbeStatus, h *model.Health, r probeResult, startPeriod bool) {
 	ps.LastCheck = time.Now().UTC()
 	ps.LastExitCode = r.code
 	ps.LastOutput = r.output
@@ -262,7 +262,7 @@ func alive(pid int) bool {
 // or interval without a start period) until it passes, recording each
 // result as the timer would. It fails when the probe turns unhealthy or the
 // container exits; systemd's TimeoutStartSec bounds the whole wait.
-func waitHealthy(ctx context.Context, opts Options, svc *compose.Service) error {
+func waitHealthy(ctx context.Context, opts Options, svc *model.Service) error {
 	l, err := newLayout(opts, svc.ID())
 	if err != nil {
 		return err

@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestHealthRecordRules: docker's rules for a probe's status.
 func TestHealthRecordRules(t *testing.T) {
-	h := &compose.Health{Retries: 2}
+	h := &model.Health{Retries: 2}
 	pass, fail := probeResult{code: 0, output: "ok"}, probeResult{code: 1, output: "no"}
 	ps := &ProbeStatus{Status: HealthStarting}
 
@@ -40,7 +40,7 @@ func TestHealthRecordRules(t *testing.T) {
 	// Without a start period the first failures count; default retries 3.
 	ps = &ProbeStatus{Status: HealthStarting}
 	for range 3 {
-		record(ps, &compose.Health{}, fail, false)
+		record(ps, &model.Health{}, fail, false)
 	}
 	if ps.Status != HealthUnhealthy {
 		t.Fatalf("default retries: %+v", ps)
@@ -49,11 +49,11 @@ func TestHealthRecordRules(t *testing.T) {
 
 func TestInStartPeriod(t *testing.T) {
 	start := time.Now()
-	h := &compose.Health{StartPeriod: time.Minute}
+	h := &model.Health{StartPeriod: time.Minute}
 	if !inStartPeriod(h, start, start.Add(time.Second)) || inStartPeriod(h, start, start.Add(2*time.Minute)) {
 		t.Error("start period bounds")
 	}
-	if inStartPeriod(&compose.Health{}, start, start) {
+	if inStartPeriod(&model.Health{}, start, start) {
 		t.Error("no start period")
 	}
 }

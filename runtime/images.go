@@ -8,7 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -23,7 +23,7 @@ type imageInfo struct {
 // deps are the launcher's links to the outside; Run uses the real image
 // store and systemd's stdio, tests swap parts of them.
 type deps struct {
-	ensure  func(ctx context.Context, o Options, ref string, policy compose.PullPolicy) (*imageInfo, error)
+	ensure  func(ctx context.Context, o Options, ref string, policy model.PullPolicy) (*imageInfo, error)
 	mount   func(target, upper, work string, layers []string) error
 	unmount func(target string) error
 	stdout  io.Writer // *os.File normally: the journal stream, handed straight to the container
@@ -35,7 +35,7 @@ type deps struct {
 
 // ensureFromStore makes ref present in the store under <state>/images as
 // the service's pull_policy says (ensureByPolicy).
-func ensureFromStore(ctx context.Context, o Options, ref string, policy compose.PullPolicy) (*imageInfo, error) {
+func ensureFromStore(ctx context.Context, o Options, ref string, policy model.PullPolicy) (*imageInfo, error) {
 	l, err := newLayout(o, "x")
 	if err != nil {
 		return nil, err
@@ -63,11 +63,11 @@ var _ imageSource = (*image.Store)(nil)
 // ensureByPolicy carries out compose's pull_policy at a start: always
 // pulls (a failed pull fails the start, as in docker compose), never only
 // takes what the store has, and missing pulls when the image is absent.
-func ensureByPolicy(ctx context.Context, s imageSource, ref string, policy compose.PullPolicy) (*image.Image, error) {
+func ensureByPolicy(ctx context.Context, s imageSource, ref string, policy model.PullPolicy) (*image.Image, error) {
 	switch policy {
-	case compose.PullAlways:
+	case model.PullAlways:
 		return s.Pull(ctx, ref)
-	case compose.PullNever:
+	case model.PullNever:
 		img, err := s.Get(ctx, ref)
 		if errors.Is(err, image.ErrNotFound) {
 			return nil, fmt.Errorf("image %s is not in the store and pull_policy is never (berth pull it, or change the policy): %w", ref, err)

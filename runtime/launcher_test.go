@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -26,7 +26,7 @@ const launcherEnv = "BERTH_TEST_LAUNCHER"
 
 type launchSpec struct {
 	Opts    Options
-	Service compose.Service
+	Service model.Service
 	Layer   string
 }
 
@@ -37,7 +37,7 @@ func launchFromEnv() int {
 		return 2
 	}
 	d := deps{
-		ensure: func(ctx context.Context, o Options, ref string, _ compose.PullPolicy) (*imageInfo, error) {
+		ensure: func(ctx context.Context, o Options, ref string, _ model.PullPolicy) (*imageInfo, error) {
 			return &imageInfo{Ref: ref, Digest: "sha256:test", Layers: []string{ls.Layer}}, nil
 		},
 		mount: image.Mount, unmount: image.Unmount, stdout: os.Stdout, stderr: os.Stderr,
@@ -64,7 +64,7 @@ func TestLauncherExitsAndContainerKeepsRunning(t *testing.T) {
 	opts := testOptions(t)
 	opts.Log = nil
 	notes := listenNotify(t)
-	svc := compose.Service{Project: "berthtest", Name: "detached", Image: "test/busybox",
+	svc := model.Service{Project: "berthtest", Name: "detached", Image: "test/busybox",
 		Command: []string{"sh", "-c", "echo early; sleep 1; echo late; sleep 30"}}
 	spec, err := json.Marshal(launchSpec{Opts: opts, Service: svc, Layer: busyboxRootfs(t)})
 	if err != nil {

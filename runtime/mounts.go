@@ -11,7 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // storage is what prepareStorage made on the host for a service: the host
@@ -28,7 +28,7 @@ type storage struct {
 // bind sources, and the secret and config files in the run dir. On error,
 // what it made is removed again: volumes it created here, and the files
 // (the container's run and state dirs are removed by cleanup).
-func prepareStorage(opts Options, l layout, svc *compose.Service, rootfs string) (*storage, error) {
+func prepareStorage(opts Options, l layout, svc *model.Service, rootfs string) (*storage, error) {
 	st := &storage{sources: make([]string, len(svc.Mounts))}
 	for i, m := range svc.Mounts {
 		src, made, err := hostSource(opts.StateDir, l, svc, i, rootfs)
@@ -69,7 +69,7 @@ const defaultShmSize = 64 << 20
 // read_only and shm_size. A service mount replaces a default mount at the
 // same destination (as in docker); mounts are ordered so that a parent
 // directory is mounted before what is mounted below it.
-func applyMounts(spec *specs.Spec, svc *compose.Service, st *storage) error {
+func applyMounts(spec *specs.Spec, svc *model.Service, st *storage) error {
 	var user []specs.Mount
 	for i, m := range svc.Mounts {
 		if !path.IsAbs(m.Target) {
@@ -77,7 +77,7 @@ func applyMounts(spec *specs.Spec, svc *compose.Service, st *storage) error {
 		}
 		target := path.Clean(m.Target)
 		switch m.Type {
-		case compose.MountBind, compose.MountVolume:
+		case model.MountBind, model.MountVolume:
 			prop := "rprivate"
 			if m.Propagation != "" {
 				prop = m.Propagation
@@ -88,7 +88,7 @@ func applyMounts(spec *specs.Spec, svc *compose.Service, st *storage) error {
 				opts = append(opts, "ro")
 			}
 			user = append(user, specs.Mount{Destination: target, Type: "bind", Source: st.sources[i], Options: opts})
-		case compose.MountTmpfs:
+		case model.MountTmpfs:
 			opts := slices.Clone(tmpfsOptions)
 			mode := m.Mode
 			if mode == 0 {
@@ -167,7 +167,7 @@ func depth(p string) int {
 	return strings.Count(p, "/")
 }
 
-func fileKind(f compose.FileMount) string {
+func fileKind(f model.FileMount) string {
 	if f.Secret {
 		return "secret"
 	}

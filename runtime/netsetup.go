@@ -6,7 +6,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/network"
 )
 
@@ -23,7 +23,7 @@ func netLauncher(opts Options) *network.Launcher {
 
 // setupNetwork gives svc its network (see network.Launcher.Setup); dir is
 // the container's run dir, where the hosts and resolv.conf files live.
-func setupNetwork(ctx context.Context, opts Options, dir string, svc *compose.Service) (*network.Container, error) {
+func setupNetwork(ctx context.Context, opts Options, dir string, svc *model.Service) (*network.Container, error) {
 	return netLauncher(opts).Setup(ctx, dir, svc)
 }
 

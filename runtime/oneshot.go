@@ -10,7 +10,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // ExitError is the non-zero exit status of a container run to completion;
@@ -26,13 +26,13 @@ func (e *ExitError) Error() string { return fmt.Sprintf("container exited with s
 // berth) forwards the service's stop signal to the container. This is a
 // oneshot unit's ExecStart: its start job, and so the ordering of
 // service_completed_successfully dependents, ends with the container.
-func RunToCompletion(ctx context.Context, opts Options, svc *compose.Service) error {
+func RunToCompletion(ctx context.Context, opts Options, svc *model.Service) error {
 	d := defaultDeps()
 	d.wait = true
 	return run(ctx, opts, svc, d)
 }
 
-func runToCompletion(ctx context.Context, opts Options, svc *compose.Service, l layout, proc *libcontainer.Process, pid int, digest string, d deps) error {
+func runToCompletion(ctx context.Context, opts Options, svc *model.Service, l layout, proc *libcontainer.Process, pid int, digest string, d deps) error {
 	log := opts.Log.With("container", svc.ID())
 	st := &State{ID: svc.ID(), Pid: pid, Image: svc.Image, Digest: digest, Started: time.Now().UTC()}
 	if err := writeState(l.stateFile, st); err != nil {

@@ -12,7 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/network"
 )
 
@@ -27,8 +27,8 @@ type PodSandbox struct {
 	// Networks are the addresses apply reserved for the pod, by berth
 	// network; the pinned netns is attached to them once, with Ports (the
 	// containers' hostPorts) published onto the pod's address.
-	Networks map[string]compose.NetworkAttachment
-	Ports    []compose.Port
+	Networks map[string]model.NetworkAttachment
+	Ports    []model.Port
 }
 
 // podNamespaces are the namespaces a pod's containers share, by the name
@@ -187,7 +187,7 @@ func CleanupPod(ctx context.Context, opts Options, project string) error {
 
 // joinPod makes a pod member's spec join the pod's pinned namespaces
 // instead of making its own. The hostname is the pod's, set by RunPod.
-func joinPod(spec *specs.Spec, runDir string, svc *compose.Service) error {
+func joinPod(spec *specs.Spec, runDir string, svc *model.Service) error {
 	if svc.Pod == "" {
 		return nil
 	}

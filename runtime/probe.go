@@ -19,7 +19,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // maxProbeOutput is how much of a check's output is kept (docker: 4 KiB).
@@ -37,7 +37,7 @@ func failed(format string, args ...any) probeResult {
 // runProbe runs one check of h against container id (PID 1 = pid), bounded
 // by the probe's timeout. A timeout or an error starting the check is a
 // failed check with exit code -1, as in docker.
-func runProbe(ctx context.Context, l layout, id string, st *State, h *compose.Health) probeResult {
+func runProbe(ctx context.Context, l layout, id string, st *State, h *model.Health) probeResult {
 	pid := st.Pid
 	timeout := orDur(h.Timeout, defaultHealthTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -156,7 +156,7 @@ func tcpProbe(ctx context.Context, pid, port int) probeResult {
 
 // httpProbe passes on a 2xx or 3xx answer (redirects not followed), as
 // Kubernetes' httpGet probe, from inside the container's network namespace.
-func httpProbe(ctx context.Context, pid int, g *compose.HTTPProbe) probeResult {
+func httpProbe(ctx context.Context, pid int, g *model.HTTPProbe) probeResult {
 	scheme := strings.ToLower(g.Scheme)
 	if scheme == "" {
 		scheme = "http"

@@ -10,7 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/user"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // defaultPath is docker's PATH for images that set none.
@@ -20,7 +20,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // as docker does: a nil slice keeps the image's value, an empty non-nil one
 // clears it, and setting the entrypoint drops the image's Cmd unless the
 // service also sets a command.
-func commandLine(svc *compose.Service, img v1.Config) ([]string, error) {
+func commandLine(svc *model.Service, img v1.Config) ([]string, error) {
 	entrypoint := img.Entrypoint
 	cmd := img.Cmd
 	if svc.Entrypoint != nil {
@@ -70,7 +70,7 @@ func environment(img []string, svc map[string]string, hostname, home string) []s
 }
 
 // workingDir is the service's directory, else the image's, else "/".
-func workingDir(svc *compose.Service, img v1.Config) string {
+func workingDir(svc *model.Service, img v1.Config) string {
 	switch {
 	case svc.WorkingDir != "":
 		return svc.WorkingDir
@@ -100,7 +100,7 @@ func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
 }
 
 // userSpec is the service's user, else the image's.
-func userSpec(svc *compose.Service, img v1.Config) string {
+func userSpec(svc *model.Service, img v1.Config) string {
 	if svc.User != "" {
 		return svc.User
 	}

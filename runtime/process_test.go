@@ -8,7 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func TestCommandLineFollowsDockerRules(t *testing.T) {
@@ -33,7 +33,7 @@ func TestCommandLineFollowsDockerRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svc := &compose.Service{Entrypoint: tt.entrypoint, Command: tt.command}
+			svc := &model.Service{Entrypoint: tt.entrypoint, Command: tt.command}
 			got, err := commandLine(svc, tt.img)
 			if tt.wantErr {
 				if err == nil {
@@ -84,13 +84,13 @@ func TestEnvironmentOverlaysImageSorted(t *testing.T) {
 }
 
 func TestWorkingDirPrecedence(t *testing.T) {
-	if got := workingDir(&compose.Service{WorkingDir: "/svc"}, v1.Config{WorkingDir: "/img"}); got != "/svc" {
+	if got := workingDir(&model.Service{WorkingDir: "/svc"}, v1.Config{WorkingDir: "/img"}); got != "/svc" {
 		t.Fatalf("service working dir: got %q", got)
 	}
-	if got := workingDir(&compose.Service{}, v1.Config{WorkingDir: "/img"}); got != "/img" {
+	if got := workingDir(&model.Service{}, v1.Config{WorkingDir: "/img"}); got != "/img" {
 		t.Fatalf("image working dir: got %q", got)
 	}
-	if got := workingDir(&compose.Service{}, v1.Config{}); got != "/" {
+	if got := workingDir(&model.Service{}, v1.Config{}); got != "/" {
 		t.Fatalf("default working dir: got %q", got)
 	}
 }
@@ -136,10 +136,10 @@ func TestResolveUserAgainstRootfs(t *testing.T) {
 }
 
 func TestUserSpecPrefersService(t *testing.T) {
-	if got := userSpec(&compose.Service{User: "svc"}, v1.Config{User: "img"}); got != "svc" {
+	if got := userSpec(&model.Service{User: "svc"}, v1.Config{User: "img"}); got != "svc" {
 		t.Fatalf("got %q", got)
 	}
-	if got := userSpec(&compose.Service{}, v1.Config{User: "img"}); got != "img" {
+	if got := userSpec(&model.Service{}, v1.Config{User: "img"}); got != "img" {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -6,7 +6,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestBindPropagation: a bind's propagation reaches the OCI mount options,
@@ -21,7 +21,7 @@ func TestBindPropagation(t *testing.T) {
 		{"shared", "shared", "rshared"},
 	} {
 		spec := &specs.Spec{Root: &specs.Root{}, Linux: &specs.Linux{}}
-		svc := &compose.Service{Mounts: []compose.Mount{{Type: compose.MountBind, Source: "/srv", Target: "/srv", Propagation: tc.prop}}}
+		svc := &model.Service{Mounts: []model.Mount{{Type: model.MountBind, Source: "/srv", Target: "/srv", Propagation: tc.prop}}}
 		if err := applyMounts(spec, svc, &storage{sources: []string{"/srv"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -39,15 +39,15 @@ func (f *fakeImages) Ensure(ctx context.Context, ref string) (*image.Image, erro
 // when absent.
 func TestEnsureByPolicy(t *testing.T) {
 	for _, tc := range []struct {
-		policy compose.PullPolicy
+		policy model.PullPolicy
 		have   bool
 		calls  string
 		err    string
 	}{
-		{compose.PullMissing, false, "ensure", ""},
-		{compose.PullAlways, true, "pull", ""},
-		{compose.PullNever, true, "get", ""},
-		{compose.PullNever, false, "get", "pull_policy is never"},
+		{model.PullMissing, false, "ensure", ""},
+		{model.PullAlways, true, "pull", ""},
+		{model.PullNever, true, "get", ""},
+		{model.PullNever, false, "get", "pull_policy is never"},
 	} {
 		f := &fakeImages{have: tc.have}
 		_, err := ensureByPolicy(context.Background(), f, "registry.test/app:1", tc.policy)

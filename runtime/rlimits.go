@@ -10,7 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // rlimitTypes maps compose's ulimit names to the kernel's resources.
@@ -39,7 +39,7 @@ var rlimitTypes = map[string]int{
 // error naming both: raising it silently or lowering it silently would both
 // surprise; raise LimitNOFILE= (etc.) of berth's unit instead. A negative
 // value (compose's -1) means unlimited.
-func rlimits(ulimits map[string]compose.Ulimit, own func(resource int) (unix.Rlimit, error)) ([]specs.POSIXRlimit, error) {
+func rlimits(ulimits map[string]model.Ulimit, own func(resource int) (unix.Rlimit, error)) ([]specs.POSIXRlimit, error) {
 	names := make([]string, 0, len(ulimits))
 	for n := range ulimits {
 		names = append(names, n)
@@ -120,7 +120,7 @@ func processRlimits(in []specs.POSIXRlimit) ([]configs.Rlimit, error) {
 	return out, nil
 }
 
-func hasNofile(ulimits map[string]compose.Ulimit) bool {
+func hasNofile(ulimits map[string]model.Ulimit) bool {
 	for n := range ulimits {
 		if strings.EqualFold(n, "nofile") {
 			return true

@@ -15,7 +15,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -29,7 +29,7 @@ import (
 // Before returning it waits for the service's readiness: READY=1 from the
 // container (NotifyContainer) or its first passing health check
 // (NotifyHealthy), so the unit becomes active only then.
-func Run(ctx context.Context, opts Options, svc *compose.Service) error {
+func Run(ctx context.Context, opts Options, svc *model.Service) error {
 	return run(ctx, opts, svc, defaultDeps())
 }
 
@@ -43,7 +43,7 @@ func defaultDeps() deps {
 	}
 }
 
-func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retErr error) {
+func run(ctx context.Context, opts Options, svc *model.Service, d deps) (retErr error) {
 	opts = opts.withDefaults()
 	id := svc.ID()
 	l, err := newLayout(opts, id)
@@ -128,7 +128,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		return err
 	}
 	var proxy *notifyProxy
-	if svc.Notify == compose.NotifyContainer && !d.wait {
+	if svc.Notify == model.NotifyContainer && !d.wait {
 		if proxy, err = newNotifyProxy(l); err != nil {
 			return err
 		}
@@ -217,7 +217,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest, "took", t.String())
 
 	switch svc.Notify {
-	case compose.NotifyContainer:
+	case model.NotifyContainer:
 		if err := proxy.waitReady(ctx, pid, log); err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func run(ctx context.Context, opts Options, svc *compose.Service, d deps) (retEr
 		proxy.handOver(os.Getenv("NOTIFY_SOCKET"), log)
 		log.Info("container is ready", "by", "READY=1", "took", t.String())
 		return nil
-	case compose.NotifyHealthy:
+	case model.NotifyHealthy:
 		if err := waitHealthy(ctx, opts, svc); err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -36,7 +36,7 @@ func TestRunStartsContainerAndCleanupRemovesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	svc := &compose.Service{Project: "berthtest", Name: "hello", Image: "test/busybox",
+	svc := &model.Service{Project: "berthtest", Name: "hello", Image: "test/busybox",
 		Command: []string{"sh", "-c", "echo hello; sleep 30"}}
 	id := svc.ID()
 	if err := run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), out)); err != nil {
@@ -137,7 +137,7 @@ func TestRunStartsContainerAndCleanupRemovesEverything(t *testing.T) {
 func TestRunWithInitReapsAndForwards(t *testing.T) {
 	e := newRunEnv(t)
 	opts, outPath := e.opts, e.outPath
-	svc := &compose.Service{Project: "berthtest", Name: "init", Image: "test/busybox", Init: true,
+	svc := &model.Service{Project: "berthtest", Name: "init", Image: "test/busybox", Init: true,
 		Command: []string{"sleep", "30"}}
 	st := e.start(t, svc, busyboxRootfs(t))
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid))
@@ -178,7 +178,7 @@ func TestRunFailsClearlyAndLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &compose.Service{Project: "berthtest", Name: "broken", Image: "127.0.0.1:1/missing:latest",
+	svc := &model.Service{Project: "berthtest", Name: "broken", Image: "127.0.0.1:1/missing:latest",
 		Command: []string{"true"}}
 
 	t.Run("image cannot be pulled", func(t *testing.T) {
@@ -269,7 +269,7 @@ func newRunEnv(t *testing.T) *runEnv {
 // start runs svc on the one-layer image layer, with its output to e.out,
 // and returns its state; when the test ends the container is cleaned up
 // (a no-op if the test did) and its init reaped.
-func (e *runEnv) start(t *testing.T, svc *compose.Service, layer string) *State {
+func (e *runEnv) start(t *testing.T, svc *model.Service, layer string) *State {
 	t.Helper()
 	if err := run(context.Background(), e.opts, svc, testDeps(t, layer, e.out)); err != nil {
 		t.Fatalf("run: %v", err)
@@ -301,7 +301,7 @@ func testOptions(t *testing.T) Options {
 // testDeps bypasses the registry: the "image" is one layer, dir.
 func testDeps(t *testing.T, layer string, out *os.File) deps {
 	return deps{
-		ensure: func(ctx context.Context, o Options, ref string, _ compose.PullPolicy) (*imageInfo, error) {
+		ensure: func(ctx context.Context, o Options, ref string, _ model.PullPolicy) (*imageInfo, error) {
 			return &imageInfo{Ref: ref, Digest: "sha256:test", Config: v1.Config{Cmd: []string{"sh"}}, Layers: []string{layer}}, nil
 		},
 		mount:   image.Mount,

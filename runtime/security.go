@@ -10,7 +10,7 @@ import (
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // allCapsKeyword is docker's cap_add / cap_drop value for every capability.
@@ -22,7 +22,7 @@ const allCapsKeyword = "ALL"
 // cap_drop ALL starts from nothing and adds cap_add; otherwise the default
 // set minus cap_drop plus cap_add. Names are accepted with or without the
 // CAP_ prefix, in any case; an unknown name is an error.
-func capabilities(sec compose.Security) ([]string, error) {
+func capabilities(sec model.Security) ([]string, error) {
 	all, err := supportedCaps()
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func supportedCaps() ([]string, error) {
 // and for privileged services lifts the masked and read-only paths and makes
 // /sys writable, as docker does. The seccomp profile is set last by
 // applySeccomp, because it depends on the capabilities.
-func applySecurity(spec *specs.Spec, svc *compose.Service) error {
+func applySecurity(spec *specs.Spec, svc *model.Service) error {
 	sec := svc.Security
 	caps, err := capabilities(sec)
 	if err != nil {
@@ -171,7 +171,7 @@ const seccompUnconfined = "unconfined"
 // applySeccomp sets docker's default profile, none for unconfined or
 // privileged services (as docker), or the docker-format JSON profile at the
 // path in Security.Seccomp.
-func applySeccomp(spec *specs.Spec, sec compose.Security) error {
+func applySeccomp(spec *specs.Spec, sec model.Security) error {
 	switch {
 	case sec.Seccomp == seccompUnconfined || sec.Privileged:
 		spec.Linux.Seccomp = nil

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // listenFDsStart is the first fd systemd passes (SD_LISTEN_FDS_START).
@@ -19,7 +19,7 @@ const listenFDsStart = 3
 // find them: LISTEN_FDS, LISTEN_PID=1 (its PID 1) and LISTEN_FDNAMES. A
 // socket's name in the model wins over systemd's (one FileDescriptorName
 // covers a whole .socket unit). Without sockets for us, it returns nothing.
-func inheritedSockets(svc *compose.Service) (files []*os.File, env []string, err error) {
+func inheritedSockets(svc *model.Service) (files []*os.File, env []string, err error) {
 	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 		if len(svc.Sockets) > 0 {
 			return nil, nil, fmt.Errorf("service is socket-activated but systemd passed no sockets (start its .socket unit, not the service)")

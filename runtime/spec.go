@@ -8,7 +8,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // defaultCaps is docker's default capability set (moby's
@@ -41,7 +41,7 @@ const initMountPoint = "/.berth/init"
 
 // specInput is everything the OCI spec is built from.
 type specInput struct {
-	svc         *compose.Service
+	svc         *model.Service
 	img         *imageInfo
 	rootfs      string      // absolute path of the mounted rootfs
 	cgroupsPath string      // absolute cgroup path, see containerCgroup
@@ -133,7 +133,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 
 // hostname is the service's hostname, else its name (docker compose uses
 // the container id; the service name is what peers know it by).
-func hostname(svc *compose.Service) string {
+func hostname(svc *model.Service) string {
 	if svc.Hostname != "" {
 		return svc.Hostname
 	}

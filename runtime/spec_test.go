@@ -12,7 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // specRootfs is a fake image rootfs with users and groups.
@@ -24,7 +24,7 @@ func specRootfs(t *testing.T) string {
 	return root
 }
 
-func specFor(t *testing.T, svc *compose.Service, st *storage) (*specs.Spec, error) {
+func specFor(t *testing.T, svc *model.Service, st *storage) (*specs.Spec, error) {
 	t.Helper()
 	if svc.Project == "" {
 		svc.Project = "p"
@@ -42,7 +42,7 @@ func specFor(t *testing.T, svc *compose.Service, st *storage) (*specs.Spec, erro
 		cgroupsPath: "/unit/p-web", storage: st})
 }
 
-func mustSpec(t *testing.T, svc *compose.Service, st *storage) *specs.Spec {
+func mustSpec(t *testing.T, svc *model.Service, st *storage) *specs.Spec {
 	t.Helper()
 	s, err := specFor(t, svc, st)
 	if err != nil {
@@ -64,11 +64,11 @@ func wantErr(t *testing.T, err error, parts ...string) {
 }
 
 func TestSpecProcessIdentity(t *testing.T) {
-	s := mustSpec(t, &compose.Service{Name: "web"}, nil)
+	s := mustSpec(t, &model.Service{Name: "web"}, nil)
 	if s.Hostname != "web" || s.Domainname != "" || !slices.Contains(s.Process.Env, "HOSTNAME=web") {
 		t.Fatalf("default hostname %q domain %q env %v, want the service name", s.Hostname, s.Domainname, s.Process.Env)
 	}
-	s = mustSpec(t, &compose.Service{Name: "web", Hostname: "front", Domainname: "example.org", User: "app",
+	s = mustSpec(t, &model.Service{Name: "web", Hostname: "front", Domainname: "example.org", User: "app",
 		GroupAdd: []string{"audio", "4242", "video"}}, nil)
 	if s.Hostname != "front" || s.Domainname != "example.org" || !slices.Contains(s.Process.Env, "HOSTNAME=front") {
 		t.Fatalf("hostname %q domain %q", s.Hostname, s.Domainname)
@@ -81,16 +81,16 @@ func TestSpecProcessIdentity(t *testing.T) {
 	if s.Process.User.UID != 1000 || s.Process.User.GID != 1000 {
 		t.Fatalf("user %+v", s.Process.User)
 	}
-	_, err := specFor(t, &compose.Service{GroupAdd: []string{"nosuchgroup"}}, nil)
+	_, err := specFor(t, &model.Service{GroupAdd: []string{"nosuchgroup"}}, nil)
 	wantErr(t, err, "group_add", "nosuchgroup")
 }
 
 func TestSpecRunAsNonRoot(t *testing.T) {
-	_, err := specFor(t, &compose.Service{Security: compose.Security{RunAsNonRoot: true}}, nil)
+	_, err := specFor(t, &model.Service{Security: model.Security{RunAsNonRoot: true}}, nil)
 	wantErr(t, err, "run_as_non_root", "uid 0")
-	_, err = specFor(t, &compose.Service{User: "0:1000", Security: compose.Security{RunAsNonRoot: true}}, nil)
+	_, err = specFor(t, &model.Service{User: "0:1000", Security: model.Security{RunAsNonRoot: true}}, nil)
 	wantErr(t, err, "run_as_non_root")
-	mustSpec(t, &compose.Service{User: "app", Security: compose.Security{RunAsNonRoot: true}}, nil)
+	mustSpec(t, &model.Service{User: "app", Security: model.Security{RunAsNonRoot: true}}, nil)
 }
 
 func TestSpecCapabilities(t *testing.T) {
@@ -103,20 +103,20 @@ func TestSpecCapabilities(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		sec  compose.Security
+		sec  model.Security
 		want []string
 	}{
-		{"default", compose.Security{}, defaultCaps},
-		{"drop one, add one, any spelling", compose.Security{CapDrop: []string{"net_raw"}, CapAdd: []string{"SYS_ADMIN", "cap_chown"}},
+		{"default", model.Security{}, defaultCaps},
+		{"drop one, add one, any spelling", model.Security{CapDrop: []string{"net_raw"}, CapAdd: []string{"SYS_ADMIN", "cap_chown"}},
 			append(without(defaultCaps, "CAP_NET_RAW"), "CAP_SYS_ADMIN")},
-		{"add ALL minus drops", compose.Security{CapAdd: []string{"ALL"}, CapDrop: []string{"CAP_CHOWN"}}, without(all, "CAP_CHOWN")},
-		{"drop ALL keeps only adds", compose.Security{CapDrop: []string{"all"}, CapAdd: []string{"NET_BIND_SERVICE"}}, []string{"CAP_NET_BIND_SERVICE"}},
-		{"drop ALL", compose.Security{CapDrop: []string{"ALL"}}, nil},
-		{"privileged", compose.Security{Privileged: true, CapDrop: []string{"ALL"}}, all},
+		{"add ALL minus drops", model.Security{CapAdd: []string{"ALL"}, CapDrop: []string{"CAP_CHOWN"}}, without(all, "CAP_CHOWN")},
+		{"drop ALL keeps only adds", model.Security{CapDrop: []string{"all"}, CapAdd: []string{"NET_BIND_SERVICE"}}, []string{"CAP_NET_BIND_SERVICE"}},
+		{"drop ALL", model.Security{CapDrop: []string{"ALL"}}, nil},
+		{"privileged", model.Security{Privileged: true, CapDrop: []string{"ALL"}}, all},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := mustSpec(t, &compose.Service{Security: tt.sec}, nil)
+			s := mustSpec(t, &model.Service{Security: tt.sec}, nil)
 			c := s.Process.Capabilities
 			for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted} {
 				if !slices.Equal(set, tt.want) {
@@ -128,7 +128,7 @@ func TestSpecCapabilities(t *testing.T) {
 			}
 		})
 	}
-	_, err = specFor(t, &compose.Service{Security: compose.Security{CapAdd: []string{"CAP_FLY"}}}, nil)
+	_, err = specFor(t, &model.Service{Security: model.Security{CapAdd: []string{"CAP_FLY"}}}, nil)
 	wantErr(t, err, "cap_add", "CAP_FLY")
 	// A capability berth itself lacks (some sandboxes drop
 	// CAP_SYS_RESOURCE) cannot be granted: a clear error, not a failed start.
@@ -137,18 +137,18 @@ func TestSpecCapabilities(t *testing.T) {
 		if slices.Contains(all, name) {
 			continue
 		}
-		_, err = specFor(t, &compose.Service{Security: compose.Security{CapAdd: []string{name}}}, nil)
+		_, err = specFor(t, &model.Service{Security: model.Security{CapAdd: []string{name}}}, nil)
 		wantErr(t, err, "cap_add", name, "bounding set")
 		break
 	}
 }
 
 func TestSpecPrivilegedLiftsConfinement(t *testing.T) {
-	def := mustSpec(t, &compose.Service{}, nil)
+	def := mustSpec(t, &model.Service{}, nil)
 	if def.Linux.Seccomp == nil || len(def.Linux.MaskedPaths) == 0 || len(def.Linux.ReadonlyPaths) == 0 {
 		t.Fatal("default spec lacks seccomp or masked/readonly paths")
 	}
-	s := mustSpec(t, &compose.Service{Security: compose.Security{Privileged: true}}, nil)
+	s := mustSpec(t, &model.Service{Security: model.Security{Privileged: true}}, nil)
 	if s.Linux.Seccomp != nil || s.Linux.MaskedPaths != nil || s.Linux.ReadonlyPaths != nil {
 		t.Fatalf("privileged keeps seccomp %v masked %v readonly %v", s.Linux.Seccomp != nil, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
 	}
@@ -167,27 +167,27 @@ func TestSpecPrivilegedLiftsConfinement(t *testing.T) {
 }
 
 func TestSpecNoNewPrivilegesAndSeccomp(t *testing.T) {
-	if s := mustSpec(t, &compose.Service{}, nil); s.Process.NoNewPrivileges {
+	if s := mustSpec(t, &model.Service{}, nil); s.Process.NoNewPrivileges {
 		t.Fatal("no_new_privileges set by default")
 	}
-	if s := mustSpec(t, &compose.Service{Security: compose.Security{NoNewPrivileges: true}}, nil); !s.Process.NoNewPrivileges {
+	if s := mustSpec(t, &model.Service{Security: model.Security{NoNewPrivileges: true}}, nil); !s.Process.NoNewPrivileges {
 		t.Fatal("no_new_privileges not set")
 	}
-	if s := mustSpec(t, &compose.Service{Security: compose.Security{Seccomp: "unconfined"}}, nil); s.Linux.Seccomp != nil {
+	if s := mustSpec(t, &model.Service{Security: model.Security{Seccomp: "unconfined"}}, nil); s.Linux.Seccomp != nil {
 		t.Fatal("seccomp=unconfined kept a profile")
 	}
 	profile := filepath.Join(t.TempDir(), "profile.json")
 	writeFile(t, profile, `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"}]}`)
-	s := mustSpec(t, &compose.Service{Security: compose.Security{Seccomp: profile}}, nil)
+	s := mustSpec(t, &model.Service{Security: model.Security{Seccomp: profile}}, nil)
 	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno || len(s.Linux.Seccomp.Syscalls) != 1 ||
 		!slices.Equal(s.Linux.Seccomp.Syscalls[0].Names, []string{"read", "write", "exit_group"}) {
 		t.Fatalf("profile from file: %+v", s.Linux.Seccomp)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	writeFile(t, bad, `{"defaultAction":`)
-	_, err := specFor(t, &compose.Service{Security: compose.Security{Seccomp: bad}}, nil)
+	_, err := specFor(t, &model.Service{Security: model.Security{Seccomp: bad}}, nil)
 	wantErr(t, err, "seccomp", bad)
-	_, err = specFor(t, &compose.Service{Security: compose.Security{Seccomp: "/no/such/profile.json"}}, nil)
+	_, err = specFor(t, &model.Service{Security: model.Security{Seccomp: "/no/such/profile.json"}}, nil)
 	wantErr(t, err, "seccomp", "/no/such/profile.json")
 }
 
@@ -196,12 +196,12 @@ func TestSpecUlimits(t *testing.T) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
 		t.Fatal(err)
 	}
-	s := mustSpec(t, &compose.Service{}, nil)
+	s := mustSpec(t, &model.Service{}, nil)
 	n := min(uint64(defaultNofile), own.Max)
 	if want := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: n, Hard: n}}; !slices.Equal(s.Process.Rlimits, want) {
 		t.Fatalf("default rlimits %v, want %v", s.Process.Rlimits, want)
 	}
-	s = mustSpec(t, &compose.Service{Security: compose.Security{Ulimits: map[string]compose.Ulimit{
+	s = mustSpec(t, &model.Service{Security: model.Security{Ulimits: map[string]model.Ulimit{
 		"nproc": {Soft: 50, Hard: 100}, "nofile": {Soft: 200, Hard: 300}, "core": {Soft: -1, Hard: -1}}}}, nil)
 	want := []specs.POSIXRlimit{
 		{Type: "RLIMIT_CORE", Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY},
@@ -222,35 +222,35 @@ func TestSpecUlimits(t *testing.T) {
 		t.Fatalf("processRlimits = %+v, %v", rl, err)
 	}
 	// Above berth's own hard limit: an error naming both numbers.
-	_, err := rlimits(map[string]compose.Ulimit{"nofile": {Soft: 10, Hard: 5000}},
+	_, err := rlimits(map[string]model.Ulimit{"nofile": {Soft: 10, Hard: 5000}},
 		func(int) (unix.Rlimit, error) { return unix.Rlimit{Cur: 1024, Max: 4096}, nil })
 	wantErr(t, err, "nofile", "5000", "4096", "berth's own hard limit")
-	_, err = specFor(t, &compose.Service{Security: compose.Security{Ulimits: map[string]compose.Ulimit{"wings": {Soft: 1, Hard: 1}}}}, nil)
+	_, err = specFor(t, &model.Service{Security: model.Security{Ulimits: map[string]model.Ulimit{"wings": {Soft: 1, Hard: 1}}}}, nil)
 	wantErr(t, err, "ulimits", "wings", "nofile")
-	_, err = specFor(t, &compose.Service{Security: compose.Security{Ulimits: map[string]compose.Ulimit{"nproc": {Soft: 10, Hard: 5}}}}, nil)
+	_, err = specFor(t, &model.Service{Security: model.Security{Ulimits: map[string]model.Ulimit{"nproc": {Soft: 10, Hard: 5}}}}, nil)
 	wantErr(t, err, "nproc", "soft limit 10", "hard limit 5")
 }
 
 func TestSpecSysctls(t *testing.T) {
-	s := mustSpec(t, &compose.Service{Security: compose.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "65536"}}}, nil)
+	s := mustSpec(t, &model.Service{Security: model.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "65536"}}}, nil)
 	if s.Linux.Sysctl["net.ipv4.ip_forward"] != "1" || s.Linux.Sysctl["kernel.msgmax"] != "65536" {
 		t.Fatalf("sysctls %v", s.Linux.Sysctl)
 	}
-	_, err := specFor(t, &compose.Service{NetworkMode: "host", Security: compose.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}}, nil)
+	_, err := specFor(t, &model.Service{NetworkMode: "host", Security: model.Security{Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}}}, nil)
 	wantErr(t, err, "net.ipv4.ip_forward", "network_mode host")
-	mustSpec(t, &compose.Service{NetworkMode: "host", Security: compose.Security{Sysctls: map[string]string{"kernel.msgmax": "1"}}}, nil)
+	mustSpec(t, &model.Service{NetworkMode: "host", Security: model.Security{Sysctls: map[string]string{"kernel.msgmax": "1"}}}, nil)
 }
 
 func TestSpecMounts(t *testing.T) {
-	svc := &compose.Service{
-		Mounts: []compose.Mount{
-			{Type: compose.MountVolume, Source: "p_data", Target: "/var/lib/data/"},
-			{Type: compose.MountBind, Source: "/srv/conf", Target: "/etc/app", ReadOnly: true},
-			{Type: compose.MountTmpfs, Target: "/run/cache", Size: 8 << 20, Mode: 0o700},
-			{Type: compose.MountTmpfs, Target: "/tmp"},
-			{Type: compose.MountVolume, Target: "/var"},
+	svc := &model.Service{
+		Mounts: []model.Mount{
+			{Type: model.MountVolume, Source: "p_data", Target: "/var/lib/data/"},
+			{Type: model.MountBind, Source: "/srv/conf", Target: "/etc/app", ReadOnly: true},
+			{Type: model.MountTmpfs, Target: "/run/cache", Size: 8 << 20, Mode: 0o700},
+			{Type: model.MountTmpfs, Target: "/tmp"},
+			{Type: model.MountVolume, Target: "/var"},
 		},
-		Files:    []compose.FileMount{{Secret: true, Name: "db", Target: "/run/secrets/db"}},
+		Files:    []model.FileMount{{Secret: true, Name: "db", Target: "/run/secrets/db"}},
 		ReadOnly: true,
 	}
 	st := &storage{sources: []string{"/state/volumes/p_data/_data", "/srv/conf", "", "", "/state/c/anon/4"}, files: []string{"/run/c/files/0"}}
@@ -294,7 +294,7 @@ func TestSpecMounts(t *testing.T) {
 		t.Fatalf("/var is mounted after /var/lib/data: %v", order)
 	}
 
-	s = mustSpec(t, &compose.Service{ShmSize: 256 << 20}, nil)
+	s = mustSpec(t, &model.Service{ShmSize: 256 << 20}, nil)
 	n := 0
 	for _, m := range s.Mounts {
 		if m.Destination == "/dev/shm" {
@@ -308,7 +308,7 @@ func TestSpecMounts(t *testing.T) {
 		t.Fatalf("%d /dev/shm mounts", n)
 	}
 	// A service mount at a default destination replaces the default.
-	s = mustSpec(t, &compose.Service{Mounts: []compose.Mount{{Type: compose.MountTmpfs, Target: "/dev/shm", Size: 1 << 20}}},
+	s = mustSpec(t, &model.Service{Mounts: []model.Mount{{Type: model.MountTmpfs, Target: "/dev/shm", Size: 1 << 20}}},
 		&storage{sources: []string{""}})
 	for _, m := range s.Mounts {
 		if m.Destination == "/dev/shm" && !slices.Contains(m.Options, "size=1048576") {
@@ -316,16 +316,16 @@ func TestSpecMounts(t *testing.T) {
 		}
 	}
 
-	_, err := specFor(t, &compose.Service{Mounts: []compose.Mount{{Type: compose.MountTmpfs, Target: "/a"}, {Type: compose.MountTmpfs, Target: "/a/"}}}, nil)
+	_, err := specFor(t, &model.Service{Mounts: []model.Mount{{Type: model.MountTmpfs, Target: "/a"}, {Type: model.MountTmpfs, Target: "/a/"}}}, nil)
 	wantErr(t, err, "two mounts at /a")
-	_, err = specFor(t, &compose.Service{Mounts: []compose.Mount{{Type: "nfs", Target: "/a"}}}, nil)
+	_, err = specFor(t, &model.Service{Mounts: []model.Mount{{Type: "nfs", Target: "/a"}}}, nil)
 	wantErr(t, err, "unknown mount type", "nfs")
-	_, err = specFor(t, &compose.Service{Mounts: []compose.Mount{{Type: compose.MountTmpfs, Target: "rel"}}}, nil)
+	_, err = specFor(t, &model.Service{Mounts: []model.Mount{{Type: model.MountTmpfs, Target: "rel"}}}, nil)
 	wantErr(t, err, "not an absolute path")
 }
 
 func TestSpecDevices(t *testing.T) {
-	s := mustSpec(t, &compose.Service{Devices: []compose.Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}}}, nil)
+	s := mustSpec(t, &model.Service{Devices: []model.Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}}}, nil)
 	i := slices.IndexFunc(s.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == "/dev/mynull" })
 	if i < 0 {
 		t.Fatalf("no /dev/mynull in %+v", s.Linux.Devices)
@@ -342,13 +342,13 @@ func TestSpecDevices(t *testing.T) {
 	if rules[0].Allow || rules[0].Access != "rwm" {
 		t.Fatalf("first device rule %+v, want runc's deny-all", rules[0])
 	}
-	s = mustSpec(t, &compose.Service{Devices: []compose.Device{{Source: "/dev/zero"}}}, nil)
+	s = mustSpec(t, &model.Service{Devices: []model.Device{{Source: "/dev/zero"}}}, nil)
 	if last := s.Linux.Resources.Devices[len(s.Linux.Resources.Devices)-1]; last.Access != "rwm" {
 		t.Fatalf("default device permissions %q, want rwm", last.Access)
 	}
-	_, err := specFor(t, &compose.Service{Devices: []compose.Device{{Source: "/etc/passwd"}}}, nil)
+	_, err := specFor(t, &model.Service{Devices: []model.Device{{Source: "/etc/passwd"}}}, nil)
 	wantErr(t, err, "/etc/passwd", "not a device")
-	_, err = specFor(t, &compose.Service{Devices: []compose.Device{{Source: "/dev/null", Permissions: "rwx"}}}, nil)
+	_, err = specFor(t, &model.Service{Devices: []model.Device{{Source: "/dev/null", Permissions: "rwx"}}}, nil)
 	wantErr(t, err, "permissions", "rwx")
 }
 
@@ -356,8 +356,8 @@ func TestSpecDevices(t *testing.T) {
 // unit's and must not carry limits of its own, which could only loosen or
 // hide the unit's MemoryMax, CPUQuota, TasksMax.
 func TestSpecLeavesResourcesToTheUnit(t *testing.T) {
-	s := mustSpec(t, &compose.Service{Resources: compose.Resources{MemoryMax: 16 << 20, CPUs: 0.5, PidsMax: 10},
-		Devices: []compose.Device{{Source: "/dev/null"}}}, nil)
+	s := mustSpec(t, &model.Service{Resources: model.Resources{MemoryMax: 16 << 20, CPUs: 0.5, PidsMax: 10},
+		Devices: []model.Device{{Source: "/dev/null"}}}, nil)
 	r := s.Linux.Resources
 	if r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil || len(r.HugepageLimits) != 0 || r.Unified != nil {
 		t.Fatalf("container cgroup carries limits: %+v", r)

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func TestEnsureVolumeCopiesImageContentOnce(t *testing.T) {
@@ -103,7 +103,7 @@ func TestWriteFilesModeOwnerContent(t *testing.T) {
 	if err := os.MkdirAll(l.runDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	paths, err := writeFiles(l, []compose.FileMount{
+	paths, err := writeFiles(l, []model.FileMount{
 		{Secret: true, Name: "db", Target: "/run/secrets/db", Content: []byte("s3cret"), UID: 1000, GID: 2000, Mode: 0o400},
 		{Name: "conf", Target: "/conf", Content: []byte("a=1\n")},
 	})
@@ -132,7 +132,7 @@ func TestWriteFilesModeOwnerContent(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("files dir mode %v, %v; want 0700", fi.Mode(), err)
 	}
-	if _, err := writeFiles(l, []compose.FileMount{{Name: "x", Mode: 0o10000}}); err == nil {
+	if _, err := writeFiles(l, []model.FileMount{{Name: "x", Mode: 0o10000}}); err == nil {
 		t.Fatal("mode 10000 accepted")
 	}
 }
@@ -169,21 +169,21 @@ func TestRunStorageAndSecurity(t *testing.T) {
 		t.Fatal("neither /dev/loop-control nor /dev/fuse exists on this host (load the loop or fuse module)")
 	}
 
-	svc := &compose.Service{Project: "berthtest", Name: "store", Image: "test/busybox", Hostname: "box", Domainname: "example.org",
+	svc := &model.Service{Project: "berthtest", Name: "store", Image: "test/busybox", Hostname: "box", Domainname: "example.org",
 		Command: []string{"sh", "-c", "echo v > /var/lib/app/written; touch /rootfile 2>/dev/null && echo rootrw || echo rootro; echo t > /scratch/x && echo tmpfsrw; echo x > /dev/other-null && echo devok; true < /dev/ronly && echo ronly-read; true 2>/dev/null >/dev/ronly && echo ronly-writable || echo ronly-denied; cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_unprivileged_port_start; echo done; sleep 30"},
-		Mounts: []compose.Mount{
-			{Type: compose.MountVolume, Source: "berthtest_data", Target: "/var/lib/app"},
-			{Type: compose.MountVolume, Target: "/anon"},
-			{Type: compose.MountBind, Source: bindDir, SubPath: "sub", Target: "/conf", ReadOnly: true},
-			{Type: compose.MountTmpfs, Target: "/scratch", Size: 1 << 20},
+		Mounts: []model.Mount{
+			{Type: model.MountVolume, Source: "berthtest_data", Target: "/var/lib/app"},
+			{Type: model.MountVolume, Target: "/anon"},
+			{Type: model.MountBind, Source: bindDir, SubPath: "sub", Target: "/conf", ReadOnly: true},
+			{Type: model.MountTmpfs, Target: "/scratch", Size: 1 << 20},
 		},
-		Files:    []compose.FileMount{{Secret: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("hunter2"), UID: 1000, GID: 1000, Mode: 0o400}},
+		Files:    []model.FileMount{{Secret: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("hunter2"), UID: 1000, GID: 1000, Mode: 0o400}},
 		ReadOnly: true,
 		ShmSize:  32 << 20,
 		GroupAdd: []string{"4242"},
-		Devices:  []compose.Device{{Source: "/dev/null", Target: "/dev/other-null"}, {Source: ronly, Target: "/dev/ronly", Permissions: "r"}},
-		Security: compose.Security{CapDrop: []string{"ALL"}, CapAdd: []string{"NET_BIND_SERVICE", "KILL"}, NoNewPrivileges: true,
-			Ulimits: map[string]compose.Ulimit{"nproc": {Soft: 77, Hard: 88}},
+		Devices:  []model.Device{{Source: "/dev/null", Target: "/dev/other-null"}, {Source: ronly, Target: "/dev/ronly", Permissions: "r"}},
+		Security: model.Security{CapDrop: []string{"ALL"}, CapAdd: []string{"NET_BIND_SERVICE", "KILL"}, NoNewPrivileges: true,
+			Ulimits: map[string]model.Ulimit{"nproc": {Soft: 77, Hard: 88}},
 			Sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "99"}},
 	}
 	pid := e.start(t, svc, layer).Pid
@@ -269,9 +269,9 @@ func TestRunFailureRemovesVolumeItCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := testOptions(t)
-	svc := &compose.Service{Project: "berthtest", Name: "fail", Image: "test/busybox", Command: []string{"/no/such/binary"},
-		Mounts: []compose.Mount{{Type: compose.MountVolume, Source: "berthtest_new", Target: "/data"}},
-		Files:  []compose.FileMount{{Secret: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("x")}}}
+	svc := &model.Service{Project: "berthtest", Name: "fail", Image: "test/busybox", Command: []string{"/no/such/binary"},
+		Mounts: []model.Mount{{Type: model.MountVolume, Source: "berthtest_new", Target: "/data"}},
+		Files:  []model.FileMount{{Secret: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("x")}}}
 	err = run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), os.Stdout))
 	if err == nil {
 		t.Fatal("run of a missing binary succeeded")
@@ -281,7 +281,7 @@ func TestRunFailureRemovesVolumeItCreated(t *testing.T) {
 		t.Errorf("volume created by a failed start is left: %v", err)
 	}
 
-	svc.Mounts = append(svc.Mounts, compose.Mount{Type: compose.MountBind, Source: "/etc", SubPath: "../..", Target: "/x"})
+	svc.Mounts = append(svc.Mounts, model.Mount{Type: model.MountBind, Source: "/etc", SubPath: "../..", Target: "/x"})
 	err = run(context.Background(), opts, svc, testDeps(t, busyboxRootfs(t), os.Stdout))
 	if err == nil || !strings.Contains(err.Error(), "sub_path") {
 		t.Fatalf("run with an escaping sub_path = %v", err)
@@ -296,8 +296,8 @@ func TestRunFailureRemovesVolumeItCreated(t *testing.T) {
 // devices, a writable /sys, as docker's --privileged.
 func TestRunPrivileged(t *testing.T) {
 	e := newRunEnv(t)
-	svc := &compose.Service{Project: "berthtest", Name: "priv", Image: "test/busybox", Command: []string{"sleep", "30"},
-		Security: compose.Security{Privileged: true}}
+	svc := &model.Service{Project: "berthtest", Name: "priv", Image: "test/busybox", Command: []string{"sleep", "30"},
+		Security: model.Security{Privileged: true}}
 	st := e.start(t, svc, busyboxRootfs(t))
 	status := procStatus(t, st.Pid)
 	if status["CapEff"] != procStatus(t, os.Getpid())["CapBnd"] {

@@ -15,7 +15,7 @@ import (
 	"github.com/moby/go-archive"
 	"golang.org/x/sys/unix"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Named volumes (local driver) live in <state>/volumes/<name>/_data, as in
@@ -63,7 +63,7 @@ func ensureVolume(stateDir, name, project, imageDir string) (data string, create
 	}
 	defer unlock()
 
-	dir, err := compose.Path(root, name)
+	dir, err := model.Path(root, name)
 	if err != nil {
 		return "", false, err
 	}
@@ -237,10 +237,10 @@ func lockFile(path string) (func(), error) {
 // ones made in the container's state dir, missing bind sources created as
 // directories (docker compose's short syntax does the same), and sub_path
 // applied. made lists volumes created here, for cleanup on failure.
-func hostSource(stateDir string, l layout, svc *compose.Service, i int, rootfs string) (src string, made string, err error) {
+func hostSource(stateDir string, l layout, svc *model.Service, i int, rootfs string) (src string, made string, err error) {
 	m := svc.Mounts[i]
 	switch m.Type {
-	case compose.MountBind:
+	case model.MountBind:
 		if !filepath.IsAbs(m.Source) {
 			return "", "", fmt.Errorf("bind source %q is not an absolute path", m.Source)
 		}
@@ -257,7 +257,7 @@ func hostSource(stateDir string, l layout, svc *compose.Service, i int, rootfs s
 			return "", "", fmt.Errorf("bind source: %w", err)
 		}
 		return src, "", nil
-	case compose.MountVolume:
+	case model.MountVolume:
 		imageDir := ""
 		if m.SubPath == "" {
 			if imageDir, err = imagePath(rootfs, m.Target); err != nil {

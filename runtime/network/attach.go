@@ -15,7 +15,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Networker attaches network namespaces to berth networks through libcni.
@@ -48,7 +48,7 @@ type Attachment struct {
 	Network string
 	IP      string
 	MAC     string
-	Ports   []compose.Port
+	Ports   []model.Port
 }
 
 // AttachNetns connects the namespace pinned at netnsPath to each network,

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // innerEnv marks the re-executed test process that runs inside its own
@@ -101,11 +101,11 @@ func TestAttachDetachNoLeaks(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
 	sh(t, "ip link set lo up")
 	base := rules(t)
-	svc := compose.Service{Name: "web", Networks: att(""), Ports: []compose.Port{
+	svc := model.Service{Name: "web", Networks: att(""), Ports: []model.Port{
 		{HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 80, Protocol: "tcp"},
 		{HostPort: 18053, ContainerPort: 53, Protocol: "udp"},
 	}}
-	entries := []compose.Entry{testProject("leak", map[string]compose.Network{"default": {}}, svc)}
+	entries := []model.Entry{testProject("leak", map[string]model.Network{"default": {}}, svc)}
 	if err := Prepare(ctx, p, entries, nil, true); err != nil || entries[0].Err != nil {
 		t.Fatal(err, entries[0].Err)
 	}
@@ -166,7 +166,7 @@ func TestAttachDetachNoLeaks(t *testing.T) {
 	}
 
 	// The project drops the service and the network: GC removes both.
-	entries = []compose.Entry{testProject("leak", map[string]compose.Network{})}
+	entries = []model.Entry{testProject("leak", map[string]model.Network{})}
 	if err := GC(ctx, p, l.PluginDir, entries, nil, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Container is what the launcher applies to a container's OCI spec.
@@ -48,7 +48,7 @@ func (l *Launcher) networker() (*Networker, error) {
 // apply reserved them), the namespace of another container, the host's,
 // or loopback only. It writes hosts, resolv.conf and hostname into dir (the
 // container's run dir). On error everything it made is removed again.
-func (l *Launcher) Setup(ctx context.Context, dir string, svc *compose.Service) (_ *Container, retErr error) {
+func (l *Launcher) Setup(ctx context.Context, dir string, svc *model.Service) (_ *Container, retErr error) {
 	id := svc.ID()
 	hostname := svc.Hostname
 	if hostname == "" {
@@ -139,7 +139,7 @@ func (l *Launcher) Setup(ctx context.Context, dir string, svc *compose.Service) 
 }
 
 // attach pins a new namespace for svc and connects it to its networks.
-func (l *Launcher) attach(ctx context.Context, svc *compose.Service, path string, info *netInfo) error {
+func (l *Launcher) attach(ctx context.Context, svc *model.Service, path string, info *netInfo) error {
 	if err := CreateNetns(path); err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (l *Launcher) attach(ctx context.Context, svc *compose.Service, path string
 // attachNetworks connects the namespace pinned at path to nets (each with
 // the address apply reserved) as container id; ports are published on the
 // first network that is not internal. It returns the addresses by network.
-func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map[string]compose.NetworkAttachment, ports []compose.Port) (map[string]string, error) {
+func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map[string]model.NetworkAttachment, ports []model.Port) (map[string]string, error) {
 	n, err := l.networker()
 	if err != nil {
 		return nil, err
@@ -184,18 +184,18 @@ func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map
 
 // targetID resolves network_mode service:NAME (a service of the same
 // project) or container:NAME (a container_name or container id).
-func (l *Launcher) targetID(svc *compose.Service, mode, name string) (string, error) {
+func (l *Launcher) targetID(svc *model.Service, mode, name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("network_mode %s: missing name", mode)
 	}
 	if mode == "service" {
-		if err := compose.CheckID(svc.Project, name); err != nil {
+		if err := model.CheckID(svc.Project, name); err != nil {
 			return "", fmt.Errorf("network_mode %s: %w", mode, err)
 		}
 		return svc.Project + "-" + name, nil
 	}
 	if project, service, ok := ContainerPeer(svc.NetworkMode); ok {
-		if err := compose.CheckID(project, service); err != nil {
+		if err := model.CheckID(project, service); err != nil {
 			return "", fmt.Errorf("network_mode %s: %w", mode, err)
 		}
 		return project + "-" + service, nil
@@ -209,7 +209,7 @@ func (l *Launcher) targetID(svc *compose.Service, mode, name string) (string, er
 			}
 		}
 	}
-	if err := compose.Elem(name); err != nil {
+	if err := model.Elem(name); err != nil {
 		return "", fmt.Errorf("network_mode %s: %w", mode, err)
 	}
 	return name, nil

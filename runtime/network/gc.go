@@ -14,7 +14,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/vishvananda/netlink"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // GC removes what no loaded project declares any more, after apply (or an
@@ -37,7 +37,7 @@ import (
 // Running containers keep their attachments: each holds a reservation and
 // its pinned namespace. Projects whose files failed to load keep
 // everything; with only set, only those projects are considered.
-func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry, only []string, log *slog.Logger) error {
+func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, only []string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -47,7 +47,7 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry,
 	}
 	defer unlock()
 
-	loaded := map[string]*compose.Project{} // projects GC may judge
+	loaded := map[string]*model.Project{} // projects GC may judge
 	known := map[string]bool{}              // every project with a config entry
 	for _, e := range entries {
 		known[e.Name] = true
@@ -55,7 +55,7 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []compose.Entry,
 			loaded[e.Name] = e.Project
 		}
 	}
-	judged := func(project string) (*compose.Project, bool) {
+	judged := func(project string) (*model.Project, bool) {
 		if pr, ok := loaded[project]; ok {
 			return pr, true
 		}
@@ -194,7 +194,7 @@ func gcPins(p Paths, holders map[string]bool, log *slog.Logger) error {
 // keys are berth network names once Prepare ran, compose keys before; both
 // are understood, so GC never drops a running service's reservation (and
 // with it, its attachment) because its caller loaded without Prepare.
-func declaresMember(pr *compose.Project, service, network string) bool {
+func declaresMember(pr *model.Project, service, network string) bool {
 	if pr == nil {
 		return false
 	}
@@ -216,7 +216,7 @@ func declaresMember(pr *compose.Project, service, network string) bool {
 	return false
 }
 
-func declaresNetwork(pr *compose.Project, name string) bool {
+func declaresNetwork(pr *model.Project, name string) bool {
 	if pr == nil {
 		return false
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestGCStaleAttachments: attachments whose cleanup was killed half-way
@@ -21,12 +21,12 @@ func TestGCStaleAttachments(t *testing.T) {
 	ctx := context.Background()
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
 	sh(t, "ip link set lo up")
-	web := compose.Service{Name: "web", Networks: att(""), Ports: []compose.Port{{HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 80, Protocol: "tcp"}}}
-	db := compose.Service{Name: "db", Networks: att("")}
+	web := model.Service{Name: "web", Networks: att(""), Ports: []model.Port{{HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 80, Protocol: "tcp"}}}
+	db := model.Service{Name: "db", Networks: att("")}
 	// mk loads the project as apply does: networks prepared.
-	mk := func(svcs ...compose.Service) []compose.Entry {
+	mk := func(svcs ...model.Service) []model.Entry {
 		t.Helper()
-		entries := []compose.Entry{testProject("gc", map[string]compose.Network{"default": {}}, svcs...)}
+		entries := []model.Entry{testProject("gc", map[string]model.Network{"default": {}}, svcs...)}
 		if err := Prepare(ctx, p, entries, nil, true); err != nil || entries[0].Err != nil {
 			t.Fatal(err, entries[0].Err)
 		}
@@ -34,7 +34,7 @@ func TestGCStaleAttachments(t *testing.T) {
 	}
 	entries := mk(web, db)
 	l := &Launcher{Paths: p, PluginDir: os.Getenv("BERTH_TEST_CNI")}
-	setup := func(s *compose.Service) {
+	setup := func(s *model.Service) {
 		t.Helper()
 		dir := filepath.Join(p.RunDir, "containers", s.ID())
 		if err := os.MkdirAll(dir, 0o700); err != nil {

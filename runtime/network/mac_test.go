@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func TestAddrMAC(t *testing.T) {
@@ -50,14 +50,14 @@ func TestRecreateKeepsMAC(t *testing.T) {
 	ctx := context.Background()
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
 	sh(t, "ip link set lo up")
-	entries := []compose.Entry{testProject("mac", map[string]compose.Network{"default": {}},
-		compose.Service{Name: "web", Networks: att("")}, compose.Service{Name: "db", Networks: att("")})}
+	entries := []model.Entry{testProject("mac", map[string]model.Network{"default": {}},
+		model.Service{Name: "web", Networks: att("")}, model.Service{Name: "db", Networks: att("")})}
 	if err := Prepare(ctx, p, entries, nil, true); err != nil || entries[0].Err != nil {
 		t.Fatal(err, entries[0].Err)
 	}
 	web, db := &entries[0].Project.Services[0], &entries[0].Project.Services[1]
 	l := &Launcher{Paths: p, PluginDir: os.Getenv("BERTH_TEST_CNI")}
-	setup := func(s *compose.Service) string {
+	setup := func(s *model.Service) string {
 		t.Helper()
 		dir := filepath.Join(p.RunDir, "containers", s.ID())
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -95,7 +95,7 @@ func TestRecreateKeepsMAC(t *testing.T) {
 	if neigh := sh(t, "nsenter --net="+webNS+" ip neigh show "+dbIP); !strings.Contains(neigh, want) {
 		t.Errorf("web's neighbour entry after db's gratuitous ARP: %q, want %s", neigh, want)
 	}
-	for _, s := range []*compose.Service{web, db} {
+	for _, s := range []*model.Service{web, db} {
 		if err := l.Teardown(ctx, s.ID()); err != nil {
 			t.Error(err)
 		}
@@ -111,8 +111,8 @@ func TestAttachMACAddress(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
 	sh(t, "ip link set lo up")
 	const mac = "02:42:ac:11:00:02"
-	entries := []compose.Entry{testProject("mac", map[string]compose.Network{"default": {}},
-		compose.Service{Name: "web", Networks: map[string]compose.NetworkAttachment{"default": {MAC: mac}}})}
+	entries := []model.Entry{testProject("mac", map[string]model.Network{"default": {}},
+		model.Service{Name: "web", Networks: map[string]model.NetworkAttachment{"default": {MAC: mac}}})}
 	if err := Prepare(ctx, p, entries, nil, true); err != nil || entries[0].Err != nil {
 		t.Fatal(err, entries[0].Err)
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // network_mode container:NAME names a container by its container_name or
@@ -31,7 +31,7 @@ func ContainerPeer(mode string) (project, service string, ok bool) {
 // nobody has is an error, unless some entry failed to load (its containers
 // are unknown; the launcher then looks the name up among the network
 // reservations when it starts).
-func peerOf(entries []compose.Entry, svc *compose.Service) (project, service string, ok bool, err error) {
+func peerOf(entries []model.Entry, svc *model.Service) (project, service string, ok bool, err error) {
 	if target, found := strings.CutPrefix(svc.NetworkMode, "service:"); found {
 		return svc.Project, target, target != "", nil
 	}
@@ -43,7 +43,7 @@ func peerOf(entries []compose.Entry, svc *compose.Service) (project, service str
 		return project, service, true, nil
 	}
 	incomplete := false
-	var hits []*compose.Service
+	var hits []*model.Service
 	for _, e := range entries {
 		if e.Err != nil || e.Project == nil {
 			incomplete = true
@@ -73,7 +73,7 @@ func peerOf(entries []compose.Entry, svc *compose.Service) (project, service str
 // container:PROJECT/SERVICE, and fills each service's Joiners with the
 // containers of every loaded entry that join its namespace. It only reads
 // the other entries.
-func resolveNetnsPeers(entries []compose.Entry, proj *compose.Project) error {
+func resolveNetnsPeers(entries []model.Entry, proj *model.Project) error {
 	joiners := map[string][]string{} // service of proj → joiners
 	for _, e := range entries {
 		if e.Err != nil || e.Project == nil {
@@ -110,7 +110,7 @@ func resolveNetnsPeers(entries []compose.Entry, proj *compose.Project) error {
 }
 
 // hasExternal reports whether proj joins a network another project declares.
-func hasExternal(proj *compose.Project) bool {
+func hasExternal(proj *model.Project) bool {
 	for _, n := range proj.Networks {
 		if n.External {
 			return true

@@ -6,7 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // A Kubernetes pod has one network namespace, pinned by its pod unit and
@@ -27,19 +27,19 @@ func PodID(project string) string { return project + PodService }
 // podNetwork is the compose key and definition of the network a project's
 // pod is attached to: its default network (declared or implied). ok is
 // false when the project has no pod or the pod uses the host's network.
-func podNetwork(proj *compose.Project) (key string, n compose.Network, ok bool) {
+func podNetwork(proj *model.Project) (key string, n model.Network, ok bool) {
 	if proj == nil || proj.Pod == nil || proj.Pod.HostNetwork {
-		return "", compose.Network{}, false
+		return "", model.Network{}, false
 	}
 	if d, found := proj.Networks["default"]; found {
 		return "default", d, true
 	}
-	return "default", compose.Network{}, true
+	return "default", model.Network{}, true
 }
 
 // podNames are the names the pod's address resolves to: its hostname and
 // its name.
-func podNames(pod *compose.Pod) []string {
+func podNames(pod *model.Pod) []string {
 	var out []string
 	for _, n := range []string{pod.Hostname, pod.Name} {
 		if n != "" && !slices.Contains(out, n) {
@@ -52,14 +52,14 @@ func podNames(pod *compose.Pod) []string {
 // podPublished is every hostPort of the pod's containers: they all listen
 // in the one namespace, so each host address, port and protocol may be
 // published once.
-func podPublished(proj *compose.Project) ([]compose.Port, error) {
+func podPublished(proj *model.Project) ([]model.Port, error) {
 	type key struct {
 		ip    string
 		port  uint16
 		proto string
 	}
 	seen := map[key]string{}
-	var out []compose.Port
+	var out []model.Port
 	for _, svc := range proj.Services {
 		for _, pt := range svc.Ports {
 			proto := pt.Protocol
@@ -81,7 +81,7 @@ func podPublished(proj *compose.Project) ([]compose.Port, error) {
 // AttachPod connects the pod namespace pinned at netnsPath (made by the
 // pod unit) to the networks apply reserved for it, with ports published on
 // the first network that is not internal. On error nothing stays attached.
-func (l *Launcher) AttachPod(ctx context.Context, project, netnsPath string, nets map[string]compose.NetworkAttachment, ports []compose.Port) error {
+func (l *Launcher) AttachPod(ctx context.Context, project, netnsPath string, nets map[string]model.NetworkAttachment, ports []model.Port) error {
 	_, err := l.attachNetworks(ctx, PodID(project), netnsPath, nets, ports)
 	return err
 }

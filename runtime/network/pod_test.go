@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
-func podEntry(ports ...[]compose.Port) compose.Entry {
+func podEntry(ports ...[]model.Port) model.Entry {
 	e := testProject("web", nil,
-		compose.Service{Name: "main", Pod: "web", Hostname: "webhost"},
-		compose.Service{Name: "side", Pod: "web", Hostname: "webhost"})
-	e.Project.Pod = &compose.Pod{Name: "web", Hostname: "webhost"}
+		model.Service{Name: "main", Pod: "web", Hostname: "webhost"},
+		model.Service{Name: "side", Pod: "web", Hostname: "webhost"})
+	e.Project.Pod = &model.Pod{Name: "web", Hostname: "webhost"}
 	for i, p := range ports {
 		e.Project.Services[i].Ports = p
 	}
@@ -23,9 +23,9 @@ func podEntry(ports ...[]compose.Port) compose.Entry {
 // every container's hostPorts; its containers get none of their own.
 func TestPreparePod(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	prep := func(e compose.Entry) *compose.Project {
+	prep := func(e model.Entry) *model.Project {
 		t.Helper()
-		es := []compose.Entry{e}
+		es := []model.Entry{e}
 		if err := Prepare(context.Background(), p, es, nil, true); err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestPreparePod(t *testing.T) {
 		}
 		return es[0].Project
 	}
-	pr := prep(podEntry([]compose.Port{{HostPort: 8080, ContainerPort: 80}}, []compose.Port{{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: "udp"}}))
+	pr := prep(podEntry([]model.Port{{HostPort: 8080, ContainerPort: 80}}, []model.Port{{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: "udp"}}))
 	a, ok := pr.Pod.Networks["web_default"]
 	if !ok || len(pr.Pod.Networks) != 1 || a.IPv4 == "" {
 		t.Fatalf("pod networks %v", pr.Pod.Networks)
@@ -60,7 +60,7 @@ func TestPreparePod(t *testing.T) {
 	}
 
 	// Two containers of a pod cannot publish the same host port.
-	es := []compose.Entry{podEntry([]compose.Port{{HostPort: 8080, ContainerPort: 80}}, []compose.Port{{HostPort: 8080, ContainerPort: 81}})}
+	es := []model.Entry{podEntry([]model.Port{{HostPort: 8080, ContainerPort: 80}}, []model.Port{{HostPort: 8080, ContainerPort: 81}})}
 	if err := Prepare(context.Background(), p, es, nil, true); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestPreparePod(t *testing.T) {
 	if pr := prep(host); pr.Pod.Networks != nil {
 		t.Errorf("host-network pod got networks %v", pr.Pod.Networks)
 	}
-	if err := GC(context.Background(), p, t.TempDir(), []compose.Entry{podEntry()}, nil, nil); err != nil && !strings.Contains(err.Error(), "plugin") {
+	if err := GC(context.Background(), p, t.TempDir(), []model.Entry{podEntry()}, nil, nil); err != nil && !strings.Contains(err.Error(), "plugin") {
 		t.Fatal(err)
 	}
 	if ms, _ := p.Members("web_default"); len(ms) != 1 {
@@ -87,10 +87,10 @@ func TestPreparePod(t *testing.T) {
 // container_name or id; unknown or ambiguous names fail that project.
 func TestResolveNetnsPeers(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	mk := func(mode string) []compose.Entry {
-		return []compose.Entry{
-			testProject("a", nil, compose.Service{Name: "web", ContainerName: "webbox"}, compose.Service{Name: "db"}),
-			testProject("b", nil, compose.Service{Name: "tap", NetworkMode: mode}),
+	mk := func(mode string) []model.Entry {
+		return []model.Entry{
+			testProject("a", nil, model.Service{Name: "web", ContainerName: "webbox"}, model.Service{Name: "db"}),
+			testProject("b", nil, model.Service{Name: "tap", NetworkMode: mode}),
 		}
 	}
 	for mode, want := range map[string]string{
@@ -126,7 +126,7 @@ func TestResolveNetnsPeers(t *testing.T) {
 // VM suite: after a reboot its network was gone and the unit failed).
 func TestGCKeepsUnitFileProjects(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	es := []compose.Entry{testProject("gen", map[string]compose.Network{"default": {}}, compose.Service{Name: "pinger", Networks: att("")})}
+	es := []model.Entry{testProject("gen", map[string]model.Network{"default": {}}, model.Service{Name: "pinger", Networks: att("")})}
 	if err := Prepare(context.Background(), p, es, nil, true); err != nil || es[0].Err != nil {
 		t.Fatal(err, es[0].Err)
 	}

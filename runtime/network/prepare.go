@@ -10,7 +10,7 @@ import (
 	"slices"
 	"sort"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // DefaultPool is where networks without an ipam subnet get a /24 from.
@@ -22,7 +22,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 // its name (the compose loader fills in "<project>_<key>" unless `name:`
 // sets another, which other projects then join as external), else
 // "<project>_<key>"; the referenced name for an external network.
-func FullName(project, key string, n compose.Network) string {
+func FullName(project, key string, n model.Network) string {
 	if n.External {
 		if n.ExternalName != "" {
 			return n.ExternalName
@@ -50,7 +50,7 @@ func FullName(project, key string, n compose.Network) string {
 // A project whose networks cannot be prepared (an external network that
 // does not exist, an address outside its subnet …) gets its entry's Err
 // set, so the reconciler keeps its running units untouched.
-func Prepare(ctx context.Context, p Paths, entries []compose.Entry, only []string, persist bool) error {
+func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string, persist bool) error {
 	unlock, err := p.lock()
 	if err != nil {
 		return err
@@ -88,7 +88,7 @@ func Prepare(ctx context.Context, p Paths, entries []compose.Entry, only []strin
 	return nil
 }
 
-func prepareProject(p Paths, proj *compose.Project, persist bool) error {
+func prepareProject(p Paths, proj *model.Project, persist bool) error {
 	records := map[string]*Record{} // by compose key
 	keys := make([]string, 0, len(proj.Networks))
 	for k := range proj.Networks {
@@ -118,7 +118,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 
 	// Explicit addresses are reserved before any derived one is chosen.
 	type want struct {
-		svc      *compose.Service // nil for the pod
+		svc      *model.Service // nil for the pod
 		id       string           // member (and CNI container) id
 		service  string
 		names    []string
@@ -187,7 +187,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		}
 		macs[w.rec.Name][mac] = w.id
 	}
-	var podPorts []compose.Port
+	var podPorts []model.Port
 	if hasPod {
 		var err error
 		if podPorts, err = podPublished(proj); err != nil {
@@ -208,10 +208,10 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 		if svc.NetworkMode != "" || len(svc.Networks) == 0 {
 			continue
 		}
-		out := make(map[string]compose.NetworkAttachment, len(svc.Networks))
+		out := make(map[string]model.NetworkAttachment, len(svc.Networks))
 		for _, w := range wants {
 			if w.svc == svc {
-				out[w.rec.Name] = compose.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String(), MAC: w.mac}
+				out[w.rec.Name] = model.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String(), MAC: w.mac}
 			}
 		}
 		svc.Networks = out
@@ -219,7 +219,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 	if hasPod {
 		for _, w := range wants {
 			if w.svc == nil {
-				proj.Pod.Networks = map[string]compose.NetworkAttachment{w.rec.Name: {IPv4: w.addr.String()}}
+				proj.Pod.Networks = map[string]model.NetworkAttachment{w.rec.Name: {IPv4: w.addr.String()}}
 			}
 		}
 		proj.Pod.Ports = podPorts
@@ -228,7 +228,7 @@ func prepareProject(p Paths, proj *compose.Project, persist bool) error {
 }
 
 // memberNames are the names peers resolve to a service on one network.
-func memberNames(svc *compose.Service, att compose.NetworkAttachment) []string {
+func memberNames(svc *model.Service, att model.NetworkAttachment) []string {
 	names := []string{svc.Name}
 	if svc.ContainerName != "" {
 		names = append(names, svc.ContainerName)
@@ -246,7 +246,7 @@ func memberNames(svc *compose.Service, att compose.NetworkAttachment) []string {
 
 // declare returns the record of compose network key, creating or updating
 // it for networks the project owns.
-func declare(p Paths, project, key string, n compose.Network, persist bool) (*Record, error) {
+func declare(p Paths, project, key string, n model.Network, persist bool) (*Record, error) {
 	name := FullName(project, key, n)
 	if !nameRE.MatchString(name) {
 		return nil, fmt.Errorf("network %q: invalid name %q (letters, digits, _ . - only)", key, name)

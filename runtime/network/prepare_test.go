@@ -6,34 +6,34 @@ import (
 	"strings"
 	"testing"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 )
 
-func testProject(name string, nets map[string]compose.Network, svcs ...compose.Service) compose.Entry {
-	p := &compose.Project{Name: name, Networks: nets}
+func testProject(name string, nets map[string]model.Network, svcs ...model.Service) model.Entry {
+	p := &model.Project{Name: name, Networks: nets}
 	for _, s := range svcs {
 		s.Project = name
 		p.Services = append(p.Services, s)
 	}
-	return compose.Entry{Name: name, Path: "/etc/berth/" + name, Project: p}
+	return model.Entry{Name: name, Path: "/etc/berth/" + name, Project: p}
 }
 
-func att(ip string, aliases ...string) map[string]compose.NetworkAttachment {
-	return map[string]compose.NetworkAttachment{"default": {IPv4: ip, Aliases: aliases}}
+func att(ip string, aliases ...string) map[string]model.NetworkAttachment {
+	return map[string]model.NetworkAttachment{"default": {IPv4: ip, Aliases: aliases}}
 }
 
 func TestPrepareStableAddresses(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	mk := func() []compose.Entry {
-		return []compose.Entry{testProject("app", map[string]compose.Network{"default": {}},
-			compose.Service{Name: "web", Networks: att("")},
-			compose.Service{Name: "db", Networks: att("", "database")},
-			compose.Service{Name: "fixed", Networks: att("10.89.200.7")},
+	mk := func() []model.Entry {
+		return []model.Entry{testProject("app", map[string]model.Network{"default": {}},
+			model.Service{Name: "web", Networks: att("")},
+			model.Service{Name: "db", Networks: att("", "database")},
+			model.Service{Name: "fixed", Networks: att("10.89.200.7")},
 		)}
 	}
 	// an explicit subnet so the fixed address is inside it
 	entries := mk()
-	entries[0].Project.Networks["default"] = compose.Network{Subnet: "10.89.200.0/24"}
+	entries[0].Project.Networks["default"] = model.Network{Subnet: "10.89.200.0/24"}
 	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestPrepareStableAddresses(t *testing.T) {
 	// Again: same addresses; a plan (persist false) too.
 	for _, persist := range []bool{true, false} {
 		again := mk()
-		again[0].Project.Networks["default"] = compose.Network{Subnet: "10.89.200.0/24"}
+		again[0].Project.Networks["default"] = model.Network{Subnet: "10.89.200.0/24"}
 		if err := Prepare(context.Background(), p, again, nil, persist); err != nil {
 			t.Fatal(err)
 		}
@@ -84,12 +84,12 @@ func TestPrepareStableAddresses(t *testing.T) {
 
 func TestPrepareSubnetsAndErrors(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	entries := []compose.Entry{
-		testProject("a", map[string]compose.Network{"default": {}}, compose.Service{Name: "x", Networks: att("")}),
-		testProject("b", map[string]compose.Network{"default": {}, "shared": {External: true, ExternalName: "a_default"}},
-			compose.Service{Name: "y", Networks: map[string]compose.NetworkAttachment{"shared": {}}}),
-		testProject("c", map[string]compose.Network{"default": {External: true, ExternalName: "nope"}}, compose.Service{Name: "z", Networks: att("")}),
-		testProject("d", map[string]compose.Network{"default": {Subnet: "10.1.0.0/24"}}, compose.Service{Name: "w", Networks: att("10.2.0.5")}),
+	entries := []model.Entry{
+		testProject("a", map[string]model.Network{"default": {}}, model.Service{Name: "x", Networks: att("")}),
+		testProject("b", map[string]model.Network{"default": {}, "shared": {External: true, ExternalName: "a_default"}},
+			model.Service{Name: "y", Networks: map[string]model.NetworkAttachment{"shared": {}}}),
+		testProject("c", map[string]model.Network{"default": {External: true, ExternalName: "nope"}}, model.Service{Name: "z", Networks: att("")}),
+		testProject("d", map[string]model.Network{"default": {Subnet: "10.1.0.0/24"}}, model.Service{Name: "w", Networks: att("10.2.0.5")}),
 	}
 	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
 		t.Fatal(err)
@@ -115,9 +115,9 @@ func TestPrepareSubnetsAndErrors(t *testing.T) {
 
 func TestRenderHosts(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	entries := []compose.Entry{testProject("app", map[string]compose.Network{"default": {Subnet: "10.89.9.0/24"}},
-		compose.Service{Name: "web", Networks: att("10.89.9.10")},
-		compose.Service{Name: "db", ContainerName: "pg", Networks: att("10.89.9.20", "database")},
+	entries := []model.Entry{testProject("app", map[string]model.Network{"default": {Subnet: "10.89.9.0/24"}},
+		model.Service{Name: "web", Networks: att("10.89.9.10")},
+		model.Service{Name: "db", ContainerName: "pg", Networks: att("10.89.9.20", "database")},
 	)}
 	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
 		t.Fatal(err)
@@ -144,13 +144,13 @@ func TestRenderHosts(t *testing.T) {
 // project declaring the same name is refused, naming the owner.
 func TestPrepareNetworkName(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	entries := []compose.Entry{
-		testProject("caddy", map[string]compose.Network{"web": {Name: "caddy-net"}},
-			compose.Service{Name: "proxy", Networks: map[string]compose.NetworkAttachment{"web": {}}}),
-		testProject("app", map[string]compose.Network{"front": {External: true, ExternalName: "caddy-net"}},
-			compose.Service{Name: "api", Networks: map[string]compose.NetworkAttachment{"front": {}}}),
-		testProject("rival", map[string]compose.Network{"default": {Name: "caddy-net"}},
-			compose.Service{Name: "x", Networks: att("")}),
+	entries := []model.Entry{
+		testProject("caddy", map[string]model.Network{"web": {Name: "caddy-net"}},
+			model.Service{Name: "proxy", Networks: map[string]model.NetworkAttachment{"web": {}}}),
+		testProject("app", map[string]model.Network{"front": {External: true, ExternalName: "caddy-net"}},
+			model.Service{Name: "api", Networks: map[string]model.NetworkAttachment{"front": {}}}),
+		testProject("rival", map[string]model.Network{"default": {Name: "caddy-net"}},
+			model.Service{Name: "x", Networks: att("")}),
 	}
 	if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
 		t.Fatal(err)
@@ -178,10 +178,10 @@ func TestPrepareNetworkName(t *testing.T) {
 // address on the container's first network that is not internal.
 func TestRenderHostsHostGateway(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	entries := []compose.Entry{testProject("app", map[string]compose.Network{
+	entries := []model.Entry{testProject("app", map[string]model.Network{
 		"back":  {Subnet: "10.89.8.0/24", Internal: true},
 		"front": {Subnet: "10.89.9.0/24", Gateway: "10.89.9.254"},
-	}, compose.Service{Name: "web", Networks: map[string]compose.NetworkAttachment{"back": {}, "front": {}}})}
+	}, model.Service{Name: "web", Networks: map[string]model.NetworkAttachment{"back": {}, "front": {}}})}
 	if err := Prepare(context.Background(), p, entries, nil, true); err != nil || entries[0].Err != nil {
 		t.Fatal(err, entries[0].Err)
 	}
@@ -207,12 +207,12 @@ func TestRenderHostsHostGateway(t *testing.T) {
 // an address) are refused, naming the holder.
 func TestPrepareMAC(t *testing.T) {
 	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
-	mac := func(m string) map[string]compose.NetworkAttachment {
-		return map[string]compose.NetworkAttachment{"default": {MAC: m}}
+	mac := func(m string) map[string]model.NetworkAttachment {
+		return map[string]model.NetworkAttachment{"default": {MAC: m}}
 	}
-	entries := []compose.Entry{testProject("app", map[string]compose.Network{"default": {Subnet: "10.89.9.0/24"}},
-		compose.Service{Name: "web", Networks: mac("02:42:ac:11:00:02")},
-		compose.Service{Name: "db", Networks: att("10.89.9.20")},
+	entries := []model.Entry{testProject("app", map[string]model.Network{"default": {Subnet: "10.89.9.0/24"}},
+		model.Service{Name: "web", Networks: mac("02:42:ac:11:00:02")},
+		model.Service{Name: "db", Networks: att("10.89.9.20")},
 	)}
 	if err := Prepare(context.Background(), p, entries, nil, true); err != nil || entries[0].Err != nil {
 		t.Fatal(err, entries[0].Err)
@@ -227,8 +227,8 @@ func TestPrepareMAC(t *testing.T) {
 		}
 	}
 	for _, taken := range []string{"02:42:ac:11:00:02", addrMAC(netip.MustParseAddr("10.89.9.20")).String()} {
-		entries := []compose.Entry{testProject("other", map[string]compose.Network{"shared": {External: true, ExternalName: "app_default"}},
-			compose.Service{Name: "x", Networks: map[string]compose.NetworkAttachment{"shared": {MAC: taken}}})}
+		entries := []model.Entry{testProject("other", map[string]model.Network{"shared": {External: true, ExternalName: "app_default"}},
+			model.Service{Name: "x", Networks: map[string]model.NetworkAttachment{"shared": {MAC: taken}}})}
 		if err := Prepare(context.Background(), p, entries, nil, true); err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -128,7 +128,7 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := compose.LoadSpec(spec)
+			svc, err := model.LoadSpec(spec)
 			if err != nil {
 				return err
 			}

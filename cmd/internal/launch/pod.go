@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	compose "github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -54,17 +54,17 @@ func newPodCleanupCommand(globals func() *Globals) *cobra.Command {
 }
 
 // parsePodNetworks reads --network NET=IP values.
-func parsePodNetworks(vals []string) (map[string]compose.NetworkAttachment, error) {
+func parsePodNetworks(vals []string) (map[string]model.NetworkAttachment, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
-	out := map[string]compose.NetworkAttachment{}
+	out := map[string]model.NetworkAttachment{}
 	for _, v := range vals {
 		name, ip, ok := strings.Cut(v, "=")
 		if _, err := netip.ParseAddr(ip); !ok || name == "" || err != nil {
 			return nil, fmt.Errorf("--network %q: want NETWORK=IPv4", v)
 		}
-		out[name] = compose.NetworkAttachment{IPv4: ip}
+		out[name] = model.NetworkAttachment{IPv4: ip}
 	}
 	return out, nil
 }
@@ -72,8 +72,8 @@ func parsePodNetworks(vals []string) (map[string]compose.NetworkAttachment, erro
 // parsePodPublish reads --publish values as units.PodPublishArg writes
 // them: HOSTIP:HOSTPORT:CONTAINERPORT/PROTOCOL (HOSTIP may be empty or an
 // IPv6 address, so the string is split from the right).
-func parsePodPublish(vals []string) ([]compose.Port, error) {
-	var out []compose.Port
+func parsePodPublish(vals []string) ([]model.Port, error) {
+	var out []model.Port
 	for _, v := range vals {
 		bad := fmt.Errorf("--publish %q: want HOSTIP:HOSTPORT:CONTAINERPORT/tcp|udp", v)
 		rest, proto, ok := strings.Cut(v, "/")
@@ -103,7 +103,7 @@ func parsePodPublish(vals []string) ([]compose.Port, error) {
 				return nil, bad
 			}
 		}
-		out = append(out, compose.Port{HostIP: hostIP, HostPort: uint16(hport), ContainerPort: uint16(cport), Protocol: proto})
+		out = append(out, model.Port{HostIP: hostIP, HostPort: uint16(hport), ContainerPort: uint16(cport), Protocol: proto})
 	}
 	return out, nil
 }
