@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Resolver tells which digest the registry serves for an image reference now.
@@ -25,7 +25,7 @@ type LocalResolver interface {
 // Target is one running service to check.
 type Target struct {
 	Unit    string
-	Service *compose.Service
+	Service *model.Service
 	// RunningDigest is the digest the container was started from ("" when
 	// unknown, e.g. the unit is not running).
 	RunningDigest string
@@ -73,7 +73,7 @@ var ErrNoLocalStore = errors.New("policy local needs the local image store, whic
 // Result is what Check found for one Target.
 type Result struct {
 	Unit    string
-	Service *compose.Service
+	Service *model.Service
 	Image   string
 	Policy  Policy
 	// From is the running digest, To the digest the policy's source names.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // fakeStore answers from maps and counts every question, like a registry
@@ -72,7 +72,7 @@ func (r resolverOnly) Resolve(ctx context.Context, ref string) (string, error) {
 }
 
 func target(name, image, policy, running string) Target {
-	svc := &compose.Service{Project: "p", Name: name, Image: image}
+	svc := &model.Service{Project: "p", Name: name, Image: image}
 	if policy != "" {
 		svc.Labels = map[string]string{Label: policy}
 	}

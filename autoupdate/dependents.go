@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // dependents returns the results outside members whose services depend,
@@ -77,7 +77,7 @@ const settleTimeout = 30 * time.Second
 // ensureUp waits for unit to settle after systemd took it along with a
 // dependency, and starts it again (recreating the transient unit if systemd
 // unloaded it) when it ended stopped or failed. It then checks it is up.
-func (u *Updater) ensureUp(ctx context.Context, unit string, svc *compose.Service) error {
+func (u *Updater) ensureUp(ctx context.Context, unit string, svc *model.Service) error {
 	poll := u.pollEvery()
 	deadline := time.Now().Add(settleTimeout)
 	inactiveSince := time.Time{}
@@ -122,7 +122,7 @@ func (u *Updater) ensureUp(ctx context.Context, unit string, svc *compose.Servic
 
 // start restarts unit, or recreates it from svc when systemd no longer has
 // it (see Recreator).
-func (u *Updater) start(ctx context.Context, unit string, svc *compose.Service) error {
+func (u *Updater) start(ctx context.Context, unit string, svc *model.Service) error {
 	_ = u.Units.ResetFailed(ctx, unit)
 	err := u.Units.Restart(ctx, unit)
 	if err == nil {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // requiresWorld adds systemd's Requires= behaviour to world: restarting a
@@ -59,7 +59,7 @@ func (w *requiresWorld) State(ctx context.Context, unit string) (UnitState, erro
 	return st, err
 }
 
-func (w *requiresWorld) Recreate(ctx context.Context, unit string, svc *compose.Service) error {
+func (w *requiresWorld) Recreate(ctx context.Context, unit string, svc *model.Service) error {
 	w.mu.Lock()
 	w.log = append(w.log, "recreate "+unit)
 	w.mu.Unlock()
@@ -133,10 +133,10 @@ func TestDependentStoppedBeforeStaysStopped(t *testing.T) {
 }
 
 func TestDependentsTransitiveInOrder(t *testing.T) {
-	svc := func(name string, deps ...string) *compose.Service {
-		s := &compose.Service{Project: "p", Name: name, DependsOn: map[string]compose.Dependency{}}
+	svc := func(name string, deps ...string) *model.Service {
+		s := &model.Service{Project: "p", Name: name, DependsOn: map[string]model.Dependency{}}
 		for _, d := range deps {
-			s.DependsOn[d] = compose.Dependency{}
+			s.DependsOn[d] = model.Dependency{}
 		}
 		return s
 	}

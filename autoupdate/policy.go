@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Label is the service label that selects a service's policy. It is podman's,
@@ -60,7 +60,7 @@ func ParsePolicy(s string) (Policy, error) {
 // autoupdate, or a Kubernetes annotation the kube loader mapped) when set,
 // otherwise its Label; a service with neither is PolicyDisabled. The error
 // names the service and where the value came from, and lists the valid values.
-func PolicyOf(svc *compose.Service) (Policy, error) {
+func PolicyOf(svc *model.Service) (Policy, error) {
 	from, v := "label "+Label, svc.Labels[Label]
 	if svc.AutoUpdate != "" {
 		from, v = "x-berth autoupdate", svc.AutoUpdate

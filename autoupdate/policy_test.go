@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func TestParsePolicy(t *testing.T) {
@@ -31,11 +31,11 @@ func TestParsePolicyErrorListsValidValues(t *testing.T) {
 }
 
 func TestPolicyOfReadsPodmanLabel(t *testing.T) {
-	svc := &compose.Service{Project: "p", Name: "s", Labels: map[string]string{"io.containers.autoupdate": "local"}}
+	svc := &model.Service{Project: "p", Name: "s", Labels: map[string]string{"io.containers.autoupdate": "local"}}
 	if p, err := PolicyOf(svc); err != nil || p != PolicyLocal {
 		t.Errorf("PolicyOf = %q, %v; want local", p, err)
 	}
-	if p, err := PolicyOf(&compose.Service{Project: "p", Name: "s"}); err != nil || p != PolicyDisabled {
+	if p, err := PolicyOf(&model.Service{Project: "p", Name: "s"}); err != nil || p != PolicyDisabled {
 		t.Errorf("PolicyOf without labels = %q, %v; want disabled", p, err)
 	}
 	svc.Labels[Label] = "bogus"
@@ -45,7 +45,7 @@ func TestPolicyOfReadsPodmanLabel(t *testing.T) {
 }
 
 func TestPolicyOfPrefersXBerth(t *testing.T) {
-	svc := &compose.Service{Project: "p", Name: "s", AutoUpdate: "registry",
+	svc := &model.Service{Project: "p", Name: "s", AutoUpdate: "registry",
 		Labels: map[string]string{Label: "disabled"}}
 	if p, err := PolicyOf(svc); err != nil || p != PolicyRegistry {
 		t.Errorf("PolicyOf = %q, %v; want x-berth's registry over the label", p, err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Source lists the services to check: every unit berth made, each with the
@@ -395,7 +395,7 @@ func (u *Updater) restore(ctx context.Context, r *Result) {
 	}
 }
 
-func (u *Updater) soakOf(svc *compose.Service) time.Duration {
+func (u *Updater) soakOf(svc *model.Service) time.Duration {
 	if svc != nil && svc.Soak > 0 {
 		return svc.Soak
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // behaviour is how a fake container started from one digest acts.
@@ -36,7 +36,7 @@ type world struct {
 }
 
 type fakeUnit struct {
-	svc      *compose.Service
+	svc      *model.Service
 	digest   string
 	pid      int
 	restarts uint32
@@ -51,10 +51,10 @@ func newWorld() *world {
 
 // run adds a service running image at digest.
 func (w *world) run(name, image, digest string, deps ...string) {
-	svc := &compose.Service{Project: "p", Name: name, Image: image, AutoUpdate: "registry",
-		DependsOn: map[string]compose.Dependency{}}
+	svc := &model.Service{Project: "p", Name: name, Image: image, AutoUpdate: "registry",
+		DependsOn: map[string]model.Dependency{}}
 	for _, d := range deps {
-		svc.DependsOn[d] = compose.Dependency{Condition: compose.ConditionStarted}
+		svc.DependsOn[d] = model.Dependency{Condition: model.ConditionStarted}
 	}
 	unit := "berth-p-" + name + ".service"
 	w.units[unit] = &fakeUnit{svc: svc, digest: digest, pid: 100, active: "active"}
@@ -141,13 +141,13 @@ func (w *world) State(ctx context.Context, unit string) (UnitState, error) {
 	return UnitState{ActiveState: u.active, SubState: "running", Result: "success", MainPID: u.pid, Restarts: u.restarts}, nil
 }
 
-func (w *world) RunningDigest(ctx context.Context, svc *compose.Service) (string, error) {
+func (w *world) RunningDigest(ctx context.Context, svc *model.Service) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.units["berth-p-"+svc.Name+".service"].digest, nil
 }
 
-func (w *world) Status(ctx context.Context, svc *compose.Service) (HealthStatus, error) {
+func (w *world) Status(ctx context.Context, svc *model.Service) (HealthStatus, error) {
 	d, _ := w.RunningDigest(ctx, svc)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -220,7 +220,7 @@ func TestUpdateHealthGatesTheSoak(t *testing.T) {
 		t.Run(string(tc.health), func(t *testing.T) {
 			w := newWorld()
 			w.run("app", "reg/app:1", "sha256:v1")
-			w.units["berth-p-app.service"].svc.Health = &compose.Health{Cmd: []string{"true"},
+			w.units["berth-p-app.service"].svc.Health = &model.Health{Cmd: []string{"true"},
 				Interval: 10 * time.Millisecond, Timeout: 10 * time.Millisecond, Retries: 2}
 			w.remote["reg/app:1"] = "sha256:v5"
 			w.act["sha256:v5"] = behaviour{health: tc.health}

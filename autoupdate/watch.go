@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Units is the part of systemd the updater needs.
@@ -27,7 +27,7 @@ type Units interface {
 type Recreator interface {
 	// Recreate starts unit again from svc, the frozen spec it ran, as
 	// apply creates it: a new transient unit when systemd unloaded it.
-	Recreate(ctx context.Context, unit string, svc *compose.Service) error
+	Recreate(ctx context.Context, unit string, svc *model.Service) error
 }
 
 // UnitState is what the soak watch reads of a unit.
@@ -45,7 +45,7 @@ type UnitState struct {
 
 // Containers tells which digest a service's container was started from.
 type Containers interface {
-	RunningDigest(ctx context.Context, svc *compose.Service) (string, error)
+	RunningDigest(ctx context.Context, svc *model.Service) (string, error)
 }
 
 // HealthStatus is a service's health as its health checks see it.
@@ -62,7 +62,7 @@ const (
 // Health reads the current health of a service's container. Implementations
 // report HealthUnknown while no check result exists yet.
 type Health interface {
-	Status(ctx context.Context, svc *compose.Service) (HealthStatus, error)
+	Status(ctx context.Context, svc *model.Service) (HealthStatus, error)
 }
 
 // watch decides whether unit, just (re)started, runs digest well: the unit
@@ -70,7 +70,7 @@ type Health interface {
 // for the soak window after that the main process neither exits nor is
 // replaced (NRestarts, MainPID), the unit never leaves active and health
 // never turns unhealthy. A zero soak only checks that it is up.
-func (u *Updater) watch(ctx context.Context, unit string, svc *compose.Service, digest string, soak time.Duration) error {
+func (u *Updater) watch(ctx context.Context, unit string, svc *model.Service, digest string, soak time.Duration) error {
 	st, err := u.Units.State(ctx, unit)
 	if err != nil {
 		return err
@@ -138,7 +138,7 @@ func (u *Updater) watch(ctx context.Context, unit string, svc *compose.Service, 
 // healthBudget is how long a service's health check may take to pass the
 // first time: its start period plus as many tries as it has retries, as
 // docker would take before calling it unhealthy.
-func healthBudget(svc *compose.Service) time.Duration {
+func healthBudget(svc *model.Service) time.Duration {
 	if svc == nil || svc.Health == nil {
 		return 0
 	}

@@ -24,19 +24,19 @@ const (
 // the image's HEALTHCHECK (ImageHealth, with the fields given here
 // overriding the image's), as docker does; the image's config is read
 // after loading (Service.UseImageHealth).
-func (l *loader) health(c svcAt, sc types.ServiceConfig, s *Service) error {
+func (l *loader) health(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	hc := sc.HealthCheck
 	if hc == nil {
-		s.ImageHealth = &Health{}
+		s.ImageHealth = &model.Health{}
 		return nil
 	}
 	if hc.Disable {
 		return nil
 	}
 	field := []string{"healthcheck", "test"}
-	h := &Health{}
+	h := &model.Health{}
 	if len(hc.Test) > 0 {
-		h = &Health{
+		h = &model.Health{
 			Interval:      DefaultHealthInterval,
 			Timeout:       DefaultHealthTimeout,
 			Retries:       DefaultHealthRetries,
@@ -97,7 +97,7 @@ func (l *loader) health(c svcAt, sc types.ServiceConfig, s *Service) error {
 // dependsOn copies depends_on; compose-go has added the implicit ones of
 // links and network_mode service:X. A dependency with required: false on a
 // service that is not in the project (disabled by profiles) is left out.
-func (l *loader) dependsOn(c svcAt, sc types.ServiceConfig, s *Service) error {
+func (l *loader) dependsOn(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	var errs []error
 	for _, name := range sortedKeys(sc.DependsOn) {
 		d := sc.DependsOn[name]
@@ -114,12 +114,12 @@ func (l *loader) dependsOn(c svcAt, sc types.ServiceConfig, s *Service) error {
 		}
 		cond := d.Condition
 		if cond == "" {
-			cond = ConditionStarted
+			cond = model.ConditionStarted
 		}
 		if s.DependsOn == nil {
-			s.DependsOn = map[string]Dependency{}
+			s.DependsOn = map[string]model.Dependency{}
 		}
-		s.DependsOn[name] = Dependency{Condition: cond, Required: d.Required, Restart: d.Restart}
+		s.DependsOn[name] = model.Dependency{Condition: cond, Required: d.Required, Restart: d.Restart}
 	}
 	return joinErrs(errs)
 }
@@ -127,7 +127,7 @@ func (l *loader) dependsOn(c svcAt, sc types.ServiceConfig, s *Service) error {
 // markOneshots makes every target of service_completed_successfully a
 // oneshot service and checks that service_healthy targets have a health
 // check.
-func (l *loader) markOneshots(p *Project) error {
+func (l *loader) markOneshots(p *model.Project) error {
 	idx := map[string]int{}
 	for i, s := range p.Services {
 		idx[s.Name] = i
@@ -139,17 +139,17 @@ func (l *loader) markOneshots(p *Project) error {
 			d := s.DependsOn[dep]
 			t := &p.Services[idx[dep]]
 			switch d.Condition {
-			case ConditionCompleted:
+			case model.ConditionCompleted:
 				t.Oneshot = true
-			case ConditionHealthy:
+			case model.ConditionHealthy:
 				// With ImageHealth the image's HEALTHCHECK decides, once
 				// its config is read (CheckImageHealth).
 				if t.Health == nil && t.ImageHealth == nil {
 					errs = append(errs, c.errorf([]string{"depends_on", dep}, "service_healthy needs a healthcheck on service %q, and its healthcheck is disabled", dep))
 				}
-			case ConditionStarted:
+			case model.ConditionStarted:
 			default:
-				errs = append(errs, c.errorf([]string{"depends_on", dep, "condition"}, "unknown condition %q (valid: %s, %s, %s)", d.Condition, ConditionStarted, ConditionHealthy, ConditionCompleted))
+				errs = append(errs, c.errorf([]string{"depends_on", dep, "condition"}, "unknown condition %q (valid: %s, %s, %s)", d.Condition, model.ConditionStarted, model.ConditionHealthy, model.ConditionCompleted))
 			}
 		}
 	}
@@ -159,12 +159,12 @@ func (l *loader) markOneshots(p *Project) error {
 // dependencyOrder sorts services so that each comes after its dependencies;
 // among services that are ready at the same time, by name. A cycle is an
 // error naming it.
-func (l *loader) dependencyOrder(svcs []Service) ([]Service, error) {
-	byName := map[string]Service{}
+func (l *loader) dependencyOrder(svcs []model.Service) ([]model.Service, error) {
+	byName := map[string]model.Service{}
 	for _, s := range svcs {
 		byName[s.Name] = s
 	}
-	var out []Service
+	var out []model.Service
 	done := map[string]bool{}
 	for len(out) < len(svcs) {
 		var ready []string
@@ -196,7 +196,7 @@ func (l *loader) dependencyOrder(svcs []Service) ([]Service, error) {
 }
 
 // cycleError finds one cycle among the services not yet ordered.
-func (l *loader) cycleError(byName map[string]Service, done map[string]bool) error {
+func (l *loader) cycleError(byName map[string]model.Service, done map[string]bool) error {
 	var start string
 	for _, n := range sortedKeys(byName) {
 		if !done[n] {

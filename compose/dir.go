@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	cgloader "github.com/compose-spec/compose-go/v2/loader"
 	"gopkg.in/yaml.v3"
 )
@@ -20,14 +22,14 @@ import (
 // owning its units; two entries naming the same project are an error on
 // the second. opts apply to every project; bind sources under dir get a
 // ContentHash (WithConfigRoot(dir)).
-func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error) {
+func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]model.Entry, error) {
 	opts = append([]Option{WithConfigRoot(dir)}, opts...)
 	o := collectOptions(opts)
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading config dir: %w", err)
 	}
-	var out []Entry
+	var out []model.Entry
 	owner := map[string]string{} // project name → path of the entry owning it
 	for _, de := range des {
 		path := filepath.Join(dir, de.Name())
@@ -35,7 +37,7 @@ func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]Entry, error
 		if base == "" {
 			continue
 		}
-		e := Entry{Name: cgloader.NormalizeProjectName(base), Path: path}
+		e := model.Entry{Name: cgloader.NormalizeProjectName(base), Path: path}
 		if err == nil {
 			e.Name, e.Project, err = loadEntry(ctx, o, base, path, isDir)
 		}
@@ -83,7 +85,7 @@ func entryName(path string, de os.DirEntry) (string, bool, error) {
 // KubeLoader loads a Kubernetes YAML file as project name. Package
 // compose/kube provides it (kube.Load); it imports compose, so compose
 // cannot call it directly.
-type KubeLoader func(ctx context.Context, name, path string) (*Project, error)
+type KubeLoader func(ctx context.Context, name, path string) (*model.Project, error)
 
 // DirOption changes how LoadDir loads entries; every Option is one.
 type DirOption = Option
@@ -95,7 +97,7 @@ func WithKubeLoader(l KubeLoader) DirOption { return func(o *options) { o.kube =
 // loadEntry loads one entry of the config dir and returns its project
 // name. The name is known (from the entry, .env or the files' `name:`) even
 // when loading fails.
-func loadEntry(ctx context.Context, o options, base, path string, isDir bool) (string, *Project, error) {
+func loadEntry(ctx context.Context, o options, base, path string, isDir bool) (string, *model.Project, error) {
 	name := cgloader.NormalizeProjectName(base)
 	if !isDir {
 		kube, err := isKubernetes(path)

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestGoldenDir loads every testdata/dirs/<case>/ as a config dir with
@@ -55,7 +57,7 @@ func TestGoldenDir(t *testing.T) {
 
 // describeEntries renders what a user would look for in each entry: the
 // project name and the names derived from it.
-func describeEntries(entries []Entry) string {
+func describeEntries(entries []model.Entry) string {
 	var b strings.Builder
 	for _, e := range entries {
 		fmt.Fprintf(&b, "entry %s\n  project: %q\n", e.Path, e.Name)
@@ -70,7 +72,7 @@ func describeEntries(entries []Entry) string {
 		for _, s := range p.Services {
 			fmt.Fprintf(&b, "  service: %s (id %s, image %s)\n", s.Name, s.ID(), s.Image)
 			for _, m := range s.Mounts {
-				if m.Type == MountVolume {
+				if m.Type == model.MountVolume {
 					fmt.Fprintf(&b, "    volume: %s -> %s\n", m.Source, m.Target)
 				}
 			}

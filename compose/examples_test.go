@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // exampleWarnings are the warnings an example is allowed to produce, by
@@ -42,7 +44,7 @@ func TestExampleWebapp(t *testing.T) {
 		t.Fatal(err)
 	}
 	var order []string
-	svc := map[string]Service{}
+	svc := map[string]model.Service{}
 	for _, s := range p.Services {
 		order = append(order, s.Name)
 		svc[s.Name] = s
@@ -53,14 +55,14 @@ func TestExampleWebapp(t *testing.T) {
 	if !svc["migrate"].Oneshot {
 		t.Error("migrate must be a oneshot (worker waits for it to complete)")
 	}
-	if svc["db"].Health == nil || svc["db"].Notify != NotifyHealthy {
+	if svc["db"].Health == nil || svc["db"].Notify != model.NotifyHealthy {
 		t.Errorf("db: want a healthcheck gating readiness, got health %+v notify %q", svc["db"].Health, svc["db"].Notify)
 	}
-	if m := svc["db"].Mounts; len(m) != 1 || m[0].Type != MountVolume || m[0].Source != "webapp_dbdata" {
+	if m := svc["db"].Mounts; len(m) != 1 || m[0].Type != model.MountVolume || m[0].Source != "webapp_dbdata" {
 		t.Errorf("db mounts %+v, want the named volume webapp_dbdata", m)
 	}
 	for _, m := range svc["web"].Mounts {
-		if m.Type != MountBind || !m.ReadOnly || !strings.HasPrefix(m.ContentHash, "sha256:") {
+		if m.Type != model.MountBind || !m.ReadOnly || !strings.HasPrefix(m.ContentHash, "sha256:") {
 			t.Errorf("web mount %+v: want a read-only bind with a content hash", m)
 		}
 	}
@@ -71,7 +73,7 @@ func TestExampleWebapp(t *testing.T) {
 	if len(f) != 1 || !f[0].Secret || f[0].Target != "/run/secrets/db_password" || f[0].Mode != 0o444 || string(f[0].Content) != "example-password\n" {
 		t.Errorf("worker secret %+v", f)
 	}
-	if d := svc["worker"].DependsOn["migrate"]; d.Condition != ConditionCompleted {
+	if d := svc["worker"].DependsOn["migrate"]; d.Condition != model.ConditionCompleted {
 		t.Errorf("worker depends_on migrate: %+v", d)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestImageHealthRequest: which services ask for their image's HEALTHCHECK,
@@ -47,11 +49,11 @@ func TestImageHealthRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]*Service{}
+	got := map[string]*model.Service{}
 	for i := range p.Services {
 		got[p.Services[i].Name] = &p.Services[i]
 	}
-	if h := got["plain"].ImageHealth; h == nil || !reflect.DeepEqual(*h, Health{}) || got["plain"].Health != nil {
+	if h := got["plain"].ImageHealth; h == nil || !reflect.DeepEqual(*h, model.Health{}) || got["plain"].Health != nil {
 		t.Errorf("plain: ImageHealth %+v Health %+v; want an empty request and no check yet", h, got["plain"].Health)
 	}
 	if h := got["tuned"].ImageHealth; h == nil || h.Interval != 2*time.Second || h.Retries != 7 || h.Timeout != 0 || len(h.Cmd) != 0 {
@@ -78,14 +80,14 @@ func TestImageHealthRequest(t *testing.T) {
 // service_healthy; a service_healthy target whose image has no check fails
 // the project naming service and image.
 func TestSettleImageHealth(t *testing.T) {
-	img := &Health{Cmd: []string{"test -f /tmp/ready"}, Shell: true, Interval: 5 * time.Second, Timeout: 3 * time.Second, StartPeriod: 10 * time.Second}
-	p := &Project{Services: []Service{
-		{Name: "db", Image: "db:1", ImageHealth: &Health{Interval: time.Second}},
-		{Name: "web", Image: "web:1", ImageHealth: &Health{}, DependsOn: map[string]Dependency{"db": {Condition: ConditionHealthy}}},
-		{Name: "own", Image: "db:1", Health: &Health{Cmd: []string{"true"}}},
+	img := &model.Health{Cmd: []string{"test -f /tmp/ready"}, Shell: true, Interval: 5 * time.Second, Timeout: 3 * time.Second, StartPeriod: 10 * time.Second}
+	p := &model.Project{Services: []model.Service{
+		{Name: "db", Image: "db:1", ImageHealth: &model.Health{Interval: time.Second}},
+		{Name: "web", Image: "web:1", ImageHealth: &model.Health{}, DependsOn: map[string]model.Dependency{"db": {Condition: model.ConditionHealthy}}},
+		{Name: "own", Image: "db:1", Health: &model.Health{Cmd: []string{"true"}}},
 	}}
 	lookups := 0
-	err := p.SettleImageHealth(func(image string) (*Health, error) {
+	err := p.SettleImageHealth(func(image string) (*model.Health, error) {
 		lookups++
 		if image == "db:1" {
 			return img, nil
@@ -99,12 +101,12 @@ func TestSettleImageHealth(t *testing.T) {
 		t.Errorf("%d lookups, want one per image that asks (2)", lookups)
 	}
 	db := p.Services[0]
-	want := Health{Cmd: []string{"test -f /tmp/ready"}, Shell: true, Interval: time.Second, Timeout: 3 * time.Second,
+	want := model.Health{Cmd: []string{"test -f /tmp/ready"}, Shell: true, Interval: time.Second, Timeout: 3 * time.Second,
 		StartPeriod: 10 * time.Second, StartInterval: DefaultHealthStartInterval, Retries: DefaultHealthRetries}
-	if db.Health == nil || !reflect.DeepEqual(*db.Health, want) || db.HealthSource != HealthFromImage {
+	if db.Health == nil || !reflect.DeepEqual(*db.Health, want) || db.HealthSource != model.HealthFromImage {
 		t.Errorf("db: Health %+v source %q\nwant %+v from the image", db.Health, db.HealthSource, want)
 	}
-	if db.Notify != NotifyHealthy {
+	if db.Notify != model.NotifyHealthy {
 		t.Errorf("db gates a service_healthy dependent but its notify mode is %q", db.Notify)
 	}
 	if p.Services[1].Health != nil || p.Services[1].HealthSource != "" {
@@ -115,21 +117,21 @@ func TestSettleImageHealth(t *testing.T) {
 	}
 	// The image's check changes the hash: a new HEALTHCHECK recreates.
 	h1 := db.Hash()
-	again := &Project{Services: []Service{{Name: "db", Image: "db:1", ImageHealth: &Health{Interval: time.Second}}}}
+	again := &model.Project{Services: []model.Service{{Name: "db", Image: "db:1", ImageHealth: &model.Health{Interval: time.Second}}}}
 	img2 := *img
 	img2.Cmd = []string{"test -f /tmp/other"}
-	if err := again.SettleImageHealth(func(string) (*Health, error) { return &img2, nil }); err != nil {
+	if err := again.SettleImageHealth(func(string) (*model.Health, error) { return &img2, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if again.Services[0].Hash() == h1 {
 		t.Errorf("a different image HEALTHCHECK left the spec hash unchanged")
 	}
 
-	bad := &Project{Services: []Service{
-		{Name: "db", Image: "plain:1", ImageHealth: &Health{}},
-		{Name: "web", Image: "plain:1", DependsOn: map[string]Dependency{"db": {Condition: ConditionHealthy}}},
+	bad := &model.Project{Services: []model.Service{
+		{Name: "db", Image: "plain:1", ImageHealth: &model.Health{}},
+		{Name: "web", Image: "plain:1", DependsOn: map[string]model.Dependency{"db": {Condition: model.ConditionHealthy}}},
 	}}
-	err = bad.SettleImageHealth(func(string) (*Health, error) { return nil, nil })
+	err = bad.SettleImageHealth(func(string) (*model.Health, error) { return nil, nil })
 	if err == nil || !strings.Contains(err.Error(), "service web: depends_on db: service_healthy needs a health check, and neither the Compose file nor image plain:1 declares one") {
 		t.Errorf("service_healthy on a service without any check: %v", err)
 	}
@@ -137,15 +139,15 @@ func TestSettleImageHealth(t *testing.T) {
 	// An unreadable image config: a warning for a service that can run
 	// without a check, an error for one that needs it.
 	down := errors.New("registry down")
-	soft := &Project{Services: []Service{{Name: "app", Image: "gone:1", ImageHealth: &Health{}}}}
-	if err := soft.SettleImageHealth(func(string) (*Health, error) { return nil, down }); err != nil {
+	soft := &model.Project{Services: []model.Service{{Name: "app", Image: "gone:1", ImageHealth: &model.Health{}}}}
+	if err := soft.SettleImageHealth(func(string) (*model.Health, error) { return nil, down }); err != nil {
 		t.Errorf("an unreadable config of a service that needs no check failed the project: %v", err)
 	}
 	if len(soft.Warnings) != 1 || !strings.Contains(soft.Warnings[0], "service app runs without its image's HEALTHCHECK for now: registry down") {
 		t.Errorf("warnings %q", soft.Warnings)
 	}
-	hard := &Project{Services: []Service{{Name: "app", Image: "gone:1", ImageHealth: &Health{}, Notify: NotifyHealthy}}}
-	err = hard.SettleImageHealth(func(string) (*Health, error) { return nil, down })
+	hard := &model.Project{Services: []model.Service{{Name: "app", Image: "gone:1", ImageHealth: &model.Health{}, Notify: model.NotifyHealthy}}}
+	err = hard.SettleImageHealth(func(string) (*model.Health, error) { return nil, down })
 	if err == nil || !strings.Contains(err.Error(), "service app: notify: healthy needs a health check, and the HEALTHCHECK of image gone:1 is unknown: registry down") {
 		t.Errorf("an unreadable config of a service that needs a check: %v", err)
 	}

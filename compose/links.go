@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // linkAliases gives `links: ["db:database"]` its meaning on berth's
@@ -11,8 +13,8 @@ import (
 // share, as docker's link alias names it for the linking container. A link
 // without an alias needs nothing: service names resolve anyway. The
 // dependency a link implies is added with the others (deps.go).
-func (l *loader) linkAliases(p *Project) {
-	byName := map[string]*Service{}
+func (l *loader) linkAliases(p *model.Project) {
+	byName := map[string]*model.Service{}
 	for i := range p.Services {
 		byName[p.Services[i].Name] = &p.Services[i]
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -24,7 +26,7 @@ import (
 // the project's .env, else the files' top-level `name:`, else the
 // directory's (or a NAME.yaml file's) name, lowercased and stripped of
 // characters a project name cannot hold.
-func LoadProject(ctx context.Context, name, path string, opts ...Option) (*Project, error) {
+func LoadProject(ctx context.Context, name, path string, opts ...Option) (*model.Project, error) {
 	o := collectOptions(opts)
 	src, err := resolveSource(path, name, o)
 	if err != nil {
@@ -35,7 +37,7 @@ func LoadProject(ctx context.Context, name, path string, opts ...Option) (*Proje
 
 // loadSource loads a resolved project entry; explicit tells whether its
 // name came from the caller.
-func loadSource(ctx context.Context, src *projectSource, explicit bool, o options) (*Project, error) {
+func loadSource(ctx context.Context, src *projectSource, explicit bool, o options) (*model.Project, error) {
 	for _, f := range src.files {
 		if err := checkYAML(f); err != nil {
 			return nil, err
@@ -104,9 +106,9 @@ type loader struct {
 	relabel []string
 }
 
-func (l *loader) convert(name string) (*Project, error) {
+func (l *loader) convert(name string) (*model.Project, error) {
 	cp := l.cp
-	p := &Project{Name: cp.Name, Dir: l.dir, Files: l.files}
+	p := &model.Project{Name: cp.Name, Dir: l.dir, Files: l.files}
 	if name != "" && l.fileName() != "" && l.fileName() != name {
 		l.warns = append(l.warns, fmt.Sprintf("%s: top-level field \"name\": %q is ignored; the project is named %q by the caller, as with docker compose -p",
 			l.pos.at("name"), l.fileName(), name))

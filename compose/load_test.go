@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func write(t *testing.T, path, text string) {
@@ -39,7 +41,7 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]Entry{}
+	got := map[string]model.Entry{}
 	for _, e := range entries {
 		got[e.Name] = e
 	}
@@ -53,7 +55,7 @@ services:
 	if web.Environment["A"] != "1" || web.Environment["B"] != "2" {
 		t.Errorf("override merge: env %v", web.Environment)
 	}
-	if r := got["single"].Project.Services[0].Restart; r.Mode != RestartOnFailure || r.MaxRetries != 3 {
+	if r := got["single"].Project.Services[0].Restart; r.Mode != model.RestartOnFailure || r.MaxRetries != 3 {
 		t.Errorf("restart: %+v", r)
 	}
 	if err := got["pod"].Err; err == nil || !strings.Contains(err.Error(), "Kubernetes") {
@@ -64,7 +66,7 @@ services:
 	}
 }
 
-func keys(m map[string]Entry) []string {
+func keys(m map[string]model.Entry) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -98,10 +100,10 @@ func TestServiceWithoutImageIsAnError(t *testing.T) {
 }
 
 func TestParseRestart(t *testing.T) {
-	for in, want := range map[string]Restart{
-		"": {Mode: RestartNo}, "no": {Mode: RestartNo}, "always": {Mode: RestartAlways},
-		"unless-stopped": {Mode: RestartUnlessStopped}, "on-failure": {Mode: RestartOnFailure},
-		"on-failure:5": {Mode: RestartOnFailure, MaxRetries: 5},
+	for in, want := range map[string]model.Restart{
+		"": {Mode: model.RestartNo}, "no": {Mode: model.RestartNo}, "always": {Mode: model.RestartAlways},
+		"unless-stopped": {Mode: model.RestartUnlessStopped}, "on-failure": {Mode: model.RestartOnFailure},
+		"on-failure:5": {Mode: model.RestartOnFailure, MaxRetries: 5},
 	} {
 		got, err := ParseRestart(in)
 		if err != nil || got != want {
@@ -116,7 +118,7 @@ func TestParseRestart(t *testing.T) {
 }
 
 func TestHashChangesWithSpec(t *testing.T) {
-	a := Service{Project: "p", Name: "web", Image: "busybox", Command: []string{"a"}}
+	a := model.Service{Project: "p", Name: "web", Image: "busybox", Command: []string{"a"}}
 	b := a
 	b.Command = []string{"b"}
 	if a.Hash() == b.Hash() {

@@ -9,16 +9,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // networks converts the top-level networks; compose-go has already added
 // "default" when a service uses it.
-func (l *loader) networks() (map[string]Network, error) {
-	out := map[string]Network{}
+func (l *loader) networks() (map[string]model.Network, error) {
+	out := map[string]model.Network{}
 	var errs []error
 	for key, nc := range l.cp.Networks {
-		n := Network{Name: nc.Name, Internal: nc.Internal}
+		n := model.Network{Name: nc.Name, Internal: nc.Internal}
 		if nc.External {
 			n.External, n.ExternalName = true, nc.Name
 		}
@@ -51,7 +53,7 @@ func (l *loader) networks() (map[string]Network, error) {
 }
 
 // network fills NetworkMode, Networks, Ports, ExtraHosts, DNS and DNSSearch.
-func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service) error {
+func (l *loader) network(c svcAt, sc types.ServiceConfig, p *model.Project, s *model.Service) error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -94,7 +96,7 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 				add(c.errorf(field, "network %q is not declared under the top-level networks", name))
 				continue
 			}
-			var a NetworkAttachment
+			var a model.NetworkAttachment
 			if nc != nil {
 				a.Aliases = append(a.Aliases, nc.Aliases...)
 				if nc.Ipv4Address != "" {
@@ -133,7 +135,7 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 				}
 			}
 			if s.Networks == nil {
-				s.Networks = map[string]NetworkAttachment{}
+				s.Networks = map[string]model.NetworkAttachment{}
 			}
 			s.Networks[name] = a
 		}
@@ -187,7 +189,7 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 // per port from compose-go) into Ports. A port without a published host port
 // is not carried: docker would publish it on a random port, which no peer or
 // user could find; berth warns instead.
-func (l *loader) ports(c svcAt, field []string, pc types.ServicePortConfig) ([]Port, error) {
+func (l *loader) ports(c svcAt, field []string, pc types.ServicePortConfig) ([]model.Port, error) {
 	proto := strings.ToLower(pc.Protocol)
 	if proto == "" {
 		proto = "tcp"
@@ -217,7 +219,7 @@ func (l *loader) ports(c svcAt, field []string, pc types.ServicePortConfig) ([]P
 		}
 		hostIP = ip.String()
 	}
-	return []Port{{HostIP: hostIP, HostPort: lo, ContainerPort: uint16(pc.Target), Protocol: proto}}, nil
+	return []model.Port{{HostIP: hostIP, HostPort: lo, ContainerPort: uint16(pc.Target), Protocol: proto}}, nil
 }
 
 func portRange(s string) (lo, hi uint16, err error) {

@@ -1,21 +1,25 @@
 package compose
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/berth-dev/berth/compose/model"
+)
 
 // pullPolicy reads compose's pull_policy. always and never are carried out
 // by the launcher at every start; missing is berth's default; the refresh
 // policies (daily, weekly, every_<duration>) pull when missing, with a
 // warning pointing at auto-update, which refreshes tags; build cannot be
 // honoured (berth builds nothing).
-func pullPolicy(c svcAt, v string, s *Service) error {
+func pullPolicy(c svcAt, v string, s *model.Service) error {
 	field := []string{"pull_policy"}
 	switch v {
 	case "", "missing", "if_not_present":
-		s.PullPolicy = PullMissing
+		s.PullPolicy = model.PullMissing
 	case "always":
-		s.PullPolicy = PullAlways
+		s.PullPolicy = model.PullAlways
 	case "never":
-		s.PullPolicy = PullNever
+		s.PullPolicy = model.PullNever
 	case "build":
 		c.warnf(field, "%q is not supported (berth builds no images); the image %q is pulled when missing", v, s.Image)
 	default:

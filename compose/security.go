@@ -9,13 +9,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // resources merges the short fields (mem_limit, cpus, pids_limit …) with
 // deploy.resources; the deploy form wins, as in docker compose.
-func (l *loader) resources(c svcAt, sc types.ServiceConfig, s *Service) error {
-	r := Resources{
+func (l *loader) resources(c svcAt, sc types.ServiceConfig, s *model.Service) error {
+	r := model.Resources{
 		MemoryMax:         int64(sc.MemLimit),
 		MemoryReservation: int64(sc.MemReservation),
 		CPUs:              roundCPUs(sc.CPUS),
@@ -47,7 +49,7 @@ func (l *loader) resources(c svcAt, sc types.ServiceConfig, s *Service) error {
 	case swap < r.MemoryMax:
 		return c.errorf([]string{"memswap_limit"}, "%d is below the memory limit %d; it counts memory plus swap", swap, r.MemoryMax)
 	case swap == r.MemoryMax:
-		r.MemorySwapMax = SwapDisabled
+		r.MemorySwapMax = model.SwapDisabled
 	default:
 		r.MemorySwapMax = swap - r.MemoryMax
 	}
@@ -64,8 +66,8 @@ func roundCPUs(v float32) float64 { return math.Round(float64(v)*1e6) / 1e6 }
 
 // security fills Security from privileged, cap_add/cap_drop, security_opt,
 // ulimits and sysctls.
-func (l *loader) security(c svcAt, sc types.ServiceConfig, s *Service) error {
-	sec := Security{Privileged: sc.Privileged}
+func (l *loader) security(c svcAt, sc types.ServiceConfig, s *model.Service) error {
+	sec := model.Security{Privileged: sc.Privileged}
 	var errs []error
 	var err error
 	if sec.CapAdd, err = capabilities(c, "cap_add", sc.CapAdd); err != nil {
@@ -85,16 +87,16 @@ func (l *loader) security(c svcAt, sc types.ServiceConfig, s *Service) error {
 			errs = append(errs, c.errorf(field, "unknown ulimit (valid: %s)", strings.Join(ulimitNames, ", ")))
 			continue
 		}
-		ul := Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
+		ul := model.Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
 		if u.Single != 0 {
-			ul = Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
+			ul = model.Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
 		}
 		if ul.Soft > ul.Hard && ul.Hard >= 0 {
 			errs = append(errs, c.errorf(field, "soft limit %d is above hard limit %d", ul.Soft, ul.Hard))
 			continue
 		}
 		if sec.Ulimits == nil {
-			sec.Ulimits = map[string]Ulimit{}
+			sec.Ulimits = map[string]model.Ulimit{}
 		}
 		sec.Ulimits[name] = ul
 	}
@@ -175,7 +177,7 @@ var capabilityNames = []string{
 
 // securityOpt reads one security_opt entry; docker accepts both "k=v" and
 // the older "k:v".
-func (l *loader) securityOpt(c svcAt, field []string, opt string, sec *Security) error {
+func (l *loader) securityOpt(c svcAt, field []string, opt string, sec *model.Security) error {
 	k, v, hasValue := strings.Cut(opt, "=")
 	if !hasValue {
 		k, v, hasValue = strings.Cut(opt, ":")

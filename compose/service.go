@@ -8,21 +8,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // service converts one compose-go service. Every problem in it is returned
 // at once, each naming file, line, service and field.
-func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
+func (l *loader) service(sc types.ServiceConfig, p *model.Project) (model.Service, error) {
 	c := svcAt{ps: l.pos, name: sc.Name, l: l}
-	s := Service{Project: p.Name, Name: sc.Name, Image: sc.Image}
+	s := model.Service{Project: p.Name, Name: sc.Name, Image: sc.Image}
 	var errs []error
 	add := func(err error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := CheckID(p.Name, sc.Name); err != nil {
+	if err := model.CheckID(p.Name, sc.Name); err != nil {
 		add(fmt.Errorf("%s: service %q: %w", c.at(), sc.Name, err))
 	}
 	switch {
@@ -52,7 +54,7 @@ func (l *loader) service(sc types.ServiceConfig, p *Project) (Service, error) {
 }
 
 // process fills what the container's process sees.
-func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) error {
+func (l *loader) process(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	if sc.Entrypoint != nil {
 		s.Entrypoint = append([]string{}, sc.Entrypoint...)
 	}
@@ -94,7 +96,7 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) error {
 	if s.StopSignal != "" && !validSignal(s.StopSignal) {
 		return c.errorf([]string{"stop_signal"}, "%q is not a signal (e.g. SIGTERM, SIGINT, SIGQUIT, SIGRTMIN+3)", s.StopSignal)
 	}
-	s.StopGracePeriod = DefaultStopGracePeriod
+	s.StopGracePeriod = model.DefaultStopGracePeriod
 	if sc.StopGracePeriod != nil {
 		s.StopGracePeriod = time.Duration(*sc.StopGracePeriod)
 	}
@@ -121,7 +123,7 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *Service) error {
 
 // restart maps `restart:` and deploy.restart_policy; the deploy form wins,
 // as in docker compose.
-func (l *loader) restart(c svcAt, sc types.ServiceConfig, s *Service) error {
+func (l *loader) restart(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	var err error
 	if s.Restart, err = ParseRestart(sc.Restart); err != nil {
 		return c.errorf([]string{"restart"}, "%v", err)
@@ -132,14 +134,14 @@ func (l *loader) restart(c svcAt, sc types.ServiceConfig, s *Service) error {
 	rp := sc.Deploy.RestartPolicy
 	switch rp.Condition {
 	case "none":
-		s.Restart = Restart{Mode: RestartNo}
+		s.Restart = model.Restart{Mode: model.RestartNo}
 	case "on-failure":
-		s.Restart = Restart{Mode: RestartOnFailure}
+		s.Restart = model.Restart{Mode: model.RestartOnFailure}
 		if rp.MaxAttempts != nil {
 			s.Restart.MaxRetries = int(*rp.MaxAttempts)
 		}
 	case "any", "":
-		s.Restart = Restart{Mode: RestartAlways}
+		s.Restart = model.Restart{Mode: model.RestartAlways}
 		if rp.MaxAttempts != nil {
 			c.warnf([]string{"deploy", "restart_policy", "max_attempts"}, "only applies to condition on-failure and is ignored")
 		}
@@ -150,14 +152,14 @@ func (l *loader) restart(c svcAt, sc types.ServiceConfig, s *Service) error {
 }
 
 // ParseRestart parses docker's restart policy syntax ("on-failure:3").
-func ParseRestart(v string) (Restart, error) {
+func ParseRestart(v string) (model.Restart, error) {
 	mode, count, hasCount := strings.Cut(v, ":")
-	r := Restart{Mode: RestartMode(mode)}
+	r := model.Restart{Mode: model.RestartMode(mode)}
 	switch r.Mode {
 	case "":
-		r.Mode = RestartNo
-	case RestartNo, RestartAlways, RestartUnlessStopped:
-	case RestartOnFailure:
+		r.Mode = model.RestartNo
+	case model.RestartNo, model.RestartAlways, model.RestartUnlessStopped:
+	case model.RestartOnFailure:
 		if hasCount {
 			n, err := strconv.Atoi(count)
 			if err != nil || n < 0 {

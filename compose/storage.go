@@ -9,17 +9,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // volumes converts the top-level volumes. Mount.Source of a named volume is
 // the volume's Name (compose's "<project>_<key>", or its `name:`), so the
 // runtime finds it from the service spec alone.
-func (l *loader) volumes() (map[string]Volume, error) {
+func (l *loader) volumes() (map[string]model.Volume, error) {
 	if len(l.cp.Volumes) == 0 {
 		return nil, nil
 	}
-	out := map[string]Volume{}
+	out := map[string]model.Volume{}
 	var errs []error
 	for _, key := range sortedKeys(l.cp.Volumes) {
 		vc := l.cp.Volumes[key]
@@ -28,13 +30,13 @@ func (l *loader) volumes() (map[string]Volume, error) {
 			// Still declared, so the services that use it report nothing more.
 			errs = append(errs, fmt.Errorf("%s: volume %q: %s: %w", l.pos.at(field...), key, strings.Join(field[2:], "."), err))
 		}
-		out[key] = Volume{Name: vc.Name, External: bool(vc.External)}
+		out[key] = model.Volume{Name: vc.Name, External: bool(vc.External)}
 	}
 	return out, joinErrs(errs)
 }
 
 // storage fills Mounts, ReadOnly, ShmSize and Devices.
-func (l *loader) storage(c svcAt, sc types.ServiceConfig, p *Project, s *Service) error {
+func (l *loader) storage(c svcAt, sc types.ServiceConfig, p *model.Project, s *model.Service) error {
 	var errs []error
 	for i, v := range sc.Volumes {
 		field := []string{"volumes", strconv.Itoa(i)}
@@ -61,7 +63,7 @@ func (l *loader) storage(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 			errs = append(errs, c.errorf(field, "device %q: only host device paths (/dev/...) are supported", d.Source))
 			continue
 		}
-		dev := Device{Source: d.Source, Target: d.Target, Permissions: d.Permissions}
+		dev := model.Device{Source: d.Source, Target: d.Target, Permissions: d.Permissions}
 		if dev.Target == "" {
 			dev.Target = dev.Source
 		}
@@ -77,14 +79,14 @@ func (l *loader) storage(c svcAt, sc types.ServiceConfig, p *Project, s *Service
 	return joinErrs(errs)
 }
 
-func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *Project) (Mount, error) {
-	m := Mount{Target: v.Target, ReadOnly: v.ReadOnly}
+func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *model.Project) (model.Mount, error) {
+	m := model.Mount{Target: v.Target, ReadOnly: v.ReadOnly}
 	if !filepath.IsAbs(v.Target) {
 		return m, c.errorf(field, "target %q must be an absolute path", v.Target)
 	}
 	switch v.Type {
 	case types.VolumeTypeBind:
-		m.Type, m.Source = MountBind, v.Source
+		m.Type, m.Source = model.MountBind, v.Source
 		if !filepath.IsAbs(m.Source) {
 			m.Source = filepath.Join(l.dir, m.Source)
 		}
@@ -123,7 +125,7 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 		if lm, ok, err := l.localVolumeMount(c, field, v); ok {
 			return lm, err
 		}
-		m.Type = MountVolume
+		m.Type = model.MountVolume
 		if v.Source != "" {
 			vol, ok := p.Volumes[v.Source]
 			if !ok {
@@ -143,7 +145,7 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 			}
 		}
 	case types.VolumeTypeTmpfs:
-		m.Type = MountTmpfs
+		m.Type = model.MountTmpfs
 		if v.Tmpfs != nil {
 			m.Size, m.Mode = int64(v.Tmpfs.Size), v.Tmpfs.Mode
 		}
@@ -154,9 +156,9 @@ func (l *loader) mount(c svcAt, field []string, v types.ServiceVolumeConfig, p *
 }
 
 // parseTmpfs reads a service tmpfs entry: "/path[:size=64m,mode=1777,ro]".
-func parseTmpfs(c svcAt, field []string, spec string) (Mount, error) {
+func parseTmpfs(c svcAt, field []string, spec string) (model.Mount, error) {
 	target, opts, _ := strings.Cut(spec, ":")
-	m := Mount{Type: MountTmpfs, Target: target}
+	m := model.Mount{Type: model.MountTmpfs, Target: target}
 	if !filepath.IsAbs(target) {
 		return m, c.errorf(field, "target %q must be an absolute path", target)
 	}
@@ -188,7 +190,7 @@ func parseTmpfs(c svcAt, field []string, spec string) (Mount, error) {
 
 // files reads secrets and configs into FileMounts now, so the spec carries
 // their content and a change of content changes the service's hash.
-func (l *loader) fileMounts(c svcAt, sc types.ServiceConfig, s *Service) error {
+func (l *loader) fileMounts(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	var errs []error
 	for i, ref := range sc.Secrets {
 		obj, ok := l.cp.Secrets[ref.Source]
@@ -224,9 +226,9 @@ func (l *loader) fileMounts(c svcAt, sc types.ServiceConfig, s *Service) error {
 // defaultFileMode is docker's mode for secrets and configs.
 const defaultFileMode = 0o444
 
-func (l *loader) fileMount(c svcAt, kind string, i int, ref types.FileReferenceConfig, obj types.FileObjectConfig, dir string) (FileMount, error) {
+func (l *loader) fileMount(c svcAt, kind string, i int, ref types.FileReferenceConfig, obj types.FileObjectConfig, dir string) (model.FileMount, error) {
 	field := []string{kind, strconv.Itoa(i)}
-	f := FileMount{Name: ref.Source, Target: ref.Target, Mode: defaultFileMode}
+	f := model.FileMount{Name: ref.Source, Target: ref.Target, Mode: defaultFileMode}
 	if f.Target == "" {
 		f.Target = ref.Source
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -19,19 +21,19 @@ import (
 // ok is false for a volume without such options: it stays a named volume.
 // Other types (nfs, cifs, a block device) are warned about by fields.go
 // and stay a plain volume.
-func (l *loader) localVolumeMount(c svcAt, field []string, v types.ServiceVolumeConfig) (Mount, bool, error) {
+func (l *loader) localVolumeMount(c svcAt, field []string, v types.ServiceVolumeConfig) (model.Mount, bool, error) {
 	vc, ok := l.cp.Volumes[v.Source]
 	if !ok || len(vc.DriverOpts) == 0 || (vc.Driver != "" && vc.Driver != "local") {
-		return Mount{}, false, nil
+		return model.Mount{}, false, nil
 	}
 	opts := vc.DriverOpts
-	m := Mount{Target: v.Target, ReadOnly: v.ReadOnly}
+	m := model.Mount{Target: v.Target, ReadOnly: v.ReadOnly}
 	switch opts["type"] {
 	case "none":
 		if !hasOption(opts["o"], "bind") || opts["device"] == "" {
-			return Mount{}, false, nil
+			return model.Mount{}, false, nil
 		}
-		m.Type, m.Source = MountBind, opts["device"]
+		m.Type, m.Source = model.MountBind, opts["device"]
 		if !filepath.IsAbs(m.Source) {
 			m.Source = filepath.Join(l.dir, m.Source)
 		}
@@ -47,7 +49,7 @@ func (l *loader) localVolumeMount(c svcAt, field []string, v types.ServiceVolume
 		t.ReadOnly = t.ReadOnly || v.ReadOnly
 		return t, true, nil
 	}
-	return Mount{}, false, nil
+	return model.Mount{}, false, nil
 }
 
 // hasOption tells whether a mount option list ("bind,ro") holds opt.

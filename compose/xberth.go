@@ -32,12 +32,12 @@ var autoUpdatePolicies = []string{"registry", "local", "disabled"}
 //	  soak: 30s
 //
 // Unit property names are not checked here; units owns their allow-list.
-func (l *loader) xberth(c svcAt, sc types.ServiceConfig, s *Service) error {
+func (l *loader) xberth(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	switch sc.Labels[sdnotifyLabel] {
 	case "container":
-		s.Notify = NotifyContainer
+		s.Notify = model.NotifyContainer
 	case "healthy":
-		s.Notify = NotifyHealthy
+		s.Notify = model.NotifyHealthy
 	}
 	var errs []error
 	if raw, ok := sc.Extensions[xberthKey]; ok {
@@ -72,36 +72,36 @@ func (l *loader) xberth(c svcAt, sc types.ServiceConfig, s *Service) error {
 			}
 		}
 	}
-	if s.Notify == NotifyHealthy && s.Health == nil && s.ImageHealth == nil {
+	if s.Notify == model.NotifyHealthy && s.Health == nil && s.ImageHealth == nil {
 		errs = append(errs, c.errorf([]string{xberthKey, "notify"}, "healthy needs a healthcheck, and its healthcheck is disabled"))
 	}
 	return joinErrs(errs)
 }
 
-func xNotify(c svcAt, field []string, v any, s *Service) error {
+func xNotify(c svcAt, field []string, v any, s *model.Service) error {
 	switch v {
 	case true, "true", "container":
-		s.Notify = NotifyContainer
+		s.Notify = model.NotifyContainer
 	case false, "false", "running":
-		s.Notify = NotifyRunning
+		s.Notify = model.NotifyRunning
 	case "healthy":
-		s.Notify = NotifyHealthy
+		s.Notify = model.NotifyHealthy
 	default:
 		return c.errorf(field, "%v is not a notify mode (valid: true, false, container, healthy)", v)
 	}
 	return nil
 }
 
-func xSockets(c svcAt, field []string, v any) ([]Socket, error) {
+func xSockets(c svcAt, field []string, v any) ([]model.Socket, error) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, c.errorf(field, "must be a list of {listen, accept, name}")
 	}
-	var out []Socket
+	var out []model.Socket
 	var errs []error
 	for i, item := range list {
 		f := append(append([]string{}, field...), strconv.Itoa(i))
-		var sock Socket
+		var sock model.Socket
 		switch it := item.(type) {
 		case string:
 			sock.Listen = it

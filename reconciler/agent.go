@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
@@ -57,7 +58,7 @@ type Agent struct {
 	// see removed services' units already stopped. It decides itself
 	// whether there is work; keep it cheap when nothing changed. Its error
 	// is recorded with the reconcile's.
-	AfterReconcile func(ctx context.Context, entries []compose.Entry, rec *ReconcileRecord) error
+	AfterReconcile func(ctx context.Context, entries []model.Entry, rec *ReconcileRecord) error
 
 	mu      sync.Mutex // guards status
 	status  Status
@@ -485,4 +486,4 @@ func (a *Agent) runJob(ctx context.Context, i int) {
 	}
 }
 
-func unitName(s *compose.Service) string { return units.Name(s.Project, s.Name) }
+func unitName(s *model.Service) string { return units.Name(s.Project, s.Name) }

@@ -11,17 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestSourceKeepsLastGoodAcrossRestarts(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
-	good := compose.Entry{Name: "hello", Project: &compose.Project{Name: "hello", Services: []compose.Service{{Project: "hello", Name: "web", Image: "busybox"}}}}
-	broken := compose.Entry{Name: "hello", Path: dir + "/hello/compose.yaml", Err: errors.New("hello/compose.yaml: line 3: bad")}
+	good := model.Entry{Name: "hello", Project: &model.Project{Name: "hello", Services: []model.Service{{Project: "hello", Name: "web", Image: "busybox"}}}}
+	broken := model.Entry{Name: "hello", Path: dir + "/hello/compose.yaml", Err: errors.New("hello/compose.yaml: line 3: bad")}
 	current := good
-	load := func(context.Context, string) ([]compose.Entry, error) { return []compose.Entry{current}, nil }
+	load := func(context.Context, string) ([]model.Entry, error) { return []model.Entry{current}, nil }
 
 	s := &Source{Dir: dir, StateDir: state, Load: load, Log: quietLog()}
 	if _, _, _, err := s.Snapshot(context.Background(), true); err != nil {
@@ -41,7 +41,7 @@ func TestSourceKeepsLastGoodAcrossRestarts(t *testing.T) {
 		t.Fatalf("broken entry was not replaced by its last-good state: %+v", entries[0])
 	}
 	// Deleting the entry forgets its last-good state.
-	load2 := func(context.Context, string) ([]compose.Entry, error) { return nil, nil }
+	load2 := func(context.Context, string) ([]model.Entry, error) { return nil, nil }
 	s.Load = load2
 	if _, _, _, err := s.Snapshot(context.Background(), true); err != nil {
 		t.Fatal(err)
@@ -54,9 +54,9 @@ func TestSourceKeepsLastGoodAcrossRestarts(t *testing.T) {
 func TestSourceReloadsOnlyOnChange(t *testing.T) {
 	dir := t.TempDir()
 	loads := 0
-	s := &Source{Dir: dir, StateDir: t.TempDir(), Log: quietLog(), Load: func(context.Context, string) ([]compose.Entry, error) {
+	s := &Source{Dir: dir, StateDir: t.TempDir(), Log: quietLog(), Load: func(context.Context, string) ([]model.Entry, error) {
 		loads++
-		return []compose.Entry{}, nil
+		return []model.Entry{}, nil
 	}}
 	ctx := context.Background()
 	s.Snapshot(ctx, false)
@@ -65,7 +65,7 @@ func TestSourceReloadsOnlyOnChange(t *testing.T) {
 		t.Fatalf("unchanged dir loaded %d times", loads)
 	}
 	// An empty config (no entries, as LoadDir returns nil) is loaded once too.
-	s.Load = func(context.Context, string) ([]compose.Entry, error) { loads++; return nil, nil }
+	s.Load = func(context.Context, string) ([]model.Entry, error) { loads++; return nil, nil }
 	s.Snapshot(ctx, true)
 	s.Snapshot(ctx, false)
 	if loads != 2 {
@@ -116,13 +116,13 @@ func TestWatchDebouncesBursts(t *testing.T) {
 }
 
 func TestChangedFieldsNamesWhatChanged(t *testing.T) {
-	old := &compose.Service{Project: "p", Name: "s", Image: "a", Command: []string{"x"},
+	old := &model.Service{Project: "p", Name: "s", Image: "a", Command: []string{"x"},
 		Environment: map[string]string{"A": "1", "B": "2"},
-		Mounts:      []compose.Mount{{Type: compose.MountBind, Source: "/etc/berth/p/nginx.conf", Target: "/etc/nginx.conf", ContentHash: "1"}}}
+		Mounts:      []model.Mount{{Type: model.MountBind, Source: "/etc/berth/p/nginx.conf", Target: "/etc/nginx.conf", ContentHash: "1"}}}
 	cur := *old
 	cur.Image = "b"
 	cur.Environment = map[string]string{"A": "1", "B": "3", "C": "4"}
-	cur.Mounts = []compose.Mount{old.Mounts[0]}
+	cur.Mounts = []model.Mount{old.Mounts[0]}
 	cur.Mounts[0].ContentHash = "2"
 	got := strings.Join(ChangedFields(old, &cur), ", ")
 	if got != "env B, env C, image, mount content /etc/nginx.conf" {
@@ -131,7 +131,7 @@ func TestChangedFieldsNamesWhatChanged(t *testing.T) {
 }
 
 func TestLimitsDrift(t *testing.T) {
-	svc := &compose.Service{Project: "p", Name: "s", Image: "a", Resources: compose.Resources{MemoryMax: 64 << 20}}
+	svc := &model.Service{Project: "p", Name: "s", Image: "a", Resources: model.Resources{MemoryMax: 64 << 20}}
 	ok := &Limits{MemoryMax: 64 << 20, TasksMax: 4915, CPUQuotaPerSecUSec: Infinity}
 	if d := limitsDrift(desiredLimits(svc), ok); d != "" {
 		t.Fatalf("no drift expected: %s", d)
@@ -150,7 +150,7 @@ func TestLimitsDrift(t *testing.T) {
 
 func TestIntentsKeepStoppedServicesStopped(t *testing.T) {
 	state := t.TempDir()
-	web := compose.Service{Project: "hello", Name: "web", Image: "busybox"}
+	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
 	if err := SetIntent(state, Intent{Unit: unitName(&web), Project: "hello", Service: "web", Stopped: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -158,14 +158,14 @@ func TestIntentsKeepStoppedServicesStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := MakePlan([]compose.Entry{project("hello", web)}, nil, nil)
+	p := MakePlan([]model.Entry{project("hello", web)}, nil, nil)
 	p.RespectIntents(in)
 	if p.HasChanges() {
 		t.Fatalf("a stopped service would be created: %+v", p.Changes)
 	}
 	ClearIntent(state, unitName(&web))
 	in, _ = LoadIntents(state)
-	p = MakePlan([]compose.Entry{project("hello", web)}, nil, nil)
+	p = MakePlan([]model.Entry{project("hello", web)}, nil, nil)
 	p.RespectIntents(in)
 	if !p.HasChanges() {
 		t.Fatal("a started service is not created")

@@ -8,7 +8,8 @@ import (
 	"os"
 	"sync"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
@@ -197,7 +198,7 @@ func (r *Reconciler) pullAll(ctx context.Context, p *Plan) {
 	for _, c := range p.Changes {
 		// pull_policy: never means the image must already be there; the
 		// launcher says so when it is not.
-		if (c.Action == Create || c.Action == Recreate) && c.Desired != nil && c.Desired.PullPolicy != compose.PullNever && !seen[c.Desired.Image] {
+		if (c.Action == Create || c.Action == Recreate) && c.Desired != nil && c.Desired.PullPolicy != model.PullNever && !seen[c.Desired.Image] {
 			seen[c.Desired.Image] = true
 			refs = append(refs, c.Desired.Image)
 		}
@@ -236,7 +237,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		svc := c.Desired
 		// Bad unit input (x-berth.unit, sockets) fails this service before
 		// anything running is touched.
-		specPath, err := compose.SpecPath(r.StateDir, svc)
+		specPath, err := model.SpecPath(r.StateDir, svc)
 		if err != nil {
 			return err
 		}
@@ -244,7 +245,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err != nil {
 			return err
 		}
-		spec, err := compose.SaveSpec(r.StateDir, svc)
+		spec, err := model.SaveSpec(r.StateDir, svc)
 		if err != nil {
 			return err
 		}
@@ -287,10 +288,10 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 // names come from a unit's environment: one that is not a valid ID (see
 // compose.SpecFiles) deletes nothing.
 func (r *Reconciler) removeSpecs(project, service string, keep ...string) error {
-	if err := compose.CheckID(project, service); err != nil {
+	if err := model.CheckID(project, service); err != nil {
 		return fmt.Errorf("removing specs: %w", err)
 	}
-	matches, err := compose.SpecFiles(r.StateDir, project+"-"+service)
+	matches, err := model.SpecFiles(r.StateDir, project+"-"+service)
 	if err != nil {
 		return err
 	}

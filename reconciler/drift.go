@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
@@ -31,7 +32,7 @@ type wantLimit struct {
 // what systemd reports: unset ones as Infinity, except TasksMax (systemd's
 // default applies, no fixed value) and values that cannot be compared
 // (percentages of the host), which are left out. Never nil.
-func desiredLimits(svc *compose.Service) []wantLimit {
+func desiredLimits(svc *model.Service) []wantLimit {
 	out := []wantLimit{}
 	set, err := units.Build(units.Config{}, svc, "")
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Explain fills Fields of every recreate caused by a spec change, by
@@ -20,11 +20,11 @@ func (r *Reconciler) Explain(p *Plan) {
 		if c.Action != Recreate || c.Current == nil || c.Desired == nil || c.Repair != "" {
 			continue
 		}
-		path, err := compose.SpecPathOf(r.StateDir, c.Desired.Project, c.Desired.Name, c.Current.Hash)
+		path, err := model.SpecPathOf(r.StateDir, c.Desired.Project, c.Desired.Name, c.Current.Hash)
 		if err != nil {
 			continue
 		}
-		old, err := compose.LoadSpec(path)
+		old, err := model.LoadSpec(path)
 		if err != nil {
 			continue
 		}
@@ -40,7 +40,7 @@ func (r *Reconciler) Explain(p *Plan) {
 // /etc/nginx/nginx.conf", "ports" … Top-level fields are compared through
 // their JSON form, so a field added to the model is covered without code
 // here.
-func ChangedFields(old, cur *compose.Service) []string {
+func ChangedFields(old, cur *model.Service) []string {
 	a, b := asMap(old), asMap(cur)
 	keys := map[string]bool{}
 	for k := range a {
@@ -69,7 +69,7 @@ func ChangedFields(old, cur *compose.Service) []string {
 	return out
 }
 
-func asMap(s *compose.Service) map[string]any {
+func asMap(s *model.Service) map[string]any {
 	b, _ := json.Marshal(s)
 	m := map[string]any{}
 	_ = json.Unmarshal(b, &m)
@@ -93,7 +93,7 @@ func mapKeys(prefix string, a, b map[string]string) []string {
 
 // mountChanges says "mount content TARGET" when only a bind source's
 // content changed, and "mounts" for anything else.
-func mountChanges(a, b []compose.Mount) []string {
+func mountChanges(a, b []model.Mount) []string {
 	if len(a) != len(b) {
 		return []string{"mounts"}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Intent is what a user asked for one unit through `berth stop`; the agent
@@ -64,7 +64,7 @@ func SetIntent(stateDir string, in Intent) error {
 	if err != nil {
 		return err
 	}
-	path, err := compose.Path(intentDir(stateDir), in.Unit+".json")
+	path, err := model.Path(intentDir(stateDir), in.Unit+".json")
 	if err != nil {
 		return fmt.Errorf("recording intent for %s: %w", in.Unit, err)
 	}
@@ -76,7 +76,7 @@ func SetIntent(stateDir string, in Intent) error {
 
 // ClearIntent forgets the intent recorded for unit, if any.
 func ClearIntent(stateDir, unit string) error {
-	path, err := compose.Path(intentDir(stateDir), unit+".json")
+	path, err := model.Path(intentDir(stateDir), unit+".json")
 	if err != nil {
 		return fmt.Errorf("clearing intent for %s: %w", unit, err)
 	}

@@ -1,6 +1,8 @@
 package reconciler
 
-import "github.com/berth-dev/berth/compose"
+import (
+	"github.com/berth-dev/berth/compose/model"
+)
 
 // Memo remembers what a plan derives from each loaded service, its spec
 // hash and the limits its unit sets, keyed by the service's address. The
@@ -10,7 +12,7 @@ import "github.com/berth-dev/berth/compose"
 // used: the Source starts a new one whenever it reloads. A nil *Memo
 // computes everything afresh.
 type Memo struct {
-	m map[*compose.Service]*derived
+	m map[*model.Service]*derived
 }
 
 type derived struct {
@@ -18,12 +20,12 @@ type derived struct {
 	limits []wantLimit
 }
 
-func (m *Memo) get(svc *compose.Service) *derived {
+func (m *Memo) get(svc *model.Service) *derived {
 	if m == nil {
 		return &derived{}
 	}
 	if m.m == nil {
-		m.m = map[*compose.Service]*derived{}
+		m.m = map[*model.Service]*derived{}
 	}
 	d := m.m[svc]
 	if d == nil {
@@ -34,7 +36,7 @@ func (m *Memo) get(svc *compose.Service) *derived {
 }
 
 // hash is svc.Hash(), computed once per load.
-func (m *Memo) hash(svc *compose.Service) string {
+func (m *Memo) hash(svc *model.Service) string {
 	d := m.get(svc)
 	if d.hash == "" {
 		d.hash = svc.Hash()
@@ -43,7 +45,7 @@ func (m *Memo) hash(svc *compose.Service) string {
 }
 
 // limits is desiredLimits(svc), rendered once per load.
-func (m *Memo) limits(svc *compose.Service) []wantLimit {
+func (m *Memo) limits(svc *model.Service) []wantLimit {
 	d := m.get(svc)
 	if d.limits == nil {
 		d.limits = desiredLimits(svc)

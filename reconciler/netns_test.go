@@ -5,7 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
@@ -17,7 +18,7 @@ func TestApplyStartsNetnsPeerFirst(t *testing.T) {
 	r := &Reconciler{Manager: f, StateDir: t.TempDir(), Units: units.Config{Binary: "/bin/berth"}}
 	create := func(project, name, mode string) Change {
 		return Change{Action: Create, Project: project, Service: name, Unit: units.Name(project, name),
-			Desired: &compose.Service{Project: project, Name: name, Image: "busybox", NetworkMode: mode}}
+			Desired: &model.Service{Project: project, Name: name, Image: "busybox", NetworkMode: mode}}
 	}
 	p := &Plan{Changes: []Change{
 		create("ext", "tap", "container:modes/web"),

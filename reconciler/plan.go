@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
@@ -65,10 +66,10 @@ type Change struct {
 	// (image, command, env KEY, mount content …), when known.
 	Fields []string
 	// Desired is nil for Remove and for a pod sandbox unit.
-	Desired *compose.Service
+	Desired *model.Service
 	// Pod is the project whose pod sandbox unit a Create or Recreate
 	// starts (Service is units.PodService then); nil for container units.
-	Pod *compose.Project
+	Pod *model.Project
 	// Current is nil for Create.
 	Current *Observed
 }
@@ -93,12 +94,12 @@ func (p *Plan) HasChanges() bool {
 
 // MakePlan diffs the loaded entries against the observed units. When only
 // is non-empty, projects not named in it are left out entirely.
-func MakePlan(entries []compose.Entry, observed []Observed, only []string) *Plan {
+func MakePlan(entries []model.Entry, observed []Observed, only []string) *Plan {
 	return makePlan(entries, observed, only, nil)
 }
 
 // makePlan is MakePlan taking derived values from memo.
-func makePlan(entries []compose.Entry, observed []Observed, only []string, memo *Memo) *Plan {
+func makePlan(entries []model.Entry, observed []Observed, only []string, memo *Memo) *Plan {
 	p := &Plan{}
 	selected := func(project string) bool {
 		if len(only) == 0 {
@@ -178,7 +179,7 @@ func makePlan(entries []compose.Entry, observed []Observed, only []string, memo 
 
 // stoppedWith names a dependency of svc being recreated whose stop systemd
 // propagates to svc (required: Requires=; restart: true: PartOf=), or "".
-func stoppedWith(svc *compose.Service, recreated map[string]bool) string {
+func stoppedWith(svc *model.Service, recreated map[string]bool) string {
 	names := make([]string, 0, len(svc.DependsOn))
 	for n, d := range svc.DependsOn {
 		if recreated[n] && (d.Required || d.Restart) {
@@ -192,7 +193,7 @@ func stoppedWith(svc *compose.Service, recreated map[string]bool) string {
 	return names[0]
 }
 
-func diff(svc *compose.Service, name string, cur *Observed, memo *Memo) Change {
+func diff(svc *model.Service, name string, cur *Observed, memo *Memo) Change {
 	c := Change{Project: svc.Project, Service: svc.Name, Unit: name, Desired: svc, Current: cur}
 	switch hash := memo.hash(svc); {
 	case cur == nil:
@@ -217,7 +218,7 @@ func diff(svc *compose.Service, name string, cur *Observed, memo *Memo) Change {
 }
 
 // diffPod compares a project's pod sandbox unit with the desired pod.
-func diffPod(p *compose.Project, name string, cur *Observed) Change {
+func diffPod(p *model.Project, name string, cur *Observed) Change {
 	c := Change{Project: p.Name, Service: units.PodService, Unit: name, Pod: p, Current: cur}
 	want := units.PodHash(p)
 	switch {

@@ -8,18 +8,19 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
-func project(name string, svcs ...compose.Service) compose.Entry {
+func project(name string, svcs ...model.Service) model.Entry {
 	for i := range svcs {
 		svcs[i].Project = name
 	}
-	return compose.Entry{Name: name, Project: &compose.Project{Name: name, Services: svcs}}
+	return model.Entry{Name: name, Project: &model.Project{Name: name, Services: svcs}}
 }
 
-func observed(s compose.Service, state string) Observed {
+func observed(s model.Service, state string) Observed {
 	return Observed{Unit: units.Name(s.Project, s.Name), Project: s.Project, Service: s.Name, Hash: s.Hash(), ActiveState: state}
 }
 
@@ -32,15 +33,15 @@ func actions(p *Plan) map[string]Action {
 }
 
 func TestMakePlan(t *testing.T) {
-	web := compose.Service{Project: "hello", Name: "web", Image: "busybox"}
-	ticker := compose.Service{Project: "hello", Name: "ticker", Image: "busybox", Command: []string{"a"}}
+	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
+	ticker := model.Service{Project: "hello", Name: "ticker", Image: "busybox", Command: []string{"a"}}
 	edited := ticker
 	edited.Command = []string{"b"}
-	gone := compose.Service{Project: "old", Name: "x", Image: "busybox"}
-	dropped := compose.Service{Project: "hello", Name: "dropped", Image: "busybox"}
+	gone := model.Service{Project: "old", Name: "x", Image: "busybox"}
+	dropped := model.Service{Project: "hello", Name: "dropped", Image: "busybox"}
 
 	p := MakePlan(
-		[]compose.Entry{project("hello", web, edited), project("new", compose.Service{Name: "db", Image: "busybox"})},
+		[]model.Entry{project("hello", web, edited), project("new", model.Service{Name: "db", Image: "busybox"})},
 		[]Observed{observed(web, "active"), observed(ticker, "active"), observed(gone, "active"), observed(dropped, "active")},
 		nil)
 	want := map[string]Action{"hello/web": Keep, "hello/ticker": Recreate, "new/db": Create, "old/x": Remove, "hello/dropped": Remove}
@@ -59,7 +60,7 @@ func TestMakePlan(t *testing.T) {
 // without the agent; no project in the config dir declares them, yet
 // neither apply nor the agent may remove them (found by the VM suite).
 func TestPlanKeepsUnitFiles(t *testing.T) {
-	gen := compose.Service{Project: "gen", Name: "pinger", Image: "busybox"}
+	gen := model.Service{Project: "gen", Name: "pinger", Image: "busybox"}
 	o := observed(gen, "active")
 	o.UnitFile = true
 	if p := MakePlan(nil, []Observed{o}, nil); p.HasChanges() {
@@ -68,16 +69,16 @@ func TestPlanKeepsUnitFiles(t *testing.T) {
 }
 
 func TestPlanNoChanges(t *testing.T) {
-	web := compose.Service{Project: "hello", Name: "web", Image: "busybox"}
-	p := MakePlan([]compose.Entry{project("hello", web)}, []Observed{observed(web, "active")}, nil)
+	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
+	p := MakePlan([]model.Entry{project("hello", web)}, []Observed{observed(web, "active")}, nil)
 	if p.HasChanges() {
 		t.Fatalf("want no changes, got %+v", p.Changes)
 	}
 }
 
 func TestBrokenFileKeepsRunningUnits(t *testing.T) {
-	web := compose.Service{Project: "hello", Name: "web", Image: "busybox"}
-	p := MakePlan([]compose.Entry{{Name: "hello", Err: errors.New("hello/compose.yaml: line 3: bad")}},
+	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
+	p := MakePlan([]model.Entry{{Name: "hello", Err: errors.New("hello/compose.yaml: line 3: bad")}},
 		[]Observed{observed(web, "active")}, nil)
 	if p.HasChanges() || len(p.Errors) != 1 {
 		t.Fatalf("broken file must keep units and report: changes %+v errors %v", p.Changes, p.Errors)
@@ -85,9 +86,9 @@ func TestBrokenFileKeepsRunningUnits(t *testing.T) {
 }
 
 func TestPlanOnlySelectedProjects(t *testing.T) {
-	a := compose.Service{Project: "a", Name: "s", Image: "busybox"}
-	other := compose.Service{Project: "b", Name: "s", Image: "busybox"}
-	p := MakePlan([]compose.Entry{project("a", a)}, []Observed{observed(other, "active")}, []string{"a"})
+	a := model.Service{Project: "a", Name: "s", Image: "busybox"}
+	other := model.Service{Project: "b", Name: "s", Image: "busybox"}
+	p := MakePlan([]model.Entry{project("a", a)}, []Observed{observed(other, "active")}, []string{"a"})
 	got := actions(p)
 	if got["a/s"] != Create || got["b/s"] != "" {
 		t.Fatalf("apply a must not touch b: %v", got)
@@ -95,8 +96,8 @@ func TestPlanOnlySelectedProjects(t *testing.T) {
 }
 
 func TestFailedUnitIsRecreated(t *testing.T) {
-	web := compose.Service{Project: "hello", Name: "web", Image: "busybox"}
-	p := MakePlan([]compose.Entry{project("hello", web)}, []Observed{observed(web, "failed")}, nil)
+	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
+	p := MakePlan([]model.Entry{project("hello", web)}, []Observed{observed(web, "failed")}, nil)
 	if actions(p)["hello/web"] != Recreate {
 		t.Fatalf("failed unit: %v", actions(p))
 	}
@@ -133,7 +134,7 @@ func TestApplyRemovesConcurrentlyThenCreates(t *testing.T) {
 	r := &Reconciler{Manager: f, StateDir: t.TempDir(), Units: units.Config{Binary: "/bin/berth"}}
 	p := &Plan{Changes: []Change{
 		{Action: Remove, Project: "a", Service: "x", Unit: "berth-a-x.service"},
-		{Action: Create, Project: "a", Service: "y", Unit: "berth-a-y.service", Desired: &compose.Service{Project: "a", Name: "y", Image: "busybox"}},
+		{Action: Create, Project: "a", Service: "y", Unit: "berth-a-y.service", Desired: &model.Service{Project: "a", Name: "y", Image: "busybox"}},
 		{Action: Remove, Project: "a", Service: "z", Unit: "berth-a-z.service"},
 	}}
 	done := make(chan error, 1)
@@ -152,13 +153,13 @@ func TestApplyRemovesConcurrentlyThenCreates(t *testing.T) {
 
 func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 	dir := t.TempDir()
-	web := &compose.Service{Project: "hello", Name: "web", Image: "busybox"}
-	web2 := &compose.Service{Project: "hello", Name: "web-2", Image: "busybox"}
-	keep, _ := compose.SaveSpec(dir, web)
+	web := &model.Service{Project: "hello", Name: "web", Image: "busybox"}
+	web2 := &model.Service{Project: "hello", Name: "web-2", Image: "busybox"}
+	keep, _ := model.SaveSpec(dir, web)
 	old := *web
 	old.Command = []string{"old"}
-	stale, _ := compose.SaveSpec(dir, &old)
-	other, _ := compose.SaveSpec(dir, web2)
+	stale, _ := model.SaveSpec(dir, &old)
+	other, _ := model.SaveSpec(dir, web2)
 	r := &Reconciler{StateDir: dir}
 	if err := r.removeSpecs(web.Project, web.Name, keep); err != nil {
 		t.Fatal(err)
@@ -177,11 +178,11 @@ func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 func TestRemoveSpecsTraversal(t *testing.T) {
 	dir := t.TempDir()
 	var specs []string
-	for _, svc := range []*compose.Service{
+	for _, svc := range []*model.Service{
 		{Project: "hello", Name: "web", Image: "busybox"},
 		{Project: "other", Name: "db", Image: "busybox"},
 	} {
-		p, err := compose.SaveSpec(dir, svc)
+		p, err := model.SaveSpec(dir, svc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,14 +214,14 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 // dependents (Requires=), so the plan recreates them too; an optional one
 // is left alone.
 func TestPlanRecreatesDependents(t *testing.T) {
-	db := compose.Service{Project: "p", Name: "db", Image: "i", Command: []string{"v2"}}
-	web := compose.Service{Project: "p", Name: "web", Image: "i",
-		DependsOn: map[string]compose.Dependency{"db": {Condition: compose.ConditionHealthy, Required: true}}}
-	api := compose.Service{Project: "p", Name: "api", Image: "i",
-		DependsOn: map[string]compose.Dependency{"web": {Condition: compose.ConditionStarted, Required: true}}}
-	side := compose.Service{Project: "p", Name: "side", Image: "i",
-		DependsOn: map[string]compose.Dependency{"db": {Condition: compose.ConditionStarted}}}
-	proj := &compose.Project{Name: "p", Services: []compose.Service{db, web, api, side}}
+	db := model.Service{Project: "p", Name: "db", Image: "i", Command: []string{"v2"}}
+	web := model.Service{Project: "p", Name: "web", Image: "i",
+		DependsOn: map[string]model.Dependency{"db": {Condition: model.ConditionHealthy, Required: true}}}
+	api := model.Service{Project: "p", Name: "api", Image: "i",
+		DependsOn: map[string]model.Dependency{"web": {Condition: model.ConditionStarted, Required: true}}}
+	side := model.Service{Project: "p", Name: "side", Image: "i",
+		DependsOn: map[string]model.Dependency{"db": {Condition: model.ConditionStarted}}}
+	proj := &model.Project{Name: "p", Services: []model.Service{db, web, api, side}}
 	var obs []Observed
 	for _, s := range proj.Services {
 		h := s.Hash()
@@ -229,7 +230,7 @@ func TestPlanRecreatesDependents(t *testing.T) {
 		}
 		obs = append(obs, Observed{Unit: units.Name("p", s.Name), Project: "p", Service: s.Name, Hash: h, ActiveState: "active"})
 	}
-	p := MakePlan([]compose.Entry{{Name: "p", Project: proj}}, obs, nil)
+	p := MakePlan([]model.Entry{{Name: "p", Project: proj}}, obs, nil)
 	got := map[string]Action{}
 	for _, c := range p.Changes {
 		got[c.Service] = c.Action

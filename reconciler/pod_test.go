@@ -3,17 +3,18 @@ package reconciler
 import (
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
-func podEntry(hostname string, svcs ...compose.Service) compose.Entry {
+func podEntry(hostname string, svcs ...model.Service) model.Entry {
 	e := project("web", svcs...)
-	e.Project.Pod = &compose.Pod{Name: "web", Hostname: hostname}
+	e.Project.Pod = &model.Pod{Name: "web", Hostname: hostname}
 	return e
 }
 
-func podObserved(p *compose.Project, state string) Observed {
+func podObserved(p *model.Project, state string) Observed {
 	return Observed{Unit: units.PodName(p.Name), Project: p.Name, Service: units.PodService, Hash: units.PodHash(p), ActiveState: state}
 }
 
@@ -21,23 +22,23 @@ func podObserved(p *compose.Project, state string) Observed {
 // is kept; a changed pod is recreated with all its containers (stopping it
 // stops them); deleting the file removes the pod unit too.
 func TestPlanPod(t *testing.T) {
-	main := compose.Service{Name: "main", Image: "busybox", Pod: "web"}
-	side := compose.Service{Name: "side", Image: "busybox", Pod: "web"}
+	main := model.Service{Name: "main", Image: "busybox", Pod: "web"}
+	side := model.Service{Name: "side", Image: "busybox", Pod: "web"}
 	e := podEntry("web", main, side)
 	m, s := e.Project.Services[0], e.Project.Services[1]
 	obs := []Observed{podObserved(e.Project, "active"), observed(m, "active"), observed(s, "active")}
 
-	p := MakePlan([]compose.Entry{podEntry("web", main, side)}, nil, nil)
+	p := MakePlan([]model.Entry{podEntry("web", main, side)}, nil, nil)
 	if len(p.Changes) != 3 || p.Changes[0].Unit != "berth-web.pod.service" || p.Changes[0].Action != Create || p.Changes[0].Pod == nil {
 		t.Fatalf("fresh pod plan: %+v", p.Changes)
 	}
 
-	p = MakePlan([]compose.Entry{podEntry("web", main, side)}, obs, nil)
+	p = MakePlan([]model.Entry{podEntry("web", main, side)}, obs, nil)
 	if p.HasChanges() {
 		t.Errorf("unchanged pod: %v", actions(p))
 	}
 
-	p = MakePlan([]compose.Entry{podEntry("web-2", main, side)}, obs, nil)
+	p = MakePlan([]model.Entry{podEntry("web-2", main, side)}, obs, nil)
 	want := map[string]Action{"web/.pod": Recreate, "web/main": Recreate, "web/side": Recreate}
 	for k, v := range want {
 		if got := actions(p)[k]; got != v {

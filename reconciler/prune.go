@@ -4,18 +4,18 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // PruneSpecs deletes frozen specs that neither a desired service nor a
 // unit systemd still has refers to: leftovers of an apply that was killed
 // between writing a spec and starting or stopping its unit. It must run
 // under the reconcile lock, so no concurrent apply is between those steps.
-func (r *Reconciler) PruneSpecs(entries []compose.Entry, observed []Observed) {
+func (r *Reconciler) PruneSpecs(entries []model.Entry, observed []Observed) {
 	r.pruneSpecs(entries, observed, nil)
 }
 
-func (r *Reconciler) pruneSpecs(entries []compose.Entry, observed []Observed, memo *Memo) {
+func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo *Memo) {
 	keep := map[string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {
@@ -23,7 +23,7 @@ func (r *Reconciler) pruneSpecs(entries []compose.Entry, observed []Observed, me
 		}
 		for i := range e.Project.Services {
 			svc := &e.Project.Services[i]
-			// compose.SpecPath's name, with the memoised hash.
+			// model.SpecPath's name, with the memoised hash.
 			keep[svc.ID()+"-"+memo.hash(svc)+".json"] = true
 		}
 	}
@@ -48,7 +48,7 @@ func (r *Reconciler) pruneSpecs(entries []compose.Entry, observed []Observed, me
 }
 
 // PruneIntents forgets intents of units no entry declares any more.
-func PruneIntents(stateDir string, entries []compose.Entry, in Intents) {
+func PruneIntents(stateDir string, entries []model.Entry, in Intents) {
 	declared := map[string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {

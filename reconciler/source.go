@@ -15,12 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 )
 
 // LoadFunc loads every entry of a config dir; compose.LoadDir is the
 // default. Another loader (Kubernetes YAML) plugs in here.
-type LoadFunc func(ctx context.Context, dir string) ([]compose.Entry, error)
+type LoadFunc func(ctx context.Context, dir string) ([]model.Entry, error)
 
 // FileError is one config entry that failed to load.
 type FileError struct {
@@ -44,7 +46,7 @@ type Source struct {
 	Log      *slog.Logger
 
 	fingerprint uint64
-	entries     []compose.Entry
+	entries     []model.Entry
 	memo        *Memo // derived values of entries, renewed with them; nil before the first load
 	errors      []FileError
 	since       map[string]time.Time // first failure time per project
@@ -54,7 +56,7 @@ type Source struct {
 // dir is reloaded only when its fingerprint (names, sizes, mtimes of every
 // file, hidden directories excluded) changed since the last call, or when
 // force is set; changed tells whether it was.
-func (s *Source) Snapshot(ctx context.Context, force bool) (entries []compose.Entry, errs []FileError, changed bool, err error) {
+func (s *Source) Snapshot(ctx context.Context, force bool) (entries []model.Entry, errs []FileError, changed bool, err error) {
 	fp, err := fingerprint(s.Dir)
 	if err != nil {
 		return nil, nil, false, err
@@ -64,7 +66,7 @@ func (s *Source) Snapshot(ctx context.Context, force bool) (entries []compose.En
 	}
 	load := s.Load
 	if load == nil {
-		load = func(ctx context.Context, dir string) ([]compose.Entry, error) { return compose.LoadDir(ctx, dir) }
+		load = func(ctx context.Context, dir string) ([]model.Entry, error) { return compose.LoadDir(ctx, dir) }
 	}
 	loaded, err := load(ctx, s.Dir)
 	if err != nil {
@@ -113,8 +115,8 @@ func (s *Source) Memo() *Memo { return s.memo }
 // lastGoodDir holds one JSON project per entry that last loaded cleanly.
 func (s *Source) lastGoodDir() string { return filepath.Join(s.StateDir, "agent", "last-good") }
 
-func (s *Source) lastGood(name string) (*compose.Project, error) {
-	path, err := compose.Path(s.lastGoodDir(), name+".json")
+func (s *Source) lastGood(name string) (*model.Project, error) {
+	path, err := model.Path(s.lastGoodDir(), name+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -122,19 +124,19 @@ func (s *Source) lastGood(name string) (*compose.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p compose.Project
+	var p model.Project
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("decoding last-good state of %s: %w", name, err)
 	}
 	return &p, nil
 }
 
-func (s *Source) saveLastGood(p *compose.Project) error {
+func (s *Source) saveLastGood(p *model.Project) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
 	}
-	path, err := compose.Path(s.lastGoodDir(), p.Name+".json")
+	path, err := model.Path(s.lastGoodDir(), p.Name+".json")
 	if err != nil {
 		return err
 	}

@@ -4,25 +4,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func TestBuildRefusesBadInput(t *testing.T) {
-	base := func() *compose.Service {
-		return &compose.Service{Project: "p", Name: "s", Image: "busybox"}
+	base := func() *model.Service {
+		return &model.Service{Project: "p", Name: "s", Image: "busybox"}
 	}
 	cases := []struct {
 		name string
-		edit func(*compose.Service)
+		edit func(*model.Service)
 		want string
 	}{
-		{"unit property outside the allow-list", func(s *compose.Service) {
+		{"unit property outside the allow-list", func(s *model.Service) {
 			s.Unit = map[string][]string{"ExecStart": {"/bin/evil"}, "CPUWeight": {"10"}}
 		}, `unsupported property ExecStart (allowed: After, `},
-		{"bad unit value", func(s *compose.Service) { s.Unit = map[string][]string{"Nice": {"very"}} }, `x-berth.unit.Nice: "very"`},
-		{"socket without port", func(s *compose.Service) { s.Sockets = []compose.Socket{{Listen: "localhost:http"}} }, `x-berth.sockets[0]: listen "localhost:http"`},
-		{"socket accept", func(s *compose.Service) { s.Sockets = []compose.Socket{{Listen: "8080", Accept: true}} }, "accept: true is not supported"},
-		{"notify healthy without health", func(s *compose.Service) { s.Notify = compose.NotifyHealthy }, "needs a healthcheck"},
+		{"bad unit value", func(s *model.Service) { s.Unit = map[string][]string{"Nice": {"very"}} }, `x-berth.unit.Nice: "very"`},
+		{"socket without port", func(s *model.Service) { s.Sockets = []model.Socket{{Listen: "localhost:http"}} }, `x-berth.sockets[0]: listen "localhost:http"`},
+		{"socket accept", func(s *model.Service) { s.Sockets = []model.Socket{{Listen: "8080", Accept: true}} }, "accept: true is not supported"},
+		{"notify healthy without health", func(s *model.Service) { s.Notify = model.NotifyHealthy }, "needs a healthcheck"},
 	}
 	for _, c := range cases {
 		s := base()

@@ -3,7 +3,7 @@ package units
 import (
 	"slices"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // dependencies maps depends_on to unit ordering. Every condition orders
@@ -20,7 +20,7 @@ import (
 // adds PartOf=, so stopping or restarting the dependency does the same to
 // the dependent. (Requires= already propagates an explicit restart, as
 // restart: true would; systemd has no "require without propagation".)
-func dependencies(u *Unit, svc *compose.Service) {
+func dependencies(u *Unit, svc *model.Service) {
 	names := make([]string, 0, len(svc.DependsOn))
 	for n := range svc.DependsOn {
 		names = append(names, n)

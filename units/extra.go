@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // extraAllowed are the unit properties x-berth.unit may set, by section.
@@ -34,7 +34,7 @@ func AllowedUnitProperties() []string {
 // extra appends the x-berth.unit properties after berth's own, so a scalar
 // one overrides berth's value and a list one adds to it. A property outside
 // the allow-list, or a value systemd would refuse, is an error naming it.
-func extra(u *Unit, svc *compose.Service) error {
+func extra(u *Unit, svc *model.Service) error {
 	names := make([]string, 0, len(svc.Unit))
 	for n := range svc.Unit {
 		names = append(names, n)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/units"
 )
@@ -18,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // goldenCases are the inputs under testdata: a compose file (<case>.yaml)
 // or a model project as JSON (<case>.json), for fields the compose loader
 // does not read yet or that only Kubernetes input sets.
-func goldenCases(t *testing.T) map[string]*compose.Project {
+func goldenCases(t *testing.T) map[string]*model.Project {
 	t.Helper()
 	inputs, _ := filepath.Glob("testdata/*.yaml")
 	js, _ := filepath.Glob("testdata/*.json")
@@ -26,7 +28,7 @@ func goldenCases(t *testing.T) map[string]*compose.Project {
 	if len(inputs) == 0 {
 		t.Fatal("no golden inputs")
 	}
-	out := map[string]*compose.Project{}
+	out := map[string]*model.Project{}
 	for _, in := range inputs {
 		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(in), ".yaml"), ".json")
 		if filepath.Ext(in) == ".yaml" {
@@ -41,7 +43,7 @@ func goldenCases(t *testing.T) map[string]*compose.Project {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &compose.Project{}
+		p := &model.Project{}
 		dec := json.NewDecoder(strings.NewReader(string(b)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(p); err != nil {
@@ -165,10 +167,10 @@ func TestGoldenAssertions(t *testing.T) {
 	}
 }
 
-// specPath is compose.SpecPath for a service the test knows is valid.
-func specPath(t testing.TB, stateDir string, svc *compose.Service) string {
+// specPath is model.SpecPath for a service the test knows is valid.
+func specPath(t testing.TB, stateDir string, svc *model.Service) string {
 	t.Helper()
-	p, err := compose.SpecPath(stateDir, svc)
+	p, err := model.SpecPath(stateDir, svc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Docker's health check defaults, used when the model leaves a field zero.
@@ -26,7 +26,7 @@ func HealthServiceName(project, service string) string {
 }
 
 // hasHealth: a job that runs to completion is not probed.
-func hasHealth(svc *compose.Service) bool {
+func hasHealth(svc *model.Service) bool {
 	return (svc.Health != nil || svc.Liveness != nil) && !svc.Oneshot
 }
 
@@ -34,7 +34,7 @@ func hasHealth(svc *compose.Service) bool {
 // their start period: the shortest interval of any probe. `berth
 // healthcheck` decides which probe is due, so one timer serves a readiness
 // and a liveness probe with different intervals.
-func HealthTick(svc *compose.Service) time.Duration {
+func HealthTick(svc *model.Service) time.Duration {
 	tick := time.Duration(0)
 	for _, h := range probes(svc) {
 		if d := orDefault(h.Interval, DefaultHealthInterval); tick == 0 || d < tick {
@@ -49,7 +49,7 @@ func HealthTick(svc *compose.Service) time.Duration {
 // the start period `berth healthcheck` itself checks at start_interval
 // until the probe passes or the period ends, so the timer need not fire
 // that often for the service's whole life.
-func healthFirst(svc *compose.Service) time.Duration {
+func healthFirst(svc *model.Service) time.Duration {
 	first := time.Duration(0)
 	for _, h := range probes(svc) {
 		d := orDefault(h.Interval, DefaultHealthInterval)
@@ -65,7 +65,7 @@ func healthFirst(svc *compose.Service) time.Duration {
 
 // healthRunLimit bounds one run of `berth healthcheck`: the longest start
 // period plus a check's timeout, with room for starting berth.
-func healthRunLimit(svc *compose.Service) time.Duration {
+func healthRunLimit(svc *model.Service) time.Duration {
 	limit := time.Duration(0)
 	for _, h := range probes(svc) {
 		limit = max(limit, h.StartPeriod+2*orDefault(h.Timeout, DefaultHealthTimeout))
@@ -73,9 +73,9 @@ func healthRunLimit(svc *compose.Service) time.Duration {
 	return limit + 30*time.Second
 }
 
-func probes(svc *compose.Service) []*compose.Health {
-	var out []*compose.Health
-	for _, h := range []*compose.Health{svc.Health, svc.Liveness} {
+func probes(svc *model.Service) []*model.Health {
+	var out []*model.Health
+	for _, h := range []*model.Health{svc.Health, svc.Liveness} {
 		if h != nil {
 			out = append(out, h)
 		}
@@ -94,7 +94,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // is active. It is bound to the service unit (BindsTo=, After=), so it
 // starts after the container is ready and stops with it; systemd's
 // automatic restarts of the service leave it running.
-func healthTimer(svc *compose.Service) *Unit {
+func healthTimer(svc *model.Service) *Unit {
 	main := Name(svc.Project, svc.Name)
 	u := &Unit{Name: HealthTimerName(svc.Project, svc.Name)}
 	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s health checks", svc.Project, svc.Name)))
@@ -111,7 +111,7 @@ func healthTimer(svc *compose.Service) *Unit {
 
 // healthService runs one round of probes; a liveness probe that fails past
 // its retries restarts the service unit (see `berth healthcheck`).
-func healthService(cfg Config, svc *compose.Service, specPath string) *Unit {
+func healthService(cfg Config, svc *model.Service, specPath string) *Unit {
 	u := &Unit{Name: HealthServiceName(svc.Project, svc.Name)}
 	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s health check", svc.Project, svc.Name)))
 	// A check in progress stops with the service, so a recreate finds no

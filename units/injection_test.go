@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/berth-dev/berth/compose"
@@ -134,7 +136,7 @@ func TestInjection(t *testing.T) {
 // roundTrip builds p's units, checks that each parses back to its own
 // options, that want appears among the D-Bus property strings, and that
 // systemd-analyze verify accepts the files.
-func roundTrip(t *testing.T, p *compose.Project, want []string) {
+func roundTrip(t *testing.T, p *model.Project, want []string) {
 	t.Helper()
 	cfg := units.Config{Binary: "/bin/true", UnitFile: true}
 	var all []*units.Unit
@@ -250,7 +252,7 @@ func verify(t *testing.T, us []*units.Unit) {
 func TestDirsRoundTrip(t *testing.T) {
 	odd := `/var/lib/a b%n"c\d$e`
 	cfg := units.Config{Binary: "/bin/true", StateDir: odd, RunDir: "/run/x y", UnitFile: true}
-	svc := &compose.Service{Project: "p", Name: "web", Image: "busybox"}
+	svc := &model.Service{Project: "p", Name: "web", Image: "busybox"}
 	spec := odd + "/specs/p-web-0123456789abcdef.json"
 	set, err := units.Build(cfg, svc, spec)
 	if err != nil {
@@ -285,7 +287,7 @@ func TestDirsRoundTrip(t *testing.T) {
 // TestPodHostnameStaysOneArgument: even a hostname the loader would refuse
 // reaches pod-run as the value of --hostname, never as a flag of its own.
 func TestPodHostnameStaysOneArgument(t *testing.T) {
-	p := &compose.Project{Name: "p", Pod: &compose.Pod{Name: "pod", Hostname: "x --host-network"}}
+	p := &model.Project{Name: "p", Pod: &model.Pod{Name: "pod", Hostname: "x --host-network"}}
 	u := units.Pod(units.Config{Binary: "/usr/bin/berth"}, p)
 	checkDeserialize(t, u)
 	props, err := u.Properties()

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestLauncherRunsContainers: with a launcher configured, what starts and
@@ -12,8 +12,8 @@ import (
 // else still runs berth. Without one, berth runs everything.
 func TestLauncherRunsContainers(t *testing.T) {
 	cfg := Config{Binary: "/usr/bin/berth", Launcher: "/usr/bin/berth-launcher"}
-	svc := &compose.Service{Project: "p", Name: "web", Image: "busybox", Pod: "pod",
-		Health: &compose.Health{Cmd: []string{"true"}, Interval: 30e9, Timeout: 30e9, Retries: 3}}
+	svc := &model.Service{Project: "p", Name: "web", Image: "busybox", Pod: "pod",
+		Health: &model.Health{Cmd: []string{"true"}, Interval: 30e9, Timeout: 30e9, Retries: 3}}
 	set, err := Build(cfg, svc, "/s.json")
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func TestLauncherRunsContainers(t *testing.T) {
 	oneshot := *svc
 	oneshot.Oneshot = true
 	text.WriteString(Service(cfg, &oneshot, "/s.json").Text())
-	text.WriteString(Pod(cfg, &compose.Project{Name: "p", Pod: &compose.Pod{Name: "pod"}}).Text())
+	text.WriteString(Pod(cfg, &model.Project{Name: "p", Pod: &model.Pod{Name: "pod"}}).Text())
 	for _, want := range []string{
 		"ExecStart=/usr/bin/berth-launcher run --spec /s.json -- p-web",
 		"ExecStart=/usr/bin/berth-launcher run --wait --spec /s.json -- p-web",

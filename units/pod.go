@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // EnvPod names the pod a pod unit pins; container units do not carry it.
@@ -28,7 +28,7 @@ func PodName(project string) string {
 
 // PodHash is the pod unit's spec hash: it changes exactly when the sandbox
 // would be made differently.
-func PodHash(p *compose.Project) string {
+func PodHash(p *model.Project) string {
 	b, err := json.Marshal(p.Pod)
 	if err != nil {
 		panic("units: pod is not serialisable: " + err.Error())
@@ -42,7 +42,7 @@ func PodHash(p *compose.Project) string {
 // exits, and the unit stays active until stopped, when pod-cleanup unpins
 // them. Container units are BindsTo= it (see podMember), so stopping the pod
 // stops its containers.
-func Pod(cfg Config, p *compose.Project) *Unit {
+func Pod(cfg Config, p *model.Project) *Unit {
 	u := &Unit{Name: PodName(p.Name)}
 	u.add("Unit", "Description", printf(fmt.Sprintf("berth pod %s (%s)", p.Name, p.Pod.Name)))
 	u.add("Service", "Type", "oneshot")
@@ -82,7 +82,7 @@ func Pod(cfg Config, p *compose.Project) *Unit {
 
 // podMember binds a pod's container unit to the pod unit: it starts after
 // the namespaces exist (starting it starts the pod), and stops with it.
-func podMember(u *Unit, svc *compose.Service) {
+func podMember(u *Unit, svc *model.Service) {
 	if svc.Pod == "" {
 		return
 	}
@@ -94,7 +94,7 @@ func podMember(u *Unit, svc *compose.Service) {
 // NetnsPeer is the container whose network namespace svc joins: NAME of
 // network_mode service:NAME, or PROJECT/SERVICE of container:NAME as apply
 // resolves it. ok is false otherwise (an unresolved container:NAME too).
-func NetnsPeer(svc *compose.Service) (project, service string, ok bool) {
+func NetnsPeer(svc *model.Service) (project, service string, ok bool) {
 	if target, found := strings.CutPrefix(svc.NetworkMode, "service:"); found && target != "" {
 		return svc.Project, target, true
 	}
@@ -110,12 +110,12 @@ func NetnsPeer(svc *compose.Service) (project, service string, ok bool) {
 // has pinned its namespace, and stops with it (BindsTo=), since a
 // restarted peer has a new namespace that the joiner must enter again.
 //
-// The peer's unit Wants= its joiners (compose.Service.Joiners), so they
+// The peer's unit Wants= its joiners (model.Service.Joiners), so they
 // start again with it: a restart job, systemd's automatic restart included
 // (systemd 252 queues it as one), pulls them in as starts. BindsTo= alone
 // turns an explicit restart of the peer into a try-restart of the joiner,
 // but a crashed peer has already stopped them, and they would stay down.
-func netnsPeer(u *Unit, svc *compose.Service) {
+func netnsPeer(u *Unit, svc *model.Service) {
 	for _, j := range svc.Joiners {
 		if project, service, ok := strings.Cut(j, "/"); ok {
 			u.add("Unit", "Wants", Name(project, service))
@@ -132,7 +132,7 @@ func netnsPeer(u *Unit, svc *compose.Service) {
 
 // PodPublishArg is a published port as pod-run's --publish takes it:
 // HOSTIP:HOSTPORT:CONTAINERPORT/PROTOCOL, HOSTIP empty for every address.
-func PodPublishArg(p compose.Port) string {
+func PodPublishArg(p model.Port) string {
 	proto := p.Protocol
 	if proto == "" {
 		proto = "tcp"

@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestPodUnit: the pod unit pins the namespaces with pod-run, unpins them
 // after every stop, carries its own hash, and converts to D-Bus properties;
 // a member's unit is bound to it.
 func TestPodUnit(t *testing.T) {
-	p := &compose.Project{Name: "my-app", Pod: &compose.Pod{Name: "web", Hostname: "web-1", HostNetwork: true}}
+	p := &model.Project{Name: "my-app", Pod: &model.Pod{Name: "web", Hostname: "web-1", HostNetwork: true}}
 	u := Pod(Config{Binary: "/usr/bin/berth"}, p)
 	if u.Name != `berth-my\x2dapp.pod.service` {
 		t.Errorf("name %s", u.Name)
@@ -36,7 +36,7 @@ func TestPodUnit(t *testing.T) {
 		t.Error("hash did not change with the hostname")
 	}
 
-	svc := &compose.Service{Project: "my-app", Name: "main", Image: "busybox", Pod: "web"}
+	svc := &model.Service{Project: "my-app", Name: "main", Image: "busybox", Pod: "web"}
 	st := Service(Config{Binary: "/usr/bin/berth"}, svc, "/s.json").Text()
 	for _, want := range []string{`BindsTo=berth-my\x2dapp.pod.service`, `After=berth-my\x2dapp.pod.service`} {
 		if !strings.Contains(st, want) {
@@ -52,7 +52,7 @@ func TestNetnsPeerUnit(t *testing.T) {
 		"service:web":             "berth-app-web.service",
 		"container:other/db-main": `berth-other-db\x2dmain.service`,
 	} {
-		svc := &compose.Service{Project: "app", Name: "side", Image: "busybox", NetworkMode: mode}
+		svc := &model.Service{Project: "app", Name: "side", Image: "busybox", NetworkMode: mode}
 		text := Service(Config{Binary: "/usr/bin/berth"}, svc, "/s.json").Text()
 		for _, w := range []string{"BindsTo=" + want, "After=" + want} {
 			if !strings.Contains(text, w) {
@@ -60,14 +60,14 @@ func TestNetnsPeerUnit(t *testing.T) {
 			}
 		}
 	}
-	peer := &compose.Service{Project: "app", Name: "web", Image: "busybox", Joiners: []string{"app/side", "other/tap"}}
+	peer := &model.Service{Project: "app", Name: "web", Image: "busybox", Joiners: []string{"app/side", "other/tap"}}
 	text := Service(Config{Binary: "/usr/bin/berth"}, peer, "/s.json").Text()
 	for _, w := range []string{"Wants=berth-app-side.service", "Wants=berth-other-tap.service"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("peer unit lacks %s:\n%s", w, text)
 		}
 	}
-	svc := &compose.Service{Project: "app", Name: "side", Image: "busybox", NetworkMode: "container:unresolved"}
+	svc := &model.Service{Project: "app", Name: "side", Image: "busybox", NetworkMode: "container:unresolved"}
 	if text := Service(Config{Binary: "/usr/bin/berth"}, svc, "/s.json").Text(); strings.Contains(text, "BindsTo=") {
 		t.Errorf("unresolved container: mode bound:\n%s", text)
 	}

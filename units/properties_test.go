@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 func TestPropertiesMatchUnitText(t *testing.T) {
-	svc := &compose.Service{Project: "hello", Name: "ticker", Image: "busybox",
-		Restart: compose.Restart{Mode: compose.RestartAlways}, StopSignal: "INT",
-		StopGracePeriod: 30 * time.Second, Resources: compose.Resources{MemoryMax: 64 << 20, CPUs: 0.5, PidsMax: 10}}
+	svc := &model.Service{Project: "hello", Name: "ticker", Image: "busybox",
+		Restart: model.Restart{Mode: model.RestartAlways}, StopSignal: "INT",
+		StopGracePeriod: 30 * time.Second, Resources: model.Resources{MemoryMax: 64 << 20, CPUs: 0.5, PidsMax: 10}}
 	u := Service(Config{Binary: "/usr/bin/berth"}, svc, "/var/lib/berth/specs/s.json")
 	props, err := u.Properties()
 	if err != nil {

@@ -3,13 +3,13 @@ package units
 import (
 	"strconv"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // resources puts the cgroup limits on the unit, so that `systemctl show`
 // reports them and the container's cgroup, nested below the unit's,
 // inherits them.
-func resources(u *Unit, r compose.Resources) {
+func resources(u *Unit, r model.Resources) {
 	if r.MemoryMax > 0 {
 		u.add("Service", "MemoryMax", strconv.FormatInt(r.MemoryMax, 10))
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Config says how units call berth.
@@ -40,7 +40,7 @@ const (
 // Service builds the unit that runs svc, whose frozen spec is at specPath.
 // It is the service unit alone, without the x-berth unit escape hatch and
 // without companion units; [Build] gives the full set and checks the input.
-func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
+func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 	u := &Unit{Name: Name(svc.Project, svc.Name)}
 	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s (%s)", svc.Project, svc.Name, svc.Image)))
 	dependencies(u, svc)
@@ -104,7 +104,7 @@ func Service(cfg Config, svc *compose.Service, specPath string) *Unit {
 		// for READY=1 or the first passing health check.
 		u.add("Service", "TimeoutStartSec", "5min")
 	}
-	if svc.Notify == compose.NotifyContainer {
+	if svc.Notify == model.NotifyContainer {
 		// After READY=1 the launcher exits and the container's socket is
 		// linked to systemd's own: later STATUS= and WATCHDOG=1 come from a
 		// process in the unit's cgroup that is not the main PID.
@@ -162,15 +162,15 @@ func (c Config) launch(args ...string) string {
 // always only across daemon restarts, which systemd units do not have.
 // systemd refuses Restart=always for Type=oneshot, so a job restarts on
 // failure at most.
-func restart(u *Unit, r compose.Restart, oneshot bool) {
+func restart(u *Unit, r model.Restart, oneshot bool) {
 	mode := r.Mode
-	if oneshot && (mode == compose.RestartAlways || mode == compose.RestartUnlessStopped) {
-		mode = compose.RestartOnFailure
+	if oneshot && (mode == model.RestartAlways || mode == model.RestartUnlessStopped) {
+		mode = model.RestartOnFailure
 	}
 	switch mode {
-	case compose.RestartAlways, compose.RestartUnlessStopped:
+	case model.RestartAlways, model.RestartUnlessStopped:
 		u.add("Service", "Restart", "always")
-	case compose.RestartOnFailure:
+	case model.RestartOnFailure:
 		u.add("Service", "Restart", "on-failure")
 		if r.MaxRetries > 0 {
 			// N retries: the first start plus N restarts within the window.
@@ -180,7 +180,7 @@ func restart(u *Unit, r compose.Restart, oneshot bool) {
 	default:
 		u.add("Service", "Restart", "no")
 	}
-	if mode != compose.RestartNo && mode != "" && r.MaxRetries == 0 {
+	if mode != model.RestartNo && mode != "" && r.MaxRetries == 0 {
 		// docker keeps restarting forever; systemd's default start limit
 		// would give up after 5 quick failures.
 		u.add("Unit", "StartLimitIntervalSec", "0")
@@ -205,14 +205,14 @@ const CleanupBudget = 60 * time.Second
 
 func grace(d time.Duration) time.Duration {
 	if d <= 0 {
-		return compose.DefaultStopGracePeriod
+		return model.DefaultStopGracePeriod
 	}
 	return d
 }
 
 func seconds(d time.Duration) string {
 	if d <= 0 {
-		d = compose.DefaultStopGracePeriod
+		d = model.DefaultStopGracePeriod
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }

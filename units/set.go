@@ -3,7 +3,7 @@ package units
 import (
 	"fmt"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Set is every unit one service needs: the service itself and its
@@ -22,8 +22,8 @@ type Set struct {
 // input (an x-berth.unit property outside the allow-list, an unparsable
 // socket address, notify: healthy without a health check) is an error
 // naming the field; nothing is built then.
-func Build(cfg Config, svc *compose.Service, specPath string) (*Set, error) {
-	if svc.Notify == compose.NotifyHealthy && svc.Health == nil {
+func Build(cfg Config, svc *model.Service, specPath string) (*Set, error) {
+	if svc.Notify == model.NotifyHealthy && svc.Health == nil {
 		return nil, fmt.Errorf("x-berth.notify: healthy needs a healthcheck")
 	}
 	if svc.Oneshot && len(svc.Sockets) > 0 {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // SocketName is the .socket unit of a socket-activated service.
@@ -21,7 +21,7 @@ func SocketName(project, service string) string {
 // to the container as fds 3..). PartOf= the service: stopping or
 // restarting the service (berth down, recreate) does the same to the
 // socket, so nothing listens for a service berth removed.
-func socket(svc *compose.Service) (*Unit, error) {
+func socket(svc *model.Service) (*Unit, error) {
 	u := &Unit{Name: SocketName(svc.Project, svc.Name)}
 	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s sockets", svc.Project, svc.Name)))
 	u.add("Unit", "PartOf", Name(svc.Project, svc.Name))

@@ -13,10 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-dev/berth/autoupdate"
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/image"
@@ -105,8 +106,8 @@ var (
 )
 
 // Recreate implements autoupdate.Recreator.
-func (u updateUnits) Recreate(ctx context.Context, unit string, svc *compose.Service) error {
-	spec, err := compose.SpecPath(u.a.g.StateDir, svc)
+func (u updateUnits) Recreate(ctx context.Context, unit string, svc *model.Service) error {
+	spec, err := model.SpecPath(u.a.g.StateDir, svc)
 	if err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func (u updateUnits) State(ctx context.Context, unit string) (autoupdate.UnitSta
 // state berth run wrote.
 type updateContainers struct{ runDir string }
 
-func (c updateContainers) RunningDigest(ctx context.Context, svc *compose.Service) (string, error) {
+func (c updateContainers) RunningDigest(ctx context.Context, svc *model.Service) (string, error) {
 	st, err := runtime.ReadState(c.runDir, svc.ID())
 	if err != nil {
 		return "", err
@@ -158,7 +159,7 @@ func (c updateContainers) RunningDigest(ctx context.Context, svc *compose.Servic
 // <run>/containers/<id>/health.json; it starts over with each container.
 type updateHealth struct{ runDir string }
 
-func (h updateHealth) Status(ctx context.Context, svc *compose.Service) (autoupdate.HealthStatus, error) {
+func (h updateHealth) Status(ctx context.Context, svc *model.Service) (autoupdate.HealthStatus, error) {
 	rec, err := runtime.ReadHealth(h.runDir, svc.ID())
 	if err != nil {
 		// Being rewritten, or gone with a stopped container: the unit

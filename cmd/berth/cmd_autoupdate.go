@@ -13,8 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/autoupdate"
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
@@ -166,7 +167,7 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		if err != nil {
 			targets = append(targets, autoupdate.Target{
 				Unit:    u.Name,
-				Service: &compose.Service{Project: project, Name: service, Image: u.Environment[units.EnvImage]},
+				Service: &model.Service{Project: project, Name: service, Image: u.Environment[units.EnvImage]},
 				Err:     err,
 			})
 			continue
@@ -182,21 +183,21 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 	return targets, nil
 }
 
-// runningSpec loads the spec a unit was created with: compose.SpecPath names
+// runningSpec loads the spec a unit was created with: model.SpecPath names
 // it by the service's hash, which the unit carries in its environment.
-func runningSpec(stateDir, project, service, hash string) (*compose.Service, error) {
+func runningSpec(stateDir, project, service, hash string) (*model.Service, error) {
 	if hash == "" {
 		return nil, fmt.Errorf("unit of %s/%s carries no spec hash", project, service)
 	}
-	path, err := compose.SpecPathOf(stateDir, project, service, hash)
+	path, err := model.SpecPathOf(stateDir, project, service, hash)
 	if err != nil {
 		return nil, fmt.Errorf("unit of %s/%s: %w", project, service, err)
 	}
-	svc, err := compose.LoadSpec(path)
+	svc, err := model.LoadSpec(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading the spec %s/%s runs: %w", project, service, err)
 	}
-	if got, err := compose.SpecPath(stateDir, svc); err != nil || got != path {
+	if got, err := model.SpecPath(stateDir, svc); err != nil || got != path {
 		return nil, fmt.Errorf("spec %s does not match its unit (it hashes to %s)", path, got)
 	}
 	return svc, nil

@@ -7,7 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/spf13/cobra"
 )
@@ -124,7 +125,7 @@ func runControl(ctx context.Context, g *globalOptions, verb string, args []strin
 
 // startFromConfig creates t's unit from the loaded config, as apply does for
 // that one service.
-func (a *app) startFromConfig(ctx context.Context, t target, entries []compose.Entry, obs []reconciler.Observed) error {
+func (a *app) startFromConfig(ctx context.Context, t target, entries []model.Entry, obs []reconciler.Observed) error {
 	if t.Desired == nil {
 		return fmt.Errorf("no file in %s declares it any more", a.g.ConfigDir)
 	}

@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose/kube"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/units"
@@ -79,7 +80,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	sets := make([]*units.Set, len(p.Services))
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := compose.SpecPath(g.StateDir, svc)
+		spec, err := model.SpecPath(g.StateDir, svc)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
 		}
@@ -91,7 +92,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	}
 	for i := range p.Services {
 		svc := &p.Services[i]
-		if _, err := compose.SaveSpec(g.StateDir, svc); err != nil {
+		if _, err := model.SaveSpec(g.StateDir, svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
 		for _, u := range sets[i].Files() {
@@ -116,7 +117,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 }
 
 // loadProject loads one entry of the config dir; a broken entry is an error.
-func loadProject(ctx context.Context, configDir, name string) (*compose.Project, error) {
+func loadProject(ctx context.Context, configDir, name string) (*model.Project, error) {
 	entries, err := loadConfigDir(ctx, configDir)
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func loadProject(ctx context.Context, configDir, name string) (*compose.Project,
 
 // loadProjectNetworked loads one entry and reserves its network addresses,
 // as apply does: the generated units' launchers find them in the spec.
-func loadProjectNetworked(ctx context.Context, g *globalOptions, name string) (*compose.Project, error) {
+func loadProjectNetworked(ctx context.Context, g *globalOptions, name string) (*model.Project, error) {
 	entries, err := loadConfigDir(ctx, g.ConfigDir)
 	if err != nil {
 		return nil, err

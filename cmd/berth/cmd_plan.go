@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/spf13/cobra"
 )
@@ -106,7 +107,7 @@ func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, er
 	return p, nil
 }
 
-func hasEntry(entries []compose.Entry, name string) bool {
+func hasEntry(entries []model.Entry, name string) bool {
 	for _, e := range entries {
 		if e.Name == name {
 			return true
@@ -119,7 +120,7 @@ func hasEntry(entries []compose.Entry, name string) bool {
 // when its name is not the entry's own (COMPOSE_PROJECT_NAME, `name:`, or
 // a normalised directory name such as Pihole-DoH → pihole-doh), so the
 // units plan lists can be traced back to their files.
-func printProjectNames(w io.Writer, entries []compose.Entry) {
+func printProjectNames(w io.Writer, entries []model.Entry) {
 	for _, e := range entries {
 		base := filepath.Base(e.Path)
 		base = strings.TrimSuffix(strings.TrimSuffix(base, ".yaml"), ".yml")
@@ -160,7 +161,7 @@ func printPlan(w io.Writer, p *reconciler.Plan, showUnchanged bool) {
 // …"); "" otherwise.
 func healthSource(c reconciler.Change) string {
 	d := c.Desired
-	if c.Action == reconciler.Remove || d == nil || d.Health == nil || d.HealthSource != compose.HealthFromImage {
+	if c.Action == reconciler.Remove || d == nil || d.Health == nil || d.HealthSource != model.HealthFromImage {
 		return ""
 	}
 	test := "CMD " + strings.Join(d.Health.Cmd, " ")

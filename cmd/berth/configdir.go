@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/compose/kube"
 	"github.com/berth-dev/berth/units"
@@ -11,7 +13,7 @@ import (
 // loadConfigDir loads every project of the config dir: Compose files and
 // Kubernetes YAML alike. Every command reading the config dir goes through
 // it, so all of them understand both, and all honour berth.yaml's profiles.
-func loadConfigDir(ctx context.Context, dir string) ([]compose.Entry, error) {
+func loadConfigDir(ctx context.Context, dir string) ([]model.Entry, error) {
 	st, err := loadSettings(dir)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -21,19 +22,19 @@ type imageConfigs interface {
 var _ imageConfigs = (*image.Store)(nil)
 
 // settleImageHealth gives every loaded service that asks for its image's
-// HEALTHCHECK that check (compose.Project.SettleImageHealth), reading each
+// HEALTHCHECK that check (model.Project.SettleImageHealth), reading each
 // distinct image's config once: from the store when the image is pulled
 // (what its container runs), else from the registry without the layers. A
 // project whose image configs cannot be read, or whose service_healthy
 // target ends up with no check, fails like a file that does not load: its
 // entry gets the error and its running units stay as they are.
-func settleImageHealth(ctx context.Context, store imageConfigs, log *slog.Logger, entries []compose.Entry) {
+func settleImageHealth(ctx context.Context, store imageConfigs, log *slog.Logger, entries []model.Entry) {
 	type result struct {
-		h   *compose.Health
+		h   *model.Health
 		err error
 	}
 	cache := map[string]result{}
-	lookup := func(ref string) (*compose.Health, error) {
+	lookup := func(ref string) (*model.Health, error) {
 		if r, ok := cache[ref]; ok {
 			return r.h, r.err
 		}
@@ -62,11 +63,11 @@ func settleImageHealth(ctx context.Context, store imageConfigs, log *slog.Logger
 
 // imageHealth converts an image config's Healthcheck (docker's HEALTHCHECK
 // instruction) to the model: nil for none, an empty test or NONE.
-func imageHealth(hc *image.Healthcheck) (*compose.Health, error) {
+func imageHealth(hc *image.Healthcheck) (*model.Health, error) {
 	if hc == nil || len(hc.Test) == 0 {
 		return nil, nil
 	}
-	h := &compose.Health{
+	h := &model.Health{
 		Interval:      positive(hc.Interval),
 		Timeout:       positive(hc.Timeout),
 		StartPeriod:   positive(hc.StartPeriod),

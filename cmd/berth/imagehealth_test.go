@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/runtime/image"
 )
 
@@ -21,13 +22,13 @@ import (
 func TestImageHealthFromConfig(t *testing.T) {
 	for _, c := range []struct {
 		json string
-		want *compose.Health
+		want *model.Health
 		err  string
 	}{
 		{json: `{"Test":["CMD-SHELL","pg_isready -U app"],"Interval":5000000000,"Timeout":2000000000,"StartPeriod":30000000000,"StartInterval":1000000000,"Retries":4}`,
-			want: &compose.Health{Cmd: []string{"pg_isready -U app"}, Shell: true, Interval: 5 * time.Second, Timeout: 2 * time.Second,
+			want: &model.Health{Cmd: []string{"pg_isready -U app"}, Shell: true, Interval: 5 * time.Second, Timeout: 2 * time.Second,
 				StartPeriod: 30 * time.Second, StartInterval: time.Second, Retries: 4}},
-		{json: `{"Test":["CMD","curl","-f","http://localhost/"]}`, want: &compose.Health{Cmd: []string{"curl", "-f", "http://localhost/"}}},
+		{json: `{"Test":["CMD","curl","-f","http://localhost/"]}`, want: &model.Health{Cmd: []string{"curl", "-f", "http://localhost/"}}},
 		{json: `{"Test":["NONE"]}`},
 		{json: `{"Test":[]}`},
 		{json: `null`},
@@ -69,14 +70,14 @@ func TestSettleImageHealthEntries(t *testing.T) {
 		"db:1":    {Test: []string{"CMD", "true"}},
 		"plain:1": nil,
 	}
-	good := &compose.Project{Name: "good", Services: []compose.Service{{Name: "db", Image: "db:1", ImageHealth: &compose.Health{}}}}
-	bad := &compose.Project{Name: "bad", Services: []compose.Service{
-		{Name: "db", Image: "plain:1", ImageHealth: &compose.Health{}},
-		{Name: "web", Image: "plain:1", DependsOn: map[string]compose.Dependency{"db": {Condition: compose.ConditionHealthy}}},
+	good := &model.Project{Name: "good", Services: []model.Service{{Name: "db", Image: "db:1", ImageHealth: &model.Health{}}}}
+	bad := &model.Project{Name: "bad", Services: []model.Service{
+		{Name: "db", Image: "plain:1", ImageHealth: &model.Health{}},
+		{Name: "web", Image: "plain:1", DependsOn: map[string]model.Dependency{"db": {Condition: model.ConditionHealthy}}},
 	}}
-	entries := []compose.Entry{{Name: "good", Path: "/etc/berth/good", Project: good}, {Name: "bad", Path: "/etc/berth/bad", Project: bad}}
+	entries := []model.Entry{{Name: "good", Path: "/etc/berth/good", Project: good}, {Name: "bad", Path: "/etc/berth/bad", Project: bad}}
 	settleImageHealth(context.Background(), store, slog.New(slog.NewTextHandler(io.Discard, nil)), entries)
-	if s := entries[0].Project.Services[0]; entries[0].Err != nil || s.Health == nil || s.HealthSource != compose.HealthFromImage {
+	if s := entries[0].Project.Services[0]; entries[0].Err != nil || s.Health == nil || s.HealthSource != model.HealthFromImage {
 		t.Errorf("good: %v, %+v", entries[0].Err, s)
 	}
 	if entries[1].Project != nil || entries[1].Err == nil || !strings.HasPrefix(entries[1].Err.Error(), "/etc/berth/bad: service web: depends_on db") {

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berth-dev/berth/autoupdate"
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 )
@@ -75,7 +76,7 @@ func TestApplyKeepsDigestRecordedBad(t *testing.T) {
 		t.Errorf("lockfile %+v, %v; want digest %s, available %s", lock.Images[ref], err, good, bad)
 	}
 	plan := &reconciler.Plan{Changes: []reconciler.Change{{Action: reconciler.Recreate, Unit: "berth-p-a.service",
-		Desired: &compose.Service{Project: "p", Name: "a", Image: ref, AutoUpdate: "registry"}}}}
+		Desired: &model.Service{Project: "p", Name: "a", Image: ref, AutoUpdate: "registry"}}}}
 	var b strings.Builder
 	if err := printPendingUpdates(&b, state, plan); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/units"
 )
@@ -12,7 +13,7 @@ import (
 // PIDFile= path is built twice; they must agree or systemd never finds the
 // container.
 func TestUnitPIDFileMatchesRuntime(t *testing.T) {
-	svc := &compose.Service{Project: "p", Name: "s", Image: "busybox"}
+	svc := &model.Service{Project: "p", Name: "s", Image: "busybox"}
 	for _, run := range []string{"", "/var/run/other"} {
 		u := units.Service(units.Config{Binary: "/bin/berth", RunDir: run}, svc, "/spec.json")
 		got, _ := u.Value("Service", "PIDFile")

@@ -10,7 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/network"
 )
@@ -22,7 +23,7 @@ func (a *app) gcNetworks(ctx context.Context, projects []string) error {
 	return a.gcNetworksOf(ctx, a.entries, projects)
 }
 
-func (a *app) gcNetworksOf(ctx context.Context, entries []compose.Entry, projects []string) error {
+func (a *app) gcNetworksOf(ctx context.Context, entries []model.Entry, projects []string) error {
 	p := a.netPaths()
 	return errors.Join(
 		network.GC(ctx, p, a.settings.CNIPluginDir, entries, projects, a.log),
@@ -43,7 +44,7 @@ const netGCInterval = 10 * time.Minute
 // run. Otherwise, as in a no-op reconcile, it costs a comparison; it
 // fingerprints the entries only when the config dir was reloaded.
 type agentNetGC struct {
-	gc   func(ctx context.Context, entries []compose.Entry) error
+	gc   func(ctx context.Context, entries []model.Entry) error
 	log  *slog.Logger
 	now  func() time.Time
 	last uint64
@@ -52,13 +53,13 @@ type agentNetGC struct {
 
 func newAgentNetGC(a *app) *agentNetGC {
 	return &agentNetGC{
-		gc:  func(ctx context.Context, entries []compose.Entry) error { return a.gcNetworksOf(ctx, entries, nil) },
+		gc:  func(ctx context.Context, entries []model.Entry) error { return a.gcNetworksOf(ctx, entries, nil) },
 		log: a.log,
 		now: time.Now,
 	}
 }
 
-func (g *agentNetGC) run(ctx context.Context, entries []compose.Entry, rec *reconciler.ReconcileRecord) error {
+func (g *agentNetGC) run(ctx context.Context, entries []model.Entry, rec *reconciler.ReconcileRecord) error {
 	fp := g.last
 	if rec.Reloaded {
 		fp = networkFingerprint(entries)
@@ -76,7 +77,7 @@ func (g *agentNetGC) run(ctx context.Context, entries []compose.Entry, rec *reco
 // networkFingerprint hashes what network GC judges by: each entry's name
 // and load state, the networks each loaded project declares and each
 // service's reservations (after network.Prepare).
-func networkFingerprint(entries []compose.Entry) uint64 {
+func networkFingerprint(entries []model.Entry) uint64 {
 	h := fnv.New64a()
 	for _, e := range entries {
 		fmt.Fprintf(h, "entry %s %t\n", e.Name, e.Err == nil && e.Project != nil)
@@ -108,7 +109,7 @@ func (a *app) removeProjectNetworks(ctx context.Context, project string) error {
 		a.log.Warn("networks kept: the config dir does not load", "project", project, "err", err)
 		return nil
 	}
-	others := slices.DeleteFunc(entries, func(e compose.Entry) bool { return e.Name == project })
+	others := slices.DeleteFunc(entries, func(e model.Entry) bool { return e.Name == project })
 	// Prepared as apply does, so GC sees the others' reservations under
 	// their berth network names and keeps their running attachments.
 	if err := network.Prepare(ctx, a.netPaths(), others, nil, true); err != nil {

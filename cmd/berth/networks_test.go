@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -17,20 +18,20 @@ func TestAgentNetGCRunsOnlyWhenNeeded(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	runs := 0
 	g := &agentNetGC{
-		gc:  func(context.Context, []compose.Entry) error { runs++; return nil },
+		gc:  func(context.Context, []model.Entry) error { runs++; return nil },
 		log: slog.New(slog.DiscardHandler),
 		now: func() time.Time { return now },
 	}
-	proj := func(nets ...string) []compose.Entry {
-		p := &compose.Project{Name: "app", Networks: map[string]compose.Network{}}
+	proj := func(nets ...string) []model.Entry {
+		p := &model.Project{Name: "app", Networks: map[string]model.Network{}}
 		for _, n := range nets {
-			p.Networks[n] = compose.Network{}
+			p.Networks[n] = model.Network{}
 		}
-		return []compose.Entry{{Name: "app", Project: p}}
+		return []model.Entry{{Name: "app", Project: p}}
 	}
 	steps := []struct {
 		what    string
-		entries []compose.Entry
+		entries []model.Entry
 		rec     reconciler.ReconcileRecord
 		advance time.Duration
 		want    int
@@ -57,13 +58,13 @@ func TestAgentNetGCRunsOnlyWhenNeeded(t *testing.T) {
 // BenchmarkAgentNetGCNoop is the cost the GC gate adds to a no-op
 // reconcile of 200 services.
 func BenchmarkAgentNetGCNoop(b *testing.B) {
-	p := &compose.Project{Name: "app", Networks: map[string]compose.Network{"default": {}}}
+	p := &model.Project{Name: "app", Networks: map[string]model.Network{"default": {}}}
 	for i := range 200 {
-		p.Services = append(p.Services, compose.Service{Name: "s" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Project: "app",
-			Networks: map[string]compose.NetworkAttachment{"app_default": {IPv4: "10.89.0.1"}}})
+		p.Services = append(p.Services, model.Service{Name: "s" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Project: "app",
+			Networks: map[string]model.NetworkAttachment{"app_default": {IPv4: "10.89.0.1"}}})
 	}
-	entries := []compose.Entry{{Name: "app", Project: p}}
-	g := &agentNetGC{gc: func(context.Context, []compose.Entry) error { return nil }, log: slog.New(slog.DiscardHandler), now: time.Now}
+	entries := []model.Entry{{Name: "app", Project: p}}
+	g := &agentNetGC{gc: func(context.Context, []model.Entry) error { return nil }, log: slog.New(slog.DiscardHandler), now: time.Now}
 	_ = g.run(context.Background(), entries, &reconciler.ReconcileRecord{Reloaded: true})
 	b.Run("noop", func(b *testing.B) {
 		for b.Loop() {

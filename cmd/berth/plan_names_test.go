@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestPlanShowsProjectNames: an entry whose project is named otherwise
@@ -12,7 +12,7 @@ import (
 // name:) is listed with its path, so plan's units trace back to files.
 func TestPlanShowsProjectNames(t *testing.T) {
 	var b bytes.Buffer
-	printProjectNames(&b, []compose.Entry{
+	printProjectNames(&b, []model.Entry{
 		{Name: "pihole-doh", Path: "/etc/berth/Pihole-DoH"},
 		{Name: "hello", Path: "/etc/berth/hello"},
 		{Name: "single", Path: "/etc/berth/single.yaml"},

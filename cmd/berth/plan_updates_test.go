@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/autoupdate"
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -24,8 +25,8 @@ func TestPlanShowsPendingUpdatesFromLockfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := func(name, image, policy string) *compose.Service {
-		return &compose.Service{Project: "p", Name: name, Image: image, AutoUpdate: policy}
+	svc := func(name, image, policy string) *model.Service {
+		return &model.Service{Project: "p", Name: name, Image: image, AutoUpdate: policy}
 	}
 	p := &reconciler.Plan{Changes: []reconciler.Change{
 		{Action: reconciler.Keep, Unit: "berth-p-a.service", Desired: svc("a", "reg/app:1", "registry")},

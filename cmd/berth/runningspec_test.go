@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // TestRunningSpecTraversal: auto-update reads the spec a unit names in its
@@ -14,8 +14,8 @@ import (
 func TestRunningSpecTraversal(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	svc := &compose.Service{Project: "p", Name: "web", Image: "busybox"}
-	if _, err := compose.SaveSpec(state, svc); err != nil {
+	svc := &model.Service{Project: "p", Name: "web", Image: "busybox"}
+	if _, err := model.SaveSpec(state, svc); err != nil {
 		t.Fatal(err)
 	}
 	// A spec planted outside the specs dir, where "../" names would lead.

@@ -6,7 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
@@ -16,14 +17,14 @@ import (
 type target struct {
 	Project, Service, Unit string
 	// Desired is nil when no loaded file declares the service any more.
-	Desired *compose.Service
+	Desired *model.Service
 }
 
 // resolveTargets maps SERVICE, PROJECT/SERVICE or PROJECT arguments to
 // services, from the config dir and the units systemd has. A bare name
 // that is both a project and a service, or a service of several projects,
 // is refused with the choices spelled out.
-func (a *app) resolveTargets(ctx context.Context, args []string) ([]target, []compose.Entry, []reconciler.Observed, error) {
+func (a *app) resolveTargets(ctx context.Context, args []string) ([]target, []model.Entry, []reconciler.Observed, error) {
 	entries, err := a.loadDesired(ctx, a.g.ConfigDir, nil, true)
 	if err != nil {
 		return nil, nil, nil, err

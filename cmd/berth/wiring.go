@@ -7,11 +7,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/autoupdate"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/runtime/network"
@@ -32,7 +33,7 @@ type app struct {
 	// applying makes plan reserve network addresses (berth apply);
 	// entries are what the last plan loaded, for network GC.
 	applying bool
-	entries  []compose.Entry
+	entries  []model.Entry
 }
 
 func (a *app) netPaths() network.Paths {
@@ -78,7 +79,7 @@ func (a *app) Close() { a.sd.Close() }
 
 // load loads the config dir; other loaders (Kubernetes YAML) plug in here
 // or in compose.LoadDir, and the agent and every command see the same.
-func (a *app) load(ctx context.Context, dir string) ([]compose.Entry, error) {
+func (a *app) load(ctx context.Context, dir string) ([]model.Entry, error) {
 	return loadConfigDir(ctx, dir)
 }
 
@@ -90,7 +91,7 @@ func (a *app) load(ctx context.Context, dir string) ([]compose.Entry, error) {
 // projects when some are named), else only looked up (plan). A project whose
 // networks fail gets its entry's Err, so it keeps its running units (and
 // the agent its last-good state).
-func (a *app) loadDesired(ctx context.Context, dir string, projects []string, reserve bool) ([]compose.Entry, error) {
+func (a *app) loadDesired(ctx context.Context, dir string, projects []string, reserve bool) ([]model.Entry, error) {
 	entries, err := a.load(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func (a *app) loadDesired(ctx context.Context, dir string, projects []string, re
 
 // loadAgent is the agent's Source.Load: loadDesired of every project,
 // reserving addresses as apply does.
-func (a *app) loadAgent(ctx context.Context, dir string) ([]compose.Entry, error) {
+func (a *app) loadAgent(ctx context.Context, dir string) ([]model.Entry, error) {
 	return a.loadDesired(ctx, dir, nil, true)
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 )
 
@@ -24,7 +26,7 @@ const defaultBackoffLimit = 6
 
 // convert turns the workload's pod template into the project's pod and
 // services: init containers first (in order), then the app containers.
-func (o *objects) convert(p *compose.Project) error {
+func (o *objects) convert(p *model.Project) error {
 	spec, meta := &o.pod.Spec, &o.pod.Metadata
 	at := func(path string) string { return o.prefix + path }
 	d := o.workload
@@ -41,12 +43,12 @@ func (o *objects) convert(p *compose.Project) error {
 			return d.errf(at("spec.hostname"), "%v", err)
 		}
 	}
-	p.Pod = &compose.Pod{Name: meta.Name, Hostname: spec.Hostname, HostNetwork: spec.HostNetwork}
+	p.Pod = &model.Pod{Name: meta.Name, Hostname: spec.Hostname, HostNetwork: spec.HostNetwork}
 	if p.Pod.Hostname == "" {
 		p.Pod.Hostname = meta.Name // the kubelet's default: the pod's name
 	}
 	if spec.DNSConfig != nil {
-		dns := &compose.DNSConfig{Nameservers: spec.DNSConfig.Nameservers, Searches: spec.DNSConfig.Searches}
+		dns := &model.DNSConfig{Nameservers: spec.DNSConfig.Nameservers, Searches: spec.DNSConfig.Searches}
 		for _, opt := range spec.DNSConfig.Options {
 			s := opt.Name
 			if opt.Value != nil {
@@ -81,7 +83,7 @@ func (o *objects) convert(p *compose.Project) error {
 	var inits []string // init containers that must complete first
 	var sidecars []string
 	names := map[string]string{}
-	build := func(c *Container, path string) (*compose.Service, bool) {
+	build := func(c *Container, path string) (*model.Service, bool) {
 		if prev, dup := names[c.Name]; dup {
 			errs = append(errs, d.errf(path+".name", "container name %q is also used by %s", c.Name, prev))
 			return nil, false
@@ -107,15 +109,15 @@ func (o *objects) convert(p *compose.Project) error {
 		case "Always":
 			// A sidecar (Kubernetes 1.29+): started in order before the
 			// app containers, then runs beside them.
-			svc.Restart = compose.Restart{Mode: compose.RestartAlways}
+			svc.Restart = model.Restart{Mode: model.RestartAlways}
 			sidecars = append(sidecars, c.Name)
 		case "":
 			// The kubelet retries a failed init container unless the pod's
 			// policy is Never.
 			svc.Oneshot = true
-			svc.Restart = compose.Restart{Mode: compose.RestartNo}
-			if restart.Mode != compose.RestartNo {
-				svc.Restart = compose.Restart{Mode: compose.RestartOnFailure}
+			svc.Restart = model.Restart{Mode: model.RestartNo}
+			if restart.Mode != model.RestartNo {
+				svc.Restart = model.Restart{Mode: model.RestartOnFailure}
 			}
 			inits = append(inits, c.Name)
 		default:
@@ -145,23 +147,23 @@ func (o *objects) convert(p *compose.Project) error {
 
 // dependsOn orders a container after the init containers (which must exit 0)
 // and the sidecars (which must have started) declared before it.
-func dependsOn(inits, sidecars []string) map[string]compose.Dependency {
+func dependsOn(inits, sidecars []string) map[string]model.Dependency {
 	if len(inits)+len(sidecars) == 0 {
 		return nil
 	}
-	m := map[string]compose.Dependency{}
+	m := map[string]model.Dependency{}
 	for _, n := range inits {
-		m[n] = compose.Dependency{Condition: compose.ConditionCompleted, Required: true}
+		m[n] = model.Dependency{Condition: model.ConditionCompleted, Required: true}
 	}
 	for _, n := range sidecars {
-		m[n] = compose.Dependency{Condition: compose.ConditionStarted, Required: true}
+		m[n] = model.Dependency{Condition: model.ConditionStarted, Required: true}
 	}
 	return m
 }
 
 // restartPolicy maps the pod's restartPolicy; a Job's pod retries up to
 // backoffLimit times with OnFailure.
-func (o *objects) restartPolicy(at func(string) string) (compose.Restart, error) {
+func (o *objects) restartPolicy(at func(string) string) (model.Restart, error) {
 	d, pol := o.workload, o.pod.Spec.RestartPolicy
 	if pol == "" {
 		pol = "Always"
@@ -172,25 +174,25 @@ func (o *objects) restartPolicy(at func(string) string) (compose.Restart, error)
 	switch pol {
 	case "Always":
 		if o.kind == "Job" {
-			return compose.Restart{}, d.errf(at("spec.restartPolicy"), "a Job's pod must use OnFailure or Never")
+			return model.Restart{}, d.errf(at("spec.restartPolicy"), "a Job's pod must use OnFailure or Never")
 		}
-		return compose.Restart{Mode: compose.RestartAlways}, nil
+		return model.Restart{Mode: model.RestartAlways}, nil
 	case "OnFailure":
-		r := compose.Restart{Mode: compose.RestartOnFailure}
+		r := model.Restart{Mode: model.RestartOnFailure}
 		if o.kind == "Job" {
 			r.MaxRetries = defaultBackoffLimit
 			if o.job.BackoffLimit != nil {
 				r.MaxRetries = int(*o.job.BackoffLimit)
 			}
 			if r.MaxRetries == 0 {
-				r = compose.Restart{Mode: compose.RestartNo}
+				r = model.Restart{Mode: model.RestartNo}
 			}
 		}
 		return r, nil
 	case "Never":
-		return compose.Restart{Mode: compose.RestartNo}, nil
+		return model.Restart{Mode: model.RestartNo}, nil
 	}
-	return compose.Restart{}, d.errf(at("spec.restartPolicy"), "unknown policy %q (valid: Always, OnFailure, Never)", pol)
+	return model.Restart{}, d.errf(at("spec.restartPolicy"), "unknown policy %q (valid: Always, OnFailure, Never)", pol)
 }
 
 // annotation returns the container's own value of key, else the pod's.
@@ -204,7 +206,7 @@ func (o *objects) annotation(key, container string) (string, string, bool) {
 }
 
 // container maps one container to a service of the pod.
-func (o *objects) container(p *compose.Project, c *Container, path string) (*compose.Service, error) {
+func (o *objects) container(p *model.Project, c *Container, path string) (*model.Service, error) {
 	d := o.workload
 	if c.Name == "" {
 		return nil, d.errf(path+".name", "required")
@@ -212,7 +214,7 @@ func (o *objects) container(p *compose.Project, c *Container, path string) (*com
 	if err := compose.CheckDNSLabel(c.Name); err != nil {
 		return nil, d.errf(path+".name", "%v", err)
 	}
-	if err := compose.CheckID(p.Name, c.Name); err != nil {
+	if err := model.CheckID(p.Name, c.Name); err != nil {
 		return nil, d.errf(path+".name", "%v", err)
 	}
 	if c.Image == "" {
@@ -221,7 +223,7 @@ func (o *objects) container(p *compose.Project, c *Container, path string) (*com
 	if err := compose.CheckImage(c.Image); err != nil {
 		return nil, d.errf(path+".image", "%v", err)
 	}
-	svc := &compose.Service{
+	svc := &model.Service{
 		Project:    p.Name,
 		Name:       c.Name,
 		Image:      c.Image,
@@ -293,11 +295,11 @@ func (o *objects) container(p *compose.Project, c *Container, path string) (*com
 	if v, key, ok := o.annotation(annotationSdNotify, c.Name); ok {
 		switch v {
 		case "conmon", "ignore":
-			svc.Notify = compose.NotifyRunning
+			svc.Notify = model.NotifyRunning
 		case "container":
-			svc.Notify = compose.NotifyContainer
+			svc.Notify = model.NotifyContainer
 		case "healthy":
-			svc.Notify = compose.NotifyHealthy
+			svc.Notify = model.NotifyHealthy
 		default:
 			return nil, d.errf("metadata.annotations."+key, "unknown mode %q (valid: conmon, container, healthy, ignore)", v)
 		}
@@ -307,8 +309,8 @@ func (o *objects) container(p *compose.Project, c *Container, path string) (*com
 
 // ports publishes the ports that have a hostPort; the others only document
 // what the container listens on, as in Kubernetes.
-func (o *objects) ports(c *Container, path string) ([]compose.Port, error) {
-	var out []compose.Port
+func (o *objects) ports(c *Container, path string) ([]model.Port, error) {
+	var out []model.Port
 	for i, cp := range c.Ports {
 		pp := fmt.Sprintf("%s.ports[%d]", path, i)
 		if cp.ContainerPort < 1 || cp.ContainerPort > 65535 {
@@ -328,7 +330,7 @@ func (o *objects) ports(c *Container, path string) ([]compose.Port, error) {
 		default:
 			return nil, o.workload.errf(pp+".protocol", "unsupported protocol %q (valid: TCP, UDP)", cp.Protocol)
 		}
-		out = append(out, compose.Port{HostIP: cp.HostIP, HostPort: uint16(cp.HostPort), ContainerPort: uint16(cp.ContainerPort), Protocol: proto})
+		out = append(out, model.Port{HostIP: cp.HostIP, HostPort: uint16(cp.HostPort), ContainerPort: uint16(cp.ContainerPort), Protocol: proto})
 	}
 	return out, nil
 }

@@ -13,9 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"github.com/berth-dev/berth/compose/model"
 
-	"github.com/berth-dev/berth/compose"
+	"gopkg.in/yaml.v3"
 )
 
 // GenerateType is what generate writes the services as.
@@ -53,7 +53,7 @@ const (
 // ConfigMaps and Secrets for configs and secrets, PVCs for named volumes,
 // then the workloads (and Services). What Kubernetes cannot express is
 // returned as warnings naming the service and the field.
-func Generate(p *compose.Project, o GenerateOptions) ([]byte, []string, error) {
+func Generate(p *model.Project, o GenerateOptions) ([]byte, []string, error) {
 	if o.Type == "" {
 		o.Type = TypeDeployment
 	}
@@ -74,7 +74,7 @@ func Generate(p *compose.Project, o GenerateOptions) ([]byte, []string, error) {
 			objMeta := ObjectMeta{Name: name, Labels: meta.Labels}
 			if svc[0].Oneshot {
 				backoff := int32(0)
-				if svc[0].Restart.Mode == compose.RestartOnFailure {
+				if svc[0].Restart.Mode == model.RestartOnFailure {
 					backoff = int32(max(svc[0].Restart.MaxRetries, 0))
 					if backoff == 0 {
 						backoff = defaultBackoffLimit
@@ -127,20 +127,20 @@ func Generate(p *compose.Project, o GenerateOptions) ([]byte, []string, error) {
 }
 
 type generator struct {
-	p          *compose.Project
+	p          *model.Project
 	configMaps map[string]*ConfigMap
 	secrets    map[string]*Secret
 	claims     []string
 	warnings   []string
 }
 
-func (g *generator) warnf(svc *compose.Service, field, format string, args ...any) {
+func (g *generator) warnf(svc *model.Service, field, format string, args ...any) {
 	g.warnings = append(g.warnings, fmt.Sprintf("service %s: %s: %s", svc.Name, field, fmt.Sprintf(format, args...)))
 }
 
 // podMeta labels a pod and carries the podman annotations for auto-update
 // and sd-notify, per container.
-func (g *generator) podMeta(name string, svcs []compose.Service) ObjectMeta {
+func (g *generator) podMeta(name string, svcs []model.Service) ObjectMeta {
 	m := ObjectMeta{Name: name, Labels: map[string]string{labelApp: name, labelProject: dnsLabel(g.p.Name)}}
 	for _, s := range svcs {
 		add := func(k, v string) {
@@ -153,9 +153,9 @@ func (g *generator) podMeta(name string, svcs []compose.Service) ObjectMeta {
 			add(annotationAutoUpdate+"/"+dnsLabel(s.Name), s.AutoUpdate)
 		}
 		switch s.Notify {
-		case compose.NotifyContainer:
+		case model.NotifyContainer:
 			add(annotationSdNotify+"/"+dnsLabel(s.Name), "container")
-		case compose.NotifyHealthy:
+		case model.NotifyHealthy:
 			add(annotationSdNotify+"/"+dnsLabel(s.Name), "healthy")
 		}
 	}
@@ -164,7 +164,7 @@ func (g *generator) podMeta(name string, svcs []compose.Service) ObjectMeta {
 
 // podSpec holds svcs as the pod's containers; with inits, oneshot services
 // become init containers (they come first in dependency order).
-func (g *generator) podSpec(svcs []compose.Service, inits bool) PodSpec {
+func (g *generator) podSpec(svcs []model.Service, inits bool) PodSpec {
 	var spec PodSpec
 	policies := map[string]bool{}
 	for i := range svcs {
@@ -193,14 +193,14 @@ func (g *generator) podSpec(svcs []compose.Service, inits bool) PodSpec {
 	return spec
 }
 
-func restartPolicy(svc *compose.Service, _ bool) string {
+func restartPolicy(svc *model.Service, _ bool) string {
 	switch svc.Restart.Mode {
-	case compose.RestartAlways, compose.RestartUnlessStopped:
+	case model.RestartAlways, model.RestartUnlessStopped:
 		if svc.Oneshot {
 			return "OnFailure"
 		}
 		return "Always"
-	case compose.RestartOnFailure:
+	case model.RestartOnFailure:
 		return "OnFailure"
 	}
 	return "Never"
@@ -208,7 +208,7 @@ func restartPolicy(svc *compose.Service, _ bool) string {
 
 // container maps one service, adding its volumes and pod-level settings to
 // spec.
-func (g *generator) container(svc *compose.Service, spec *PodSpec) Container {
+func (g *generator) container(svc *model.Service, spec *PodSpec) Container {
 	c := Container{Name: dnsLabel(svc.Name), Image: svc.Image, Command: svc.Entrypoint, Args: svc.Command,
 		WorkingDir: svc.WorkingDir, TTY: svc.Tty}
 	if svc.Entrypoint != nil && len(svc.Entrypoint) == 0 {
@@ -233,7 +233,7 @@ func (g *generator) container(svc *compose.Service, spec *PodSpec) Container {
 	// One grace period for the pod: the longest any container asks for.
 	grace := svc.StopGracePeriod
 	if grace <= 0 {
-		grace = compose.DefaultStopGracePeriod
+		grace = model.DefaultStopGracePeriod
 	}
 	if s := int64((grace + time.Second - 1) / time.Second); spec.TerminationGracePeriodSeconds == nil || *spec.TerminationGracePeriodSeconds < s {
 		spec.TerminationGracePeriodSeconds = &s
@@ -278,7 +278,7 @@ func escapeDollars(v string) string {
 	return v
 }
 
-func (g *generator) resources(svc *compose.Service) *ResourceRequirements {
+func (g *generator) resources(svc *model.Service) *ResourceRequirements {
 	r, res := svc.Resources, &ResourceRequirements{}
 	if r.CPUs > 0 || r.MemoryMax > 0 {
 		res.Limits = map[string]string{}
@@ -304,7 +304,7 @@ func (g *generator) resources(svc *compose.Service) *ResourceRequirements {
 	return res
 }
 
-func (g *generator) security(svc *compose.Service, spec *PodSpec) *SecurityContext {
+func (g *generator) security(svc *model.Service, spec *PodSpec) *SecurityContext {
 	s, sc := svc.Security, &SecurityContext{}
 	set := false
 	if svc.User != "" {
@@ -376,7 +376,7 @@ func (g *generator) security(svc *compose.Service, spec *PodSpec) *SecurityConte
 	return sc
 }
 
-func (g *generator) probe(svc *compose.Service, field string, h *compose.Health) *Probe {
+func (g *generator) probe(svc *model.Service, field string, h *model.Health) *Probe {
 	secs := func(d time.Duration) int32 {
 		if d <= 0 {
 			return 0
@@ -405,7 +405,7 @@ func (g *generator) probe(svc *compose.Service, field string, h *compose.Health)
 
 // volumes turns mounts into pod volumes and files into ConfigMap/Secret
 // volumes mounted by subPath at their targets.
-func (g *generator) volumes(svc *compose.Service, c *Container, spec *PodSpec) {
+func (g *generator) volumes(svc *model.Service, c *Container, spec *PodSpec) {
 	addVol := func(v Volume) string {
 		for _, have := range spec.Volumes {
 			if have.Name == v.Name {
@@ -418,17 +418,17 @@ func (g *generator) volumes(svc *compose.Service, c *Container, spec *PodSpec) {
 	for i, m := range svc.Mounts {
 		vm := VolumeMount{MountPath: m.Target, ReadOnly: m.ReadOnly, SubPath: m.SubPath}
 		switch {
-		case m.Type == compose.MountBind:
+		case m.Type == model.MountBind:
 			vm.Name = addVol(Volume{Name: dnsLabel(fmt.Sprintf("%s-host-%d", svc.Name, i)), HostPath: &HostPathSource{Path: m.Source}})
-		case m.Type == compose.MountTmpfs:
+		case m.Type == model.MountTmpfs:
 			ed := &EmptyDirSource{Medium: "Memory"}
 			if m.Size > 0 {
 				ed.SizeLimit = formatBytes(m.Size)
 			}
 			vm.Name = addVol(Volume{Name: dnsLabel(fmt.Sprintf("%s-tmpfs-%d", svc.Name, i)), EmptyDir: ed})
-		case m.Type == compose.MountVolume && m.Source == "":
+		case m.Type == model.MountVolume && m.Source == "":
 			vm.Name = addVol(Volume{Name: dnsLabel(fmt.Sprintf("%s-anon-%d", svc.Name, i)), EmptyDir: &EmptyDirSource{}})
-		case m.Type == compose.MountVolume:
+		case m.Type == model.MountVolume:
 			claim := g.claim(m.Source)
 			vm.Name = addVol(Volume{Name: claim, PersistentVolumeClaim: &PVCSource{ClaimName: claim}})
 		default:
@@ -505,7 +505,7 @@ var keyRE = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
 
 // fileKey is the ConfigMap/Secret key of a file: its base name when that is
 // a valid key, else "content".
-func fileKey(f compose.FileMount) string {
+func fileKey(f model.FileMount) string {
 	if b := path.Base(f.Target); keyRE.MatchString(b) && b != "." && b != ".." {
 		return b
 	}
@@ -543,7 +543,7 @@ func dnsSubdomain(s string) string {
 // services writes a Service per workload with published ports.
 func (g *generator) services(t GenerateType) []any {
 	var out []any
-	add := func(name string, selector map[string]string, svcs []compose.Service) {
+	add := func(name string, selector map[string]string, svcs []model.Service) {
 		var ports []ServicePort
 		for _, s := range svcs {
 			for _, pt := range s.Ports {

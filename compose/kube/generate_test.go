@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -65,7 +67,7 @@ func strictDecode(t *testing.T, b []byte) []string {
 	return kinds
 }
 
-func loadApp(t *testing.T) *compose.Project {
+func loadApp(t *testing.T) *model.Project {
 	t.Helper()
 	p, err := compose.LoadProject(context.Background(), "app", "testdata/compose/app.yml")
 	if err != nil {
@@ -150,7 +152,7 @@ func TestGenerateRoundTripDeployment(t *testing.T) {
 }
 
 // equivalent compares what makes the container run the same.
-func equivalent(a, b *compose.Service) string {
+func equivalent(a, b *model.Service) string {
 	var diffs []string
 	check := func(what string, x, y any) {
 		if fmt.Sprint(x) != fmt.Sprint(y) {
@@ -167,7 +169,7 @@ func equivalent(a, b *compose.Service) string {
 		[3]any{b.Resources.CPUs, b.Resources.MemoryMax, b.Resources.MemoryReservation})
 	check("read_only", a.ReadOnly, b.ReadOnly)
 	check("cap_drop", a.Security.CapDrop, b.Security.CapDrop)
-	mounts := func(s *compose.Service) []string {
+	mounts := func(s *model.Service) []string {
 		var out []string
 		for _, m := range s.Mounts {
 			out = append(out, fmt.Sprintf("%s %s->%s ro=%v sub=%s size=%d", m.Type, m.Source, m.Target, m.ReadOnly, m.SubPath, m.Size))
@@ -176,7 +178,7 @@ func equivalent(a, b *compose.Service) string {
 		return out
 	}
 	check("mounts", mounts(a), mounts(b))
-	files := func(s *compose.Service) []string {
+	files := func(s *model.Service) []string {
 		var out []string
 		for _, f := range s.Files {
 			mode := f.Mode

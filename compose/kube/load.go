@@ -18,12 +18,14 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 )
 
 // Load reads the Kubernetes file path as the project name. It has the
 // signature of compose.KubeLoader.
-func Load(ctx context.Context, name, path string) (*compose.Project, error) {
+func Load(ctx context.Context, name, path string) (*model.Project, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -45,7 +47,7 @@ type objects struct {
 }
 
 // Parse builds the project from the content b of file.
-func Parse(name, file string, b []byte) (*compose.Project, error) {
+func Parse(name, file string, b []byte) (*model.Project, error) {
 	docs, err := splitDocuments(file, b)
 	if err != nil {
 		return nil, err
@@ -63,7 +65,7 @@ func Parse(name, file string, b []byte) (*compose.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &compose.Project{Name: name, Dir: filepath.Dir(abs), Files: []string{abs}}
+	p := &model.Project{Name: name, Dir: filepath.Dir(abs), Files: []string{abs}}
 	for _, c := range o.claims {
 		addVolume(p, c)
 	}
@@ -201,11 +203,11 @@ func mergeMeta(obj, tmpl ObjectMeta) ObjectMeta {
 // addVolume declares the project's named volume name and returns the name
 // it has on the host, <project>_<name> as with Compose, so that projects
 // never share a claim by accident and `down --volumes` finds it.
-func addVolume(p *compose.Project, name string) string {
+func addVolume(p *model.Project, name string) string {
 	if p.Volumes == nil {
-		p.Volumes = map[string]compose.Volume{}
+		p.Volumes = map[string]model.Volume{}
 	}
-	v := compose.Volume{Name: p.Name + "_" + name}
+	v := model.Volume{Name: p.Name + "_" + name}
 	p.Volumes[name] = v
 	return v.Name
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // Kubernetes' probe defaults.
@@ -20,9 +20,9 @@ const (
 // approximates that by giving them a start period as long as the startup
 // probe's whole budget, and uses it as the health check when there is no
 // readiness probe.
-func (o *objects) probes(svc *compose.Service, c *Container, path string) error {
+func (o *objects) probes(svc *model.Service, c *Container, path string) error {
 	var err error
-	var startup *compose.Health
+	var startup *model.Health
 	if c.StartupProbe != nil {
 		if startup, err = o.probe(c, c.StartupProbe, path+".startupProbe"); err != nil {
 			return err
@@ -42,7 +42,7 @@ func (o *objects) probes(svc *compose.Service, c *Container, path string) error 
 		return nil
 	}
 	budget := startup.StartPeriod + startup.Interval*time.Duration(startup.Retries)
-	for _, h := range []*compose.Health{svc.Health, svc.Liveness} {
+	for _, h := range []*model.Health{svc.Health, svc.Liveness} {
 		if h != nil {
 			h.StartPeriod = max(h.StartPeriod, budget)
 		}
@@ -54,9 +54,9 @@ func (o *objects) probes(svc *compose.Service, c *Container, path string) error 
 }
 
 // probe maps one probe; a named port is looked up among the container's.
-func (o *objects) probe(c *Container, p *Probe, path string) (*compose.Health, error) {
+func (o *objects) probe(c *Container, p *Probe, path string) (*model.Health, error) {
 	d := o.workload
-	h := &compose.Health{
+	h := &model.Health{
 		Interval:    secondsOr(p.PeriodSeconds, defaultPeriod),
 		Timeout:     secondsOr(p.TimeoutSeconds, defaultTimeout),
 		Retries:     int(p.FailureThreshold),
@@ -89,7 +89,7 @@ func (o *objects) probe(c *Container, p *Probe, path string) (*compose.Health, e
 		if g.Host != "" {
 			o.warnf(path+".httpGet.host", "probes always target the pod itself; ignored")
 		}
-		h.HTTPGet = &compose.HTTPProbe{Port: port, Path: g.Path, Scheme: scheme}
+		h.HTTPGet = &model.HTTPProbe{Port: port, Path: g.Path, Scheme: scheme}
 	}
 	if t := p.TCPSocket; t != nil {
 		n++

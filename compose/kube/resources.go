@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // quantitySuffixes are Kubernetes' binary and decimal multipliers.
@@ -39,8 +39,8 @@ func parseQuantity(s string) (float64, error) {
 // and reservations: cpu limit → CPUQuota, memory limit → MemoryMax, memory
 // request → MemoryLow, cpu request → CPU shares (the kubelet's formula,
 // 1 CPU = 1024 shares).
-func (o *objects) resources(c *Container, path string) (compose.Resources, error) {
-	var r compose.Resources
+func (o *objects) resources(c *Container, path string) (model.Resources, error) {
+	var r model.Resources
 	if c.Resources == nil {
 		return r, nil
 	}

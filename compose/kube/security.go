@@ -5,13 +5,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 )
 
 // security maps the pod's and the container's securityContext (the
 // container's wins field by field, as in Kubernetes) to the service's user,
 // groups and privileges.
-func (o *objects) security(svc *compose.Service, c *Container, path string) error {
+func (o *objects) security(svc *model.Service, c *Container, path string) error {
 	d := o.workload
 	pod := o.pod.Spec.SecurityContext
 	if pod == nil {

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/compose"
 )
 
@@ -18,7 +20,7 @@ const defaultFileMode = 0o644
 func emptyDirVolume(name string) string { return "emptydir-" + name }
 
 // volumes maps the container's volumeMounts through the pod's volumes.
-func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container, cpath string) error {
+func (o *objects) volumes(p *model.Project, svc *model.Service, c *Container, cpath string) error {
 	d := o.workload
 	vols := map[string]int{}
 	for i, v := range o.pod.Spec.Volumes {
@@ -38,18 +40,18 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 		}
 		v := &o.pod.Spec.Volumes[vi]
 		vp := o.prefix + fmt.Sprintf("spec.volumes[%d]", vi)
-		m := compose.Mount{Target: path.Clean(vm.MountPath), ReadOnly: vm.ReadOnly, SubPath: vm.SubPath}
+		m := model.Mount{Target: path.Clean(vm.MountPath), ReadOnly: vm.ReadOnly, SubPath: vm.SubPath}
 		switch {
 		case v.HostPath != nil:
 			if !path.IsAbs(v.HostPath.Path) {
 				return d.errf(vp+".hostPath.path", "must be an absolute path, not %q", v.HostPath.Path)
 			}
-			m.Type, m.Source = compose.MountBind, path.Clean(v.HostPath.Path)
+			m.Type, m.Source = model.MountBind, path.Clean(v.HostPath.Path)
 		case v.EmptyDir != nil && v.EmptyDir.Medium == "Memory" && o.mountCount(v.Name) == 1:
 			if vm.SubPath != "" {
 				return d.errf(mp+".subPath", "not supported on a memory emptyDir")
 			}
-			m.Type = compose.MountTmpfs
+			m.Type = model.MountTmpfs
 			if v.EmptyDir.SizeLimit != "" {
 				n, err := parseQuantity(v.EmptyDir.SizeLimit)
 				if err != nil {
@@ -65,7 +67,7 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 			default:
 				return d.errf(vp+".emptyDir.medium", "unknown medium %q (valid: \"\", Memory)", v.EmptyDir.Medium)
 			}
-			m.Type, m.Source = compose.MountVolume, addVolume(p, emptyDirVolume(v.Name))
+			m.Type, m.Source = model.MountVolume, addVolume(p, emptyDirVolume(v.Name))
 		case v.PersistentVolumeClaim != nil:
 			if v.PersistentVolumeClaim.ClaimName == "" {
 				return d.errf(vp+".persistentVolumeClaim.claimName", "required")
@@ -73,7 +75,7 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 			if err := compose.CheckDNSSubdomain(v.PersistentVolumeClaim.ClaimName); err != nil {
 				return d.errf(vp+".persistentVolumeClaim.claimName", "%v", err)
 			}
-			m.Type, m.Source = compose.MountVolume, addVolume(p, v.PersistentVolumeClaim.ClaimName)
+			m.Type, m.Source = model.MountVolume, addVolume(p, v.PersistentVolumeClaim.ClaimName)
 			m.ReadOnly = m.ReadOnly || v.PersistentVolumeClaim.ReadOnly
 		case v.ConfigMap != nil:
 			files, err := o.projectFiles(v.Name, "ConfigMap", o.configMaps, v.ConfigMap.Name, v.ConfigMap.Projection, vm, vp+".configMap", ".name", mp)
@@ -95,7 +97,7 @@ func (o *objects) volumes(p *compose.Project, svc *compose.Service, c *Container
 		default:
 			return d.errf(vp, "volume %q has no supported source (supported: hostPath, emptyDir, configMap, secret, persistentVolumeClaim)", v.Name)
 		}
-		if sc := o.pod.Spec.SecurityContext; m.Type == compose.MountVolume && sc != nil && sc.FSGroup != nil {
+		if sc := o.pod.Spec.SecurityContext; m.Type == model.MountVolume && sc != nil && sc.FSGroup != nil {
 			gid := int(*sc.FSGroup)
 			m.FSGroup = &gid // the kubelet gives emptyDir and PVC volumes to fsGroup
 		}
@@ -126,7 +128,7 @@ func (o *objects) mountCount(name string) int {
 // at that path is mounted at mountPath itself. A missing object is an error
 // naming vp+nameField unless the projection is optional.
 func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]byte, name string, proj Projection,
-	vm VolumeMount, vp, nameField, mp string) ([]compose.FileMount, error) {
+	vm VolumeMount, vp, nameField, mp string) ([]model.FileMount, error) {
 	d := o.workload
 	data, ok := objs[name]
 	optional := isTrue(proj.Optional)
@@ -174,7 +176,7 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 	if sc := o.pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
 		gid, groupRead = int(*sc.FSGroup), 0o040
 	}
-	var out []compose.FileMount
+	var out []model.FileMount
 	for _, e := range entries {
 		target := path.Join(vm.MountPath, e.rel)
 		if vm.SubPath != "" {
@@ -183,7 +185,7 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 			}
 			target = path.Clean(vm.MountPath)
 		}
-		out = append(out, compose.FileMount{
+		out = append(out, model.FileMount{
 			Name:    vol + "_" + strings.ReplaceAll(e.rel, "/", "_"),
 			Target:  target,
 			Content: data[e.key],

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/autoupdate"
-	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/hack/e2e"
 	"github.com/berth-dev/berth/runtime/image"
 )
@@ -110,7 +111,7 @@ func BenchmarkAutoUpdateCheck(b *testing.B) {
 	for i := range benchServices {
 		targets = append(targets, autoupdate.Target{
 			Unit:          fmt.Sprintf("berth-bench-s%d.service", i),
-			Service:       &compose.Service{Project: "bench", Name: fmt.Sprintf("s%d", i), Image: refs[i%benchImages], Labels: map[string]string{autoupdate.Label: "registry"}},
+			Service:       &model.Service{Project: "bench", Name: fmt.Sprintf("s%d", i), Image: refs[i%benchImages], Labels: map[string]string{autoupdate.Label: "registry"}},
 			RunningDigest: "sha256:old",
 		})
 	}

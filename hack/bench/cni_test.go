@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/hack/e2e"
 	"github.com/berth-dev/berth/runtime/network"
 )
@@ -49,10 +50,10 @@ func BenchmarkCNIAddDel(b *testing.B) {
 	ctx := context.Background()
 	tmp := b.TempDir()
 	paths := network.Paths{StateDir: filepath.Join(tmp, "state"), RunDir: filepath.Join(tmp, "run")}
-	svc := compose.Service{Project: "cni", Name: "s", Networks: map[string]compose.NetworkAttachment{"default": {}},
-		Ports: []compose.Port{{HostIP: "127.0.0.1", HostPort: 19500, ContainerPort: 80, Protocol: "tcp"}}}
-	entries := []compose.Entry{{Name: "cni", Path: "cni", Project: &compose.Project{Name: "cni",
-		Networks: map[string]compose.Network{"default": {}}, Services: []compose.Service{svc}}}}
+	svc := model.Service{Project: "cni", Name: "s", Networks: map[string]model.NetworkAttachment{"default": {}},
+		Ports: []model.Port{{HostIP: "127.0.0.1", HostPort: 19500, ContainerPort: 80, Protocol: "tcp"}}}
+	entries := []model.Entry{{Name: "cni", Path: "cni", Project: &model.Project{Name: "cni",
+		Networks: map[string]model.Network{"default": {}}, Services: []model.Service{svc}}}}
 	if err := network.Prepare(ctx, paths, entries, nil, true); err != nil || entries[0].Err != nil {
 		b.Fatalf("preparing the network: %v %v", err, entries[0].Err)
 	}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
@@ -36,8 +37,8 @@ func BenchmarkStartLatency(b *testing.B) {
 	// launcher.
 	state := filepath.Join(e.wd, "state")
 	unit := func(name string, cfg units.Config) *units.Unit {
-		svc := &compose.Service{Project: "bench", Name: name, Image: ref, Command: []string{"sleep", "600"}}
-		spec, err := compose.SaveSpec(state, svc)
+		svc := &model.Service{Project: "bench", Name: name, Image: ref, Command: []string{"sleep", "600"}}
+		spec, err := model.SaveSpec(state, svc)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, o
 	defer unlock()
 
 	loaded := map[string]*model.Project{} // projects GC may judge
-	known := map[string]bool{}              // every project with a config entry
+	known := map[string]bool{}            // every project with a config entry
 	for _, e := range entries {
 		known[e.Name] = true
 		if e.Err == nil && e.Project != nil && (len(only) == 0 || slices.Contains(only, e.Name)) {

@@ -119,7 +119,7 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 	// Explicit addresses are reserved before any derived one is chosen.
 	type want struct {
 		svc      *model.Service // nil for the pod
-		id       string           // member (and CNI container) id
+		id       string         // member (and CNI container) id
 		service  string
 		names    []string
 		key      string

@@ -4,13 +4,14 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/model"
+
 	"github.com/berth-dev/berth/units"
 )
 
 // The pod unit's --publish values read back as the ports they came from.
 func TestPodPublishRoundTrip(t *testing.T) {
-	in := []compose.Port{
+	in := []model.Port{
 		{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
 		{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
 		{HostIP: "::1", HostPort: 9000, ContainerPort: 9000, Protocol: "tcp"},
