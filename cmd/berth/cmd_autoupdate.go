@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -150,7 +151,7 @@ func runAutoUpdateHistory(g *globalOptions, o *autoUpdateOptions, out io.Writer)
 // digest its container was started from. Units whose spec cannot be read come
 // back as targets with Err set, so they are reported and block nothing.
 func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupdate.Target, error) {
-	us, err := a.sd.ListEnvironments(ctx, units.Prefix)
+	us, err := a.sd.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: []string{systemd.PropEnvironment}})
 	if err != nil {
 		return nil, err
 	}

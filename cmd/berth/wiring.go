@@ -124,8 +124,12 @@ type manager struct {
 
 var _ reconciler.Manager = manager{}
 
+// observeProps are what the reconciler compares: the environment (project,
+// service, spec hash) and the limits it checks for drift.
+var observeProps = []string{systemd.PropEnvironment, systemd.PropMemoryMax, systemd.PropTasksMax, systemd.PropCPUQuotaPerSecUSec}
+
 func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
-	us, err := m.c.ListServices(ctx, units.Prefix, m.cache)
+	us, err := m.c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: observeProps, Cache: m.cache})
 	if err != nil {
 		return nil, err
 	}
