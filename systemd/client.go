@@ -6,12 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/godbus/dbus/v5"
 )
 
 // Client talks to the system manager.
@@ -47,34 +45,6 @@ func Connect(ctx context.Context, opts ...Option) (*Client, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to systemd: %w", err)
-	}
-	c := &Client{conn: conn}
-	for _, o := range opts {
-		o(c)
-	}
-	return c, nil
-}
-
-// Dial connects to the systemd whose private socket is at path, such as
-// /proc/<pid>/root/run/systemd/private for a systemd in another mount
-// namespace (the integration tests' sandbox). Root only, as Connect's
-// private-socket path.
-func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
-	conn, err := sd.NewConnection(func() (*dbus.Conn, error) {
-		bus, err := dbus.Dial("unix:path="+path, dbus.WithContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		// EXTERNAL by uid, as go-systemd's own private-socket dial: no
-		// user name lookup.
-		if err := bus.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
-			bus.Close()
-			return nil, err
-		}
-		return bus, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to systemd at %s: %w", path, err)
 	}
 	c := &Client{conn: conn}
 	for _, o := range opts {
