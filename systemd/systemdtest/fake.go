@@ -23,7 +23,7 @@ import (
 // waits for the exit (oneshot) or the unit fails after a successful start
 // (simple, exec, forking). A stopped or reset transient unit is unloaded at
 // once, as systemd's garbage collection does soon after. Safe for
-// concurrent use.
+// concurrent use; the zero value is an empty systemd.
 type Fake struct {
 	mu    sync.Mutex
 	units map[string]*fakeUnit
@@ -80,6 +80,9 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.units == nil {
+		f.units = map[string]*fakeUnit{}
+	}
 	if old, ok := f.units[name]; ok {
 		if old.unit.ActiveState != "failed" {
 			return fmt.Errorf("starting unit %s: %w", name, dbusErr("org.freedesktop.systemd1.UnitExists", "Unit %s already exists.", name))
