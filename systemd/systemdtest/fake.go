@@ -35,36 +35,10 @@ type Fake struct {
 	BeforeStop  func(name string)
 }
 
-type fakeUnit struct {
-	unit  systemd.Unit
-	props []sd.Property
-}
+type fakeUnit struct{ unit systemd.Unit }
 
 // NewFake returns an empty Fake.
 func NewFake() *Fake { return &Fake{units: map[string]*fakeUnit{}} }
-
-// Props returns the properties name was started with (nil when it is not
-// loaded): what a test checks to see what berth asked of systemd.
-func (f *Fake) Props(name string) []sd.Property {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if u, ok := f.units[name]; ok {
-		return slices.Clone(u.props)
-	}
-	return nil
-}
-
-// Names returns the loaded units' names, sorted.
-func (f *Fake) Names() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for n := range f.units {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
 
 func dbusErr(name, format string, args ...any) dbus.Error {
 	return dbus.Error{Name: name, Body: []any{fmt.Sprintf(format, args...)}}
@@ -89,7 +63,7 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 		}
 		delete(f.units, name)
 	}
-	u := &fakeUnit{props: slices.Clone(props), unit: systemd.Unit{Name: name, LoadState: "loaded", Environment: map[string]string{},
+	u := &fakeUnit{unit: systemd.Unit{Name: name, LoadState: "loaded", Environment: map[string]string{},
 		Limits: systemd.Limits{MemoryMax: systemd.Infinity, TasksMax: systemd.Infinity, CPUQuotaPerSecUSec: systemd.Infinity}}}
 	typ, argv := "simple", []string(nil)
 	for _, p := range props {
@@ -113,7 +87,7 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 		}
 	}
 	for _, a := range aux {
-		f.units[a.Name] = &fakeUnit{props: slices.Clone(a.Properties), unit: systemd.Unit{Name: a.Name, LoadState: "loaded",
+		f.units[a.Name] = &fakeUnit{unit: systemd.Unit{Name: a.Name, LoadState: "loaded",
 			ActiveState: "inactive", SubState: "dead", Result: "success", Environment: map[string]string{},
 			Limits: systemd.Limits{MemoryMax: systemd.Infinity, TasksMax: systemd.Infinity, CPUQuotaPerSecUSec: systemd.Infinity}}}
 	}
