@@ -94,13 +94,6 @@ func (ps *positions) at(path ...string) string {
 	}
 	return ps.first
 }
-
-// has tells whether path is written in any file.
-func (ps *positions) has(path ...string) bool {
-	_, ok := ps.at_[strings.Join(path, pathSep)]
-	return ok
-}
-
 // scalar returns the raw text of a top-level scalar field of one file.
 func (ps *positions) scalar(file, key string) string {
 	var out string
