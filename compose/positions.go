@@ -94,6 +94,7 @@ func (ps *positions) at(path ...string) string {
 	}
 	return ps.first
 }
+
 // scalar returns the raw text of a top-level scalar field of one file.
 func (ps *positions) scalar(file, key string) string {
 	var out string
