@@ -66,7 +66,7 @@ func (u *Updater) restoreDependents(ctx context.Context, results []Result, deps 
 		}
 		u.log().Error("auto-update could not restore a dependent", "unit", r.Unit, "err", err)
 		r.Status, r.Err = StatusFailed, fmt.Errorf("restoring it after its dependency was restarted: %w", err)
-		u.event(*r, "")
+		u.event(ctx, *r, "")
 	}
 }
 

@@ -28,7 +28,7 @@ func (s State) KeepGood(ctx context.Context, images GuardImages, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	bads, err := s.Bad()
+	bads, err := s.Bad(ctx)
 	if err != nil || len(bads[ref]) == 0 {
 		return "", "", false
 	}
@@ -45,7 +45,7 @@ func (s State) KeepGood(ctx context.Context, images GuardImages, log *slog.Logge
 		log.Warn("not pulling a digest recorded bad; keeping the current one", "image", ref, "bad", remote, "keeping", local, "why", why)
 		return local, remote, true
 	}
-	rts, _ := s.RollbackTargets()
+	rts, _ := s.RollbackTargets(ctx)
 	for _, id := range slices.Sorted(maps.Keys(rts)) {
 		rt := rts[id]
 		if rt.Image != ref || rt.Digest == remote || IsBad(bads, ref, rt.Digest) != nil {

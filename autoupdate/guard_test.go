@@ -73,7 +73,7 @@ func TestApplyKeepsDigestRecordedBad(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.remote[ref] = "sha256:bad"
-	if err := p.State.MarkBad(ref, BadDigest{Digest: "sha256:bad", Reason: "exited 1", At: time.Now()}); err != nil {
+	if err := p.State.MarkBad(ctx, ref, BadDigest{Digest: "sha256:bad", Reason: "exited 1", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -83,7 +83,7 @@ func TestApplyKeepsDigestRecordedBad(t *testing.T) {
 	if s.tags[ref] != "sha256:good" || s.stored["sha256:bad"] {
 		t.Fatalf("after apply's pull the tag names %s (bad stored: %v); want the good digest", s.tags[ref], s.stored["sha256:bad"])
 	}
-	lock, err := ReadLockfile(state)
+	lock, err := ReadLockfile(ctx, state)
 	if err != nil || lock.Images[ref].Digest != "sha256:good" || lock.Images[ref].Available != "sha256:bad" {
 		t.Errorf("lockfile %+v, %v; want digest good, available bad", lock.Images[ref], err)
 	}
@@ -122,10 +122,10 @@ func TestKeepGoodUsesRollbackTarget(t *testing.T) {
 	s.stored["sha256:bad"], s.stored["sha256:old"] = true, true
 	s.tags[ref] = "sha256:bad"
 	st := State{Dir: t.TempDir()}
-	if err := st.MarkBad(ref, BadDigest{Digest: "sha256:bad", Reason: "unhealthy", At: time.Now()}); err != nil {
+	if err := st.MarkBad(ctx, ref, BadDigest{Digest: "sha256:bad", Reason: "unhealthy", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetRollbackTarget("p-a", RollbackTarget{Image: ref, Digest: "sha256:old"}); err != nil {
+	if err := st.SetRollbackTarget(ctx, "p-a", RollbackTarget{Image: ref, Digest: "sha256:old"}); err != nil {
 		t.Fatal(err)
 	}
 	kept, bad, ok := st.KeepGood(ctx, s, nil, ref)

@@ -37,11 +37,11 @@ type Pending struct {
 // tag whose newer digest st records bad, since apply keeps the old one.
 // Images pinned by digest never are.
 func PendingUpdates(ctx context.Context, st State, stateDir string, planned []Planned) ([]Pending, error) {
-	lock, err := ReadLockfile(stateDir)
+	lock, err := ReadLockfile(ctx, stateDir)
 	if err != nil {
 		return nil, err
 	}
-	bad, err := st.Bad()
+	bad, err := st.Bad(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -120,7 +120,7 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 }
 
 func runAutoUpdateHistory(ctx context.Context, g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
-	events, err := autoupdate.State{Dir: filepath.Join(g.StateDir, "autoupdate")}.History(o.History)
+	events, err := autoupdate.State{Dir: filepath.Join(g.StateDir, "autoupdate")}.History(ctx, o.History)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func TestPlanShowsPendingUpdatesFromLockfile(t *testing.T) {
 
 	// The newer digest was rolled back: a recreate keeps the applied one.
 	st := autoupdate.State{Dir: filepath.Join(state, "autoupdate")}
-	if err := st.MarkBad("reg/app:1", autoupdate.BadDigest{Digest: "sha256:2222222222222222", Reason: "exited 1", At: now}); err != nil {
+	if err := st.MarkBad(ctx, "reg/app:1", autoupdate.BadDigest{Digest: "sha256:2222222222222222", Reason: "exited 1", At: now}); err != nil {
 		t.Fatal(err)
 	}
 	p.Changes[0].Action = reconciler.Recreate
