@@ -180,14 +180,7 @@ func (u updateUnits) Recreate(ctx context.Context, unit string, svc *model.Servi
 	if set.Service.Name != unit {
 		return fmt.Errorf("the spec of %s makes unit %s", unit, set.Service.Name)
 	}
-	err = u.a.rec.Manager.Start(ctx, set.Transient())
-	if err != nil {
-		// The agent may have put it back meanwhile.
-		if st, gerr := u.c.Get(ctx, unit); gerr == nil && st.LoadState == "loaded" && st.ActiveState == "active" {
-			return nil
-		}
-	}
-	return err
+	return u.a.rec.Manager.Start(ctx, set.Transient())
 }
 
 func (u updateUnits) Restart(ctx context.Context, unit string) error { return u.c.Restart(ctx, unit) }
