@@ -263,11 +263,9 @@ func waitExec(ctx context.Context, pid int, limit time.Duration) error {
 	}
 }
 
-// createContainer creates id in libcontainer's root. Another container's
-// cleanup removes that shared root when it is empty (removeIfEmpty), so it
-// is made right before, and again if it went away in between: a pod's
-// members starting side by side failed with "mkdir
-// /run/berth/libcontainer/<id>: no such file or directory".
+// createContainer creates id in libcontainer's root, made right before
+// (older cleanups removed that shared root when it was empty, racing with
+// a pod's members starting side by side).
 func createContainer(root, id string, config *configs.Config) (*libcontainer.Container, error) {
 	for attempt := 1; ; attempt++ {
 		if err := os.MkdirAll(root, 0o700); err != nil {

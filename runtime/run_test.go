@@ -383,9 +383,14 @@ func assertNothingLeft(t *testing.T, opts Options, unit, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{l.runDir, l.stateDir, l.libcontainerC, l.runParent, l.stateParent, l.libcontainer} {
+	for _, p := range []string{l.runDir, l.stateDir, l.libcontainerC} {
 		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s is left behind (%v)", p, err)
+		}
+	}
+	for _, p := range []string{l.runParent, l.stateParent, l.libcontainer} {
+		if ents, _ := os.ReadDir(p); len(ents) > 0 {
+			t.Errorf("%s still holds %s", p, ents[0].Name())
 		}
 	}
 	mounts, err := mountinfo.GetMounts(nil)
