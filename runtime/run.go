@@ -60,7 +60,7 @@ func newLaunch(ctx context.Context, opts Options, svc *model.Service, d deps) (*
 	if err != nil {
 		return nil, err
 	}
-	return &launch{ctx: ctx, opts: opts, svc: svc, d: d, id: id, l: l, log: opts.Log.With("container", id), t: newPhases()}, nil
+	return &launch{ctx: ctx, opts: opts, svc: svc, d: d, id: id, l: l, log: opts.Log.With("container", id), t: newTimings()}, nil
 }
 
 // run cleans up what an earlier run of the container left, then runs ps.
@@ -81,7 +81,7 @@ type launch struct {
 	id   string
 	l    layout
 	log  *slog.Logger
-	t    *phases
+	t    *timings
 	undo undoStack
 
 	img         *imageInfo

@@ -34,7 +34,7 @@ func TestRunPhasesUnwindsNewestFirstOnlyOnFailure(t *testing.T) {
 		r.phase("create", []string{"container"}, failed), // pushed before it failed half-way
 		r.phase("start", []string{"never"}, nil),
 	}
-	err := runPhases(ps, &r.u, newPhases(), slog.New(slog.DiscardHandler))
+	err := runPhases(ps, &r.u, newTimings(), slog.New(slog.DiscardHandler))
 	if !errors.Is(err, failed) {
 		t.Fatalf("runPhases = %v, want the failed phase's error", err)
 	}
@@ -48,7 +48,7 @@ func TestRunPhasesUnwindsNewestFirstOnlyOnFailure(t *testing.T) {
 
 	r = &undoRecorder{}
 	ps = []phase{r.phase("rootfs", []string{"dirs"}, nil), r.phase("start", []string{"container"}, nil)}
-	if err := runPhases(ps, &r.u, newPhases(), slog.New(slog.DiscardHandler)); err != nil {
+	if err := runPhases(ps, &r.u, newTimings(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.u.unwind(); err != nil {
@@ -71,7 +71,7 @@ func TestUndoFailureIsReportedAndTheRestStillRun(t *testing.T) {
 
 	var logs bytes.Buffer
 	startErr := errors.New("starting container: exec failed")
-	err := runPhases([]phase{{"start", func() error { return startErr }}}, &u, newPhases(), slog.New(slog.NewTextHandler(&logs, nil)))
+	err := runPhases([]phase{{"start", func() error { return startErr }}}, &u, newTimings(), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != startErr {
 		t.Fatalf("runPhases = %v, want the phase's own error %v, not the undo's", err, startErr)
 	}
