@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,4 +79,42 @@ func procState(pid int) string {
 		return s[i+2 : i+3]
 	}
 	return "?"
+}
+
+// TestRunFailingInHandOverLeavesNothing: the last phase fails after it
+// wrote the state and PID files (systemd's notify socket is gone), and the
+// running container, its files and everything else are removed.
+func TestRunFailingInHandOverLeavesNothing(t *testing.T) {
+	e := newRunEnv(t)
+	unit, err := unitCgroup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "gone.sock"))
+	svc := &model.Service{Project: "berthtest", Name: "handover", Image: "test/busybox", Command: []string{"sleep", "30"}}
+	s, err := newLaunch(context.Background(), e.opts, svc, testDeps(t, busyboxRootfs(t), e.out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFileWritten := false
+	ps := s.phases()
+	last := ps[len(ps)-1]
+	ps[len(ps)-1] = phase{last.name, func() error {
+		err := last.run()
+		_, statErr := os.Stat(s.l.pidFile)
+		pidFileWritten = statErr == nil
+		return err
+	}}
+	err = s.run(ps)
+	if err == nil || !strings.Contains(err.Error(), "notifying systemd") {
+		t.Fatalf("run = %v, want it to fail notifying systemd", err)
+	}
+	if !pidFileWritten {
+		t.Fatalf("the PID file was not written before the hand-over failed; the test covers nothing")
+	}
+	if st := procState(s.pid); st != "Z" && st != "" {
+		t.Errorf("container PID 1 (%d) is in state %q after the failed hand-over, want it killed", s.pid, st)
+	}
+	reap(s.pid)
+	assertNothingLeft(t, e.opts, unit, svc.ID())
 }
