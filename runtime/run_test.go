@@ -189,6 +189,9 @@ func TestRunFailsClearlyAndLeavesNothing(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "pulling 127.0.0.1:1/missing:latest: ") {
 			t.Fatalf("Run = %v, want an error starting with \"pulling 127.0.0.1:1/missing:latest: \"", err)
 		}
+		if pe, ok := errors.AsType[*image.PullError](err); !ok || pe.Ref != "127.0.0.1:1/missing:latest" {
+			t.Fatalf("Run = %#v, want an *image.PullError for 127.0.0.1:1/missing:latest", err)
+		}
 		assertNothingLeft(t, opts, unit, svc.ID())
 	})
 	t.Run("layer missing", func(t *testing.T) {
