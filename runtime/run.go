@@ -134,13 +134,7 @@ func (s *launch) pullImage() error {
 // under a fresh upper dir as its "/".
 func (s *launch) mountRootfs() error {
 	l := s.l
-	s.undo.push("dirs", func() error {
-		err := errors.Join(removeDir(l.runDir), removeDir(l.stateDir))
-		for _, dir := range []string{l.runParent, l.libcontainer, l.stateParent} {
-			removeIfEmpty(dir)
-		}
-		return err
-	})
+	s.undo.push("dirs", func() error { return errors.Join(removeDir(l.runDir), removeDir(l.stateDir)) })
 	// The state dirs stay 0700; image.Mount gives the upper dir, the
 	// container's "/", the image's owner and mode for "/".
 	for _, dir := range []string{l.stateDir, l.runDir, l.libcontainer} {
