@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/autoupdate"
@@ -25,7 +26,7 @@ import (
 type app struct {
 	g        *globalOptions
 	log      *slog.Logger
-	settings *settings
+	settings *settings.Settings
 	sd       *systemd.Client
 	store    *image.Store
 	limits   *rateLimits // registry rate-limit headers seen by store
@@ -46,6 +47,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	warnSettings(log, st)
 	// A unit that fails to start reports its launcher's error from the
 	// journal, not systemd's bare "job failed".
 	sd, err := systemd.Connect(ctx, systemd.WithExplainer(journal.Reader{}))

@@ -19,8 +19,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtime/layout"
 )
 
 // Globals are the options every berth command shares: the directories and
@@ -69,7 +71,7 @@ func (g *Globals) Logger() *slog.Logger {
 // launcher's keys of berth.yaml.
 func runtimeOptions(globals func() *Globals) (runtime.Options, error) {
 	g := globals()
-	st, err := loadSettings(g.ConfigDir)
+	st, err := settings.Load(layout.New(g.ConfigDir, "", "").Settings())
 	if err != nil {
 		return runtime.Options{}, err
 	}
