@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 
 	"github.com/berth-dev/berth/compose/model"
@@ -237,7 +236,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		svc := c.Desired
 		// Bad unit input (x-berth.unit, sockets) fails this service before
 		// anything running is touched.
-		specPath, err := model.SpecPath(r.StateDir, svc)
+		specPath, err := r.specs().Path(svc)
 		if err != nil {
 			return err
 		}
@@ -245,7 +244,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err != nil {
 			return err
 		}
-		spec, err := model.SaveSpec(r.StateDir, svc)
+		spec, err := r.specs().Save(svc)
 		if err != nil {
 			return err
 		}
@@ -286,24 +285,13 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 
 // removeSpecs deletes the frozen specs of project/service except keep. The
 // names come from a unit's environment: one that is not a valid ID (see
-// compose.SpecFiles) deletes nothing.
+// layout.Specs.Files) deletes nothing.
 func (r *Reconciler) removeSpecs(project, service string, keep ...string) error {
-	if err := model.CheckID(project, service); err != nil {
-		return fmt.Errorf("removing specs: %w", err)
+	except := ""
+	if len(keep) > 0 {
+		except = keep[0]
 	}
-	matches, err := model.SpecFiles(r.StateDir, project+"-"+service)
-	if err != nil {
-		return err
-	}
-	for _, m := range matches {
-		if len(keep) > 0 && m == keep[0] {
-			continue
-		}
-		if err := os.Remove(m); err != nil && !os.IsNotExist(err) {
-			return err
-		}
-	}
-	return nil
+	return r.specs().RemoveService(project, service, except)
 }
 
 // Down stops and removes every unit of project.

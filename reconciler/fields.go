@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/layout"
 )
 
 // Explain fills Fields of every recreate caused by a spec change, by
@@ -20,11 +21,11 @@ func (r *Reconciler) Explain(p *Plan) {
 		if c.Action != Recreate || c.Current == nil || c.Desired == nil || c.Repair != "" {
 			continue
 		}
-		path, err := model.SpecPathOf(r.StateDir, c.Desired.Project, c.Desired.Name, c.Current.Hash)
+		path, err := r.specs().PathOf(c.Desired.Project, c.Desired.Name, c.Current.Hash)
 		if err != nil {
 			continue
 		}
-		old, err := model.LoadSpec(path)
+		old, err := layout.LoadSpec(path)
 		if err != nil {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/layout"
 
 	"github.com/berth-dev/berth/units"
 )
@@ -155,11 +156,11 @@ func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 	dir := t.TempDir()
 	web := &model.Service{Project: "hello", Name: "web", Image: "busybox"}
 	web2 := &model.Service{Project: "hello", Name: "web-2", Image: "busybox"}
-	keep, _ := model.SaveSpec(dir, web)
+	keep, _ := specStore(dir).Save(web)
 	old := *web
 	old.Command = []string{"old"}
-	stale, _ := model.SaveSpec(dir, &old)
-	other, _ := model.SaveSpec(dir, web2)
+	stale, _ := specStore(dir).Save(&old)
+	other, _ := specStore(dir).Save(web2)
 	r := &Reconciler{StateDir: dir}
 	if err := r.removeSpecs(web.Project, web.Name, keep); err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{Project: "hello", Name: "web", Image: "busybox"},
 		{Project: "other", Name: "db", Image: "busybox"},
 	} {
-		p, err := model.SaveSpec(dir, svc)
+		p, err := specStore(dir).Save(svc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,3 +243,6 @@ func TestPlanRecreatesDependents(t *testing.T) {
 		}
 	}
 }
+
+// specStore is the spec store of state dir dir.
+func specStore(dir string) layout.Specs { return layout.New("", dir, "").SpecStore() }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/layout"
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/runtime"
@@ -163,7 +164,7 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		if service == units.PodService {
 			continue // a pod sandbox runs no image
 		}
-		svc, err := runningSpec(g.StateDir, project, service, hash)
+		svc, err := layout.New("", g.StateDir, "").SpecStore().ForUnit(project, service, hash)
 		if err != nil {
 			targets = append(targets, autoupdate.Target{
 				Unit:    u.Name,
@@ -181,26 +182,6 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		targets = append(targets, t)
 	}
 	return targets, nil
-}
-
-// runningSpec loads the spec a unit was created with: model.SpecPath names
-// it by the service's hash, which the unit carries in its environment.
-func runningSpec(stateDir, project, service, hash string) (*model.Service, error) {
-	if hash == "" {
-		return nil, fmt.Errorf("unit of %s/%s carries no spec hash", project, service)
-	}
-	path, err := model.SpecPathOf(stateDir, project, service, hash)
-	if err != nil {
-		return nil, fmt.Errorf("unit of %s/%s: %w", project, service, err)
-	}
-	svc, err := model.LoadSpec(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading the spec %s/%s runs: %w", project, service, err)
-	}
-	if got, err := model.SpecPath(stateDir, svc); err != nil || got != path {
-		return nil, fmt.Errorf("spec %s does not match its unit (it hashes to %s)", path, got)
-	}
-	return svc, nil
 }
 
 func printAutoUpdate(out io.Writer, format string, results []autoupdate.Result) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/compose/kube"
+	"github.com/berth-dev/berth/runtime/layout"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	sets := make([]*units.Set, len(p.Services))
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := model.SpecPath(g.StateDir, svc)
+		spec, err := layout.New("", g.StateDir, "").SpecStore().Path(svc)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
 		}
@@ -92,7 +93,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	}
 	for i := range p.Services {
 		svc := &p.Services[i]
-		if _, err := model.SaveSpec(g.StateDir, svc); err != nil {
+		if _, err := layout.New("", g.StateDir, "").SpecStore().Save(svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
 		for _, u := range sets[i].Files() {

@@ -52,7 +52,15 @@ func TestSpecsForUnit(t *testing.T) {
 	if got, err := s.ForUnit("p", "web", svc.Hash()); err != nil || got.Image != "busybox" {
 		t.Fatalf("ForUnit = %+v, %v", got, err)
 	}
+	// A spec planted outside the specs dir, where "../" names would lead.
+	outside := filepath.Join(filepath.Dir(filepath.Dir(path)), "x-0123456789abcdef.json")
+	if err := os.WriteFile(outside, []byte(`{"project":"p","name":"web","image":"busybox"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ project, service, hash string }{
+		{"p", "../../x", "0123456789abcdef"},
+		{"..", "x", "0123456789abcdef"},
+		{"p", "web", "../../../x"},
 		{"p", "web", ""},
 		{"p", "web", "0000000000000000"},
 		{"..", "web", svc.Hash()},

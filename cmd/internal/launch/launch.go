@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/cmd/internal/settings"
-	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/layout"
 )
@@ -130,7 +129,7 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := model.LoadSpec(spec)
+			svc, err := layout.LoadSpec(spec)
 			if err != nil {
 				return err
 			}
