@@ -285,7 +285,7 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 
 // removeSpecs deletes the frozen specs of project/service except keep. The
 // names come from a unit's environment: one that is not a valid ID (see
-// layout.Specs.Files) deletes nothing.
+// paths.Specs.Files) deletes nothing.
 func (r *Reconciler) removeSpecs(project, service string, keep ...string) error {
 	except := ""
 	if len(keep) > 0 {

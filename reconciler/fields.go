@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/compose/model"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Explain fills Fields of every recreate caused by a spec change, by
@@ -25,7 +25,7 @@ func (r *Reconciler) Explain(p *Plan) {
 		if err != nil {
 			continue
 		}
-		old, err := layout.LoadSpec(path)
+		old, err := paths.LoadSpec(path)
 		if err != nil {
 			continue
 		}

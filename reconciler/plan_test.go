@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/compose/model"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	"github.com/berth-dev/berth/units"
 )
@@ -245,4 +245,4 @@ func TestPlanRecreatesDependents(t *testing.T) {
 }
 
 // specStore is the spec store of state dir dir.
-func specStore(dir string) layout.Specs { return layout.New("", dir, "").SpecStore() }
+func specStore(dir string) paths.Specs { return paths.New("", dir, "").SpecStore() }

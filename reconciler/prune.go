@@ -2,7 +2,7 @@ package reconciler
 
 import (
 	"github.com/berth-dev/berth/compose/model"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // PruneSpecs deletes frozen specs that neither a desired service nor a
@@ -35,7 +35,7 @@ func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo
 }
 
 // specs is the frozen-spec store under the state dir.
-func (r *Reconciler) specs() layout.Specs { return layout.New("", r.StateDir, "").SpecStore() }
+func (r *Reconciler) specs() paths.Specs { return paths.New("", r.StateDir, "").SpecStore() }
 
 // PruneIntents forgets intents of units no entry declares any more.
 func PruneIntents(stateDir string, entries []model.Entry, in Intents) {

@@ -21,7 +21,7 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/image"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 )
@@ -108,7 +108,7 @@ var (
 
 // Recreate implements autoupdate.Recreator.
 func (u updateUnits) Recreate(ctx context.Context, unit string, svc *model.Service) error {
-	spec, err := layout.New("", u.a.g.StateDir, "").SpecStore().Path(svc)
+	spec, err := paths.New("", u.a.g.StateDir, "").SpecStore().Path(svc)
 	if err != nil {
 		return err
 	}

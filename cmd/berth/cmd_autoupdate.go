@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/runtime"
@@ -164,7 +164,7 @@ func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupd
 		if service == units.PodService {
 			continue // a pod sandbox runs no image
 		}
-		svc, err := layout.New("", g.StateDir, "").SpecStore().ForUnit(project, service, hash)
+		svc, err := paths.New("", g.StateDir, "").SpecStore().ForUnit(project, service, hash)
 		if err != nil {
 			targets = append(targets, autoupdate.Target{
 				Unit:    u.Name,

@@ -10,8 +10,8 @@ import (
 	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/compose/kube"
-	"github.com/berth-dev/berth/runtime/layout"
 	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -81,7 +81,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	sets := make([]*units.Set, len(p.Services))
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := layout.New("", g.StateDir, "").SpecStore().Path(svc)
+		spec, err := paths.New("", g.StateDir, "").SpecStore().Path(svc)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
 		}
@@ -93,7 +93,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	}
 	for i := range p.Services {
 		svc := &p.Services[i]
-		if _, err := layout.New("", g.StateDir, "").SpecStore().Save(svc); err != nil {
+		if _, err := paths.New("", g.StateDir, "").SpecStore().Save(svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
 		for _, u := range sets[i].Files() {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 	"github.com/coreos/go-systemd/v22/unit"
 )
@@ -55,11 +55,11 @@ func TestGenerateSystemd(t *testing.T) {
 	var wantPaths []string
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := layout.New("", g.StateDir, "").SpecStore().Path(svc)
+		spec, err := paths.New("", g.StateDir, "").SpecStore().Path(svc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := layout.LoadSpec(spec); err != nil {
+		if _, err := paths.LoadSpec(spec); err != nil {
 			t.Errorf("frozen spec of %s: %v", svc.Name, err)
 		}
 		transient := units.Service(cfg, svc, spec)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/spf13/cobra"
 )
@@ -40,7 +40,7 @@ func newHealthcheckCommand(g *globalOptions) *cobra.Command {
 
 func runHealthcheck(ctx context.Context, g *globalOptions, o *healthcheckOptions) error {
 	log := g.logger()
-	svc, err := layout.LoadSpec(o.Spec)
+	svc, err := paths.LoadSpec(o.Spec)
 	if err != nil {
 		return err
 	}

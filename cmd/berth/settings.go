@@ -5,12 +5,12 @@ import (
 
 	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // loadSettings reads berth.yaml from the config dir.
 func loadSettings(configDir string) (*settings.Settings, error) {
-	return settings.Load(layout.New(configDir, "", "").Settings())
+	return settings.Load(paths.New(configDir, "", "").Settings())
 }
 
 // warnSettings logs every key of berth.yaml berth does not know, with file

@@ -21,7 +21,7 @@ import (
 
 	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/runtime/layout"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Globals are the options every berth command shares: the directories and
@@ -70,7 +70,7 @@ func (g *Globals) Logger() *slog.Logger {
 // launcher's keys of berth.yaml.
 func runtimeOptions(globals func() *Globals) (runtime.Options, error) {
 	g := globals()
-	st, err := settings.Load(layout.New(g.ConfigDir, "", "").Settings())
+	st, err := settings.Load(paths.New(g.ConfigDir, "", "").Settings())
 	if err != nil {
 		return runtime.Options{}, err
 	}
@@ -129,7 +129,7 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := layout.LoadSpec(spec)
+			svc, err := paths.LoadSpec(spec)
 			if err != nil {
 				return err
 			}

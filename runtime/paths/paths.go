@@ -1,4 +1,4 @@
-// Package layout owns every path berth uses under its three directories:
+// Package paths owns every path berth uses under its three directories:
 // the config dir (desired state, settings), the state dir (images, volumes,
 // frozen specs, update history) and the run dir (tmpfs: container state,
 // PID files, netns pins, notify sockets). Each name taken from the model
@@ -9,7 +9,7 @@
 // It imports only the standard library, x/sys and compose/model (itself
 // stdlib only), so the launcher, runtime, reconciler, autoupdate and cmd may
 // all use it.
-package layout
+package paths
 
 import (
 	"path/filepath"
