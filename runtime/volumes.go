@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Named volumes (local driver) live in <state>/volumes/<name>/_data, as in
@@ -39,7 +41,7 @@ var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // VolumePath is the host directory holding named volume name's data.
 func VolumePath(stateDir, name string) string {
 	if stateDir == "" {
-		stateDir = DefaultStateDir
+		stateDir = paths.DefaultStateDir
 	}
 	return filepath.Join(stateDir, volumesDir, name, volumeDataDir)
 }
@@ -184,7 +186,7 @@ func subPath(source, sub string) (string, error) {
 // once the project's containers are stopped.
 func RemoveProjectVolumes(stateDir, project string) ([]string, error) {
 	if stateDir == "" {
-		stateDir = DefaultStateDir
+		stateDir = paths.DefaultStateDir
 	}
 	root := filepath.Join(stateDir, volumesDir)
 	entries, err := os.ReadDir(root)
@@ -221,15 +223,7 @@ func RemoveProjectVolumes(stateDir, project string) ([]string, error) {
 // lockFile takes an exclusive flock on path, so two containers starting at
 // once do not both copy into the same new volume.
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
+	return paths.Lock(context.Background(), path, paths.Exclusive)
 }
 
 // hostSource is the host directory or file a bind or volume mount gets,

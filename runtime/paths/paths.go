@@ -80,10 +80,13 @@ func (l Layout) Specs() string { return filepath.Join(l.state(), "specs") }
 // it was created with while apply writes the next one.
 func (l Layout) SpecFile(id, hash string) (string, error) { return l.SpecStore().file(id, hash) }
 
+// ContainerStates is the parent of every container's persistent dir.
+func (l Layout) ContainerStates() string { return filepath.Join(l.state(), "containers") }
+
 // ContainerState is a container's persistent dir (overlay upper and work,
 // anonymous volumes).
 func (l Layout) ContainerState(id string) (string, error) {
-	return Path(filepath.Join(l.state(), "containers"), id)
+	return Path(l.ContainerStates(), id)
 }
 
 // AutoUpdate holds auto-update's history, bad digests and run lock.
