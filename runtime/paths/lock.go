@@ -10,7 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LockMode is the kind of lock: many Shared holders, or one Exclusive.
+// LockMode is the kind of lock: many Shared holders, or one Exclusive. Its
+// values are flock(2)'s LOCK_SH and LOCK_EX.
 type LockMode int
 
 const (
