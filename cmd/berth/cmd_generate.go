@@ -200,18 +200,10 @@ func launcherNextTo(binary string) string {
 	return l
 }
 
-// writeFileAtomic replaces path in one rename, so systemd never reads half
-// a unit file.
+// writeFileAtomic replaces path with paths.WriteFile, so systemd never
+// reads half a unit file.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return paths.WriteFile(path, b, mode)
 }
 
 type generateKubeOptions struct {
