@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -35,7 +34,7 @@ func (a *app) updater() *autoupdate.Updater {
 		Units:      updateUnits{c: a.sd, a: a},
 		Containers: updateContainers{a.g.RunDir},
 		Health:     updateHealth{a.g.RunDir},
-		State:      autoupdate.State{Dir: filepath.Join(a.g.StateDir, "autoupdate")},
+		State:      autoupdate.State{Dir: paths.New("", a.g.StateDir, "").AutoUpdate()},
 		StateDir:   a.g.StateDir,
 		Soak:       a.settings.AutoUpdate.Soak,
 		Log:        a.log,
@@ -178,7 +177,7 @@ func (h updateHealth) Status(ctx context.Context, svc *model.Service) (autoupdat
 // places (docker's config.json, $REGISTRY_AUTH_FILE, containers' auth.json
 // under $XDG_RUNTIME_DIR or ~/.config).
 func registryKeychain(g *globalOptions) authn.Keychain {
-	return authn.NewMultiKeychain(image.FileKeychain(filepath.Join(g.ConfigDir, "auth.json")), authn.DefaultKeychain)
+	return authn.NewMultiKeychain(image.FileKeychain(paths.New(g.ConfigDir, "", "").AuthFile()), authn.DefaultKeychain)
 }
 
 // rateLimits remembers the rate-limit headers each registry sent last
@@ -232,7 +231,7 @@ func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
 	}
 	sched, err := autoupdate.ParseSchedule(au.Schedule, delay)
 	if err != nil {
-		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", filepath.Join(a.g.ConfigDir, "berth.yaml"), err)
+		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", paths.New(a.g.ConfigDir, "", "").Settings(), err)
 	}
 	u := a.updater()
 	return &autoupdate.Scheduler{Schedule: sched, Run: u.Run, Log: a.log}, nil
@@ -246,7 +245,7 @@ func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
 // digest; bad is the registry's. Without a bad digest for ref this costs no
 // registry request.
 func keepGoodDigest(ctx context.Context, s *image.Store, stateDir string, log *slog.Logger, ref string) (kept, bad string, ok bool) {
-	st := autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")}
+	st := autoupdate.State{Dir: paths.New("", stateDir, "").AutoUpdate()}
 	bads, err := st.Bad()
 	if err != nil || len(bads[ref]) == 0 {
 		return "", "", false

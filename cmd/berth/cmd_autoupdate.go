@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sort"
 	"text/tabwriter"
@@ -125,7 +124,7 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 }
 
 func runAutoUpdateHistory(g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
-	events, err := autoupdate.State{Dir: filepath.Join(g.StateDir, "autoupdate")}.History(o.History)
+	events, err := autoupdate.State{Dir: paths.New("", g.StateDir, "").AutoUpdate()}.History(o.History)
 	if err != nil {
 		return err
 	}

@@ -174,13 +174,13 @@ func unitConfig(g *globalOptions, binary string) (units.Config, error) {
 		binary = bin
 	}
 	cfg := units.Config{Binary: binary, Launcher: launcherNextTo(binary)}
-	if g.ConfigDir != "/etc/berth" {
+	if g.ConfigDir != paths.DefaultConfigDir {
 		cfg.ConfigDir = g.ConfigDir
 	}
-	if g.StateDir != "/var/lib/berth" {
+	if g.StateDir != paths.DefaultStateDir {
 		cfg.StateDir = g.StateDir
 	}
-	if g.RunDir != "/run/berth" {
+	if g.RunDir != paths.DefaultRunDir {
 		cfg.RunDir = g.RunDir
 	}
 	return cfg, nil

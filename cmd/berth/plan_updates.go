@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // printPendingUpdates lists, after the plan, the services whose image has a
@@ -20,7 +20,7 @@ func printPendingUpdates(w io.Writer, stateDir string, p *reconciler.Plan) error
 	if err != nil {
 		return err
 	}
-	bad, err := autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")}.Bad()
+	bad, err := autoupdate.State{Dir: paths.New("", stateDir, "").AutoUpdate()}.Bad()
 	if err != nil {
 		return err
 	}

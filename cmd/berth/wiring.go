@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/cmd/internal/settings"
@@ -17,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/systemd/journal"
 	"github.com/berth-dev/berth/units"
@@ -60,7 +60,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		return nil, err
 	}
 	a := &app{g: g, log: log, settings: st, sd: sd, limits: &rateLimits{}}
-	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries,
+	store, err := image.NewStore(paths.New("", g.StateDir, "").Images(), image.Options{Insecure: st.InsecureRegistries,
 		Keychain: registryKeychain(g), OnResponse: a.limits.record, Log: log})
 	if err != nil {
 		sd.Close()
