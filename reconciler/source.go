@@ -114,7 +114,9 @@ func (s *Source) Snapshot(ctx context.Context, force bool) (entries []model.Entr
 func (s *Source) Memo() *Memo { return s.memo }
 
 // lastGoodDir holds one JSON project per entry that last loaded cleanly.
-func (s *Source) lastGoodDir() string { return filepath.Join(s.StateDir, "agent", "last-good") }
+func (s *Source) lastGoodDir() string {
+	return filepath.Join(paths.New("", s.StateDir, "").Agent(), "last-good")
+}
 
 func (s *Source) lastGood(name string) (*model.Project, error) {
 	path, err := model.Path(s.lastGoodDir(), name+".json")

@@ -55,7 +55,7 @@ func ensureVolume(stateDir, name, project, imageDir string) (data string, create
 	if !volumeName.MatchString(name) {
 		return "", false, fmt.Errorf("invalid volume name %q: use letters, digits and _.- (not first)", name)
 	}
-	root := filepath.Join(stateDir, volumesDir)
+	root := paths.New("", stateDir, "").Volumes()
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return "", false, fmt.Errorf("creating %s: %w", root, err)
 	}
@@ -65,7 +65,7 @@ func ensureVolume(stateDir, name, project, imageDir string) (data string, create
 	}
 	defer unlock()
 
-	dir, err := model.Path(root, name)
+	dir, err := paths.New("", stateDir, "").Volume(name)
 	if err != nil {
 		return "", false, err
 	}
@@ -188,7 +188,7 @@ func RemoveProjectVolumes(stateDir, project string) ([]string, error) {
 	if stateDir == "" {
 		stateDir = paths.DefaultStateDir
 	}
-	root := filepath.Join(stateDir, volumesDir)
+	root := paths.New("", stateDir, "").Volumes()
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -113,9 +113,6 @@ func (l Layout) ContainerRun(id string) (string, error) { return Path(l.Containe
 // unit's PIDFile=.
 func (l Layout) PIDFile(id string) (string, error) { return Path(l.Containers(), id, "pid") }
 
-// NotifyDir holds the notify socket berth binds into the container.
-func (l Layout) NotifyDir(id string) (string, error) { return Path(l.Containers(), id, "notify") }
-
 // Libcontainer is libcontainer's state root.
 func (l Layout) Libcontainer() string { return filepath.Join(l.run(), "libcontainer") }
 
@@ -127,11 +124,6 @@ func (l Layout) CNICache() string { return filepath.Join(l.run(), "cni", "cache"
 
 // IPAM is host-local IPAM's volatile state.
 func (l Layout) IPAM() string { return filepath.Join(l.run(), "cni", "ipam") }
-
-// Pod is the run dir of the pod sandbox of project.
-func (l Layout) Pod(project string) (string, error) {
-	return Path(filepath.Join(l.run(), "pods"), project)
-}
 
 func isHash(s string) bool {
 	if len(s) != 16 {
