@@ -37,7 +37,7 @@ type LockEntry struct {
 func LockfilePath(stateDir string) string { return paths.New("", stateDir, "").ImagesLockfile() }
 
 // ReadLockfile reads the lockfile under stateDir; a missing one is empty.
-func ReadLockfile(stateDir string) (*Lockfile, error) {
+func ReadLockfile(ctx context.Context, stateDir string) (*Lockfile, error) {
 	l := &Lockfile{Images: map[string]LockEntry{}}
 	if err := readJSON(LockfilePath(stateDir), l); err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func UpdateLockfile(ctx context.Context, stateDir string, change func(*Lockfile)
 		return fmt.Errorf("locking the lockfile: %w", err)
 	}
 	defer unlock()
-	l, err := ReadLockfile(stateDir)
+	l, err := ReadLockfile(ctx, stateDir)
 	if err != nil {
 		return err
 	}

@@ -228,7 +228,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if c.Service == units.PodService {
 			return nil // a pod unit has no frozen spec
 		}
-		return r.removeSpecs(c.Project, c.Service)
+		return r.removeSpecs(ctx, c.Project, c.Service)
 	case Create, Recreate:
 		if c.Pod != nil {
 			return r.applyPod(ctx, c)
@@ -244,7 +244,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err != nil {
 			return err
 		}
-		spec, err := r.specs().Save(svc)
+		spec, err := r.specs().Save(ctx, svc)
 		if err != nil {
 			return err
 		}
@@ -258,7 +258,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.Manager.Start(ctx, set.Transient()); err != nil {
 			return err
 		}
-		return r.removeSpecs(svc.Project, svc.Name, spec)
+		return r.removeSpecs(ctx, svc.Project, svc.Name, spec)
 	}
 	return nil
 }
@@ -286,12 +286,12 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 // removeSpecs deletes the frozen specs of project/service except keep. The
 // names come from a unit's environment: one that is not a valid ID (see
 // paths.Specs.Files) deletes nothing.
-func (r *Reconciler) removeSpecs(project, service string, keep ...string) error {
+func (r *Reconciler) removeSpecs(ctx context.Context, project, service string, keep ...string) error {
 	except := ""
 	if len(keep) > 0 {
 		except = keep[0]
 	}
-	return r.specs().RemoveService(project, service, except)
+	return r.specs().RemoveService(ctx, project, service, except)
 }
 
 // Down stops and removes every unit of project.

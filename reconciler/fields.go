@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -25,7 +26,7 @@ func (r *Reconciler) Explain(p *Plan) {
 		if err != nil {
 			continue
 		}
-		old, err := paths.LoadSpec(path)
+		old, err := paths.LoadSpec(context.TODO(), path) // Explain takes no ctx yet
 		if err != nil {
 			continue
 		}

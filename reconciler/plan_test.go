@@ -156,13 +156,13 @@ func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 	dir := t.TempDir()
 	web := &model.Service{Project: "hello", Name: "web", Image: "busybox"}
 	web2 := &model.Service{Project: "hello", Name: "web-2", Image: "busybox"}
-	keep, _ := specStore(dir).Save(web)
+	keep, _ := specStore(dir).Save(t.Context(), web)
 	old := *web
 	old.Command = []string{"old"}
-	stale, _ := specStore(dir).Save(&old)
-	other, _ := specStore(dir).Save(web2)
+	stale, _ := specStore(dir).Save(t.Context(), &old)
+	other, _ := specStore(dir).Save(t.Context(), web2)
 	r := &Reconciler{StateDir: dir}
-	if err := r.removeSpecs(web.Project, web.Name, keep); err != nil {
+	if err := r.removeSpecs(t.Context(), web.Project, web.Name, keep); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]bool{keep: true, stale: false, other: true} {
@@ -183,7 +183,7 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{Project: "hello", Name: "web", Image: "busybox"},
 		{Project: "other", Name: "db", Image: "busybox"},
 	} {
-		p, err := specStore(dir).Save(svc)
+		p, err := specStore(dir).Save(t.Context(), svc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,12 +196,12 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{"hello", "w?b"},
 		{"../..", "specs"},
 	} {
-		if err := r.removeSpecs(c.project, c.service); err == nil {
+		if err := r.removeSpecs(t.Context(), c.project, c.service); err == nil {
 			t.Errorf("removeSpecs(%q, %q): no error", c.project, c.service)
 		}
 	}
 	r.StateDir = dir
-	if err := r.removeSpecs("hello", "*"); err == nil {
+	if err := r.removeSpecs(t.Context(), "hello", "*"); err == nil {
 		t.Error(`removeSpecs("hello", "*"): no error`)
 	}
 	for _, p := range specs {

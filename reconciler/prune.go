@@ -1,6 +1,8 @@
 package reconciler
 
 import (
+	"context"
+
 	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/paths"
 )
@@ -29,7 +31,7 @@ func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo
 			keep[[2]string{o.Project + "-" + o.Service, o.Hash}] = true
 		}
 	}
-	for _, name := range r.specs().Prune(func(id, hash string) bool { return keep[[2]string{id, hash}] }) {
+	for _, name := range r.specs().Prune(context.TODO(), func(id, hash string) bool { return keep[[2]string{id, hash}] }) {
 		r.Log.Debug("removed stale spec", "file", name)
 	}
 }

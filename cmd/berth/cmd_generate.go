@@ -93,7 +93,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	}
 	for i := range p.Services {
 		svc := &p.Services[i]
-		if _, err := paths.New("", g.StateDir, "").SpecStore().Save(svc); err != nil {
+		if _, err := paths.New("", g.StateDir, "").SpecStore().Save(ctx, svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
 		for _, u := range sets[i].Files() {

@@ -59,7 +59,7 @@ func TestGenerateSystemd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := paths.LoadSpec(spec); err != nil {
+		if _, err := paths.LoadSpec(t.Context(), spec); err != nil {
 			t.Errorf("frozen spec of %s: %v", svc.Name, err)
 		}
 		transient := units.Service(cfg, svc, spec)

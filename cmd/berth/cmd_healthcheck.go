@@ -40,7 +40,7 @@ func newHealthcheckCommand(g *globalOptions) *cobra.Command {
 
 func runHealthcheck(ctx context.Context, g *globalOptions, o *healthcheckOptions) error {
 	log := g.logger()
-	svc, err := paths.LoadSpec(o.Spec)
+	svc, err := paths.LoadSpec(ctx, o.Spec)
 	if err != nil {
 		return err
 	}

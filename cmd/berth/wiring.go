@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
-
-	"github.com/berth-dev/berth/autoupdate"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
@@ -69,7 +66,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	a.store = store
 	a.rec = &reconciler.Reconciler{
 		Manager:  manager{c: sd},
-		Puller:   puller{store, g.StateDir, log},
+		Puller:   puller(store, a.limits, g.StateDir, log),
 		Units:    ucfg,
 		StateDir: g.StateDir,
 		Log:      log,
@@ -170,31 +167,3 @@ func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(
 
 // Writes counts the state-changing D-Bus calls made so far.
 func (m manager) Writes() int64 { return m.c.Writes() }
-
-// puller pulls ahead of a (re)start and records the digest it resolved in
-// the lockfile, which `berth plan` compares with later checks.
-type puller struct {
-	s        *image.Store
-	stateDir string
-	log      *slog.Logger
-}
-
-func (p puller) Pull(ctx context.Context, ref string) error {
-	digest, bad, kept := keepGoodDigest(ctx, p.s, p.stateDir, p.log, ref)
-	if !kept {
-		img, err := p.s.Pull(ctx, ref)
-		if err != nil {
-			return err
-		}
-		digest = img.Digest
-	}
-	if err := autoupdate.UpdateLockfile(ctx, p.stateDir, func(l *autoupdate.Lockfile) {
-		l.Resolved(ref, digest, "apply", time.Now().UTC())
-		if kept {
-			l.Checked(ref, digest, bad, time.Now().UTC())
-		}
-	}); err != nil {
-		p.log.Warn("recording the pulled digest in the lockfile", "image", ref, "err", err)
-	}
-	return nil
-}

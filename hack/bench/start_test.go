@@ -39,7 +39,7 @@ func BenchmarkStartLatency(b *testing.B) {
 	state := filepath.Join(e.wd, "state")
 	unit := func(name string, cfg units.Config) *units.Unit {
 		svc := &model.Service{Project: "bench", Name: name, Image: ref, Command: []string{"sleep", "600"}}
-		spec, err := paths.New("", state, "").SpecStore().Save(svc)
+		spec, err := paths.New("", state, "").SpecStore().Save(b.Context(), svc)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +48,10 @@ func (s Specs) file(id, hash string) (string, error) {
 
 // Save writes svc's spec atomically (0600 in a 0700 dir: a spec holds the
 // service's environment) and returns its path.
-func (s Specs) Save(svc *model.Service) (string, error) {
+func (s Specs) Save(ctx context.Context, svc *model.Service) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	path, err := s.Path(svc)
 	if err != nil {
 		return "", err
@@ -66,18 +70,18 @@ func (s Specs) Save(svc *model.Service) (string, error) {
 }
 
 // Load reads the spec of project/service with hash as it is on disk.
-func (s Specs) Load(project, service, hash string) (*model.Service, error) {
+func (s Specs) Load(ctx context.Context, project, service, hash string) (*model.Service, error) {
 	path, err := s.PathOf(project, service, hash)
 	if err != nil {
 		return nil, err
 	}
-	return LoadSpec(path)
+	return LoadSpec(ctx, path)
 }
 
 // ForUnit loads the spec a running unit was created with, named by the
 // project, service and spec hash its environment carries, and checks that
 // the file still hashes to its name.
-func (s Specs) ForUnit(project, service, hash string) (*model.Service, error) {
+func (s Specs) ForUnit(ctx context.Context, project, service, hash string) (*model.Service, error) {
 	if hash == "" {
 		return nil, fmt.Errorf("unit of %s/%s carries no spec hash", project, service)
 	}
@@ -85,7 +89,7 @@ func (s Specs) ForUnit(project, service, hash string) (*model.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unit of %s/%s: %w", project, service, err)
 	}
-	svc, err := LoadSpec(path)
+	svc, err := LoadSpec(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("loading the spec %s/%s runs: %w", project, service, err)
 	}
@@ -98,7 +102,10 @@ func (s Specs) ForUnit(project, service, hash string) (*model.Service, error) {
 // Files lists the specs of the service with id: <id>-<16 hex digits>.json.
 // It compares names, never globs, so an ID holding '*' or '?' matches
 // nothing but itself, and "web" never matches the files of "web-2".
-func (s Specs) Files(id string) ([]string, error) {
+func (s Specs) Files(ctx context.Context, id string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := model.Elem(id); err != nil {
 		return nil, fmt.Errorf("listing specs: %w", err)
 	}
@@ -120,11 +127,11 @@ func (s Specs) Files(id string) ([]string, error) {
 
 // RemoveService deletes the specs of project/service except the file
 // except (a path Save returned; "" keeps none).
-func (s Specs) RemoveService(project, service, except string) error {
+func (s Specs) RemoveService(ctx context.Context, project, service, except string) error {
 	if err := model.CheckID(project, service); err != nil {
 		return fmt.Errorf("removing specs: %w", err)
 	}
-	files, err := s.Files(project + "-" + service)
+	files, err := s.Files(ctx, project+"-"+service)
 	if err != nil {
 		return err
 	}
@@ -144,7 +151,10 @@ func (s Specs) RemoveService(project, service, except string) error {
 // spec at all (a temp file a crash left) go too. It must run under the
 // reconcile lock, so no concurrent apply is between writing a spec and
 // starting its unit.
-func (s Specs) Prune(keep func(id, hash string) bool) []string {
+func (s Specs) Prune(ctx context.Context, keep func(id, hash string) bool) []string {
+	if ctx.Err() != nil {
+		return nil
+	}
 	des, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil
@@ -175,7 +185,10 @@ func splitName(name string) (id, hash string, ok bool) {
 }
 
 // LoadSpec reads a spec file written by [Specs.Save] (a unit's --spec).
-func LoadSpec(path string) (*model.Service, error) {
+func LoadSpec(ctx context.Context, path string) (*model.Service, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading spec: %w", err)

@@ -19,7 +19,7 @@ func TestSpecsSaveLoad(t *testing.T) {
 	s := New("", t.TempDir(), "").SpecStore()
 	svc := service("p", "web", "busybox")
 	svc.Environment = map[string]string{"TOKEN": "x"}
-	path, err := s.Save(svc)
+	path, err := s.Save(t.Context(), svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestSpecsSaveLoad(t *testing.T) {
 	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
 		t.Errorf("specs dir mode %v, want 0700", di.Mode())
 	}
-	got, err := s.Load("p", "web", svc.Hash())
+	got, err := s.Load(t.Context(), "p", "web", svc.Hash())
 	if err != nil || got.Hash() != svc.Hash() || got.Environment["TOKEN"] != "x" {
 		t.Fatalf("Load = %+v, %v", got, err)
 	}
@@ -45,11 +45,11 @@ func TestSpecsSaveLoad(t *testing.T) {
 func TestSpecsForUnit(t *testing.T) {
 	s := New("", t.TempDir(), "").SpecStore()
 	svc := service("p", "web", "busybox")
-	path, err := s.Save(svc)
+	path, err := s.Save(t.Context(), svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.ForUnit("p", "web", svc.Hash()); err != nil || got.Image != "busybox" {
+	if got, err := s.ForUnit(t.Context(), "p", "web", svc.Hash()); err != nil || got.Image != "busybox" {
 		t.Fatalf("ForUnit = %+v, %v", got, err)
 	}
 	// A spec planted outside the specs dir, where "../" names would lead.
@@ -66,7 +66,7 @@ func TestSpecsForUnit(t *testing.T) {
 		{"..", "web", svc.Hash()},
 		{"p", "../../x", svc.Hash()},
 	} {
-		if _, err := s.ForUnit(c.project, c.service, c.hash); err == nil {
+		if _, err := s.ForUnit(t.Context(), c.project, c.service, c.hash); err == nil {
 			t.Errorf("ForUnit(%q, %q, %q): no error", c.project, c.service, c.hash)
 		}
 	}
@@ -74,7 +74,7 @@ func TestSpecsForUnit(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"project":"p","name":"web","image":"other"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ForUnit("p", "web", svc.Hash()); err == nil {
+	if _, err := s.ForUnit(t.Context(), "p", "web", svc.Hash()); err == nil {
 		t.Error("ForUnit of a spec that does not hash to its name: no error")
 	}
 }
@@ -88,7 +88,7 @@ func TestSpecsPrune(t *testing.T) {
 	web, web2, old := service("p", "web", "a"), service("p", "web-2", "a"), service("p", "web", "b")
 	var paths []string
 	for _, svc := range []*model.Service{web, web2, old} {
-		p, err := s.Save(svc)
+		p, err := s.Save(t.Context(), svc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestSpecsPrune(t *testing.T) {
 	if err := os.WriteFile(stray, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	removed := s.Prune(func(id, hash string) bool {
+	removed := s.Prune(t.Context(), func(id, hash string) bool {
 		return id == "p-web" && hash == web.Hash() || id == "p-web-2"
 	})
 	slices.Sort(removed)
@@ -107,7 +107,7 @@ func TestSpecsPrune(t *testing.T) {
 	if !slices.Equal(removed, want) {
 		t.Errorf("Prune removed %v, want %v", removed, want)
 	}
-	if err := s.RemoveService("p", "web", ""); err != nil {
+	if err := s.RemoveService(t.Context(), "p", "web", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(paths[0]); !os.IsNotExist(err) {
@@ -116,7 +116,7 @@ func TestSpecsPrune(t *testing.T) {
 	if _, err := os.Stat(paths[1]); err != nil {
 		t.Errorf("RemoveService(web) removed web-2's spec: %v", err)
 	}
-	if err := s.RemoveService("p", "*", ""); err == nil {
+	if err := s.RemoveService(t.Context(), "p", "*", ""); err == nil {
 		t.Error("RemoveService with a glob name: no error")
 	}
 }

@@ -129,7 +129,7 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := paths.LoadSpec(spec)
+			svc, err := paths.LoadSpec(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}
