@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // State is what auto-update remembers between runs, in one directory
@@ -70,26 +71,11 @@ func (s State) Lock(ctx context.Context) (unlock func(), err error) {
 	if err := s.mkdir(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(s.path("run.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening auto-update lock: %w", err)
+	unlock, err = paths.Lock(ctx, s.path("run.lock"), paths.Exclusive)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("waiting for another auto-update run: %w", ctx.Err())
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for another auto-update run: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return unlock, err
 }
 
 // Bad returns the digests recorded bad, by image.
@@ -225,23 +211,5 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return paths.WriteFile(path, append(b, '\n'), 0o600)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/systemd/systemdtest"
@@ -199,13 +200,13 @@ func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 	dir := t.TempDir()
 	web := &model.Service{Project: "hello", Name: "web", Image: "busybox"}
 	web2 := &model.Service{Project: "hello", Name: "web-2", Image: "busybox"}
-	keep, _ := model.SaveSpec(dir, web)
+	keep, _ := specStore(dir).Save(t.Context(), web)
 	old := *web
 	old.Command = []string{"old"}
-	stale, _ := model.SaveSpec(dir, &old)
-	other, _ := model.SaveSpec(dir, web2)
+	stale, _ := specStore(dir).Save(t.Context(), &old)
+	other, _ := specStore(dir).Save(t.Context(), web2)
 	r := &Reconciler{StateDir: dir}
-	if err := r.removeSpecs(web.Project, web.Name, keep); err != nil {
+	if err := r.removeSpecs(t.Context(), web.Project, web.Name, keep); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]bool{keep: true, stale: false, other: true} {
@@ -226,7 +227,7 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{Project: "hello", Name: "web", Image: "busybox"},
 		{Project: "other", Name: "db", Image: "busybox"},
 	} {
-		p, err := model.SaveSpec(dir, svc)
+		p, err := specStore(dir).Save(t.Context(), svc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,12 +240,12 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{"hello", "w?b"},
 		{"../..", "specs"},
 	} {
-		if err := r.removeSpecs(c.project, c.service); err == nil {
+		if err := r.removeSpecs(t.Context(), c.project, c.service); err == nil {
 			t.Errorf("removeSpecs(%q, %q): no error", c.project, c.service)
 		}
 	}
 	r.StateDir = dir
-	if err := r.removeSpecs("hello", "*"); err == nil {
+	if err := r.removeSpecs(t.Context(), "hello", "*"); err == nil {
 		t.Error(`removeSpecs("hello", "*"): no error`)
 	}
 	for _, p := range specs {
@@ -286,3 +287,6 @@ func TestPlanRecreatesDependents(t *testing.T) {
 		}
 	}
 }
+
+// specStore is the spec store of state dir dir.
+func specStore(dir string) paths.Specs { return paths.New("", dir, "").SpecStore() }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 )
@@ -33,7 +33,7 @@ func (a *app) updater() *autoupdate.Updater {
 		Units:      updateUnits{c: a.sd, a: a},
 		Containers: updateContainers{a.g.RunDir},
 		Health:     updateHealth{a.g.RunDir},
-		State:      autoupdate.State{Dir: filepath.Join(a.g.StateDir, "autoupdate")},
+		State:      autoupdate.State{Dir: paths.New("", a.g.StateDir, "").AutoUpdate()},
 		StateDir:   a.g.StateDir,
 		Soak:       a.settings.AutoUpdate.Soak,
 		Log:        a.log,
@@ -47,7 +47,7 @@ func (a *app) updater() *autoupdate.Updater {
 func (a *app) updateSource() autoupdate.UnitSource {
 	return autoupdate.UnitSource{
 		Units:      updateUnitList{a.sd},
-		Specs:      runningSpecs{a.g.StateDir},
+		Specs:      paths.New("", a.g.StateDir, "").SpecStore(),
 		Containers: updateContainers{a.g.RunDir},
 		Log:        a.log,
 	}
@@ -73,39 +73,12 @@ func (l updateUnitList) ListUnits(ctx context.Context) ([]autoupdate.Unit, error
 	return out, nil
 }
 
-// runningSpecs finds the spec a unit runs with runningSpec.
-type runningSpecs struct{ stateDir string }
-
-func (s runningSpecs) ForUnit(_ context.Context, project, service, hash string) (*model.Service, error) {
-	return runningSpec(s.stateDir, project, service, hash)
-}
-
-// runningSpec loads the spec a unit was created with: model.SpecPath names
-// it by the service's hash, which the unit carries in its environment.
-func runningSpec(stateDir, project, service, hash string) (*model.Service, error) {
-	if hash == "" {
-		return nil, fmt.Errorf("unit of %s/%s carries no spec hash", project, service)
-	}
-	path, err := model.SpecPathOf(stateDir, project, service, hash)
-	if err != nil {
-		return nil, fmt.Errorf("unit of %s/%s: %w", project, service, err)
-	}
-	svc, err := model.LoadSpec(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading the spec %s/%s runs: %w", project, service, err)
-	}
-	if got, err := model.SpecPath(stateDir, svc); err != nil || got != path {
-		return nil, fmt.Errorf("spec %s does not match its unit (it hashes to %s)", path, got)
-	}
-	return svc, nil
-}
-
 // puller is apply's image puller: autoupdate.Puller keeps a digest
 // auto-update rolled back out of the store and records the lockfile.
 func puller(store *image.Store, limits *rateLimits, stateDir string, log *slog.Logger) autoupdate.Puller {
 	return autoupdate.Puller{
 		Images:   updateImages{store, limits},
-		State:    autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")},
+		State:    autoupdate.State{Dir: paths.New("", stateDir, "").AutoUpdate()},
 		StateDir: stateDir,
 		Log:      log,
 	}
@@ -169,7 +142,7 @@ var (
 
 // Recreate implements autoupdate.Recreator.
 func (u updateUnits) Recreate(ctx context.Context, unit string, svc *model.Service) error {
-	spec, err := model.SpecPath(u.a.g.StateDir, svc)
+	spec, err := paths.New("", u.a.g.StateDir, "").SpecStore().Path(svc)
 	if err != nil {
 		return err
 	}
@@ -232,7 +205,7 @@ func (h updateHealth) Status(ctx context.Context, svc *model.Service) (autoupdat
 // places (docker's config.json, $REGISTRY_AUTH_FILE, containers' auth.json
 // under $XDG_RUNTIME_DIR or ~/.config).
 func registryKeychain(g *globalOptions) authn.Keychain {
-	return authn.NewMultiKeychain(image.FileKeychain(filepath.Join(g.ConfigDir, "auth.json")), authn.DefaultKeychain)
+	return authn.NewMultiKeychain(image.FileKeychain(paths.New(g.ConfigDir, "", "").AuthFile()), authn.DefaultKeychain)
 }
 
 // rateLimits remembers the rate-limit headers each registry sent last
@@ -286,7 +259,7 @@ func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
 	}
 	sched, err := autoupdate.ParseSchedule(au.Schedule, delay)
 	if err != nil {
-		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", filepath.Join(a.g.ConfigDir, "berth.yaml"), err)
+		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", paths.New(a.g.ConfigDir, "", "").Settings(), err)
 	}
 	u := a.updater()
 	return &autoupdate.Scheduler{Schedule: sched, Run: u.Run, Log: a.log}, nil

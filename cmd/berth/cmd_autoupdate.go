@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/berth-dev/berth/autoupdate"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/spf13/cobra"
 )
 
@@ -120,7 +120,7 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 }
 
 func runAutoUpdateHistory(ctx context.Context, g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
-	events, err := autoupdate.State{Dir: filepath.Join(g.StateDir, "autoupdate")}.History(ctx, o.History)
+	events, err := autoupdate.State{Dir: paths.New("", g.StateDir, "").AutoUpdate()}.History(ctx, o.History)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // imageConfigs is the part of the image store settling image health checks
@@ -42,6 +42,6 @@ func imageStore(g *globalOptions) (*image.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries,
+	return image.NewStore(paths.New("", g.StateDir, "").Images(), image.Options{Insecure: st.InsecureRegistries,
 		Keychain: registryKeychain(g), Log: g.logger()})
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // printPendingUpdates lists, after the plan, the image updates
@@ -25,7 +25,7 @@ func printPendingUpdates(ctx context.Context, w io.Writer, stateDir string, p *r
 		planned = append(planned, autoupdate.Planned{Unit: c.Unit, Service: c.Desired, Starts: starts})
 		actions[c.Unit] = c.Action
 	}
-	st := autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")}
+	st := autoupdate.State{Dir: paths.New("", stateDir, "").AutoUpdate()}
 	pending, err := autoupdate.PendingUpdates(ctx, st, stateDir, planned)
 	if err != nil || len(pending) == 0 {
 		return err

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
+	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/systemd/journal"
 	"github.com/berth-dev/berth/units"
@@ -22,7 +23,7 @@ import (
 type app struct {
 	g        *globalOptions
 	log      *slog.Logger
-	settings *settings
+	settings *settings.Settings
 	sd       *systemd.Client
 	store    *image.Store
 	limits   *rateLimits // registry rate-limit headers seen by store
@@ -43,6 +44,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	warnSettings(log, st)
 	// A unit that fails to start reports its launcher's error from the
 	// journal, not systemd's bare "job failed".
 	sd, err := systemd.Connect(ctx, systemd.WithExplainer(journal.Reader{}))
@@ -55,7 +57,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		return nil, err
 	}
 	a := &app{g: g, log: log, settings: st, sd: sd, limits: &rateLimits{}}
-	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries,
+	store, err := image.NewStore(paths.New("", g.StateDir, "").Images(), image.Options{Insecure: st.InsecureRegistries,
 		Keychain: registryKeychain(g), OnResponse: a.limits.record, Log: log})
 	if err != nil {
 		sd.Close()

@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/go-archive"
-	"golang.org/x/sys/unix"
 )
 
 // shortIDLen is how many hex digits of the diffID name a layer dir. Short names
@@ -67,7 +67,7 @@ func (s *Store) ensureLayer(ctx context.Context, r name.Reference, desc v1.Descr
 		}
 		return err
 	}
-	unlock, err := flock(ctx, filepath.Join(s.root, "locks", shortID(diffID)), unix.LOCK_EX)
+	unlock, err := paths.Lock(ctx, filepath.Join(s.root, "locks", shortID(diffID)), paths.Exclusive)
 	if err != nil {
 		return err
 	}
