@@ -122,6 +122,7 @@ Exit status:
 		newGenerateCommand(g),
 		newVersionCommand(),
 		newHealthcheckCommand(g),
+		newExecCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.

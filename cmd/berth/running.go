@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/berth-dev/berth/systemd"
+	"github.com/berth-dev/berth/units"
+)
+
+// service names one berth service as the day-two commands (exec, cp,
+// top, stats) take it.
+type service struct {
+	Project, Name string
+}
+
+func (s service) String() string { return s.Project + "/" + s.Name }
+
+// ID is the service's container id (model.Service.ID).
+func (s service) ID() string { return s.Project + "-" + s.Name }
+
+func (s service) Unit() string { return units.Name(s.Project, s.Name) }
+
+// berthServices are the container services among berth's units (pod
+// sandbox units left out).
+func berthServices(ctx context.Context, sd *systemd.Client) ([]systemd.Unit, error) {
+	us, err := sd.List(ctx, units.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []systemd.Unit
+	for _, u := range us {
+		p, s := u.Environment[units.EnvProject], u.Environment[units.EnvService]
+		if p != "" && s != "" && s != units.PodService {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// matchServices maps one argument to services: PROJECT/SERVICE as given,
+// PROJECT (when projects is set) to all its services, and a bare SERVICE
+// to the one service of that name. A bare name that matches nothing or
+// several services is refused with the choices spelled out.
+func matchServices(all []systemd.Unit, arg string, projects bool) ([]service, error) {
+	if p, s, ok := strings.Cut(arg, "/"); ok {
+		if p == "" || s == "" {
+			return nil, fmt.Errorf("%q: want PROJECT/SERVICE", arg)
+		}
+		return []service{{p, s}}, nil
+	}
+	var byProject, byName []service
+	for _, u := range all {
+		s := service{u.Environment[units.EnvProject], u.Environment[units.EnvService]}
+		if projects && s.Project == arg {
+			byProject = append(byProject, s)
+		}
+		if s.Name == arg {
+			byName = append(byName, s)
+		}
+	}
+	switch {
+	case len(byProject) > 0 && len(byName) > 0:
+		return nil, fmt.Errorf("%q is both a project and a service (%s); write PROJECT/SERVICE", arg, names(byName))
+	case len(byProject) > 0:
+		return byProject, nil
+	case len(byName) == 1:
+		return byName, nil
+	case len(byName) > 1:
+		return nil, fmt.Errorf("service %q is in several projects; write one of %s", arg, names(byName))
+	}
+	return nil, fmt.Errorf("no berth service %q (berth ps lists them)", arg)
+}
+
+func names(ss []service) string {
+	var n []string
+	for _, s := range ss {
+		n = append(n, s.String())
+	}
+	return strings.Join(n, ", ")
+}
+
+// resolveOne resolves an argument that must name one service; only a
+// bare SERVICE needs systemd.
+func resolveOne(ctx context.Context, arg string) (service, error) {
+	if strings.Contains(arg, "/") {
+		ss, err := matchServices(nil, arg, false)
+		if err != nil {
+			return service{}, err
+		}
+		return ss[0], nil
+	}
+	sd, err := systemd.Connect(ctx)
+	if err != nil {
+		return service{}, err
+	}
+	defer sd.Close()
+	all, err := berthServices(ctx, sd)
+	if err != nil {
+		return service{}, err
+	}
+	ss, err := matchServices(all, arg, false)
+	if err != nil {
+		return service{}, err
+	}
+	return ss[0], nil
+}
+
+// errNotRunning says a service has no running container, with its unit's
+// state and the command that starts it.
+var errNotRunning = errors.New("not running")
+
+// notRunning builds the error for s, asking systemd for its unit's state.
+func notRunning(ctx context.Context, s service) error {
+	state := "no unit"
+	if sd, err := systemd.Connect(ctx); err == nil {
+		if u, err := sd.Get(ctx, s.Unit()); err == nil && u.LoadState == "loaded" {
+			state = u.ActiveState
+			if u.SubState != "" && u.SubState != u.ActiveState && u.SubState != "dead" {
+				state += "/" + u.SubState
+			}
+		}
+		sd.Close()
+	}
+	return fmt.Errorf("%s is %w (%s); start it with berth start %s", s, errNotRunning, state, s)
+}
