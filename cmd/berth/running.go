@@ -116,9 +116,11 @@ var errNotRunning = errors.New("not running")
 
 // notRunning builds the error for s, asking systemd for its unit's state.
 func notRunning(ctx context.Context, s service) error {
-	state := "no unit"
+	// systemd reports a transient unit it has unloaded after a stop as
+	// inactive, as systemctl status shows it.
+	state := "unknown"
 	if sd, err := systemd.Connect(ctx); err == nil {
-		if u, err := sd.Get(ctx, s.Unit()); err == nil && u.LoadState == "loaded" {
+		if u, err := sd.Get(ctx, s.Unit()); err == nil && u.ActiveState != "" {
 			state = u.ActiveState
 			if u.SubState != "" && u.SubState != u.ActiveState && u.SubState != "dead" {
 				state += "/" + u.SubState
