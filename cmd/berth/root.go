@@ -123,6 +123,7 @@ Exit status:
 		newVersionCommand(),
 		newHealthcheckCommand(g),
 		newExecCommand(g),
+		newCpCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.
