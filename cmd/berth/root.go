@@ -124,6 +124,8 @@ Exit status:
 		newHealthcheckCommand(g),
 		newExecCommand(g),
 		newCpCommand(g),
+		newTopCommand(g),
+		newStatsCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.

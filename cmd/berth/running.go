@@ -130,3 +130,52 @@ func notRunning(ctx context.Context, s service) error {
 	}
 	return fmt.Errorf("%s is %w (%s); start it with berth start %s", s, errNotRunning, state, s)
 }
+
+// selectUnits is the running units the arguments name (PROJECT,
+// PROJECT/SERVICE or SERVICE; none is every service), for top and stats.
+func selectUnits(ctx context.Context, sd *systemd.Client, args []string) ([]systemd.Unit, error) {
+	all, err := berthServices(ctx, sd)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 0 {
+		return running(all), nil
+	}
+	byName := map[string]systemd.Unit{}
+	for _, u := range all {
+		byName[u.Name] = u
+	}
+	var out []systemd.Unit
+	seen := map[string]bool{}
+	for _, arg := range args {
+		ss, err := matchServices(all, arg, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			u, ok := byName[s.Unit()]
+			if !ok || u.ActiveState != "active" {
+				return nil, notRunning(ctx, s)
+			}
+			if !seen[u.Name] {
+				seen[u.Name] = true
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
+
+func running(us []systemd.Unit) []systemd.Unit {
+	var out []systemd.Unit
+	for _, u := range us {
+		if u.ActiveState == "active" && u.ControlGroup != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func serviceOf(u systemd.Unit) service {
+	return service{u.Environment[units.EnvProject], u.Environment[units.EnvService]}
+}
