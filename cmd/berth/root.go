@@ -126,6 +126,7 @@ Exit status:
 		newCpCommand(g),
 		newTopCommand(g),
 		newStatsCommand(g),
+		newLsCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.

@@ -85,6 +85,15 @@ func TestTopAndStats(t *testing.T) {
 	if !sawMain || !sawTail {
 		t.Errorf("top lacks PID 1 (host pid %d, sleep 1000) or the exec'd tail holding 30 MiB:\n%s", mainPID, out)
 	}
+	var ls []struct {
+		Name, Status string
+		ConfigFile   string `json:"config_file"`
+	}
+	out = e.mustBerth("ls", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 ||
+		ls[0].Name != "ops" || ls[0].Status != "running(1)" || !strings.HasSuffix(ls[0].ConfigFile, "ops") && !strings.HasSuffix(ls[0].ConfigFile, "compose.yaml") {
+		t.Errorf("berth ls: %v\n%s", err, out)
+	}
 	table := e.mustBerth("top", "ops")
 	t.Logf("berth top ops:\n%s", table)
 	if !strings.Contains(table, "ops/web (berth-ops-web.service)") || !strings.Contains(table, "sleep 1000") {
