@@ -39,7 +39,8 @@ found, 1 when berth itself fails (e.g. the service is not running).`,
 		Example: `  berth exec -it hello/web sh
   berth exec web cat /etc/os-release
   berth exec -u nobody -w /tmp -e DEBUG=1 hello/web env`,
-		Args: cobra.MinimumNArgs(2),
+		Args:              cobra.MinimumNArgs(2),
+		ValidArgsFunction: completeFirst(completeServices(g)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := runExec(cmd.Context(), g, o, args[0], args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 			if err != nil {

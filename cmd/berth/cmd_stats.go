@@ -43,6 +43,7 @@ or output that is not a terminal, prints once.`,
 		Example: `  berth stats
   berth stats --no-stream hello
   berth stats --no-stream --format json | jq '.[].memory_bytes'`,
+		ValidArgsFunction: completeServices(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := console.ConsoleFromFile(os.Stdout); err != nil {
 				o.NoStream = true // a pipe gets one table, not a stream of screens

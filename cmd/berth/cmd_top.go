@@ -36,6 +36,7 @@ the container names it), CPU% over the process's life, RSS and command.`,
 		Example: `  berth top
   berth top hello
   berth top hello/web --format json`,
+		ValidArgsFunction: completeServices(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTop(cmd.Context(), g, o, args, cmd.OutOrStdout())
 		},

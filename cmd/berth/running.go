@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 )
@@ -178,4 +180,15 @@ func running(us []systemd.Unit) []systemd.Unit {
 
 func serviceOf(u systemd.Unit) service {
 	return service{u.Environment[units.EnvProject], u.Environment[units.EnvService]}
+}
+
+// completeFirst completes only the first argument with complete: exec's
+// COMMAND is the container's, not berth's.
+func completeFirst(complete cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		return complete(cmd, args, toComplete)
+	}
 }
