@@ -65,7 +65,7 @@ func CopyFromContainer(ctx context.Context, opts Options, id string, req CopyReq
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("copying %s from %s: %w", req.Container, id, err)
+		return fmt.Errorf("copying %s out of the container: %w", req.Container, err)
 	}
 	defer content.Close()
 	if req.Host == "-" {
@@ -127,7 +127,7 @@ func CopyToContainer(ctx context.Context, opts Options, id string, req CopyReque
 		return archive.Unpack(prepared, dir, topts)
 	})
 	if err != nil {
-		return fmt.Errorf("copying into %s:%s: %w", id, req.Container, err)
+		return fmt.Errorf("copying into %s in the container: %w", req.Container, err)
 	}
 	return nil
 }

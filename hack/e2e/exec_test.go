@@ -72,6 +72,14 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec -u 1234:2345 -w /tmp: got %q", out)
 	}
 
+	berth := "env " + e.bin + " --config-dir " + e.config + " --state-dir " + e.state
+	if out := e.sh("echo piped-in | " + berth + " exec -i ops/web cat"); out != "piped-in" {
+		t.Errorf("exec -i did not forward stdin: %q", out)
+	}
+	if out := e.sh("echo piped-in | " + berth + " exec ops/web cat"); out != "" {
+		t.Errorf("exec without -i forwarded stdin: %q", out)
+	}
+
 	for _, c := range []struct {
 		args []string
 		code int
