@@ -70,19 +70,19 @@ type stdio struct {
 
 // runExec runs args in the service's container and returns its exit
 // status; the error is berth's own failure (an *exitError for 126/127).
-func runExec(ctx context.Context, g *globalOptions, o *execOptions, target string, args []string, io stdio) (int, error) {
+func runExec(ctx context.Context, g *globalOptions, o *execOptions, target string, args []string, std stdio) (int, error) {
 	s, err := resolveOne(ctx, target)
 	if err != nil {
 		return 0, err
 	}
 	req := runtime.ExecRequest{Args: args, User: o.User, Cwd: o.Workdir, Env: o.Env,
-		Privileged: o.Privileged, TTY: o.TTY, Stdout: io.out, Stderr: io.err}
+		Privileged: o.Privileged, TTY: o.TTY, Stdout: std.out, Stderr: std.err}
 	if o.Interactive {
-		req.Stdin = io.in
+		req.Stdin = std.in
 	}
 	var term console.Console
 	if o.TTY {
-		if c, err := console.ConsoleFromFile(io.in); err == nil {
+		if c, err := console.ConsoleFromFile(std.in); err == nil {
 			term = c
 			if ws, err := c.Size(); err == nil {
 				req.Width, req.Height = ws.Width, ws.Height

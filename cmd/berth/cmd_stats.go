@@ -69,7 +69,12 @@ func runStats(ctx context.Context, g *globalOptions, o *statsOptions, args []str
 	if err != nil {
 		return err
 	}
-	prev := sampleAll(us)
+	prev, errs := sampleAll(us)
+	for i, err := range errs {
+		if err != nil { // later, a unit that stops only drops out
+			return fmt.Errorf("reading the cgroup of %s: %w", us[i].Name, err)
+		}
+	}
 	window := o.Interval
 	if o.NoStream {
 		window = o.Interval / 2 // enough for a CPU reading, half the wait
@@ -80,7 +85,7 @@ func runStats(ctx context.Context, g *globalOptions, o *statsOptions, args []str
 			return nil
 		case <-time.After(window):
 		}
-		cur := sampleAll(us)
+		cur, _ := sampleAll(us)
 		rows := []statsRow{}
 		for i, u := range us {
 			if prev[i] == nil || cur[i] == nil {
@@ -98,14 +103,16 @@ func runStats(ctx context.Context, g *globalOptions, o *statsOptions, args []str
 	}
 }
 
-func sampleAll(us []systemd.Unit) []*inspect.Sample {
-	out := make([]*inspect.Sample, len(us))
+func sampleAll(us []systemd.Unit) ([]*inspect.Sample, []error) {
+	out, errs := make([]*inspect.Sample, len(us)), make([]error, len(us))
 	for i, u := range us {
-		if s, err := (inspect.FS{}).Sample(u.ControlGroup, u.MainPID); err == nil {
+		s, err := (inspect.FS{}).Sample(u.ControlGroup, u.MainPID)
+		if err == nil {
 			out[i] = &s
 		}
+		errs[i] = err
 	}
-	return out
+	return out, errs
 }
 
 func printStats(out io.Writer, format string, rows []statsRow) error {

@@ -79,6 +79,7 @@ func TestSampleV1AndV2(t *testing.T) {
 	}
 
 	v2 := func(file, v string) { write(t, filepath.Join(f.Cgroup, unitCg, file), v) }
+	v2("cgroup.controllers", "cpu io memory pids\n")
 	v2("cpu.stat", "usage_usec 7000000\nuser_usec 1\n")
 	v2("memory.current", "5000\n")
 	v2("memory.stat", "anon 1\ninactive_file 500\n")

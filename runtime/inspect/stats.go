@@ -51,14 +51,17 @@ func (f FS) Sample(cgroup string, pid int) (Sample, error) {
 	return s, nil
 }
 
-// isV2 reports whether the unit's cgroup has v2's memory controller: on a
-// hybrid host the unified hierarchy has no controllers and v1 is read.
+// isV2 reports whether the unit's cgroup is a v2 cgroup at the cgroup
+// root, as on a pure v2 host; a hybrid host keeps v2 under "unified",
+// without controllers, and is read through v1.
 func (f FS) isV2(cg string) bool {
-	_, err := os.Stat(f.cgroup(cg, "memory.current"))
+	_, err := os.Stat(f.cgroup(cg, "cgroup.controllers"))
 	return err == nil
 }
 
 func (f FS) sampleV2(cg string, s *Sample) error {
+	// cpu.stat is there whatever controllers are enabled; the others read
+	// 0 when the unit has no accounting for them.
 	cpu, err := keyed(f.cgroup(cg, "cpu.stat"))
 	if err != nil {
 		return err
