@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,6 +71,20 @@ func TestExec(t *testing.T) {
 	if out := e.mustBerth("exec", "-u", "1234:2345", "-w", "/tmp", "ops/web", "sh", "-c", "id -u; id -g; pwd"); strings.Fields(out)[0] != "1234" ||
 		strings.Fields(out)[1] != "2345" || strings.Fields(out)[2] != "/tmp" {
 		t.Errorf("exec -u 1234:2345 -w /tmp: got %q", out)
+	}
+
+	// CAP_SYS_ADMIN (bit 21) only with --privileged.
+	capEff := func(args ...string) uint64 {
+		out := e.mustBerth(append(append([]string{"exec"}, args...), "ops/web", "sh", "-c", "grep CapEff /proc/self/status")...)
+		f := strings.Fields(out)
+		n, err := strconv.ParseUint(f[len(f)-1], 16, 64)
+		if err != nil {
+			t.Fatalf("CapEff: %q", out)
+		}
+		return n
+	}
+	if plain, priv := capEff(), capEff("--privileged"); plain&(1<<21) != 0 || priv&(1<<21) == 0 {
+		t.Errorf("CapEff %x without and %x with --privileged: want CAP_SYS_ADMIN only with it", plain, priv)
 	}
 
 	berth := "env " + e.bin + " --config-dir " + e.config + " --state-dir " + e.state
