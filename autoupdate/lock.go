@@ -37,7 +37,7 @@ type LockEntry struct {
 func LockfilePath(stateDir string) string { return filepath.Join(stateDir, LockfileName) }
 
 // ReadLockfile reads the lockfile under stateDir; a missing one is empty.
-func ReadLockfile(stateDir string) (*Lockfile, error) {
+func ReadLockfile(ctx context.Context, stateDir string) (*Lockfile, error) {
 	l := &Lockfile{Images: map[string]LockEntry{}}
 	if err := readJSON(LockfilePath(stateDir), l); err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func UpdateLockfile(ctx context.Context, stateDir string, change func(*Lockfile)
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		return fmt.Errorf("locking the lockfile: %w", err)
 	}
-	l, err := ReadLockfile(stateDir)
+	l, err := ReadLockfile(ctx, stateDir)
 	if err != nil {
 		return err
 	}

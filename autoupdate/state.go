@@ -93,7 +93,7 @@ func (s State) Lock(ctx context.Context) (unlock func(), err error) {
 }
 
 // Bad returns the digests recorded bad, by image.
-func (s State) Bad() (map[string][]BadDigest, error) {
+func (s State) Bad(ctx context.Context) (map[string][]BadDigest, error) {
 	m := map[string][]BadDigest{}
 	return m, readJSON(s.path("bad.json"), &m)
 }
@@ -109,8 +109,8 @@ func IsBad(bad map[string][]BadDigest, image, digest string) *BadDigest {
 }
 
 // MarkBad records digest of image as bad.
-func (s State) MarkBad(image string, b BadDigest) error {
-	bad, err := s.Bad()
+func (s State) MarkBad(ctx context.Context, image string, b BadDigest) error {
+	bad, err := s.Bad(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,14 +124,14 @@ func (s State) MarkBad(image string, b BadDigest) error {
 }
 
 // RollbackTargets returns the rollback target of each service, by service ID.
-func (s State) RollbackTargets() (map[string]RollbackTarget, error) {
+func (s State) RollbackTargets(ctx context.Context) (map[string]RollbackTarget, error) {
 	m := map[string]RollbackTarget{}
 	return m, readJSON(s.path("rollback.json"), &m)
 }
 
 // SetRollbackTarget remembers what service id ran before its update.
-func (s State) SetRollbackTarget(id string, t RollbackTarget) error {
-	m, err := s.RollbackTargets()
+func (s State) SetRollbackTarget(ctx context.Context, id string, t RollbackTarget) error {
+	m, err := s.RollbackTargets(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s State) SetRollbackTarget(id string, t RollbackTarget) error {
 }
 
 // Record appends events to the history.
-func (s State) Record(events ...Event) error {
+func (s State) Record(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -171,7 +171,7 @@ func (s State) Record(events ...Event) error {
 }
 
 // History returns the last n events (all when n <= 0), oldest first.
-func (s State) History(n int) ([]Event, error) {
+func (s State) History(ctx context.Context, n int) ([]Event, error) {
 	f, err := os.Open(s.path("history.jsonl"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
