@@ -29,7 +29,8 @@ func (s service) Unit() string { return units.Name(s.Project, s.Name) }
 // berthServices are the container services among berth's units (pod
 // sandbox units left out).
 func berthServices(ctx context.Context, sd *systemd.Client) ([]systemd.Unit, error) {
-	us, err := sd.List(ctx, units.Prefix)
+	us, err := sd.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"},
+		Props: []string{systemd.PropEnvironment, systemd.PropMainPID, systemd.PropControlGroup, systemd.PropActiveEnterTimestamp}})
 	if err != nil {
 		return nil, err
 	}
