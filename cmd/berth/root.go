@@ -123,6 +123,11 @@ Exit status:
 		newGenerateCommand(g),
 		newVersionCommand(),
 		newHealthcheckCommand(g),
+		newExecCommand(g),
+		newCpCommand(g),
+		newTopCommand(g),
+		newStatsCommand(g),
+		newLsCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.
