@@ -28,6 +28,13 @@ type Puller struct {
 // Pull pulls ref or keeps its good digest. A pull error is returned; a
 // lockfile that cannot be written is only logged, as the image is in place.
 func (p Puller) Pull(ctx context.Context, ref string) error {
+	_, _, err := p.Fetch(ctx, ref)
+	return err
+}
+
+// Fetch is Pull that also says which digest ref now has in the store, and
+// whether that is a good one kept over the registry's bad digest.
+func (p Puller) Fetch(ctx context.Context, ref string) (digest string, kept bool, err error) {
 	log := p.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -36,7 +43,7 @@ func (p Puller) Pull(ctx context.Context, ref string) error {
 	if !kept {
 		d, err := p.Images.Pull(ctx, ref)
 		if err != nil {
-			return err
+			return "", false, err
 		}
 		digest = d
 	}
@@ -49,5 +56,5 @@ func (p Puller) Pull(ctx context.Context, ref string) error {
 	}); err != nil {
 		log.Warn("recording the pulled digest in the lockfile", "image", ref, "err", err)
 	}
-	return nil
+	return digest, kept, nil
 }

@@ -21,7 +21,8 @@ func newPullCommand(g *globalOptions) *cobra.Command {
 		Use:   "pull [PROJECT...]",
 		Short: "Pull the images of every service (or of the named projects)",
 		Long: `pull fetches each distinct image the config dir uses into berth's image
-store, without touching any unit, and prints the digest it resolved. Running
+store, without touching any unit, and prints the digest it resolved. A
+digest auto-update rolled back is not pulled: the tag keeps its good one. Running
 containers keep their image until they are recreated (apply, the agent, or
 auto-update). Exit status 1 when any image failed; the others are pulled.`,
 		Example: `  berth pull
@@ -69,14 +70,21 @@ func runPull(ctx context.Context, g *globalOptions, o pullOptions, out io.Writer
 		sorted = append(sorted, r)
 	}
 	sort.Strings(sorted)
+	// Through apply's puller: a digest auto-update rolled back is not
+	// pulled back under its tag, or the next restart would run it.
+	pl := puller(a.store, a.limits, g.StateDir, a.log)
 	for _, ref := range sorted {
-		img, err := a.store.Pull(ctx, ref)
+		digest, kept, err := pl.Fetch(ctx, ref)
 		if err != nil {
 			fmt.Fprintf(out, "%s: failed: %v\n", ref, err)
 			errs = append(errs, fmt.Errorf("pulling %s: %w", ref, err))
 			continue
 		}
-		fmt.Fprintf(out, "%s: %s\n", ref, img.Digest)
+		if kept {
+			fmt.Fprintf(out, "%s: %s (kept: the registry's digest was rolled back by auto-update)\n", ref, digest)
+			continue
+		}
+		fmt.Fprintf(out, "%s: %s\n", ref, digest)
 	}
 	return errors.Join(errs...)
 }

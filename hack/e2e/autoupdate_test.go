@@ -289,6 +289,19 @@ func TestAutoUpdateRollback(t *testing.T) {
 		}
 	}
 
+	// berth pull does not bring v3 back under the tag either: a restart
+	// still runs v2.
+	if out, err := e.berthStdout("pull", "roll"); err != nil || !strings.Contains(out, v2+" (kept") || strings.Contains(out, v3) {
+		t.Errorf("berth pull after the rollback printed %q (%v); want %s kept", out, err, v2)
+	}
+	e.sh("systemctl restart " + app + " " + worker)
+	e.eventually(30*time.Second, "both units active after the restart", func() bool {
+		return e.prop(app, "ActiveState") == "active" && e.prop(worker, "ActiveState") == "active"
+	})
+	if ps := e.autoupdatePs(); ps[app] != v2 {
+		t.Errorf("ps after berth pull and a restart: %v; want %s", ps, v2)
+	}
+
 	// v4 moves the tag: tried again, and kept.
 	v4 := build("v4", "sleep", "600")
 	rows = e.autoUpdateJSON(true)
