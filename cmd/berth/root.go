@@ -21,6 +21,8 @@ type globalOptions struct {
 	// logOut is where logs go; nil is stderr. berth apply's live view
 	// takes them on a terminal, so they scroll above its live region.
 	logOut io.Writer
+	// forceBuild is apply --build (build.go).
+	forceBuild bool
 }
 
 func (g *globalOptions) logger() *slog.Logger {
@@ -122,6 +124,8 @@ Exit status:
 		newGenerateCommand(g),
 		newVersionCommand(),
 		newHealthcheckCommand(g),
+		newBuildCommand(g),
+		newBuildRunCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.

@@ -72,6 +72,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		StateDir: g.StateDir,
 		Log:      log,
 	}
+	a.rec.Builder = a.builder(false)
 	return a, nil
 }
 

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-dev/berth/compose/model"
+
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/build"
+	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/units"
+	"github.com/spf13/cobra"
+)
+
+// builder builds `build:` services' images in their transient
+// .build.service units, for the reconciler (before a create or recreate
+// stops anything) and for `berth build`.
+type builder struct {
+	g     *globalOptions
+	store *image.Store
+	mgr   reconciler.Manager
+	units units.Config
+	log   *slog.Logger
+	// force rebuilds even when the store holds the image of the
+	// context's hash (berth build, apply --build).
+	force bool
+}
+
+var _ reconciler.Builder = (*builder)(nil)
+
+func (a *app) builder(force bool) *builder {
+	return &builder{g: a.g, store: a.store, mgr: a.rec.Manager, units: a.rec.Units, log: a.log, force: force}
+}
+
+// Build makes svc.Image the image built from svc's current build: when the
+// store holds the image of this context hash (BuildRef) it is tagged and
+// buildah does not run; otherwise the service's .build.service unit builds
+// and imports it, and the start job's result is the build's. svc then gets
+// the built image's HEALTHCHECK where Compose asks for it.
+func (b *builder) Build(ctx context.Context, svc *model.Service) error {
+	if svc.Build == nil {
+		return nil
+	}
+	built, err := b.store.Get(ctx, svc.BuildRef())
+	switch {
+	case err == nil && !b.force && !svc.Build.Always:
+		if err := b.store.Tag(ctx, svc.Image, built.Digest); err != nil {
+			return fmt.Errorf("tagging the built image: %w", err)
+		}
+		b.log.Debug("image up to date; not building", "service", svc.Project+"/"+svc.Name, "digest", built.Digest)
+	case err != nil && !errors.Is(err, image.ErrNotFound):
+		return err
+	default:
+		if err := b.run(ctx, svc); err != nil {
+			return err
+		}
+	}
+	return b.settleHealth(ctx, svc)
+}
+
+// run starts the build unit and waits for it.
+func (b *builder) run(ctx context.Context, svc *model.Service) error {
+	if err := build.Check(); err != nil {
+		return fmt.Errorf("building image %s: %w", svc.Image, err)
+	}
+	job := build.Job{
+		Service: svc.Project + "/" + svc.Name,
+		Build:   *svc.Build,
+		Refs:    []string{svc.Image, svc.BuildRef()},
+		Root:    filepath.Join(b.g.StateDir, "build", "storage"),
+		RunRoot: filepath.Join(b.g.RunDir, "build"),
+		Work:    filepath.Join(b.g.StateDir, "build", "work"),
+	}
+	jobPath := filepath.Join(b.g.StateDir, "build", "jobs", svc.ID()+".json")
+	if err := writeJob(jobPath, job); err != nil {
+		return err
+	}
+	b.log.Info("building image", "service", job.Service, "image", svc.Image, "unit", units.BuildName(svc.Project, svc.Name))
+	if err := b.mgr.Start(ctx, units.BuildUnit(b.units, svc, jobPath)); err != nil {
+		return fmt.Errorf("building image %s: %w", svc.Image, err)
+	}
+	return nil
+}
+
+func writeJob(path string, job build.Job) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("writing build job: %w", err)
+	}
+	data, err := json.MarshalIndent(job, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("writing build job: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// settleHealth gives svc the built image's HEALTHCHECK when Compose asks
+// for the image's check, as loading does for a pulled image; the next load
+// reads the same check from the store, so the spec hash stays.
+func (b *builder) settleHealth(ctx context.Context, svc *model.Service) error {
+	if svc.ImageHealth == nil {
+		return nil
+	}
+	hc, err := b.store.Healthcheck(ctx, svc.Image)
+	if err != nil {
+		return fmt.Errorf("reading the built image's HEALTHCHECK: %w", err)
+	}
+	h, err := imageHealth(hc)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", svc.Image, err)
+	}
+	svc.UseImageHealth(h)
+	return nil
+}
+
+// addBuildFlag adds apply's --build.
+func addBuildFlag(cmd *cobra.Command, g *globalOptions) {
+	cmd.Flags().BoolVar(&g.forceBuild, "build", false, "build the images of build: services again, even when their context is unchanged, and recreate those whose image changed")
+}
+
+// applyBuildFlag carries out apply --build on plan p before it is printed
+// and applied: a failed build is one more error of the plan, and its
+// service keeps running.
+func (a *app) applyBuildFlag(ctx context.Context, p *reconciler.Plan, out io.Writer) {
+	if !a.g.forceBuild {
+		return
+	}
+	if err := a.forceRebuild(ctx, p, out); err != nil {
+		p.Errors = append(p.Errors, err)
+	}
+	a.rec.Builder = a.builder(true)
+}
