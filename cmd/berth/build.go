@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/berth-dev/berth/compose/model"
 
@@ -139,4 +140,46 @@ func (a *app) applyBuildFlag(ctx context.Context, p *reconciler.Plan, out io.Wri
 		p.Errors = append(p.Errors, err)
 	}
 	a.rec.Builder = a.builder(true)
+}
+
+// actionLabel is how plan names c's action: "rebuild+recreate" for a
+// recreate whose build changed, so the user sees that buildah will run.
+func actionLabel(c reconciler.Change) string {
+	if c.Action == reconciler.Recreate && c.Desired != nil && c.Desired.Build != nil && slices.Contains(c.Fields, "build") {
+		return "rebuild+" + string(c.Action)
+	}
+	return string(c.Action)
+}
+
+// builtImages is the image store as settling image health checks sees it:
+// the image of a build: service that is not built yet has a HEALTHCHECK
+// nobody can know before the build (the builder settles it then), so it
+// is not looked for in a registry.
+type builtImages struct {
+	*image.Store
+	built map[string]bool
+}
+
+func newBuiltImages(store *image.Store, entries []model.Entry) builtImages {
+	b := builtImages{Store: store, built: map[string]bool{}}
+	for _, e := range entries {
+		if e.Project == nil {
+			continue
+		}
+		for _, s := range e.Project.Services {
+			if s.Build != nil {
+				b.built[s.Image] = true
+			}
+		}
+	}
+	return b
+}
+
+func (b builtImages) Healthcheck(ctx context.Context, ref string) (*image.Healthcheck, error) {
+	if b.built[ref] {
+		if _, err := b.Store.Get(ctx, ref); errors.Is(err, image.ErrNotFound) {
+			return nil, fmt.Errorf("image %s is not built yet; its HEALTHCHECK applies once it is", ref)
+		}
+	}
+	return b.Store.Healthcheck(ctx, ref)
 }

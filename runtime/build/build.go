@@ -162,6 +162,11 @@ func failure(dockerfile, text string, log []string, runErr error) error {
 	for _, l := range slices.Backward(log) {
 		if strings.HasPrefix(l, "Error: ") {
 			msg = strings.TrimPrefix(l, "Error: ")
+			// buildah appends a Go dump of the parsed step; the step
+			// is named already.
+			if i := strings.Index(msg, " &imagebuilder.Step{"); i > 0 {
+				msg = msg[:i]
+			}
 			break
 		}
 	}
