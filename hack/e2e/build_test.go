@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,7 +71,13 @@ func (e *berthEnv) buildWrite(project, rel, content string) {
 func (e *berthEnv) buildRuns(project, service string) int {
 	e.t.Helper()
 	j := e.sh("journalctl --no-pager -o cat -u berth-" + project + "-" + service + ".build.service || true")
-	return strings.Count(j, "Starting berth "+project+"/"+service+" image build")
+	n := 0
+	for _, l := range strings.Split(j, "\n") {
+		if strings.HasPrefix(l, "Starting ") && strings.Contains(l, "berth "+project+"/"+service+" image build") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestBuild: build: services are built with buildah in their
@@ -101,7 +108,7 @@ func TestBuild(t *testing.T) {
 	if j := e.sh("journalctl --no-pager -o cat -u berth-bw-web.build.service"); !strings.Contains(j, "STEP") || !strings.Contains(j, "built sha256:") {
 		t.Errorf("the build unit's journal lacks buildah's output:\n%s", j)
 	}
-	e.eventually(20*time.Second, "ps to show web healthy", func() bool { return e.healthPs()["web"].Health == "healthy" })
+	e.eventually(20*time.Second, "ps to show web healthy", func() bool { return e.buildPs()["web"].Health == "healthy" })
 	status := e.sh("cat /proc/" + strconv.Itoa(e.mainPID(web)) + "/status")
 	if !strings.Contains(status, "\nUid:\t1000\t") {
 		t.Errorf("web does not run as the image's USER 1000:\n%s", status)
@@ -109,9 +116,8 @@ func TestBuild(t *testing.T) {
 	if j := e.sh("journalctl --no-pager -o cat -u " + web); !strings.Contains(j, "serving hi from the build as 1000, GREETING=hi") {
 		t.Errorf("web's output lacks what the build made:\n%s", j)
 	}
-	ps, err := e.berthStdout("ps", "--format", "json")
-	if err != nil || !strings.Contains(ps, `"digest":"sha256:`) || !strings.Contains(ps, "localhost/bw-web:latest") {
-		t.Errorf("ps does not show the built image and its digest (%v):\n%s", err, ps)
+	if row := e.buildPs()["web"]; row.Image != "localhost/bw-web:latest" || !strings.HasPrefix(row.Digest, "sha256:") {
+		t.Errorf("ps shows web running %q (%q), want the built image and its digest", row.Image, row.Digest)
 	}
 
 	// Unchanged context: nothing to do, and buildah does not run.
@@ -152,7 +158,7 @@ func TestBuild(t *testing.T) {
 	// runs is touched, web included.
 	webPID = e.mainPID(web)
 	e.buildWrite("bw", "web/Dockerfile", strings.Replace(buildWebDockerfile, "USER 1000", "FROBNICATE 1000", 1))
-	out, err = e.berth("apply", "bw")
+	out, err := e.berth("apply", "bw")
 	t.Logf("apply with a broken Dockerfile (%v):\n%s", err, out)
 	wantLine := filepath.Join(e.config, "bw", "web", "Dockerfile") + ":12: FROBNICATE 1000"
 	if err == nil || !strings.Contains(out, wantLine) || !strings.Contains(out, "build log tail") || strings.Contains(out, "imagebuilder.Step") {
@@ -180,4 +186,38 @@ func TestBuild(t *testing.T) {
 	if st := e.prop("berth-mix-ok.service", "ActiveState"); st != "active" {
 		t.Errorf("mix/ok is %s: a failed build blocked its project", st)
 	}
+
+	// The bundled example builds and serves; its HEALTHCHECK fetches the
+	// page the build rendered.
+	example, err := filepath.Abs("../../examples/buildapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sh("cp -r " + example + " " + e.config + "/")
+	t.Logf("apply buildapp:\n%s", e.mustBerth("apply", "buildapp"))
+	e.eventually(30*time.Second, "buildapp/app to be healthy", func() bool { return e.buildPs()["app"].Health == "healthy" })
+}
+
+type buildPsRow struct {
+	Service string `json:"service"`
+	Image   string `json:"image"`
+	Digest  string `json:"digest"`
+	Health  string `json:"health"`
+}
+
+func (e *berthEnv) buildPs() map[string]buildPsRow {
+	e.t.Helper()
+	js, err := e.berthStdout("ps", "--format", "json")
+	if err != nil {
+		e.t.Fatalf("ps: %v\n%s", err, js)
+	}
+	var rows []buildPsRow
+	if err := json.Unmarshal([]byte(js), &rows); err != nil {
+		e.t.Fatalf("ps json: %v\n%s", err, js)
+	}
+	out := map[string]buildPsRow{}
+	for _, r := range rows {
+		out[r.Service] = r
+	}
+	return out
 }

@@ -81,3 +81,15 @@ func TestTailWriterKeepsLastLines(t *testing.T) {
 		t.Fatalf("lines = %q", got)
 	}
 }
+
+func TestMissingBuildahNamesThePackage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := Check()
+	if !errors.Is(err, ErrNoBuildah) || !strings.Contains(err.Error(), "install Debian package buildah") {
+		t.Fatalf("Check without buildah = %v", err)
+	}
+	_, err = Run(t.Context(), Job{}, nil, nil)
+	if !errors.Is(err, ErrNoBuildah) {
+		t.Fatalf("Run without buildah = %v", err)
+	}
+}
