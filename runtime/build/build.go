@@ -112,6 +112,9 @@ func Args(job Job, dockerfile, archive string) []string {
 	b := job.Build
 	args := []string{"--root", job.Root, "--runroot", job.RunRoot, "build",
 		"--runtime", "runc", "--format", "docker", "--isolation", "oci",
+		// Cache intermediate layers, as docker and podman build do, so
+		// an edit rebuilds from the first step it changes.
+		"--layers",
 		// Within berth's own hard limit, which buildah's default exceeds.
 		"--ulimit", "nofile=1024:1024",
 		"--network", b.Network, "--file", dockerfile}

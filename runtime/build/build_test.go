@@ -67,7 +67,7 @@ func TestArgsUseRuncDockerFormatAndArchive(t *testing.T) {
 	j.Build.Context, j.Build.Network, j.Build.Target = "/ctx", "none", "final"
 	j.Build.Args = map[string]string{"B": "2", "A": "1"}
 	got := strings.Join(Args(j, "/ctx/Dockerfile", "/w/i.tar"), " ")
-	want := "--root /s --runroot /r build --runtime runc --format docker --isolation oci --ulimit nofile=1024:1024 --network none --file /ctx/Dockerfile --build-arg A=1 --build-arg B=2 --target final --tag docker-archive:/w/i.tar /ctx"
+	want := "--root /s --runroot /r build --runtime runc --format docker --isolation oci --layers --ulimit nofile=1024:1024 --network none --file /ctx/Dockerfile --build-arg A=1 --build-arg B=2 --target final --tag docker-archive:/w/i.tar /ctx"
 	if got != want {
 		t.Fatalf("Args =\n%s\nwant\n%s", got, want)
 	}
