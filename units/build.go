@@ -31,3 +31,10 @@ func BuildUnit(cfg Config, svc *model.Service, jobPath string) *Unit {
 	cfg.dirs(u)
 	return u
 }
+
+// RequireBuild makes u, svc's service unit, need its build unit: a unit
+// file's service then builds (or finds built) its image before it starts.
+func RequireBuild(u *Unit, svc *model.Service) {
+	u.add("Unit", "Requires", BuildName(svc.Project, svc.Name))
+	u.add("Unit", "After", BuildName(svc.Project, svc.Name))
+}

@@ -71,23 +71,31 @@ func (b *builder) run(ctx context.Context, svc *model.Service) error {
 	if err := build.Check(); err != nil {
 		return fmt.Errorf("building image %s: %w", svc.Image, err)
 	}
-	job := build.Job{
-		Service: svc.Project + "/" + svc.Name,
-		Build:   *svc.Build,
-		Refs:    []string{svc.Image, svc.BuildRef()},
-		Root:    filepath.Join(b.g.StateDir, "build", "storage"),
-		RunRoot: filepath.Join(b.g.RunDir, "build"),
-		Work:    filepath.Join(b.g.StateDir, "build", "work"),
-	}
-	jobPath := filepath.Join(b.g.StateDir, "build", "jobs", svc.ID()+".json")
-	if err := writeJob(jobPath, job); err != nil {
+	jobPath, err := writeBuildJob(b.g, svc, b.force)
+	if err != nil {
 		return err
 	}
-	b.log.Info("building image", "service", job.Service, "image", svc.Image, "unit", units.BuildName(svc.Project, svc.Name))
+	b.log.Info("building image", "service", svc.Project+"/"+svc.Name, "image", svc.Image, "unit", units.BuildName(svc.Project, svc.Name))
 	if err := b.mgr.Start(ctx, units.BuildUnit(b.units, svc, jobPath)); err != nil {
 		return fmt.Errorf("building image %s: %w", svc.Image, err)
 	}
 	return nil
+}
+
+// writeBuildJob writes the job file svc's .build.service unit reads, and
+// returns its path.
+func writeBuildJob(g *globalOptions, svc *model.Service, force bool) (string, error) {
+	job := build.Job{
+		Service: svc.Project + "/" + svc.Name,
+		Build:   *svc.Build,
+		Refs:    []string{svc.Image, svc.BuildRef()},
+		Root:    filepath.Join(g.StateDir, "build", "storage"),
+		RunRoot: filepath.Join(g.RunDir, "build"),
+		Work:    filepath.Join(g.StateDir, "build", "work"),
+		Force:   force,
+	}
+	path := filepath.Join(g.StateDir, "build", "jobs", svc.ID()+".json")
+	return path, writeJob(path, job)
 }
 
 func writeJob(path string, job build.Job) error {
@@ -182,4 +190,20 @@ func (b builtImages) Healthcheck(ctx context.Context, ref string) (*image.Health
 		}
 	}
 	return b.Store.Healthcheck(ctx, ref)
+}
+
+// generateBuildUnit is generate systemd's part for a build: service: its
+// job file, and the .build.service unit its service Requires= and comes
+// After=, so that starting the service (at boot, too) builds its image
+// when the store lacks it.
+func generateBuildUnit(g *globalOptions, cfg units.Config, svc *model.Service, set *units.Set) ([]*units.Unit, error) {
+	if svc.Build == nil {
+		return nil, nil
+	}
+	jobPath, err := writeBuildJob(g, svc, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
+	}
+	units.RequireBuild(set.Service, svc)
+	return []*units.Unit{units.BuildUnit(cfg, svc, jobPath)}, nil
 }

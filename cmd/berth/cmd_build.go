@@ -151,6 +151,12 @@ func newBuildRunCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !job.Force && !job.Build.Always && len(job.Refs) == 2 {
+				if built, err := store.Get(cmd.Context(), job.Refs[1]); err == nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "image %s is up to date (%s); not building\n", job.Refs[0], built.Digest)
+					return store.Tag(cmd.Context(), job.Refs[0], built.Digest)
+				}
+			}
 			img, err := build.Run(cmd.Context(), job, store, cmd.OutOrStdout())
 			if err != nil {
 				return fmt.Errorf("%s: %w", job.Service, err)

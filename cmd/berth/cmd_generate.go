@@ -95,7 +95,11 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 		if _, err := model.SaveSpec(g.StateDir, svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
-		for _, u := range sets[i].Files() {
+		files, err := generateBuildUnit(g, cfg, svc, sets[i])
+		if err != nil {
+			return err
+		}
+		for _, u := range append(sets[i].Files(), files...) {
 			path := filepath.Join(dir, u.Name)
 			if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
 				return fmt.Errorf("writing unit of %s/%s: %w", svc.Project, svc.Name, err)

@@ -34,6 +34,10 @@ type Job struct {
 	RunRoot string `json:"run_root"`
 	// Work is a scratch dir for the archive and generated files.
 	Work string `json:"work"`
+	// Force builds even when the store holds the image of this build
+	// (Refs[1]); else, as at boot from a unit file, buildah runs only when
+	// it does not (or Build.Always).
+	Force bool `json:"force,omitempty"`
 }
 
 // Store is the part of the image store a build needs.
