@@ -207,3 +207,16 @@ func generateBuildUnit(g *globalOptions, cfg units.Config, svc *model.Service, s
 	units.RequireBuild(set.Service, svc)
 	return []*units.Unit{units.BuildUnit(cfg, svc, jobPath)}, nil
 }
+
+// builtImageWarnings are generate kube's warnings for build: services: the
+// YAML names their local image, which a cluster can only pull once it is
+// pushed to a registry it reaches.
+func builtImageWarnings(p *model.Project) []string {
+	var out []string
+	for _, s := range p.Services {
+		if s.Build != nil {
+			out = append(out, fmt.Sprintf("service %s runs image %s, built locally from %s: push it to a registry the cluster can pull from (and name it in image:)", s.Name, s.Image, s.Build.Context))
+		}
+	}
+	return out
+}

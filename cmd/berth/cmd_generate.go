@@ -262,7 +262,7 @@ func runGenerateKube(ctx context.Context, g *globalOptions, o *generateKubeOptio
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
+	for _, w := range append(warns, builtImageWarnings(p)...) {
 		fmt.Fprintln(errOut, "warning:", w)
 	}
 	if o.Output == "" {
