@@ -154,9 +154,30 @@ func TestBuild(t *testing.T) {
 		return strings.Contains(e.sh("journalctl --no-pager -o cat -u "+web), "now serving hi")
 	})
 
+	// berth build builds without touching what runs; apply --build
+	// builds even unchanged contexts.
+	webRuns, apiRuns = e.buildRuns("bw", "web"), e.buildRuns("bw", "api")
+	apiPID = e.mainPID(api)
+	t.Logf("berth build bw/api:\n%s", e.mustBerth("build", "bw/api"))
+	if e.buildRuns("bw", "api") != apiRuns+1 || e.buildRuns("bw", "web") != webRuns {
+		t.Errorf("berth build bw/api ran the wrong builds")
+	}
+	if e.mainPID(api) != apiPID {
+		t.Errorf("berth build restarted api")
+	}
+	t.Logf("apply --build:\n%s", e.mustBerth("apply", "--build", "bw"))
+	if e.buildRuns("bw", "api") != apiRuns+2 || e.buildRuns("bw", "web") != webRuns+1 {
+		t.Errorf("apply --build did not build both services again")
+	}
+	for _, u := range []string{web, api, db} {
+		if st := e.prop(u, "ActiveState"); st != "active" {
+			t.Errorf("%s is %s after apply --build", u, st)
+		}
+	}
+
 	// A broken Dockerfile: the error names file and line; nothing that
 	// runs is touched, web included.
-	webPID = e.mainPID(web)
+	apiPID, dbPID, webPID = e.mainPID(api), e.mainPID(db), e.mainPID(web)
 	e.buildWrite("bw", "web/Dockerfile", strings.Replace(buildWebDockerfile, "USER 1000", "FROBNICATE 1000", 1))
 	out, err := e.berth("apply", "bw")
 	t.Logf("apply with a broken Dockerfile (%v):\n%s", err, out)
