@@ -147,7 +147,6 @@ func (a *app) applyBuildFlag(ctx context.Context, p *reconciler.Plan, out io.Wri
 	if err := a.forceRebuild(ctx, p, out); err != nil {
 		p.Errors = append(p.Errors, err)
 	}
-	a.rec.Builder = a.builder(true)
 }
 
 // actionLabel is how plan names c's action: "rebuild+recreate" for a

@@ -170,13 +170,14 @@ func newBuildRunCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// forceRebuild is apply --build: every build: service of the plan's
-// projects is built again, and one whose image changed is recreated even
-// when its spec is unchanged.
+// forceRebuild is apply --build: every build: service the plan starts or
+// keeps is built again, once (the reconciler's builder then finds the new
+// image of the context's hash and does not build again), and a kept one
+// whose image changed is recreated even though its spec is unchanged.
 func (a *app) forceRebuild(ctx context.Context, p *reconciler.Plan, out io.Writer) error {
 	var svcs []*model.Service
 	for _, c := range p.Changes {
-		if c.Action == reconciler.Keep && c.Desired != nil && c.Desired.Build != nil {
+		if c.Action != reconciler.Remove && c.Desired != nil && c.Desired.Build != nil {
 			svcs = append(svcs, c.Desired)
 		}
 	}
