@@ -38,7 +38,7 @@ func TestFailureNamesFileLineAndTail(t *testing.T) {
 	df := "FROM scratch\nCOPY busybox /bin/busybox\nFROBNICATE x\n"
 	log := []string{"STEP 1/3: FROM scratch", "STEP 2/3: COPY busybox /bin/busybox", "STEP 3/3: FROBNICATE x",
 		`Error: building at STEP "FROBNICATE ": Build error: Unknown instruction: "FROBNICATE"`}
-	runErr := exec.Command("false").Run()
+	runErr := exec.Command("sh", "-c", "exit 1").Run()
 	err := failure("/srv/app/Dockerfile", df, log, runErr)
 	msg := err.Error()
 	for _, want := range []string{"/srv/app/Dockerfile:3: FROBNICATE x", `Unknown instruction: "FROBNICATE"`, "build log tail:", "STEP 2/3"} {
