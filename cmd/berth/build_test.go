@@ -74,3 +74,27 @@ func TestPlanSaysRebuild(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildWithoutBuildahNamesThePackage: with no buildah installed, the
+// service's build fails naming the Debian package, before any unit starts.
+func TestBuildWithoutBuildahNamesThePackage(t *testing.T) {
+	g := buildTestProject(t)
+	entries, err := loadConfigDir(context.Background(), g.ConfigDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := buildTargets(entries, []string{"buildapp/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := imageStore(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	b := &builder{g: g, store: store, log: g.logger()} // no manager: nothing may start
+	err = b.Build(context.Background(), svcs[0])
+	if err == nil || !strings.Contains(err.Error(), "install Debian package buildah") {
+		t.Fatalf("Build without buildah = %v", err)
+	}
+}
