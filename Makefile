@@ -30,7 +30,7 @@ DEB_PACKAGES := build-essential buildah pkg-config libseccomp-dev ca-certificate
 # VM_PACKAGES: what the VM suite needs on the machine that runs it.
 VM_PACKAGES := qemu-system-x86 mmdebstrap e2fsprogs
 
-.PHONY: help deps deb-packages vm-deps build install uninstall test test-unit test-vm bench example clean
+.PHONY: help deps deb-packages vm-deps build install uninstall test test-unit test-fuzz test-vm bench example clean
 
 help:
 	@echo "make deps     install Debian packages and Go modules (root)"
@@ -91,7 +91,17 @@ bin/pushbusybox: go.mod go.sum $(wildcard hack/pushbusybox/*.go hack/e2e/*.go)
 test: vm-deps
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -count=1 -timeout 60m $$($(GO) list ./... | grep -v /hack/vm)
+	$(MAKE) test-fuzz
 	$(MAKE) test-vm
+
+# test-fuzz runs each fuzz target for FUZZTIME; a crash fails the build and
+# leaves its input under the package's testdata/fuzz, a new test case.
+FUZZ = compose:FuzzLoadProject compose:FuzzShortSyntax compose/kube:FuzzParse units:FuzzRender
+FUZZTIME = 30s
+test-fuzz:
+	@set -e; for t in $(FUZZ); do \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
 
 test-vm:
 	$(GO) test -count=1 -timeout 70m -v ./hack/vm

@@ -66,7 +66,7 @@ func (u *Updater) restoreDependents(ctx context.Context, results []Result, deps 
 		}
 		u.log().Error("auto-update could not restore a dependent", "unit", r.Unit, "err", err)
 		r.Status, r.Err = StatusFailed, fmt.Errorf("restoring it after its dependency was restarted: %w", err)
-		u.event(*r, "")
+		u.event(ctx, *r, "")
 	}
 }
 
@@ -137,6 +137,11 @@ func (u *Updater) start(ctx context.Context, unit string, svc *model.Service) er
 		return err
 	}
 	if rerr := rc.Recreate(ctx, unit, svc); rerr != nil {
+		// The agent's drift repair may have put the unit back meanwhile
+		// (then creating it again fails): it runs, which is what we wanted.
+		if st, serr := u.Units.State(ctx, unit); serr == nil && (st.LoadState == "" || st.LoadState == "loaded") && st.ActiveState == "active" {
+			return nil
+		}
 		return fmt.Errorf("%w; recreating the unit from its spec: %w", err, rerr)
 	}
 	return nil

@@ -15,6 +15,9 @@ import (
 type requiresWorld struct {
 	*world
 	gone map[string]bool
+	// recreateRace: someone else (the agent) puts the unit back just
+	// before Recreate, which then fails as the unit exists.
+	recreateRace bool
 }
 
 func (w *requiresWorld) dependentsOf(unit string) []string {
@@ -64,7 +67,11 @@ func (w *requiresWorld) Recreate(ctx context.Context, unit string, svc *model.Se
 	w.log = append(w.log, "recreate "+unit)
 	w.mu.Unlock()
 	delete(w.gone, unit)
-	return w.world.Restart(ctx, unit)
+	err := w.world.Restart(ctx, unit)
+	if w.recreateRace && err == nil {
+		return errors.New("Unit " + unit + " was already loaded or has a fragment file.")
+	}
+	return err
 }
 
 // A failing new image of db stops web (Requires=) and systemd unloads it;
@@ -109,6 +116,32 @@ func TestRollbackBringsBackDependents(t *testing.T) {
 	}
 	if web.active != "active" || slices.Contains(w.log, "recreate berth-p-web.service") {
 		t.Errorf("web after db's update: %s, actions %v", web.active, w.log)
+	}
+}
+
+// When the agent put the unloaded dependent back first, recreating it
+// fails, but it runs: the rollback is not a failure.
+func TestRecreateRacingTheAgent(t *testing.T) {
+	w := newWorld()
+	w.run("db", "reg/db:1", "sha256:d1")
+	w.run("web", "reg/web:1", "sha256:w1", "db")
+	w.units["berth-p-web.service"].svc.AutoUpdate = ""
+	w.remote["reg/db:1"] = "sha256:d2"
+	w.remote["reg/web:1"] = "sha256:w1"
+	w.act["sha256:d2"] = behaviour{failStart: true}
+	rw := &requiresWorld{world: w, gone: map[string]bool{}, recreateRace: true}
+	u := w.updater(t)
+	u.Units = rw
+	rep, err := u.Run(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byUnit(rep)
+	if got["db"].Status != StatusRolledBack || got["web"].Status != StatusDisabled {
+		t.Errorf("db %+v, web %+v; want rolled-back and disabled (restored)", got["db"], got["web"])
+	}
+	if web := w.units["berth-p-web.service"]; web.active != "active" || web.digest != "sha256:w1" {
+		t.Errorf("web: %s on %s; want active on w1", web.active, web.digest)
 	}
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // LockfileName is the lockfile of resolved digests under the state dir.
@@ -34,10 +34,10 @@ type LockEntry struct {
 }
 
 // LockfilePath is the lockfile's path under stateDir.
-func LockfilePath(stateDir string) string { return filepath.Join(stateDir, LockfileName) }
+func LockfilePath(stateDir string) string { return paths.New("", stateDir, "").ImagesLockfile() }
 
 // ReadLockfile reads the lockfile under stateDir; a missing one is empty.
-func ReadLockfile(stateDir string) (*Lockfile, error) {
+func ReadLockfile(ctx context.Context, stateDir string) (*Lockfile, error) {
 	l := &Lockfile{Images: map[string]LockEntry{}}
 	if err := readJSON(LockfilePath(stateDir), l); err != nil {
 		return nil, err
@@ -54,15 +54,12 @@ func UpdateLockfile(ctx context.Context, stateDir string, change func(*Lockfile)
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("updating the lockfile: %w", err)
 	}
-	f, err := os.OpenFile(LockfilePath(stateDir)+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := paths.Lock(ctx, LockfilePath(stateDir)+".lock", paths.Exclusive)
 	if err != nil {
-		return fmt.Errorf("updating the lockfile: %w", err)
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		return fmt.Errorf("locking the lockfile: %w", err)
 	}
-	l, err := ReadLockfile(stateDir)
+	defer unlock()
+	l, err := ReadLockfile(ctx, stateDir)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // State is what auto-update remembers between runs, in one directory
@@ -70,30 +71,15 @@ func (s State) Lock(ctx context.Context) (unlock func(), err error) {
 	if err := s.mkdir(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(s.path("run.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening auto-update lock: %w", err)
+	unlock, err = paths.Lock(ctx, s.path("run.lock"), paths.Exclusive)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("waiting for another auto-update run: %w", ctx.Err())
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for another auto-update run: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return unlock, err
 }
 
 // Bad returns the digests recorded bad, by image.
-func (s State) Bad() (map[string][]BadDigest, error) {
+func (s State) Bad(ctx context.Context) (map[string][]BadDigest, error) {
 	m := map[string][]BadDigest{}
 	return m, readJSON(s.path("bad.json"), &m)
 }
@@ -109,8 +95,8 @@ func IsBad(bad map[string][]BadDigest, image, digest string) *BadDigest {
 }
 
 // MarkBad records digest of image as bad.
-func (s State) MarkBad(image string, b BadDigest) error {
-	bad, err := s.Bad()
+func (s State) MarkBad(ctx context.Context, image string, b BadDigest) error {
+	bad, err := s.Bad(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,14 +110,14 @@ func (s State) MarkBad(image string, b BadDigest) error {
 }
 
 // RollbackTargets returns the rollback target of each service, by service ID.
-func (s State) RollbackTargets() (map[string]RollbackTarget, error) {
+func (s State) RollbackTargets(ctx context.Context) (map[string]RollbackTarget, error) {
 	m := map[string]RollbackTarget{}
 	return m, readJSON(s.path("rollback.json"), &m)
 }
 
 // SetRollbackTarget remembers what service id ran before its update.
-func (s State) SetRollbackTarget(id string, t RollbackTarget) error {
-	m, err := s.RollbackTargets()
+func (s State) SetRollbackTarget(ctx context.Context, id string, t RollbackTarget) error {
+	m, err := s.RollbackTargets(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +126,7 @@ func (s State) SetRollbackTarget(id string, t RollbackTarget) error {
 }
 
 // Record appends events to the history.
-func (s State) Record(events ...Event) error {
+func (s State) Record(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -171,7 +157,7 @@ func (s State) Record(events ...Event) error {
 }
 
 // History returns the last n events (all when n <= 0), oldest first.
-func (s State) History(n int) ([]Event, error) {
+func (s State) History(ctx context.Context, n int) ([]Event, error) {
 	f, err := os.Open(s.path("history.jsonl"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -225,23 +211,5 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return paths.WriteFile(path, append(b, '\n'), 0o600)
 }

@@ -123,7 +123,7 @@ func (u *Updater) Run(ctx context.Context, opts Options) (rep Report, err error)
 	defer func() {
 		log.Debug("auto-update check timings", "targets", len(targets), "listing", t1.Sub(t0), "check", t2.Sub(t1), "total", time.Since(t0))
 	}()
-	bad, err := u.State.Bad()
+	bad, err := u.State.Bad(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -249,7 +249,7 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 	fail := func(err error) {
 		for _, i := range g.members {
 			results[i].Status, results[i].Err = StatusFailed, err
-			u.event(results[i], "")
+			u.event(ctx, results[i], "")
 		}
 	}
 	// Keep what each member runs now under its digest reference: the image
@@ -287,8 +287,8 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 		log.Warn("auto-update failed", "unit", r.Unit, "err", err)
 		if opts.NoRollback {
 			r.Status, r.Err = StatusFailed, fmt.Errorf("%w (rollback disabled)", err)
-			u.event(*r, "")
-			u.markBad(g, err)
+			u.event(ctx, *r, "")
+			u.markBad(ctx, g, err)
 			for _, j := range g.members[n+1:] {
 				results[j].Status, results[j].Reason = StatusSkipped, fmt.Sprintf("%s failed on this digest", r.Unit)
 			}
@@ -296,7 +296,7 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 		}
 		// Back to the previous digest for this member and those before it,
 		// in reverse dependency order.
-		u.markBad(g, err)
+		u.markBad(ctx, g, err)
 		r.Err = err
 		u.rollback(ctx, r, err.Error())
 		for k := len(done) - 1; k >= 0; k-- {
@@ -313,8 +313,8 @@ func (u *Updater) updateGroup(ctx context.Context, results []Result, g *group, o
 	for _, i := range done {
 		r := &results[i]
 		r.Status = StatusUpdated
-		u.event(*r, "")
-		if err := u.State.SetRollbackTarget(r.Service.ID(), RollbackTarget{Image: r.Image, Digest: r.From}); err != nil {
+		u.event(ctx, *r, "")
+		if err := u.State.SetRollbackTarget(ctx, r.Service.ID(), RollbackTarget{Image: r.Image, Digest: r.From}); err != nil {
 			log.Warn("recording rollback target", "unit", r.Unit, "err", err)
 		}
 	}
@@ -356,12 +356,12 @@ func (u *Updater) rollback(ctx context.Context, r *Result, reason string) {
 		r.Status = StatusFailed
 		r.Err = fmt.Errorf("%v; rolling back to %s failed too: %w", r.Err, shortDigest(r.From), err)
 		log.Error("auto-update rollback failed", "err", err)
-		u.event(*r, reason)
+		u.event(ctx, *r, reason)
 		return
 	}
 	r.Status = StatusRolledBack
 	log.Warn("auto-update rolled back", "reason", reason)
-	u.event(*r, reason)
+	u.event(ctx, *r, reason)
 }
 
 // runs reports whether r's unit is active on digest now.
@@ -391,7 +391,7 @@ func (u *Updater) restore(ctx context.Context, r *Result) {
 	}
 	if err != nil {
 		r.Status, r.Err = StatusFailed, fmt.Errorf("restoring %s after its dependency's rollback: %w", shortDigest(r.From), err)
-		u.event(*r, "")
+		u.event(ctx, *r, "")
 	}
 }
 
@@ -405,14 +405,14 @@ func (u *Updater) soakOf(svc *model.Service) time.Duration {
 	return DefaultSoak
 }
 
-func (u *Updater) markBad(g *group, err error) {
-	if e := u.State.MarkBad(g.image, BadDigest{Digest: g.to, Reason: err.Error(), At: time.Now().UTC()}); e != nil {
+func (u *Updater) markBad(ctx context.Context, g *group, err error) {
+	if e := u.State.MarkBad(ctx, g.image, BadDigest{Digest: g.to, Reason: err.Error(), At: time.Now().UTC()}); e != nil {
 		u.log().Error("recording bad digest", "image", g.image, "digest", g.to, "err", e)
 	}
 }
 
 // event appends r to the history and logs it.
-func (u *Updater) event(r Result, reason string) {
+func (u *Updater) event(ctx context.Context, r Result, reason string) {
 	e := Event{Time: time.Now().UTC(), Unit: r.Unit, Image: r.Image, From: r.From, To: r.To, Result: r.Status, Reason: reason}
 	if r.Service != nil {
 		e.Project, e.Service = r.Service.Project, r.Service.Name
@@ -422,7 +422,7 @@ func (u *Updater) event(r Result, reason string) {
 	}
 	u.log().Info("auto-update result", "unit", e.Unit, "image", e.Image, "from", e.From, "to", e.To,
 		"result", string(e.Result), "reason", e.Reason)
-	if err := u.State.Record(e); err != nil {
+	if err := u.State.Record(ctx, e); err != nil {
 		u.log().Error("writing update history", "err", err)
 	}
 }
@@ -475,7 +475,7 @@ func (u *Updater) prune(ctx context.Context, targets []Target, results []Result)
 		}
 		keep[ref] = true
 	}
-	rts, err := u.State.RollbackTargets()
+	rts, err := u.State.RollbackTargets(ctx)
 	if err != nil {
 		return err
 	}

@@ -191,7 +191,7 @@ func TestUpdateCrashInSoakRollsBackAndSkipsNextTime(t *testing.T) {
 	if d := w.units["berth-p-app.service"].digest; d != "sha256:v1" || w.tags["reg/app:1"] != "sha256:v1" {
 		t.Errorf("after rollback the unit runs %s and the tag points at %s; want v1", d, w.tags["reg/app:1"])
 	}
-	ev, _ := u.State.History(0)
+	ev, _ := u.State.History(context.Background(), 0)
 	if len(ev) != 1 || ev[0].Result != StatusRolledBack || ev[0].From != "sha256:v1" || ev[0].To != "sha256:v2" || ev[0].Reason == "" {
 		t.Errorf("history %+v", ev)
 	}
@@ -327,7 +327,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if r := byUnit(rep)["app"]; r.Status != StatusPending || len(w.log) != 0 || w.tags["reg/app:1"] != "sha256:v1" {
 		t.Errorf("dry run: %+v, restarts %v", r, w.log)
 	}
-	lock, err := ReadLockfile(u.StateDir)
+	lock, err := ReadLockfile(context.Background(), u.StateDir)
 	if err != nil || lock.Images["reg/app:1"].Available != "sha256:v2" || lock.Images["reg/app:1"].Digest != "sha256:v1" {
 		t.Errorf("lockfile after a dry run: %+v, %v", lock, err)
 	}

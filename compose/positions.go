@@ -95,12 +95,6 @@ func (ps *positions) at(path ...string) string {
 	return ps.first
 }
 
-// has tells whether path is written in any file.
-func (ps *positions) has(path ...string) bool {
-	_, ok := ps.at_[strings.Join(path, pathSep)]
-	return ok
-}
-
 // scalar returns the raw text of a top-level scalar field of one file.
 func (ps *positions) scalar(file, key string) string {
 	var out string
@@ -176,12 +170,16 @@ func (ps *positions) locate(err error) error {
 	if m := findInChain(composeBadKey, err); m != nil {
 		// A key the schema refuses, such as a service name with a space:
 		// the key's own line.
-		key := m[2]
-		if u, uerr := strconv.Unquote(`"` + key + `"`); uerr == nil && !ps.has(m[1], key) {
-			key = u // the schema's message escapes backslashes
+		// The schema's message escapes the key Go-style (\n) or just
+		// with backslashes (\').
+		keys := []string{m[2], unbackslash(m[2])}
+		if u, uerr := strconv.Unquote(`"` + m[2] + `"`); uerr == nil {
+			keys = append(keys, u)
 		}
-		if at, ok := ps.at_[m[1]+pathSep+key]; ok {
-			return fmt.Errorf("%s: %w", at, err)
+		for _, key := range keys {
+			if at, ok := ps.at_[m[1]+pathSep+key]; ok {
+				return fmt.Errorf("%s: %w", at, err)
+			}
 		}
 	}
 	m := composeErrPath.FindString(err.Error())
@@ -196,6 +194,18 @@ func (ps *positions) locate(err error) error {
 		}
 	}
 	return err
+}
+
+// unbackslash undoes the schema message's escaping: \x is x.
+func unbackslash(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // eachKey calls fn for every key of the mapping m as YAML sees it: an alias

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Action log: the agent appends one JSON line per thing it does (reconcile,
@@ -24,7 +26,9 @@ type ActionEvent struct {
 const actionLogMax = 1 << 20
 
 // ActionLogPath is the action log of the agent using stateDir.
-func ActionLogPath(stateDir string) string { return filepath.Join(stateDir, "agent", "actions.jsonl") }
+func ActionLogPath(stateDir string) string {
+	return filepath.Join(paths.New("", stateDir, "").Agent(), "actions.jsonl")
+}
 
 // actionLog appends events; safe for concurrent use.
 type actionLog struct {

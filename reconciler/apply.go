@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 
 	"github.com/berth-dev/berth/compose/model"
@@ -230,7 +229,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if c.Service == units.PodService {
 			return nil // a pod unit has no frozen spec
 		}
-		return r.removeSpecs(c.Project, c.Service)
+		return r.removeSpecs(ctx, c.Project, c.Service)
 	case Create, Recreate:
 		if c.Pod != nil {
 			return r.applyPod(ctx, c)
@@ -241,7 +240,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		}
 		// Bad unit input (x-berth.unit, sockets) fails this service before
 		// anything running is touched.
-		specPath, err := model.SpecPath(r.StateDir, svc)
+		specPath, err := r.specs().Path(svc)
 		if err != nil {
 			return err
 		}
@@ -249,7 +248,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err != nil {
 			return err
 		}
-		spec, err := model.SaveSpec(r.StateDir, svc)
+		spec, err := r.specs().Save(ctx, svc)
 		if err != nil {
 			return err
 		}
@@ -263,7 +262,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.Manager.Start(ctx, set.Transient()); err != nil {
 			return err
 		}
-		return r.removeSpecs(svc.Project, svc.Name, spec)
+		return r.removeSpecs(ctx, svc.Project, svc.Name, spec)
 	}
 	return nil
 }
@@ -290,24 +289,13 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 
 // removeSpecs deletes the frozen specs of project/service except keep. The
 // names come from a unit's environment: one that is not a valid ID (see
-// compose.SpecFiles) deletes nothing.
-func (r *Reconciler) removeSpecs(project, service string, keep ...string) error {
-	if err := model.CheckID(project, service); err != nil {
-		return fmt.Errorf("removing specs: %w", err)
+// paths.Specs.Files) deletes nothing.
+func (r *Reconciler) removeSpecs(ctx context.Context, project, service string, keep ...string) error {
+	except := ""
+	if len(keep) > 0 {
+		except = keep[0]
 	}
-	matches, err := model.SpecFiles(r.StateDir, project+"-"+service)
-	if err != nil {
-		return err
-	}
-	for _, m := range matches {
-		if len(keep) > 0 && m == keep[0] {
-			continue
-		}
-		if err := os.Remove(m); err != nil && !os.IsNotExist(err) {
-			return err
-		}
-	}
-	return nil
+	return r.specs().RemoveService(ctx, project, service, except)
 }
 
 // Down stops and removes every unit of project.

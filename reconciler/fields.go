@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Explain fills Fields of every recreate caused by a spec change, by
@@ -20,11 +22,11 @@ func (r *Reconciler) Explain(p *Plan) {
 		if c.Action != Recreate || c.Current == nil || c.Desired == nil || c.Repair != "" {
 			continue
 		}
-		path, err := model.SpecPathOf(r.StateDir, c.Desired.Project, c.Desired.Name, c.Current.Hash)
+		path, err := r.specs().PathOf(c.Desired.Project, c.Desired.Name, c.Current.Hash)
 		if err != nil {
 			continue
 		}
-		old, err := model.LoadSpec(path)
+		old, err := paths.LoadSpec(context.TODO(), path) // Explain takes no ctx yet
 		if err != nil {
 			continue
 		}

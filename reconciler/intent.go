@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Intent is what a user asked for one unit through `berth stop`; the agent
@@ -26,7 +27,9 @@ type Intent struct {
 // unit under <state>/agent/intents so that writers never race on one file.
 type Intents map[string]Intent
 
-func intentDir(stateDir string) string { return filepath.Join(stateDir, "agent", "intents") }
+func intentDir(stateDir string) string {
+	return filepath.Join(paths.New("", stateDir, "").Agent(), "intents")
+}
 
 // LoadIntents reads every recorded intent; a missing dir means none.
 func LoadIntents(stateDir string) (Intents, error) {

@@ -2,12 +2,11 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Lock takes the state dir's reconcile lock, so the agent and a `berth
@@ -19,29 +18,19 @@ func Lock(ctx context.Context, stateDir string, waiting func()) (unlock func(), 
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("taking the reconcile lock: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(stateDir, "reconcile.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	path := paths.New("", stateDir, "").ReconcileLock()
+	unlock, err = paths.TryLock(path, paths.Exclusive)
+	if errors.Is(err, paths.ErrLocked) {
+		if waiting != nil {
+			waiting()
+		}
+		unlock, err = paths.Lock(ctx, path, paths.Exclusive)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for the reconcile lock: %w", ctx.Err())
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("taking the reconcile lock: %w", err)
 	}
-	told := false
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if err != unix.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("taking the reconcile lock: %w", err)
-		}
-		if !told && waiting != nil {
-			waiting()
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for the reconcile lock: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return unlock, nil
 }

@@ -9,8 +9,12 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 
+	"github.com/berth-dev/berth/systemd"
+	"github.com/berth-dev/berth/systemd/systemdtest"
 	"github.com/berth-dev/berth/units"
+	sd "github.com/coreos/go-systemd/v22/dbus"
 )
 
 func project(name string, svcs ...model.Service) model.Entry {
@@ -103,9 +107,14 @@ func TestFailedUnitIsRecreated(t *testing.T) {
 	}
 }
 
-// fakeManager records calls; each Stop reports its arrival and blocks until
+// fakeManager is the reconciler's Manager over systemdtest.Fake, the
+// in-memory systemd held to the conformance suite the real client passes
+// against systemd (hack/e2e TestManagerConformance): what was started is
+// observed with its environment, what was stopped is gone. It records
+// calls; with arrived set, each Stop reports its arrival and blocks until
 // released, so a test can prove removals run concurrently.
 type fakeManager struct {
+	sd      systemdtest.Fake
 	mu      sync.Mutex
 	stopped []string
 	started []string
@@ -113,20 +122,49 @@ type fakeManager struct {
 	release chan struct{}
 }
 
-func (f *fakeManager) Observe(context.Context) ([]Observed, error) { return nil, nil }
-func (f *fakeManager) Start(_ context.Context, u *units.Unit) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.started = append(f.started, u.Name)
-	return nil
+func (f *fakeManager) Observe(ctx context.Context) ([]Observed, error) {
+	us, err := f.sd.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"},
+		Props: []string{systemd.PropEnvironment, systemd.PropMemoryMax, systemd.PropTasksMax, systemd.PropCPUQuotaPerSecUSec}})
+	if err != nil {
+		return nil, err
+	}
+	var out []Observed
+	for _, u := range us {
+		out = append(out, Observed{Unit: u.Name, Project: u.Environment[units.EnvProject], Service: u.Environment[units.EnvService],
+			Hash: u.Environment[units.EnvHash], ActiveState: u.ActiveState, UnitFile: u.Environment[units.EnvUnitFile] == "1",
+			Limits: &Limits{MemoryMax: u.Limits.MemoryMax, TasksMax: u.Limits.TasksMax, CPUQuotaPerSecUSec: u.Limits.CPUQuotaPerSecUSec}})
+	}
+	return out, nil
 }
-func (f *fakeManager) Stop(_ context.Context, unit string) error {
+
+func (f *fakeManager) Start(ctx context.Context, u *units.Unit) error {
+	f.mu.Lock()
+	f.started = append(f.started, u.Name)
+	f.mu.Unlock()
+	props, err := u.Properties()
+	if err != nil {
+		return err
+	}
+	var aux []sd.PropertyCollection
+	for _, a := range u.Aux {
+		ap, err := a.Properties()
+		if err != nil {
+			return err
+		}
+		aux = append(aux, sd.PropertyCollection{Name: a.Name, Properties: ap})
+	}
+	return f.sd.StartTransient(ctx, u.Name, props, aux...)
+}
+
+func (f *fakeManager) Stop(ctx context.Context, unit string) error {
 	f.mu.Lock()
 	f.stopped = append(f.stopped, unit)
 	f.mu.Unlock()
-	f.arrived <- struct{}{}
-	<-f.release
-	return nil
+	if f.arrived != nil {
+		f.arrived <- struct{}{}
+		<-f.release
+	}
+	return f.sd.Stop(ctx, unit)
 }
 
 func TestApplyRemovesConcurrentlyThenCreates(t *testing.T) {
@@ -149,19 +187,26 @@ func TestApplyRemovesConcurrentlyThenCreates(t *testing.T) {
 	if len(f.stopped) != 2 || len(f.started) != 1 || f.started[0] != "berth-a-y.service" {
 		t.Fatalf("stopped %v started %v", f.stopped, f.started)
 	}
+	// What was created runs, carrying its spec hash for the next plan.
+	obs, err := f.Observe(context.Background())
+	y := p.Changes[1].Desired
+	if err != nil || len(obs) != 1 || obs[0].Unit != "berth-a-y.service" || obs[0].Project != "a" || obs[0].Service != "y" ||
+		obs[0].Hash != y.Hash() || obs[0].ActiveState != "active" {
+		t.Fatalf("observed after apply: %+v %v", obs, err)
+	}
 }
 
 func TestRemoveSpecsKeepsOtherServices(t *testing.T) {
 	dir := t.TempDir()
 	web := &model.Service{Project: "hello", Name: "web", Image: "busybox"}
 	web2 := &model.Service{Project: "hello", Name: "web-2", Image: "busybox"}
-	keep, _ := model.SaveSpec(dir, web)
+	keep, _ := specStore(dir).Save(t.Context(), web)
 	old := *web
 	old.Command = []string{"old"}
-	stale, _ := model.SaveSpec(dir, &old)
-	other, _ := model.SaveSpec(dir, web2)
+	stale, _ := specStore(dir).Save(t.Context(), &old)
+	other, _ := specStore(dir).Save(t.Context(), web2)
 	r := &Reconciler{StateDir: dir}
-	if err := r.removeSpecs(web.Project, web.Name, keep); err != nil {
+	if err := r.removeSpecs(t.Context(), web.Project, web.Name, keep); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]bool{keep: true, stale: false, other: true} {
@@ -182,7 +227,7 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{Project: "hello", Name: "web", Image: "busybox"},
 		{Project: "other", Name: "db", Image: "busybox"},
 	} {
-		p, err := model.SaveSpec(dir, svc)
+		p, err := specStore(dir).Save(t.Context(), svc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,12 +240,12 @@ func TestRemoveSpecsTraversal(t *testing.T) {
 		{"hello", "w?b"},
 		{"../..", "specs"},
 	} {
-		if err := r.removeSpecs(c.project, c.service); err == nil {
+		if err := r.removeSpecs(t.Context(), c.project, c.service); err == nil {
 			t.Errorf("removeSpecs(%q, %q): no error", c.project, c.service)
 		}
 	}
 	r.StateDir = dir
-	if err := r.removeSpecs("hello", "*"); err == nil {
+	if err := r.removeSpecs(t.Context(), "hello", "*"); err == nil {
 		t.Error(`removeSpecs("hello", "*"): no error`)
 	}
 	for _, p := range specs {
@@ -242,3 +287,6 @@ func TestPlanRecreatesDependents(t *testing.T) {
 		}
 	}
 }
+
+// specStore is the spec store of state dir dir.
+func specStore(dir string) paths.Specs { return paths.New("", dir, "").SpecStore() }

@@ -1,10 +1,10 @@
 package reconciler
 
 import (
-	"os"
-	"path/filepath"
+	"context"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // PruneSpecs deletes frozen specs that neither a desired service nor a
@@ -16,36 +16,28 @@ func (r *Reconciler) PruneSpecs(entries []model.Entry, observed []Observed) {
 }
 
 func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo *Memo) {
-	keep := map[string]bool{}
+	keep := map[[2]string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {
 			continue
 		}
 		for i := range e.Project.Services {
 			svc := &e.Project.Services[i]
-			// model.SpecPath's name, with the memoised hash.
-			keep[svc.ID()+"-"+memo.hash(svc)+".json"] = true
+			keep[[2]string{svc.ID(), memo.hash(svc)}] = true // with the memoised hash
 		}
 	}
 	for _, o := range observed {
 		if o.Project != "" {
-			keep[o.Project+"-"+o.Service+"-"+o.Hash+".json"] = true
+			keep[[2]string{o.Project + "-" + o.Service, o.Hash}] = true
 		}
 	}
-	dir := filepath.Join(r.StateDir, "specs")
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		if de.IsDir() || keep[de.Name()] {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, de.Name())); err == nil {
-			r.Log.Debug("removed stale spec", "file", de.Name())
-		}
+	for _, name := range r.specs().Prune(context.TODO(), func(id, hash string) bool { return keep[[2]string{id, hash}] }) {
+		r.Log.Debug("removed stale spec", "file", name)
 	}
 }
+
+// specs is the frozen-spec store under the state dir.
+func (r *Reconciler) specs() paths.Specs { return paths.New("", r.StateDir, "").SpecStore() }
 
 // PruneIntents forgets intents of units no entry declares any more.
 func PruneIntents(stateDir string, entries []model.Entry, in Intents) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	"github.com/berth-dev/berth/compose"
 )
@@ -113,7 +114,9 @@ func (s *Source) Snapshot(ctx context.Context, force bool) (entries []model.Entr
 func (s *Source) Memo() *Memo { return s.memo }
 
 // lastGoodDir holds one JSON project per entry that last loaded cleanly.
-func (s *Source) lastGoodDir() string { return filepath.Join(s.StateDir, "agent", "last-good") }
+func (s *Source) lastGoodDir() string {
+	return filepath.Join(paths.New("", s.StateDir, "").Agent(), "last-good")
+}
 
 func (s *Source) lastGood(name string) (*model.Project, error) {
 	path, err := model.Path(s.lastGoodDir(), name+".json")
@@ -219,16 +222,6 @@ func hashTree(h io.Writer, root string, top bool) error {
 	})
 }
 
-// writeFileAtomic writes path through a temporary file and a rename, so a
+// writeFileAtomic writes path with paths.WriteFile, private to root, so a
 // crash leaves the old or the new content, never a torn file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return nil
-}
+func writeFileAtomic(path string, b []byte) error { return paths.WriteFile(path, b, 0o600) }

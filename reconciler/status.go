@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Status is what the agent reports about itself; `berth status` prints it.
@@ -87,7 +89,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // StatusPath is where the agent keeps its status.
-func StatusPath(stateDir string) string { return filepath.Join(stateDir, "agent", "status.json") }
+func StatusPath(stateDir string) string {
+	return filepath.Join(paths.New("", stateDir, "").Agent(), "status.json")
+}
 
 // WriteStatus stores st atomically.
 func WriteStatus(stateDir string, st *Status) error {

@@ -53,9 +53,9 @@ func cleanup(ctx context.Context, opts Options, id string, d deps) error {
 	add(unmountRootfs(l.rootfs, d.unmount))
 	add(removeDir(l.runDir))
 	add(removeDir(l.stateDir))
-	for _, dir := range []string{l.runParent, l.libcontainer, l.stateParent} {
-		removeIfEmpty(dir)
-	}
+	// The shared parents (<run>/containers, libcontainer's root,
+	// <state>/containers) stay: removing them when empty raced with another
+	// container creating its own directory in them.
 	if unit, err := unitCgroup(); err != nil {
 		add(err)
 	} else {
@@ -133,5 +133,3 @@ func removeDir(dir string) error {
 	return nil
 }
 
-// removeIfEmpty removes a shared parent directory once no container uses it.
-func removeIfEmpty(dir string) { _ = os.Remove(dir) }

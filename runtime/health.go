@@ -10,9 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Health states, as docker reports them.
@@ -52,7 +51,7 @@ type HealthRecord struct {
 // ReadHealth reads the record of container id; a container without one (no
 // check ran yet, or none is configured) gives nil and no error.
 func ReadHealth(runDir, id string) (*HealthRecord, error) {
-	l, err := newLayout(Options{RunDir: orRunDir(runDir), StateDir: DefaultStateDir}, id)
+	l, err := newLayout(Options{RunDir: orRunDir(runDir), StateDir: paths.DefaultStateDir}, id)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +60,7 @@ func ReadHealth(runDir, id string) (*HealthRecord, error) {
 
 func orRunDir(d string) string {
 	if d == "" {
-		return DefaultRunDir
+		return paths.DefaultRunDir
 	}
 	return d
 }
@@ -228,15 +227,11 @@ func writeHealth(path string, h *HealthRecord) error {
 // lockHealth serialises the launcher's first checks and the timer's, which
 // may overlap right after a restart.
 func lockHealth(l layout) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(l.runDir, "health.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := paths.Lock(context.Background(), filepath.Join(l.runDir, "health.lock"), paths.Exclusive)
 	if err != nil {
 		return nil, fmt.Errorf("locking health record: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking health record: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // alive reports whether pid still exists (and is not a zombie).

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	// nsenter is libcontainer's C constructor that sets up namespaces when
 	// the binary is re-executed as "init"; it must be linked into berth.
@@ -17,16 +18,10 @@ import (
 	_ "github.com/opencontainers/cgroups/devices"
 )
 
-// Default directories when Options leaves them empty.
-const (
-	DefaultStateDir = "/var/lib/berth"
-	DefaultRunDir   = "/run/berth"
-)
-
 // Options say where berth keeps its files and how it reaches registries.
 type Options struct {
-	StateDir string   // persistent state; default DefaultStateDir
-	RunDir   string   // volatile state (tmpfs); default DefaultRunDir
+	StateDir string   // persistent state; default paths.DefaultStateDir
+	RunDir   string   // volatile state (tmpfs); default paths.DefaultRunDir
 	Insecure []string // registries allowed without TLS
 	// CNIPluginDir holds the CNI plugins; "" searches (network.FindPluginDir).
 	CNIPluginDir string
@@ -35,10 +30,10 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.StateDir == "" {
-		o.StateDir = DefaultStateDir
+		o.StateDir = paths.DefaultStateDir
 	}
 	if o.RunDir == "" {
-		o.RunDir = DefaultRunDir
+		o.RunDir = paths.DefaultRunDir
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -66,27 +61,30 @@ func newLayout(o Options, id string) (layout, error) {
 	if err := validID(id); err != nil {
 		return layout{}, err
 	}
+	p := paths.New("", o.StateDir, o.RunDir)
 	l := layout{
-		images:       filepath.Join(o.StateDir, "images"),
-		stateParent:  filepath.Join(o.StateDir, "containers"),
-		runParent:    filepath.Join(o.RunDir, "containers"),
-		libcontainer: filepath.Join(o.RunDir, "libcontainer"),
+		images:       p.Images(),
+		stateParent:  p.ContainerStates(),
+		runParent:    p.Containers(),
+		libcontainer: p.Libcontainer(),
 	}
 	var err error
-	if l.stateDir, err = model.Path(l.stateParent, id); err != nil {
+	if l.stateDir, err = p.ContainerState(id); err != nil {
 		return layout{}, err
 	}
-	if l.runDir, err = model.Path(l.runParent, id); err != nil {
+	if l.runDir, err = p.ContainerRun(id); err != nil {
 		return layout{}, err
 	}
-	if l.libcontainerC, err = model.Path(l.libcontainer, id); err != nil {
+	if l.libcontainerC, err = paths.Path(l.libcontainer, id); err != nil {
 		return layout{}, err
 	}
 	l.upper = filepath.Join(l.stateDir, "upper")
 	l.work = filepath.Join(l.stateDir, "work")
 	l.rootfs = filepath.Join(l.runDir, "rootfs")
 	l.stateFile = filepath.Join(l.runDir, "state.json")
-	l.pidFile = PIDFile(o.RunDir, id)
+	if l.pidFile, err = p.PIDFile(id); err != nil {
+		return layout{}, err
+	}
 	return l, nil
 }
 
@@ -104,13 +102,4 @@ func validID(id string) error {
 		}
 	}
 	return nil
-}
-
-// PIDFile is where Run writes the container's PID 1 for systemd (the unit's
-// PIDFile=); package units builds the same path.
-func PIDFile(runDir, id string) string {
-	if runDir == "" {
-		runDir = DefaultRunDir
-	}
-	return filepath.Join(runDir, "containers", id, "pid")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // PodSandbox is what RunPod makes for a pod: fresh network (unless the pod
@@ -46,7 +47,7 @@ var podNamespaces = []struct {
 // PodDir is <run>/pods/<project>, where a pod's namespaces are pinned.
 func PodDir(runDir, project string) string {
 	if runDir == "" {
-		runDir = DefaultRunDir
+		runDir = paths.DefaultRunDir
 	}
 	return filepath.Join(runDir, "pods", project)
 }

@@ -5,18 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/runtime/network"
 )
 
 // Run prepares and starts svc's container, writes its PID 1 to the unit's
@@ -43,38 +45,96 @@ func defaultDeps() deps {
 	}
 }
 
-func run(ctx context.Context, opts Options, svc *model.Service, d deps) (retErr error) {
+func run(ctx context.Context, opts Options, svc *model.Service, d deps) error {
+	s, err := newLaunch(ctx, opts, svc, d)
+	if err != nil {
+		return err
+	}
+	return s.run(s.phases())
+}
+
+func newLaunch(ctx context.Context, opts Options, svc *model.Service, d deps) (*launch, error) {
 	opts = opts.withDefaults()
 	id := svc.ID()
 	l, err := newLayout(opts, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log := opts.Log.With("container", id)
-	t := newPhases()
+	return &launch{ctx: ctx, opts: opts, svc: svc, d: d, id: id, l: l, log: opts.Log.With("container", id), t: newTimings()}, nil
+}
 
-	if err := cleanup(ctx, opts, id, d); err != nil {
-		log.Warn("cleaning leftovers of an earlier run", "err", err)
+// run cleans up what an earlier run of the container left, then runs ps.
+func (s *launch) run(ps []phase) error {
+	if err := cleanup(s.ctx, s.opts, s.id, s.d); err != nil {
+		s.log.Warn("cleaning leftovers of an earlier run", "err", err)
 	}
+	s.t.mark("cleanup")
+	return runPhases(ps, &s.undo, s.t, s.log)
+}
 
-	t.mark("cleanup")
-	img, err := d.ensure(ctx, opts, svc.Image, svc.PullPolicy)
-	t.mark("image")
+// launch is one start of a container in progress: what its phases share.
+type launch struct {
+	ctx  context.Context
+	opts Options
+	svc  *model.Service
+	d    deps
+	id   string
+	l    layout
+	log  *slog.Logger
+	t    *timings
+	undo undoStack
+
+	img         *imageInfo
+	stor        *storage
+	netc        *network.Container
+	unit        string // the unit's cgroup, see unitCgroup
+	spec        *specs.Spec
+	proxy       *notifyProxy // nil unless the container reports READY=1 itself
+	listenFiles []*os.File
+	listenEnv   []string
+	config      *configs.Config
+	container   *libcontainer.Container
+	proc        *libcontainer.Process
+	pid         int
+}
+
+// phases are the steps of a start, in order. A oneshot's start (d.wait)
+// ends by waiting for the container to exit instead of handing it over.
+func (s *launch) phases() []phase {
+	ps := []phase{
+		{"image", s.pullImage},
+		{"rootfs", s.mountRootfs},
+		{"storage", s.makeStorage},
+		{"network", s.attachNetwork},
+		{"spec", s.buildConfig},
+		{"create", s.create},
+		{"start", s.startProcess},
+	}
+	if s.d.wait {
+		return append(ps, phase{"wait", s.waitExit})
+	}
+	return append(ps, phase{"exec", s.awaitExec}, phase{"hand-over", s.handOver})
+}
+
+// pullImage makes the image present as its pull_policy says.
+func (s *launch) pullImage() error {
+	img, err := s.d.ensure(s.ctx, s.opts, s.svc.Image, s.svc.PullPolicy)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "pulling ") {
-			return err // the store already says what it was pulling
+		var pe *image.PullError
+		if errors.As(err, &pe) {
+			return err // it already says what it was pulling
 		}
-		return fmt.Errorf("pulling %s: %w", svc.Image, err)
+		return fmt.Errorf("pulling %s: %w", s.svc.Image, err)
 	}
+	s.img = img
+	return nil
+}
 
-	defer func() {
-		if retErr != nil {
-			if err := cleanup(context.WithoutCancel(ctx), opts, id, d); err != nil {
-				log.Error("cleaning up after failed start", "err", err)
-			}
-		}
-	}()
-
+// mountRootfs makes the container's dirs and mounts the image's layers
+// under a fresh upper dir as its "/".
+func (s *launch) mountRootfs() error {
+	l := s.l
+	s.undo.push("dirs", func() error { return errors.Join(removeDir(l.runDir), removeDir(l.stateDir)) })
 	// The state dirs stay 0700; image.Mount gives the upper dir, the
 	// container's "/", the image's owner and mode for "/".
 	for _, dir := range []string{l.stateDir, l.runDir, l.libcontainer} {
@@ -82,128 +142,158 @@ func run(ctx context.Context, opts Options, svc *model.Service, d deps) (retErr 
 			return fmt.Errorf("creating %s: %w", dir, err)
 		}
 	}
-	if err := d.mount(l.rootfs, l.upper, l.work, img.Layers); err != nil {
-		return fmt.Errorf("mounting rootfs of %s: %w", svc.Image, err)
+	s.undo.push("rootfs", func() error { return unmountRootfs(l.rootfs, s.d.unmount) })
+	if err := s.d.mount(l.rootfs, l.upper, l.work, s.img.Layers); err != nil {
+		return fmt.Errorf("mounting rootfs of %s: %w", s.svc.Image, err)
 	}
+	return nil
+}
 
-	t.mark("mount")
+// makeStorage prepares the host side of the service's mounts and files.
+func (s *launch) makeStorage() error {
+	if s.svc.Tty {
+		// A terminal needs a pty master held open for the container's whole
+		// life, i.e. a resident process, and the journal wants lines, not a
+		// terminal; the container keeps the journal as stdout/stderr.
+		s.log.Warn("tty: true is ignored: the container's output goes to the journal without a terminal")
+	}
+	stor, err := prepareStorage(s.opts, s.l, s.svc, s.l.rootfs)
+	if err != nil {
+		return err
+	}
+	s.stor = stor
+	// Until the container runs, its new volumes hold only the image's copy.
+	s.undo.push("volumes", func() error { stor.removeCreated(s.opts.StateDir); return nil })
+	return nil
+}
+
+// attachNetwork gives the container its network namespace and addresses.
+func (s *launch) attachNetwork() error {
+	// A CNI DEL also undoes an ADD that failed half-way.
+	s.undo.push("network", func() error { return teardownNetwork(context.WithoutCancel(s.ctx), s.opts, s.id) })
+	netc, err := setupNetwork(s.ctx, s.opts, s.l.runDir, s.svc)
+	if err != nil {
+		return fmt.Errorf("setting up the network: %w", err)
+	}
+	s.netc = netc
+	return nil
+}
+
+// buildConfig builds the OCI spec and libcontainer's config from it.
+func (s *launch) buildConfig() error {
 	unit, err := unitCgroup()
 	if err != nil {
 		return err
 	}
-	if svc.Tty {
-		// A terminal needs a pty master held open for the container's whole
-		// life, i.e. a resident process, and the journal wants lines, not a
-		// terminal; the container keeps the journal as stdout/stderr.
-		log.Warn("tty: true is ignored: the container's output goes to the journal without a terminal")
-	}
-	stor, err := prepareStorage(opts, l, svc, l.rootfs)
-	if err != nil {
-		return err
-	}
-	started := false
-	defer func() {
-		if retErr != nil && !started {
-			stor.removeCreated(opts.StateDir)
-		}
-	}()
-	netc, err := setupNetwork(ctx, opts, l.runDir, svc)
-	if err != nil {
-		return fmt.Errorf("setting up the network: %w", err)
-	}
-	t.mark("network")
-	in := specInput{svc: svc, img: img, rootfs: l.rootfs, cgroupsPath: containerCgroup(unit, id), storage: stor}
-	if svc.Init {
+	s.unit = unit
+	in := specInput{svc: s.svc, img: s.img, rootfs: s.l.rootfs, cgroupsPath: containerCgroup(unit, s.id), storage: s.stor}
+	if s.svc.Init {
 		if in.init, err = findInit(); err != nil {
 			return err
 		}
-		log.Debug("init for PID 1", "binary", in.init.path)
+		s.log.Debug("init for PID 1", "binary", in.init.path)
 	}
 	spec, err := buildSpec(in)
 	if err != nil {
 		return fmt.Errorf("building container config: %w", err)
 	}
-	applyNetwork(spec, netc)
-	if err := joinPod(spec, opts.RunDir, svc); err != nil {
+	applyNetwork(spec, s.netc)
+	if err := joinPod(spec, s.opts.RunDir, s.svc); err != nil {
 		return err
 	}
-	var proxy *notifyProxy
-	if svc.Notify == model.NotifyContainer && !d.wait {
-		if proxy, err = newNotifyProxy(l); err != nil {
+	if s.svc.Notify == model.NotifyContainer && !s.d.wait {
+		proxy, err := newNotifyProxy(s.l)
+		if err != nil {
 			return err
 		}
-		defer func() {
-			if retErr != nil {
-				proxy.close()
-			}
-		}()
+		s.undo.push("notify socket", func() error { proxy.close(); return nil })
 		proxy.addToSpec(spec)
+		s.proxy = proxy
 	}
-	listenFiles, listenEnv, err := inheritedSockets(svc)
-	if err != nil {
+	if s.listenFiles, s.listenEnv, err = inheritedSockets(s.svc); err != nil {
 		return err
 	}
-	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
-		CgroupName: id,
+	s.config, err = specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: s.id,
 		Spec:       spec,
 	})
 	if err != nil {
 		return fmt.Errorf("converting container config: %w", err)
 	}
+	s.spec = spec
+	return nil
+}
 
-	t.mark("spec")
-	if _, err := enterLauncherLeaf(unit); err != nil {
+// create moves the launcher out of the way of the container's cgroup and
+// creates the container in libcontainer, not yet running.
+func (s *launch) create() error {
+	s.undo.push("cgroups", func() error { return removeCgroups(s.unit, s.id) })
+	if _, err := enterLauncherLeaf(s.unit); err != nil {
 		return err
 	}
-	c, err := createContainer(l.libcontainer, id, config)
+	s.undo.push("container", func() error { return destroyContainer(context.WithoutCancel(s.ctx), s.l, s.id) })
+	c, err := createContainer(s.l.libcontainer, s.id, s.config)
 	if err != nil {
 		return fmt.Errorf("creating container: %w", err)
 	}
-	p := spec.Process
+	s.container = c
+	p := s.spec.Process
 	proc := &libcontainer.Process{
 		Args:            p.Args,
 		Env:             p.Env,
 		Cwd:             p.Cwd,
 		UID:             int(p.User.UID),
 		GID:             int(p.User.GID),
-		Stdout:          d.stdout,
-		Stderr:          d.stderr,
-		Capabilities:    config.Capabilities,
+		Stdout:          s.d.stdout,
+		Stderr:          s.d.stderr,
+		Capabilities:    s.config.Capabilities,
 		NoNewPrivileges: &p.NoNewPrivileges,
 		Init:            true,
 		// Sockets systemd passed for a socket-activated service: fds 3..
 		// in the container, announced by LISTEN_* in its environment.
-		ExtraFiles: listenFiles,
+		ExtraFiles: s.listenFiles,
 	}
-	proc.Env = append(slices.Clone(proc.Env), listenEnv...)
+	proc.Env = append(slices.Clone(proc.Env), s.listenEnv...)
 	for _, g := range p.User.AdditionalGids {
 		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
 	}
 	if proc.Rlimits, err = processRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	t.mark("create")
-	if err := c.Run(proc); err != nil {
+	s.proc = proc
+	return nil
+}
+
+// startProcess runs the container's PID 1.
+func (s *launch) startProcess() error {
+	if err := s.container.Run(s.proc); err != nil {
 		return fmt.Errorf("starting container: %w", err)
 	}
-	started = true
-	t.mark("start")
-	pid, err := proc.Pid()
+	// The container may have written to its new volumes: they stay.
+	s.undo.keep("volumes")
+	pid, err := s.proc.Pid()
 	if err != nil {
 		return fmt.Errorf("reading container pid: %w", err)
 	}
+	s.pid = pid
+	return nil
+}
 
-	if d.wait {
-		return runToCompletion(ctx, opts, svc, l, proc, pid, img.Digest, d)
-	}
-	if err := waitExec(ctx, pid, 5*time.Second); err != nil {
-		return err
-	}
-	t.mark("exec")
+// waitExit is a oneshot's end: it stays the container's parent until it exits.
+func (s *launch) waitExit() error {
+	return runToCompletion(s.ctx, s.opts, s.svc, s.l, s.proc, s.pid, s.img.Digest, s.d)
+}
 
-	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
+// awaitExec waits until PID 1 runs the service's program.
+func (s *launch) awaitExec() error { return waitExec(s.ctx, s.pid, 5*time.Second) }
+
+// handOver records the container for systemd and berth's status commands,
+// waits for the service's readiness and tells systemd.
+func (s *launch) handOver() error {
+	svc, img, pid, proc, log := s.svc, s.img, s.pid, s.proc, s.log
+	st := &State{ID: s.id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
 		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}, StopSignal: effectiveStopSignal(svc.StopSignal, img.Config.StopSignal)}
-	if err := writeState(l.stateFile, st); err != nil {
+	if err := writeState(s.l.stateFile, st); err != nil {
 		return err
 	}
 	// systemd reads the main PID from here once berth run has exited: by
@@ -211,27 +301,27 @@ func run(ctx context.Context, opts Options, svc *model.Service, d deps) (retErr 
 	// it as its own child and stops it with KillSignal, then SIGKILL after
 	// TimeoutStopSec. A MAINPID= handed over while berth run was still the
 	// parent made it an "alien" main PID, which systemd SIGKILLs at once.
-	if err := writeFileAtomic(l.pidFile, []byte(fmt.Sprintf("%d\n", pid))); err != nil {
+	if err := writeFileAtomic(s.l.pidFile, []byte(fmt.Sprintf("%d\n", pid))); err != nil {
 		return fmt.Errorf("writing pid file: %w", err)
 	}
-	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest, "took", t.String())
+	log.Info("container started", "pid", pid, "image", svc.Image, "digest", img.Digest, "took", s.t.String())
 
 	switch svc.Notify {
 	case model.NotifyContainer:
-		if err := proxy.waitReady(ctx, pid, log); err != nil {
+		if err := s.proxy.waitReady(s.ctx, pid, log); err != nil {
 			return err
 		}
 		// The unit has NotifyAccess=all for the container's later
 		// messages; the launcher sends nothing itself (a MAINPID= from it
 		// would make the container an "alien" main PID).
-		proxy.handOver(os.Getenv("NOTIFY_SOCKET"), log)
-		log.Info("container is ready", "by", "READY=1", "took", t.String())
+		s.proxy.handOver(os.Getenv("NOTIFY_SOCKET"), log)
+		log.Info("container is ready", "by", "READY=1", "took", s.t.String())
 		return nil
 	case model.NotifyHealthy:
-		if err := waitHealthy(ctx, opts, svc); err != nil {
+		if err := waitHealthy(s.ctx, s.opts, svc); err != nil {
 			return err
 		}
-		log.Info("container is ready", "by", "first passing health check", "took", t.String())
+		log.Info("container is ready", "by", "first passing health check", "took", s.t.String())
 	}
 	if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), pid); err != nil {
 		return fmt.Errorf("notifying systemd: %w", err)
@@ -263,11 +353,9 @@ func waitExec(ctx context.Context, pid int, limit time.Duration) error {
 	}
 }
 
-// createContainer creates id in libcontainer's root. Another container's
-// cleanup removes that shared root when it is empty (removeIfEmpty), so it
-// is made right before, and again if it went away in between: a pod's
-// members starting side by side failed with "mkdir
-// /run/berth/libcontainer/<id>: no such file or directory".
+// createContainer creates id in libcontainer's root, made right before
+// (older cleanups removed that shared root when it was empty, racing with
+// a pod's members starting side by side).
 func createContainer(root, id string, config *configs.Config) (*libcontainer.Container, error) {
 	for attempt := 1; ; attempt++ {
 		if err := os.MkdirAll(root, 0o700); err != nil {

@@ -189,6 +189,9 @@ func TestRunFailsClearlyAndLeavesNothing(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "pulling 127.0.0.1:1/missing:latest: ") {
 			t.Fatalf("Run = %v, want an error starting with \"pulling 127.0.0.1:1/missing:latest: \"", err)
 		}
+		if pe, ok := errors.AsType[*image.PullError](err); !ok || pe.Ref != "127.0.0.1:1/missing:latest" {
+			t.Fatalf("Run = %#v, want an *image.PullError for 127.0.0.1:1/missing:latest", err)
+		}
 		assertNothingLeft(t, opts, unit, svc.ID())
 	})
 	t.Run("layer missing", func(t *testing.T) {
@@ -383,9 +386,14 @@ func assertNothingLeft(t *testing.T, opts Options, unit, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{l.runDir, l.stateDir, l.libcontainerC, l.runParent, l.stateParent, l.libcontainer} {
+	for _, p := range []string{l.runDir, l.stateDir, l.libcontainerC} {
 		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s is left behind (%v)", p, err)
+		}
+	}
+	for _, p := range []string{l.runParent, l.stateParent, l.libcontainer} {
+		if ents, _ := os.ReadDir(p); len(ents) > 0 {
+			t.Errorf("%s still holds %s", p, ents[0].Name())
 		}
 	}
 	mounts, err := mountinfo.GetMounts(nil)

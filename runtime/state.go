@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // State is what Run records about a started container in
@@ -62,9 +64,9 @@ type User struct {
 // ReadState reads the state Run wrote for id under runDir.
 func ReadState(runDir, id string) (*State, error) {
 	if runDir == "" {
-		runDir = DefaultRunDir
+		runDir = paths.DefaultRunDir
 	}
-	l, err := newLayout(Options{RunDir: runDir, StateDir: DefaultStateDir}, id)
+	l, err := newLayout(Options{RunDir: runDir, StateDir: paths.DefaultStateDir}, id)
 	if err != nil {
 		return nil, err
 	}
@@ -91,12 +93,7 @@ func writeState(path string, s *State) error {
 	return nil
 }
 
-// writeFileAtomic writes b to path via a rename, so a reader (berth ps
-// reading state.json, systemd reading PIDFile=) never sees a partial file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+// writeFileAtomic writes b to path with paths.WriteFile, private to root,
+// so a reader (berth ps reading state.json, systemd reading PIDFile=) never
+// sees a partial file.
+func writeFileAtomic(path string, b []byte) error { return paths.WriteFile(path, b, 0o600) }

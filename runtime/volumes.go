@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Named volumes (local driver) live in <state>/volumes/<name>/_data, as in
@@ -39,7 +41,7 @@ var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // VolumePath is the host directory holding named volume name's data.
 func VolumePath(stateDir, name string) string {
 	if stateDir == "" {
-		stateDir = DefaultStateDir
+		stateDir = paths.DefaultStateDir
 	}
 	return filepath.Join(stateDir, volumesDir, name, volumeDataDir)
 }
@@ -53,7 +55,7 @@ func ensureVolume(stateDir, name, project, imageDir string) (data string, create
 	if !volumeName.MatchString(name) {
 		return "", false, fmt.Errorf("invalid volume name %q: use letters, digits and _.- (not first)", name)
 	}
-	root := filepath.Join(stateDir, volumesDir)
+	root := paths.New("", stateDir, "").Volumes()
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return "", false, fmt.Errorf("creating %s: %w", root, err)
 	}
@@ -63,7 +65,7 @@ func ensureVolume(stateDir, name, project, imageDir string) (data string, create
 	}
 	defer unlock()
 
-	dir, err := model.Path(root, name)
+	dir, err := paths.New("", stateDir, "").Volume(name)
 	if err != nil {
 		return "", false, err
 	}
@@ -184,9 +186,9 @@ func subPath(source, sub string) (string, error) {
 // once the project's containers are stopped.
 func RemoveProjectVolumes(stateDir, project string) ([]string, error) {
 	if stateDir == "" {
-		stateDir = DefaultStateDir
+		stateDir = paths.DefaultStateDir
 	}
-	root := filepath.Join(stateDir, volumesDir)
+	root := paths.New("", stateDir, "").Volumes()
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -221,15 +223,7 @@ func RemoveProjectVolumes(stateDir, project string) ([]string, error) {
 // lockFile takes an exclusive flock on path, so two containers starting at
 // once do not both copy into the same new volume.
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
+	return paths.Lock(context.Background(), path, paths.Exclusive)
 }
 
 // hostSource is the host directory or file a bind or volume mount gets,

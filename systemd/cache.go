@@ -2,8 +2,8 @@ package systemd
 
 import (
 	"context"
-	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -19,10 +19,24 @@ import (
 // size, mtime) the unit was not recreated and its Environment (project,
 // service, spec hash) is as read before; and while DropInPaths is empty its
 // limits are too. A cached pass costs one small D-Bus read (DropInPaths)
-// per unit instead of four. Safe for concurrent use.
+// per unit instead of four. Safe for concurrent use. List uses it when
+// asked for all of cachedProps.
 type UnitCache struct {
 	mu    sync.Mutex
 	units map[string]cachedUnit
+}
+
+// cachedProps are what a UnitCache remembers.
+var cachedProps = append([]string{PropEnvironment}, limitProps...)
+
+// cacheable reports whether props asks for everything a UnitCache holds.
+func cacheable(props []string) bool {
+	for _, p := range cachedProps {
+		if !slices.Contains(props, p) {
+			return false
+		}
+	}
+	return true
 }
 
 type cachedUnit struct {
@@ -97,11 +111,11 @@ func (c *Client) readCached(ctx context.Context, uc *UnitCache, u *Unit) (bool, 
 	u.Limits = cu.limits
 	if paths, _ := p.Value.Value().([]string); len(paths) > 0 {
 		// Changed by hand: what systemd has now is what counts.
-		props, err := c.serviceProps(ctx, u.Name, limitProps)
+		props, err := c.props(ctx, u.Name, limitProps)
 		if err != nil {
 			return false, err
 		}
-		u.serviceProps(props)
+		u.setProps(props)
 	}
 	return true, nil
 }
@@ -122,11 +136,11 @@ func (c *Client) readFull(ctx context.Context, uc *UnitCache, u *Unit) error {
 			id, cacheable = statID(fragment)
 		}
 	}
-	props, err := c.serviceProps(ctx, u.Name, reconcileProps)
+	props, err := c.props(ctx, u.Name, cachedProps)
 	if err != nil {
 		return err
 	}
-	u.serviceProps(props)
+	u.setProps(props)
 	if cacheable {
 		env := make(map[string]string, len(u.Environment))
 		for k, v := range u.Environment {
@@ -135,17 +149,4 @@ func (c *Client) readFull(ctx context.Context, uc *UnitCache, u *Unit) error {
 		uc.put(u.Name, cachedUnit{fragment: fragment, id: id, env: env, limits: u.Limits})
 	}
 	return nil
-}
-
-// serviceProps reads the named Service properties one by one.
-func (c *Client) serviceProps(ctx context.Context, unit string, names []string) (map[string]any, error) {
-	props := make(map[string]any, len(names))
-	for _, name := range names {
-		p, err := c.conn.GetServicePropertyContext(ctx, unit, name)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", name, unit, err)
-		}
-		props[name] = p.Value.Value()
-	}
-	return props, nil
 }

@@ -4,15 +4,12 @@ package systemd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/godbus/dbus/v5"
 )
 
 // Client talks to the system manager.
@@ -75,8 +72,7 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 		if err == nil {
 			return c.waitJob(ctx, "starting", name, job, ch)
 		}
-		var de dbus.Error
-		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.UnitExists" && attempt < 50 {
+		if IsUnitExists(err) && attempt < 50 {
 			_ = c.conn.ResetFailedUnitContext(ctx, name)
 			for _, a := range aux {
 				_ = c.conn.ResetFailedUnitContext(ctx, a.Name)
@@ -104,8 +100,7 @@ func (c *Client) Stop(ctx context.Context, name string) error {
 	c.writes.Add(1)
 	job, err := c.conn.StopUnitContext(ctx, name, "replace", ch)
 	if err != nil {
-		var de dbus.Error
-		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
+		if IsNoSuchUnit(err) {
 			return nil
 		}
 		return fmt.Errorf("stopping unit %s: %w", name, err)
@@ -162,11 +157,10 @@ func (c *Client) RestartNoWait(ctx context.Context, name string) error {
 func (c *Client) ResetFailed(ctx context.Context, name string) error {
 	c.writes.Add(1)
 	err := c.conn.ResetFailedUnitContext(ctx, name)
-	var de dbus.Error
-	if err != nil && errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || strings.Contains(de.Name, "NotFailed")) {
+	if err == nil || IsNoSuchUnit(err) {
 		return nil
 	}
-	return err
+	return fmt.Errorf("resetting unit %s: %w", name, err)
 }
 
 // waitJob waits for job's result; a result other than "done" is a

@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/godbus/dbus/v5"
 )
 
-// Unit is what berth reads back from a loaded service unit.
+// Unit is what berth reads back from a service unit. Fields whose
+// property was not read stay zero (Limits: Infinity).
 type Unit struct {
 	Name         string
 	LoadState    string
@@ -41,46 +41,74 @@ type Limits struct {
 // Infinity is how systemd reports an unset limit.
 const Infinity = ^uint64(0)
 
-// List returns every loaded service unit whose name starts with prefix,
-// including inactive and failed ones.
-func (c *Client) List(ctx context.Context, prefix string) ([]Unit, error) {
-	sts, err := c.conn.ListUnitsByPatternsContext(ctx, nil, []string{prefix + "*.service"})
-	if err != nil {
-		return nil, fmt.Errorf("listing units: %w", err)
-	}
-	var out []Unit
-	for _, st := range sts {
-		u, err := c.Get(ctx, st.Name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *u)
-	}
-	return out, nil
+// The properties List can read, by their D-Bus names. The name and the
+// three states come with the listing itself and cost nothing.
+const (
+	PropEnvironment          = "Environment"
+	PropMemoryMax            = "MemoryMax"
+	PropTasksMax             = "TasksMax"
+	PropCPUQuotaPerSecUSec   = "CPUQuotaPerSecUSec"
+	PropMainPID              = "MainPID"
+	PropNRestarts            = "NRestarts"
+	PropResult               = "Result"
+	PropControlGroup         = "ControlGroup"
+	PropActiveEnterTimestamp = "ActiveEnterTimestamp"
+)
+
+// limitProps are the properties that fill Unit.Limits.
+var limitProps = []string{PropMemoryMax, PropTasksMax, PropCPUQuotaPerSecUSec}
+
+// propInterface maps each readable property to the D-Bus interface that
+// holds it.
+var propInterface = map[string]string{
+	PropEnvironment: "Service", PropMemoryMax: "Service", PropTasksMax: "Service",
+	PropCPUQuotaPerSecUSec: "Service", PropMainPID: "Service", PropNRestarts: "Service",
+	PropResult: "Service", PropControlGroup: "Service", PropActiveEnterTimestamp: "Unit",
 }
 
-// reconcileProps are the Service properties ListServices reads: the
-// environment (project, service, spec hash) and the limits the agent
-// compares for drift. Nothing else is read: GetAll(Service) makes systemd
-// compute ~250 properties, some from cgroup files, and costs milliseconds
-// per unit.
-var reconcileProps = []string{"Environment", "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec"}
+// AllProps are every property List can read: what `berth ps` shows.
+var AllProps = []string{PropEnvironment, PropMemoryMax, PropTasksMax, PropCPUQuotaPerSecUSec,
+	PropMainPID, PropNRestarts, PropResult, PropControlGroup, PropActiveEnterTimestamp}
 
-// limitProps are the limits among reconcileProps.
-var limitProps = reconcileProps[1:]
+// ListOptions says which units List returns and what it reads of each.
+type ListOptions struct {
+	// Patterns are unit name globs ("berth-*.service"); none lists all.
+	Patterns []string
+	// States keeps units in any of these load, active or sub states
+	// ("failed", "activating"); none keeps all.
+	States []string
+	// Props are the properties read per loaded unit, one small read
+	// each (Prop* names). GetAll on a service makes systemd compute
+	// ~250 properties, some from cgroup files, and costs milliseconds.
+	Props []string
+	// Cache, with a repeated listing (the agent), spares the reads of
+	// Environment and limits of units that provably did not change (see
+	// UnitCache).
+	Cache *UnitCache
+}
 
 // listConcurrency bounds the property reads in flight on the connection.
 const listConcurrency = 32
 
-// ListServices is the reconciler's listing: one ListUnitsByPatterns call
-// for the names and states, then only the properties the reconciler
-// compares (Environment and Limits; MainPID, Restarts and timestamps stay
-// zero), read one by one and concurrently over the one connection. It
-// makes no writes. A unit unloaded between the list and its reads is left
-// out. With a cache (the agent's re-lists), units that provably did not
-// change are not read again (see UnitCache).
-func (c *Client) ListServices(ctx context.Context, prefix string, cache *UnitCache) ([]Unit, error) {
-	sts, err := c.conn.ListUnitsByPatternsContext(ctx, nil, []string{prefix + "*.service"})
+// List lists units by name pattern and state with one
+// ListUnitsByPatterns call, then reads o.Props of each loaded unit,
+// concurrently over the one connection. Units unloaded between the list
+// and their reads are left out; units not loaded (not-found) come back
+// with states only. It makes no writes.
+func (c *Client) List(ctx context.Context, o ListOptions) ([]Unit, error) {
+	for _, p := range o.Props {
+		if _, ok := propInterface[p]; !ok {
+			return nil, fmt.Errorf("listing units: unknown property %q (valid: %s)", p, strings.Join(AllProps, ", "))
+		}
+	}
+	states, patterns := o.States, o.Patterns
+	if states == nil {
+		states = []string{}
+	}
+	if patterns == nil {
+		patterns = []string{}
+	}
+	sts, err := c.conn.ListUnitsByPatternsContext(ctx, states, patterns)
 	if err != nil {
 		return nil, fmt.Errorf("listing units: %w", err)
 	}
@@ -94,28 +122,19 @@ func (c *Client) ListServices(ctx context.Context, prefix string, cache *UnitCac
 		listed[st.Name] = true
 		out[i] = Unit{Name: st.Name, LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState,
 			Environment: map[string]string{}, Limits: Limits{MemoryMax: Infinity, TasksMax: Infinity, CPUQuotaPerSecUSec: Infinity}}
-		if st.LoadState != "loaded" {
+		if st.LoadState != "loaded" || len(o.Props) == 0 {
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			u := &out[i]
-			done := false
-			var err error
-			if cache != nil {
-				done, err = c.readCached(ctx, cache, u)
-			}
-			if err == nil && !done {
-				err = c.readFull(ctx, cache, u)
-			}
+			defer func() { <-sem; wg.Done() }()
+			err := c.readProps(ctx, o, &out[i])
 			switch {
-			case gone(err):
+			case IsGone(err):
 				skip[i] = true
 			case err != nil:
-				errs[i] = fmt.Errorf("reading unit %s: %w", u.Name, err)
+				errs[i] = fmt.Errorf("reading unit %s: %w", out[i].Name, err)
 			}
 		}()
 	}
@@ -123,8 +142,8 @@ func (c *Client) ListServices(ctx context.Context, prefix string, cache *UnitCac
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if cache != nil {
-		cache.keepOnly(listed)
+	if o.Cache != nil {
+		o.Cache.keepOnly(listed)
 	}
 	kept := out[:0]
 	for i := range out {
@@ -135,7 +154,30 @@ func (c *Client) ListServices(ctx context.Context, prefix string, cache *UnitCac
 	return kept, nil
 }
 
-// Get reads one service unit's state and environment.
+// readProps reads o.Props of u, the cached ones from o.Cache when the
+// unit did not change.
+func (c *Client) readProps(ctx context.Context, o ListOptions, u *Unit) error {
+	rest := o.Props
+	if o.Cache != nil && cacheable(o.Props) {
+		done, err := c.readCached(ctx, o.Cache, u)
+		if err == nil && !done {
+			err = c.readFull(ctx, o.Cache, u)
+		}
+		if err != nil {
+			return err
+		}
+		rest = slices.DeleteFunc(slices.Clone(o.Props), func(p string) bool { return slices.Contains(cachedProps, p) })
+	}
+	props, err := c.props(ctx, u.Name, rest)
+	if err != nil {
+		return err
+	}
+	u.setProps(props)
+	return nil
+}
+
+// Get reads one service unit's states and every property in AllProps. A
+// unit systemd does not know comes back with LoadState "not-found".
 func (c *Client) Get(ctx context.Context, name string) (*Unit, error) {
 	up, err := c.conn.GetUnitPropertiesContext(ctx, name)
 	if err != nil {
@@ -147,6 +189,7 @@ func (c *Client) Get(ctx context.Context, name string) (*Unit, error) {
 		ActiveState: asString(up["ActiveState"]),
 		SubState:    asString(up["SubState"]),
 		Environment: map[string]string{},
+		Limits:      Limits{MemoryMax: Infinity, TasksMax: Infinity, CPUQuotaPerSecUSec: Infinity},
 	}
 	if ts, ok := up["ActiveEnterTimestamp"].(uint64); ok && ts > 0 {
 		u.Since = time.UnixMicro(int64(ts))
@@ -158,30 +201,74 @@ func (c *Client) Get(ctx context.Context, name string) (*Unit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading service %s: %w", name, err)
 	}
-	u.serviceProps(sp)
+	u.setProps(sp)
 	return u, nil
 }
 
-func (u *Unit) serviceProps(sp map[string]any) {
-	if pid, ok := sp["MainPID"].(uint32); ok {
-		u.MainPID = int(pid)
+// Failing reports whether u is failed or on its way round a restart loop:
+// cleaning up after a failure (deactivating with a Result other than
+// success), waiting to restart (auto-restart), or starting again after
+// systemd restarted it (activating with NRestarts > 0). It needs Result
+// and NRestarts read.
+func (u *Unit) Failing() bool {
+	switch {
+	case u.ActiveState == "failed", u.SubState == "auto-restart",
+		u.ActiveState == "deactivating" && u.Result != "" && u.Result != "success",
+		u.ActiveState == "activating" && u.Restarts > 0:
+		return true
 	}
-	if n, ok := sp["NRestarts"].(uint32); ok {
-		u.Restarts = n
-	}
-	u.Result = asString(sp["Result"])
-	u.ControlGroup = asString(sp["ControlGroup"])
-	u.Limits = Limits{
-		MemoryMax:          asUint64(sp["MemoryMax"]),
-		TasksMax:           asUint64(sp["TasksMax"]),
-		CPUQuotaPerSecUSec: asUint64(sp["CPUQuotaPerSecUSec"]),
-	}
-	if env, ok := sp["Environment"].([]string); ok {
-		for _, kv := range env {
-			k, v, _ := strings.Cut(kv, "=")
-			u.Environment[k] = v
+	return false
+}
+
+// setProps sets the fields of the properties in props; limits missing
+// from props are left as they are.
+func (u *Unit) setProps(props map[string]any) {
+	for name, v := range props {
+		switch name {
+		case PropMainPID:
+			if pid, ok := v.(uint32); ok {
+				u.MainPID = int(pid)
+			}
+		case PropNRestarts:
+			if n, ok := v.(uint32); ok {
+				u.Restarts = n
+			}
+		case PropResult:
+			u.Result = asString(v)
+		case PropControlGroup:
+			u.ControlGroup = asString(v)
+		case PropMemoryMax:
+			u.Limits.MemoryMax = asUint64(v)
+		case PropTasksMax:
+			u.Limits.TasksMax = asUint64(v)
+		case PropCPUQuotaPerSecUSec:
+			u.Limits.CPUQuotaPerSecUSec = asUint64(v)
+		case PropActiveEnterTimestamp:
+			if ts, ok := v.(uint64); ok && ts > 0 {
+				u.Since = time.UnixMicro(int64(ts))
+			}
+		case PropEnvironment:
+			if env, ok := v.([]string); ok {
+				for _, kv := range env {
+					k, val, _ := strings.Cut(kv, "=")
+					u.Environment[k] = val
+				}
+			}
 		}
 	}
+}
+
+// props reads the named properties of unit one by one.
+func (c *Client) props(ctx context.Context, unit string, names []string) (map[string]any, error) {
+	props := make(map[string]any, len(names))
+	for _, name := range names {
+		p, err := c.conn.GetUnitTypePropertyContext(ctx, unit, propInterface[name], name)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", name, unit, err)
+		}
+		props[name] = p.Value.Value()
+	}
+	return props, nil
 }
 
 func asString(v any) string {
@@ -195,40 +282,4 @@ func asUint64(v any) uint64 {
 		return Infinity
 	}
 	return n
-}
-
-// gone reports whether err says the unit no longer exists.
-func gone(err error) bool {
-	var de dbus.Error
-	return errors.As(err, &de) && (de.Name == "org.freedesktop.systemd1.NoSuchUnit" || de.Name == "org.freedesktop.DBus.Error.UnknownObject")
-}
-
-// Failing returns the loaded service units whose name starts with prefix
-// and that are failed, or on their way round a restart loop: cleaning up
-// after a failure (deactivating with a Result other than success),
-// waiting to restart (auto-restart), or starting again after systemd
-// restarted them (activating with NRestarts > 0). Only those units are
-// read in full.
-func (c *Client) Failing(ctx context.Context, prefix string) ([]Unit, error) {
-	sts, err := c.conn.ListUnitsByPatternsContext(ctx, []string{"failed", "activating", "deactivating"}, []string{prefix + "*.service"})
-	if err != nil {
-		return nil, fmt.Errorf("listing units: %w", err)
-	}
-	var out []Unit
-	for _, st := range sts {
-		u, err := c.Get(ctx, st.Name)
-		if gone(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case u.ActiveState == "failed", u.SubState == "auto-restart",
-			u.ActiveState == "deactivating" && u.Result != "success",
-			u.ActiveState == "activating" && u.Restarts > 0:
-			out = append(out, *u)
-		}
-	}
-	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/units"
@@ -167,10 +168,10 @@ func TestGoldenAssertions(t *testing.T) {
 	}
 }
 
-// specPath is model.SpecPath for a service the test knows is valid.
+// specPath is the spec store's path for a service the test knows is valid.
 func specPath(t testing.TB, stateDir string, svc *model.Service) string {
 	t.Helper()
-	p, err := model.SpecPath(stateDir, svc)
+	p, err := paths.New("", stateDir, "").SpecStore().Path(svc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Config says how units call berth.
@@ -130,17 +131,13 @@ func (c Config) dirs(u *Unit) {
 	}
 }
 
-// pidFile mirrors runtime.PIDFile: <run dir>/containers/<id>/pid.
+// pidFile is the launcher's PID file for id (paths.PIDFile). IDs passed
+// model.CheckID at load; one that did not gets no path, and the launcher
+// refuses it as well.
 func (c Config) pidFile(id string) string {
-	run := c.RunDir
-	if run == "" {
-		run = DefaultRunDir
-	}
-	return run + "/containers/" + id + "/pid"
+	p, _ := paths.New("", "", c.RunDir).PIDFile(id)
+	return p
 }
-
-// DefaultRunDir is berth's run dir when Config.RunDir is empty.
-const DefaultRunDir = "/run/berth"
 
 // command is a command line of berth, in unit-file syntax (execLine).
 // Callers put "--" before positional arguments, so that no value from the

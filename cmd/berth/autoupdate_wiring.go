@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 )
@@ -29,12 +28,12 @@ import (
 // The agent runs it on its schedule: a.updater().Run(ctx, autoupdate.Options{}).
 func (a *app) updater() *autoupdate.Updater {
 	return &autoupdate.Updater{
-		Source:     updateSource{a},
+		Source:     a.updateSource(),
 		Images:     updateImages{a.store, a.limits},
 		Units:      updateUnits{c: a.sd, a: a},
 		Containers: updateContainers{a.g.RunDir},
 		Health:     updateHealth{a.g.RunDir},
-		State:      autoupdate.State{Dir: filepath.Join(a.g.StateDir, "autoupdate")},
+		State:      autoupdate.State{Dir: paths.New("", a.g.StateDir, "").AutoUpdate()},
 		StateDir:   a.g.StateDir,
 		Soak:       a.settings.AutoUpdate.Soak,
 		Log:        a.log,
@@ -45,11 +44,47 @@ func (a *app) updater() *autoupdate.Updater {
 }
 
 // updateSource lists berth's units as auto-update targets.
-type updateSource struct{ a *app }
-
-func (s updateSource) Targets(ctx context.Context) ([]autoupdate.Target, error) {
-	return autoUpdateTargets(ctx, s.a, s.a.g)
+func (a *app) updateSource() autoupdate.UnitSource {
+	return autoupdate.UnitSource{
+		Units:      updateUnitList{a.sd},
+		Specs:      paths.New("", a.g.StateDir, "").SpecStore(),
+		Containers: updateContainers{a.g.RunDir},
+		Log:        a.log,
+	}
 }
+
+// updateUnitList reads berth's labels off the units systemd has.
+type updateUnitList struct{ c *systemd.Client }
+
+func (l updateUnitList) ListUnits(ctx context.Context) ([]autoupdate.Unit, error) {
+	us, err := l.c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: []string{systemd.PropEnvironment}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]autoupdate.Unit, 0, len(us))
+	for _, u := range us {
+		env := u.Environment
+		out = append(out, autoupdate.Unit{
+			Name: u.Name, Project: env[units.EnvProject], Service: env[units.EnvService],
+			Hash: env[units.EnvHash], Image: env[units.EnvImage],
+			NoImage: env[units.EnvService] == units.PodService, // a pod sandbox runs no image
+		})
+	}
+	return out, nil
+}
+
+// puller is apply's image puller: autoupdate.Puller keeps a digest
+// auto-update rolled back out of the store and records the lockfile.
+func puller(store *image.Store, limits *rateLimits, stateDir string, log *slog.Logger) autoupdate.Puller {
+	return autoupdate.Puller{
+		Images:   updateImages{store, limits},
+		State:    autoupdate.State{Dir: paths.New("", stateDir, "").AutoUpdate()},
+		StateDir: stateDir,
+		Log:      log,
+	}
+}
+
+var _ reconciler.Puller = autoupdate.Puller{}
 
 // updateImages is the image store as auto-update uses it.
 type updateImages struct {
@@ -61,8 +96,8 @@ type updateImages struct {
 func (i updateImages) RateLimits() map[string]string { return i.limits.RateLimits() }
 
 var (
-	_ autoupdate.Images        = updateImages{}
-	_ autoupdate.LocalResolver = updateImages{}
+	_ autoupdate.Images     = updateImages{}
+	_ autoupdate.PullImages = updateImages{}
 )
 
 func (i updateImages) Resolve(ctx context.Context, ref string) (string, error) {
@@ -107,7 +142,7 @@ var (
 
 // Recreate implements autoupdate.Recreator.
 func (u updateUnits) Recreate(ctx context.Context, unit string, svc *model.Service) error {
-	spec, err := model.SpecPath(u.a.g.StateDir, svc)
+	spec, err := paths.New("", u.a.g.StateDir, "").SpecStore().Path(svc)
 	if err != nil {
 		return err
 	}
@@ -118,14 +153,7 @@ func (u updateUnits) Recreate(ctx context.Context, unit string, svc *model.Servi
 	if set.Service.Name != unit {
 		return fmt.Errorf("the spec of %s makes unit %s", unit, set.Service.Name)
 	}
-	err = u.a.rec.Manager.Start(ctx, set.Transient())
-	if err != nil {
-		// The agent may have put it back meanwhile.
-		if st, gerr := u.c.Get(ctx, unit); gerr == nil && st.LoadState == "loaded" && st.ActiveState == "active" {
-			return nil
-		}
-	}
-	return err
+	return u.a.rec.Manager.Start(ctx, set.Transient())
 }
 
 func (u updateUnits) Restart(ctx context.Context, unit string) error { return u.c.Restart(ctx, unit) }
@@ -177,7 +205,7 @@ func (h updateHealth) Status(ctx context.Context, svc *model.Service) (autoupdat
 // places (docker's config.json, $REGISTRY_AUTH_FILE, containers' auth.json
 // under $XDG_RUNTIME_DIR or ~/.config).
 func registryKeychain(g *globalOptions) authn.Keychain {
-	return authn.NewMultiKeychain(image.FileKeychain(filepath.Join(g.ConfigDir, "auth.json")), authn.DefaultKeychain)
+	return authn.NewMultiKeychain(image.FileKeychain(paths.New(g.ConfigDir, "", "").AuthFile()), authn.DefaultKeychain)
 }
 
 // rateLimits remembers the rate-limit headers each registry sent last
@@ -231,49 +259,8 @@ func (a *app) autoUpdateScheduler() (*autoupdate.Scheduler, error) {
 	}
 	sched, err := autoupdate.ParseSchedule(au.Schedule, delay)
 	if err != nil {
-		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", filepath.Join(a.g.ConfigDir, "berth.yaml"), err)
+		return nil, fmt.Errorf("%s: autoupdate.schedule: %w", paths.New(a.g.ConfigDir, "", "").Settings(), err)
 	}
 	u := a.updater()
 	return &autoupdate.Scheduler{Schedule: sched, Run: u.Run, Log: a.log}, nil
-}
-
-// keepGoodDigest runs before apply pulls ref. When the digest the registry
-// serves for ref is one auto-update rolled back (bad.json), pulling it would
-// put the failed image back under the tag, and the next (re)start for any
-// reason would run it. The store keeps the digest ref has instead (or gets
-// the newest rollback target back), a warning says so, and kept is that
-// digest; bad is the registry's. Without a bad digest for ref this costs no
-// registry request.
-func keepGoodDigest(ctx context.Context, s *image.Store, stateDir string, log *slog.Logger, ref string) (kept, bad string, ok bool) {
-	st := autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")}
-	bads, err := st.Bad()
-	if err != nil || len(bads[ref]) == 0 {
-		return "", "", false
-	}
-	remote, err := s.Resolve(ctx, ref)
-	if err != nil {
-		return "", "", false // the pull reports it
-	}
-	b := autoupdate.IsBad(bads, ref, remote)
-	if b == nil {
-		return "", "", false
-	}
-	why := fmt.Sprintf("rolled back by auto-update at %s: %s", b.At.Local().Format(time.DateTime), b.Reason)
-	if img, err := s.Get(ctx, ref); err == nil && img.Digest != remote {
-		log.Warn("not pulling a digest recorded bad; keeping the current one", "image", ref, "bad", remote, "keeping", img.Digest, "why", why)
-		return img.Digest, remote, true
-	}
-	rts, _ := st.RollbackTargets()
-	for _, id := range slices.Sorted(maps.Keys(rts)) {
-		rt := rts[id]
-		if rt.Image != ref || rt.Digest == remote || autoupdate.IsBad(bads, ref, rt.Digest) != nil {
-			continue
-		}
-		if err := s.Tag(ctx, ref, rt.Digest); err == nil {
-			log.Warn("not pulling a digest recorded bad; using the rollback target", "image", ref, "bad", remote, "keeping", rt.Digest, "why", why)
-			return rt.Digest, remote, true
-		}
-	}
-	log.Warn("pulling a digest recorded bad: no other image of this tag is stored", "image", ref, "digest", remote, "why", why)
-	return "", "", false
 }

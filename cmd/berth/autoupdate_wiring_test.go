@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/cmd/internal/settings"
 )
 
 func TestAutoUpdateSchedulerFromSettings(t *testing.T) {
-	a := &app{g: &globalOptions{ConfigDir: "/etc/berth"}, settings: &settings{}, log: (&globalOptions{}).logger()}
+	a := &app{g: &globalOptions{ConfigDir: "/etc/berth"}, settings: &settings.Settings{}, log: (&globalOptions{}).logger()}
 	s, err := a.autoUpdateScheduler()
 	if err != nil || s.Schedule.Spec != "@daily" || s.Schedule.Delay != 15*time.Minute {
 		t.Fatalf("default scheduler: %+v, %v", s, err)

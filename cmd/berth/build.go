@@ -124,7 +124,7 @@ func (b *builder) settleHealth(ctx context.Context, svc *model.Service) error {
 	if err != nil {
 		return fmt.Errorf("reading the built image's HEALTHCHECK: %w", err)
 	}
-	h, err := imageHealth(hc)
+	h, err := (*model.ImageHealthcheck)(hc).Health()
 	if err != nil {
 		return fmt.Errorf("image %s: %w", svc.Image, err)
 	}

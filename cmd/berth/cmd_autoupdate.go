@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
 
-	"github.com/berth-dev/berth/compose/model"
-
 	"github.com/berth-dev/berth/autoupdate"
-	"github.com/berth-dev/berth/runtime"
-	"github.com/berth-dev/berth/units"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/spf13/cobra"
 )
 
@@ -74,7 +70,7 @@ in the history (--history N shows it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("history") {
-				return runAutoUpdateHistory(g, o, cmd.OutOrStdout())
+				return runAutoUpdateHistory(cmd.Context(), g, o, cmd.OutOrStdout())
 			}
 			return runAutoUpdate(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
@@ -123,8 +119,8 @@ func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, 
 	return nil
 }
 
-func runAutoUpdateHistory(g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
-	events, err := autoupdate.State{Dir: filepath.Join(g.StateDir, "autoupdate")}.History(o.History)
+func runAutoUpdateHistory(ctx context.Context, g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
+	events, err := autoupdate.State{Dir: paths.New("", g.StateDir, "").AutoUpdate()}.History(ctx, o.History)
 	if err != nil {
 		return err
 	}
@@ -143,64 +139,6 @@ func runAutoUpdateHistory(g *globalOptions, o *autoUpdateOptions, out io.Writer)
 			shortDigest(e.From), shortDigest(e.To), e.Result, dash(e.Reason))
 	}
 	return tw.Flush()
-}
-
-// autoUpdateTargets lists berth's units and pairs each with the frozen spec it
-// runs (found by its spec hash, so edits not yet applied do not count) and the
-// digest its container was started from. Units whose spec cannot be read come
-// back as targets with Err set, so they are reported and block nothing.
-func autoUpdateTargets(ctx context.Context, a *app, g *globalOptions) ([]autoupdate.Target, error) {
-	us, err := a.sd.ListEnvironments(ctx, units.Prefix)
-	if err != nil {
-		return nil, err
-	}
-	var targets []autoupdate.Target
-	for _, u := range us {
-		project, service, hash := u.Environment[units.EnvProject], u.Environment[units.EnvService], u.Environment[units.EnvHash]
-		if project == "" || service == "" {
-			continue // not made by berth
-		}
-		if service == units.PodService {
-			continue // a pod sandbox runs no image
-		}
-		svc, err := runningSpec(g.StateDir, project, service, hash)
-		if err != nil {
-			targets = append(targets, autoupdate.Target{
-				Unit:    u.Name,
-				Service: &model.Service{Project: project, Name: service, Image: u.Environment[units.EnvImage]},
-				Err:     err,
-			})
-			continue
-		}
-		t := autoupdate.Target{Unit: u.Name, Service: svc}
-		if st, err := runtime.ReadState(g.RunDir, svc.ID()); err == nil {
-			t.RunningDigest = st.Digest
-		} else {
-			a.log.Debug("no container state", "unit", u.Name, "err", err)
-		}
-		targets = append(targets, t)
-	}
-	return targets, nil
-}
-
-// runningSpec loads the spec a unit was created with: model.SpecPath names
-// it by the service's hash, which the unit carries in its environment.
-func runningSpec(stateDir, project, service, hash string) (*model.Service, error) {
-	if hash == "" {
-		return nil, fmt.Errorf("unit of %s/%s carries no spec hash", project, service)
-	}
-	path, err := model.SpecPathOf(stateDir, project, service, hash)
-	if err != nil {
-		return nil, fmt.Errorf("unit of %s/%s: %w", project, service, err)
-	}
-	svc, err := model.LoadSpec(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading the spec %s/%s runs: %w", project, service, err)
-	}
-	if got, err := model.SpecPath(stateDir, svc); err != nil || got != path {
-		return nil, fmt.Errorf("spec %s does not match its unit (it hashes to %s)", path, got)
-	}
-	return svc, nil
 }
 
 func printAutoUpdate(out io.Writer, format string, results []autoupdate.Result) error {

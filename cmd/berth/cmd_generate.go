@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/compose/kube"
 	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -80,7 +81,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	sets := make([]*units.Set, len(p.Services))
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := model.SpecPath(g.StateDir, svc)
+		spec, err := paths.New("", g.StateDir, "").SpecStore().Path(svc)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", svc.Project, svc.Name, err)
 		}
@@ -92,7 +93,7 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 	}
 	for i := range p.Services {
 		svc := &p.Services[i]
-		if _, err := model.SaveSpec(g.StateDir, svc); err != nil {
+		if _, err := paths.New("", g.StateDir, "").SpecStore().Save(ctx, svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
 		files, err := generateBuildUnit(g, cfg, svc, sets[i])
@@ -177,13 +178,13 @@ func unitConfig(g *globalOptions, binary string) (units.Config, error) {
 		binary = bin
 	}
 	cfg := units.Config{Binary: binary, Launcher: launcherNextTo(binary)}
-	if g.ConfigDir != "/etc/berth" {
+	if g.ConfigDir != paths.DefaultConfigDir {
 		cfg.ConfigDir = g.ConfigDir
 	}
-	if g.StateDir != "/var/lib/berth" {
+	if g.StateDir != paths.DefaultStateDir {
 		cfg.StateDir = g.StateDir
 	}
-	if g.RunDir != "/run/berth" {
+	if g.RunDir != paths.DefaultRunDir {
 		cfg.RunDir = g.RunDir
 	}
 	return cfg, nil
@@ -203,18 +204,10 @@ func launcherNextTo(binary string) string {
 	return l
 }
 
-// writeFileAtomic replaces path in one rename, so systemd never reads half
-// a unit file.
+// writeFileAtomic replaces path with paths.WriteFile, so systemd never
+// reads half a unit file.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return paths.WriteFile(path, b, mode)
 }
 
 type generateKubeOptions struct {

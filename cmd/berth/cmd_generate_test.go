@@ -10,8 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/compose/model"
-
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 	"github.com/coreos/go-systemd/v22/unit"
 )
@@ -56,11 +55,11 @@ func TestGenerateSystemd(t *testing.T) {
 	var wantPaths []string
 	for i := range p.Services {
 		svc := &p.Services[i]
-		spec, err := model.SpecPath(g.StateDir, svc)
+		spec, err := paths.New("", g.StateDir, "").SpecStore().Path(svc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := model.LoadSpec(spec); err != nil {
+		if _, err := paths.LoadSpec(t.Context(), spec); err != nil {
 			t.Errorf("frozen spec of %s: %v", svc.Name, err)
 		}
 		transient := units.Service(cfg, svc, spec)

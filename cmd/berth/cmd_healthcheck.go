@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/berth-dev/berth/compose/model"
-
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/spf13/cobra"
 )
@@ -41,7 +40,7 @@ func newHealthcheckCommand(g *globalOptions) *cobra.Command {
 
 func runHealthcheck(ctx context.Context, g *globalOptions, o *healthcheckOptions) error {
 	log := g.logger()
-	svc, err := model.LoadSpec(o.Spec)
+	svc, err := paths.LoadSpec(ctx, o.Spec)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 	} else {
 		printProjectNames(out, a.entries)
 		printPlan(out, p, true)
-		if err := printPendingUpdates(out, g.StateDir, p); err != nil {
+		if err := printPendingUpdates(ctx, out, g.StateDir, p); err != nil {
 			a.log.Warn("reading pending image updates", "err", err)
 		}
 	}

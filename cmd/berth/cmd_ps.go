@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -65,7 +66,7 @@ func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) e
 		return err
 	}
 	defer a.Close()
-	us, err := a.sd.List(ctx, units.Prefix)
+	us, err := a.sd.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: systemd.AllProps})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// pullOptions are what `berth pull` is asked: the projects whose images to
+// pull (all when none).
+type pullOptions struct {
+	Projects []string
+}
+
 func newPullCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "pull [PROJECT...]",
@@ -22,12 +28,12 @@ auto-update). Exit status 1 when any image failed; the others are pulled.`,
   berth pull hello && berth apply hello`,
 		ValidArgsFunction: completeProjects(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPull(cmd.Context(), g, args, cmd.OutOrStdout())
+			return runPull(cmd.Context(), g, pullOptions{Projects: args}, cmd.OutOrStdout())
 		},
 	}
 }
 
-func runPull(ctx context.Context, g *globalOptions, projects []string, out io.Writer) error {
+func runPull(ctx context.Context, g *globalOptions, o pullOptions, out io.Writer) error {
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err
@@ -38,7 +44,7 @@ func runPull(ctx context.Context, g *globalOptions, projects []string, out io.Wr
 		return err
 	}
 	want := map[string]bool{}
-	for _, p := range projects {
+	for _, p := range o.Projects {
 		if !hasEntry(entries, p) {
 			return fmt.Errorf("no project %q in %s", p, g.ConfigDir)
 		}

@@ -1,60 +1,48 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
-// printPendingUpdates lists, after the plan, the services whose image has a
-// newer digest in its registry than the one applied, as the last auto-update
-// check recorded in the lockfile; no registry is asked. Digests recorded bad
-// say so, and a service apply creates or recreates on such a tag (with or
-// without a policy) is listed with the digest it keeps instead.
-func printPendingUpdates(w io.Writer, stateDir string, p *reconciler.Plan) error {
-	lock, err := autoupdate.ReadLockfile(stateDir)
-	if err != nil {
-		return err
-	}
-	bad, err := autoupdate.State{Dir: filepath.Join(stateDir, "autoupdate")}.Bad()
-	if err != nil {
-		return err
-	}
-	header := false
+// printPendingUpdates lists, after the plan, the image updates
+// autoupdate.PendingUpdates finds for the services p keeps, creates or
+// recreates: from the lockfile, without asking any registry.
+func printPendingUpdates(ctx context.Context, w io.Writer, stateDir string, p *reconciler.Plan) error {
+	var planned []autoupdate.Planned
+	actions := map[string]reconciler.Action{}
 	for _, c := range p.Changes {
-		svc := c.Desired
-		if svc == nil || c.Action == reconciler.Remove {
+		if c.Desired == nil || c.Action == reconciler.Remove {
 			continue
 		}
-		e, ok := lock.Images[svc.Image]
-		if !ok || e.Available == "" {
-			continue
-		}
-		b := autoupdate.IsBad(bad, svc.Image, e.Available)
 		starts := c.Action == reconciler.Create || c.Action == reconciler.Recreate
-		policy, err := autoupdate.PolicyOf(svc)
-		updates := err == nil && policy == autoupdate.PolicyRegistry && !autoupdate.Pinned(svc.Image)
-		if autoupdate.Pinned(svc.Image) || (!updates && (b == nil || !starts)) {
-			continue
-		}
-		if !header {
-			fmt.Fprintf(w, "Image updates (from %s; `berth auto-update` applies them):\n", autoupdate.LockfilePath(stateDir))
-			header = true
-		}
+		planned = append(planned, autoupdate.Planned{Unit: c.Unit, Service: c.Desired, Starts: starts})
+		actions[c.Unit] = c.Action
+	}
+	st := autoupdate.State{Dir: paths.New("", stateDir, "").AutoUpdate()}
+	pending, err := autoupdate.PendingUpdates(ctx, st, stateDir, planned)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	fmt.Fprintf(w, "Image updates (from %s; `berth auto-update` applies them):\n", autoupdate.LockfilePath(stateDir))
+	for _, u := range pending {
+		svc, e := u.Service, u.Lock
 		verb := "^ update"
-		if !updates {
+		if !u.Update {
 			verb = "= keep" // no policy, but apply would otherwise pull the bad digest
 		}
-		line := fmt.Sprintf("  %s %s/%s (%s): %s %s → %s, seen %s", verb, svc.Project, svc.Name, c.Unit, svc.Image,
+		line := fmt.Sprintf("  %s %s/%s (%s): %s %s → %s, seen %s", verb, svc.Project, svc.Name, u.Unit, svc.Image,
 			shortDigest(e.Digest), shortDigest(e.Available), e.Checked.Local().Format(time.DateTime))
-		if b != nil {
+		if b := u.Bad; b != nil {
 			line += fmt.Sprintf(" (rolled back %s: %s; skipped until the tag moves", b.At.Local().Format(time.DateTime), b.Reason)
-			if starts {
-				line += fmt.Sprintf("; this %s keeps %s", c.Action, shortDigest(e.Digest))
+			if u.Starts {
+				line += fmt.Sprintf("; this %s keeps %s", actions[u.Unit], shortDigest(e.Digest))
 			}
 			line += ")"
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,9 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 )
 
+// TestPlanShowsPendingUpdatesFromLockfile: plan lists what the lockfile's
+// last check saw for services with a policy, says when a digest was rolled
+// back and what a recreate keeps instead, also without a policy.
 func TestPlanShowsPendingUpdatesFromLockfile(t *testing.T) {
 	state := t.TempDir()
 	ctx := context.Background()
@@ -33,7 +37,7 @@ func TestPlanShowsPendingUpdatesFromLockfile(t *testing.T) {
 		{Action: reconciler.Keep, Unit: "berth-p-off.service", Desired: svc("off", "reg/off:1", "")},
 	}}
 	var b strings.Builder
-	if err := printPendingUpdates(&b, state, p); err != nil {
+	if err := printPendingUpdates(ctx, &b, state, p); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -42,5 +46,28 @@ func TestPlanShowsPendingUpdatesFromLockfile(t *testing.T) {
 	}
 	if strings.Contains(out, "p/off") {
 		t.Errorf("a service without a policy is listed:\n%s", out)
+	}
+
+	// The newer digest was rolled back: a recreate keeps the applied one.
+	st := autoupdate.State{Dir: filepath.Join(state, "autoupdate")}
+	if err := st.MarkBad(ctx, "reg/app:1", autoupdate.BadDigest{Digest: "sha256:2222222222222222", Reason: "exited 1", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	p.Changes[0].Action = reconciler.Recreate
+	b.Reset()
+	if err := printPendingUpdates(ctx, &b, state, p); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "rolled back") || !strings.Contains(out, "this recreate keeps sha256:111111111111") {
+		t.Errorf("plan:\n%s", out)
+	}
+	// Without a policy too: apply would pull the tag all the same.
+	p.Changes[0].Desired.AutoUpdate = ""
+	b.Reset()
+	if err := printPendingUpdates(ctx, &b, state, p); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "= keep p/a") || !strings.Contains(out, "this recreate keeps sha256:111111111111") {
+		t.Errorf("plan without a policy:\n%s", out)
 	}
 }

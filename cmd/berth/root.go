@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/cmd/internal/launch"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // globalOptions are the flags every command shares.
@@ -103,9 +104,9 @@ Exit status:
 		},
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&g.ConfigDir, "config-dir", envOr("BERTH_CONFIG_DIR", "/etc/berth"), "desired state: one project per entry ($BERTH_CONFIG_DIR)")
-	f.StringVar(&g.StateDir, "state-dir", envOr("BERTH_STATE_DIR", "/var/lib/berth"), "images, volumes and specs ($BERTH_STATE_DIR)")
-	f.StringVar(&g.RunDir, "run-dir", envOr("BERTH_RUN_DIR", "/run/berth"), "rootfs mounts and container state ($BERTH_RUN_DIR)")
+	f.StringVar(&g.ConfigDir, "config-dir", envOr("BERTH_CONFIG_DIR", paths.DefaultConfigDir), "desired state: one project per entry ($BERTH_CONFIG_DIR)")
+	f.StringVar(&g.StateDir, "state-dir", envOr("BERTH_STATE_DIR", paths.DefaultStateDir), "images, volumes and specs ($BERTH_STATE_DIR)")
+	f.StringVar(&g.RunDir, "run-dir", envOr("BERTH_RUN_DIR", paths.DefaultRunDir), "rootfs mounts and container state ($BERTH_RUN_DIR)")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(
 		newApplyCommand(g),

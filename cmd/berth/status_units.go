@@ -31,12 +31,17 @@ func failingUnits(ctx context.Context) ([]failingUnit, error) {
 		return nil, err
 	}
 	defer c.Close()
-	us, err := c.Failing(ctx, units.Prefix)
+	// Only units in these states can be failing; Result and NRestarts tell.
+	us, err := c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"},
+		States: []string{"failed", "activating", "deactivating"}, Props: systemd.AllProps})
 	if err != nil {
 		return nil, err
 	}
 	out := []failingUnit{}
 	for _, u := range us {
+		if !u.Failing() {
+			continue
+		}
 		f := failingUnit{Unit: u.Name, Project: u.Environment[units.EnvProject], Service: u.Environment[units.EnvService],
 			State: u.ActiveState + "/" + u.SubState, Result: u.Result, Restarts: u.Restarts}
 		if f.Reason, err = (journal.Reader{}).UnitReason(ctx, u.Name); err != nil {

@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
-	"time"
 
+	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
-
-	"github.com/berth-dev/berth/autoupdate"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/image"
 	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/systemd"
 	"github.com/berth-dev/berth/systemd/journal"
 	"github.com/berth-dev/berth/units"
@@ -25,7 +23,7 @@ import (
 type app struct {
 	g        *globalOptions
 	log      *slog.Logger
-	settings *settings
+	settings *settings.Settings
 	sd       *systemd.Client
 	store    *image.Store
 	limits   *rateLimits // registry rate-limit headers seen by store
@@ -46,6 +44,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	warnSettings(log, st)
 	// A unit that fails to start reports its launcher's error from the
 	// journal, not systemd's bare "job failed".
 	sd, err := systemd.Connect(ctx, systemd.WithExplainer(journal.Reader{}))
@@ -58,7 +57,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		return nil, err
 	}
 	a := &app{g: g, log: log, settings: st, sd: sd, limits: &rateLimits{}}
-	store, err := image.NewStore(filepath.Join(g.StateDir, "images"), image.Options{Insecure: st.InsecureRegistries,
+	store, err := image.NewStore(paths.New("", g.StateDir, "").Images(), image.Options{Insecure: st.InsecureRegistries,
 		Keychain: registryKeychain(g), OnResponse: a.limits.record, Log: log})
 	if err != nil {
 		sd.Close()
@@ -67,7 +66,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	a.store = store
 	a.rec = &reconciler.Reconciler{
 		Manager:  manager{c: sd},
-		Puller:   puller{store, g.StateDir, log},
+		Puller:   puller(store, a.limits, g.StateDir, log),
 		Units:    ucfg,
 		StateDir: g.StateDir,
 		Log:      log,
@@ -125,8 +124,12 @@ type manager struct {
 
 var _ reconciler.Manager = manager{}
 
+// observeProps are what the reconciler compares: the environment (project,
+// service, spec hash) and the limits it checks for drift.
+var observeProps = []string{systemd.PropEnvironment, systemd.PropMemoryMax, systemd.PropTasksMax, systemd.PropCPUQuotaPerSecUSec}
+
 func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
-	us, err := m.c.ListServices(ctx, units.Prefix, m.cache)
+	us, err := m.c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: observeProps, Cache: m.cache})
 	if err != nil {
 		return nil, err
 	}
@@ -169,31 +172,3 @@ func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(
 
 // Writes counts the state-changing D-Bus calls made so far.
 func (m manager) Writes() int64 { return m.c.Writes() }
-
-// puller pulls ahead of a (re)start and records the digest it resolved in
-// the lockfile, which `berth plan` compares with later checks.
-type puller struct {
-	s        *image.Store
-	stateDir string
-	log      *slog.Logger
-}
-
-func (p puller) Pull(ctx context.Context, ref string) error {
-	digest, bad, kept := keepGoodDigest(ctx, p.s, p.stateDir, p.log, ref)
-	if !kept {
-		img, err := p.s.Pull(ctx, ref)
-		if err != nil {
-			return err
-		}
-		digest = img.Digest
-	}
-	if err := autoupdate.UpdateLockfile(ctx, p.stateDir, func(l *autoupdate.Lockfile) {
-		l.Resolved(ref, digest, "apply", time.Now().UTC())
-		if kept {
-			l.Checked(ref, digest, bad, time.Now().UTC())
-		}
-	}); err != nil {
-		p.log.Warn("recording the pulled digest in the lockfile", "image", ref, "err", err)
-	}
-	return nil
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 
 	"github.com/berth-dev/berth/units"
 )
@@ -38,7 +39,7 @@ func BenchmarkStartLatency(b *testing.B) {
 	state := filepath.Join(e.wd, "state")
 	unit := func(name string, cfg units.Config) *units.Unit {
 		svc := &model.Service{Project: "bench", Name: name, Image: ref, Command: []string{"sleep", "600"}}
-		spec, err := model.SaveSpec(state, svc)
+		spec, err := paths.New("", state, "").SpecStore().Save(b.Context(), svc)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -51,10 +51,20 @@ func (s *Store) Pull(ctx context.Context, ref string) (*Image, error) {
 	}
 	img, err := s.pull(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", r.Name(), err)
+		return nil, &PullError{Ref: r.Name(), Err: err}
 	}
 	return img, nil
 }
+
+// PullError is a failed Pull of Ref; it reads "pulling <ref>: <cause>", so
+// callers that find one with errors.As need not name the image again.
+type PullError struct {
+	Ref string
+	Err error
+}
+
+func (e *PullError) Error() string { return fmt.Sprintf("pulling %s: %v", e.Ref, e.Err) }
+func (e *PullError) Unwrap() error { return e.Err }
 
 func (s *Store) pull(ctx context.Context, r name.Reference) (*Image, error) {
 	unlock, err := s.storeLock(ctx, unix.LOCK_SH)

@@ -13,11 +13,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"golang.org/x/sys/unix"
 )
 
 // Store is the on-disk image store. It is safe for concurrent use by goroutines
@@ -206,28 +206,11 @@ func (s *Store) writeBlob(digest string, data []byte) error {
 	return s.writeFileAtomic(p, data)
 }
 
-// writeFileAtomic writes data to a temp file in the store and renames it over path,
-// so readers see the old or the new content, never a part.
+// writeFileAtomic writes data with paths.WriteFile, so readers see the old
+// or the new content, never a part. A temp file a crash leaves next to a
+// blob or layer is swept by GC, which keeps only known names.
 func (s *Store) writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "f-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return paths.WriteFile(path, data, 0o600)
 }
 
 func (s *Store) readRefs() (*refIndex, error) {
@@ -250,7 +233,7 @@ func (s *Store) readRefs() (*refIndex, error) {
 
 // updateRefs applies change to refs.json under refs.lock and writes it atomically.
 func (s *Store) updateRefs(ctx context.Context, change func(*refIndex)) error {
-	unlock, err := flock(ctx, filepath.Join(s.root, "refs.lock"), unix.LOCK_EX)
+	unlock, err := paths.Lock(ctx, filepath.Join(s.root, "refs.lock"), paths.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -269,5 +252,5 @@ func (s *Store) updateRefs(ctx context.Context, change func(*refIndex)) error {
 
 // storeLock takes the store-wide lock: shared for pulls, exclusive for removal.
 func (s *Store) storeLock(ctx context.Context, how int) (func(), error) {
-	return flock(ctx, filepath.Join(s.root, "lock"), how)
+	return paths.Lock(ctx, filepath.Join(s.root, "lock"), paths.LockMode(how))
 }

@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/go-archive"
-	"golang.org/x/sys/unix"
 )
 
 // shortIDLen is how many hex digits of the diffID name a layer dir. Short names
@@ -86,7 +86,7 @@ func (s *Store) installLayer(ctx context.Context, diffID v1.Hash, label string, 
 	if ok, err := s.layerPresent(diffID); ok || err != nil {
 		return ok, err
 	}
-	unlock, err := flock(ctx, filepath.Join(s.root, "locks", shortID(diffID)), unix.LOCK_EX)
+	unlock, err := paths.Lock(ctx, filepath.Join(s.root, "locks", shortID(diffID)), paths.Exclusive)
 	if err != nil {
 		return false, err
 	}

@@ -17,6 +17,7 @@
 package network
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
+
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Record is one berth network as apply declared it.
@@ -84,7 +86,7 @@ type Paths struct {
 	RunDir   string
 }
 
-func (p Paths) networksDir() string           { return filepath.Join(p.StateDir, "networks") }
+func (p Paths) networksDir() string           { return p.layout().Networks() }
 func (p Paths) networkDir(name string) string { return filepath.Join(p.networksDir(), name) }
 func (p Paths) recordFile(name string) string {
 	return filepath.Join(p.networkDir(name), "network.json")
@@ -95,13 +97,15 @@ func (p Paths) memberFile(name, id string) string {
 }
 
 // NetnsDir holds the pinned network namespaces of containers and pods.
-func (p Paths) NetnsDir() string { return filepath.Join(p.RunDir, "netns") }
+func (p Paths) NetnsDir() string { return p.layout().Netns() }
 
 // NetnsPath is where the network namespace of container (or pod) id is pinned.
 func (p Paths) NetnsPath(id string) string { return filepath.Join(p.NetnsDir(), id) }
 
-func (p Paths) cacheDir() string { return filepath.Join(p.RunDir, "cni", "cache") }
-func (p Paths) ipamDir() string  { return filepath.Join(p.RunDir, "cni", "ipam") }
+func (p Paths) cacheDir() string { return p.layout().CNICache() }
+func (p Paths) ipamDir() string  { return p.layout().IPAM() }
+
+func (p Paths) layout() paths.Layout { return paths.New("", p.StateDir, p.RunDir) }
 
 // ReadRecord reads network name's record.
 func (p Paths) ReadRecord(name string) (*Record, error) {
@@ -173,7 +177,7 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// writeJSON replaces path atomically (rename), creating its directory.
+// writeJSON replaces path atomically (paths.WriteFile), creating its directory.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -182,14 +186,7 @@ func writeJSON(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return paths.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 // lock takes berth's network lock (an flock on <state>/networks/.lock), so
@@ -199,13 +196,9 @@ func (p Paths) lock() (func(), error) {
 	if err := os.MkdirAll(p.networksDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", p.networksDir(), err)
 	}
-	f, err := os.OpenFile(filepath.Join(p.networksDir(), ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := paths.Lock(context.Background(), filepath.Join(p.networksDir(), ".lock"), paths.Exclusive)
 	if err != nil {
-		return nil, fmt.Errorf("opening network lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("taking network lock: %w", err)
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }

@@ -19,8 +19,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Globals are the options every berth command shares: the directories and
@@ -37,9 +38,9 @@ type Globals struct {
 // pass them on.
 func (g *Globals) AddFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVar(&g.ConfigDir, "config-dir", envOr("BERTH_CONFIG_DIR", "/etc/berth"), "desired state: one project per entry ($BERTH_CONFIG_DIR)")
-	f.StringVar(&g.StateDir, "state-dir", envOr("BERTH_STATE_DIR", "/var/lib/berth"), "images, volumes and specs ($BERTH_STATE_DIR)")
-	f.StringVar(&g.RunDir, "run-dir", envOr("BERTH_RUN_DIR", "/run/berth"), "rootfs mounts and container state ($BERTH_RUN_DIR)")
+	f.StringVar(&g.ConfigDir, "config-dir", envOr("BERTH_CONFIG_DIR", paths.DefaultConfigDir), "desired state: one project per entry ($BERTH_CONFIG_DIR)")
+	f.StringVar(&g.StateDir, "state-dir", envOr("BERTH_STATE_DIR", paths.DefaultStateDir), "images, volumes and specs ($BERTH_STATE_DIR)")
+	f.StringVar(&g.RunDir, "run-dir", envOr("BERTH_RUN_DIR", paths.DefaultRunDir), "rootfs mounts and container state ($BERTH_RUN_DIR)")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logging")
 }
 
@@ -69,7 +70,7 @@ func (g *Globals) Logger() *slog.Logger {
 // launcher's keys of berth.yaml.
 func runtimeOptions(globals func() *Globals) (runtime.Options, error) {
 	g := globals()
-	st, err := loadSettings(g.ConfigDir)
+	st, err := settings.Load(paths.New(g.ConfigDir, "", "").Settings())
 	if err != nil {
 		return runtime.Options{}, err
 	}
@@ -128,7 +129,7 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := model.LoadSpec(spec)
+			svc, err := paths.LoadSpec(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}
