@@ -127,6 +127,11 @@ Exit status:
 		newHealthcheckCommand(g),
 		newBuildCommand(g),
 		newBuildRunCommand(g),
+		newExecCommand(g),
+		newCpCommand(g),
+		newTopCommand(g),
+		newStatsCommand(g),
+		newLsCommand(g),
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.
