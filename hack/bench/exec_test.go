@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkExec(b *testing.B) {
 	ref := e.pushBusybox("busybox:latest")
 	state := filepath.Join(e.wd, "state")
 	svc := &model.Service{Project: "bench", Name: "sleep", Image: ref, Command: []string{"sleep", "600"}}
-	spec, err := model.SaveSpec(state, svc)
+	spec, err := paths.New("", state, "").SpecStore().Save(b.Context(), svc)
 	if err != nil {
 		b.Fatal(err)
 	}
