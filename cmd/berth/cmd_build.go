@@ -24,9 +24,10 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 only those of the named projects or services) with buildah, each in its
 transient unit berth-PROJECT-SERVICE.build.service, whose journal holds
 buildah's output, and imports it into berth's image store. It always
-builds, and changes no running unit; 'berth apply' then recreates the
-services whose build changed. One failing build is reported and the others
-go on.`,
+builds, and changes no running unit: a service runs the new image once it
+is recreated ('berth apply' recreates those whose build context changed,
+without building again; 'berth apply --build' builds and recreates all).
+One failing build is reported and the others go on.`,
 		Example: `  berth build
   berth build webapp/app`,
 		RunE: func(cmd *cobra.Command, args []string) error {
