@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/build"
 	"github.com/berth-dev/berth/runtime/image"
+	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
@@ -85,32 +86,31 @@ func (b *builder) run(ctx context.Context, svc *model.Service) error {
 // writeBuildJob writes the job file svc's .build.service unit reads, and
 // returns its path.
 func writeBuildJob(g *globalOptions, svc *model.Service, force bool) (string, error) {
+	l := paths.New(g.ConfigDir, g.StateDir, g.RunDir)
 	job := build.Job{
 		Service: svc.Project + "/" + svc.Name,
 		Build:   *svc.Build,
 		Refs:    []string{svc.Image, svc.BuildRef()},
-		Root:    filepath.Join(g.StateDir, "build", "storage"),
-		RunRoot: filepath.Join(g.RunDir, "build"),
-		Work:    filepath.Join(g.StateDir, "build", "work"),
+		Root:    l.BuildStorage(),
+		RunRoot: l.BuildRun(),
+		Work:    l.BuildWork(),
 		Force:   force,
 	}
-	path := filepath.Join(g.StateDir, "build", "jobs", svc.ID()+".json")
-	return path, writeJob(path, job)
-}
-
-func writeJob(path string, job build.Job) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("writing build job: %w", err)
+	path, err := l.BuildJob(svc.ID())
+	if err != nil {
+		return "", err
 	}
 	data, err := json.MarshalIndent(job, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("writing build job: %w", err)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("writing build job: %w", err)
 	}
-	return os.Rename(tmp, path)
+	if err := paths.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("writing build job: %w", err)
+	}
+	return path, nil
 }
 
 // settleHealth gives svc the built image's HEALTHCHECK when Compose asks
