@@ -23,7 +23,8 @@ export CGO_ENABLED := 1
 # nftables: the CNI bridge and portmap plugins exec nft (ipMasq and port
 # mappings use the nftables backend); iptables: the firewall plugin.
 # git: the agent's GitOps test; podman-compose: the network benchmark.
-DEB_PACKAGES := build-essential pkg-config libseccomp-dev ca-certificates systemd dbus \
+# buildah: compose build: services (docs/build.md); the build benchmark uses podman.
+DEB_PACKAGES := build-essential buildah pkg-config libseccomp-dev ca-certificates systemd dbus \
 	busybox-static docker-registry iptables nftables iproute2 runc podman podman-compose \
 	catatonit skopeo util-linux procps kmod git
 # VM_PACKAGES: what the VM suite needs on the machine that runs it.

@@ -11,7 +11,7 @@ import (
 
 // supportedServiceKeys lists the service fields the model carries. Fields
 // marked false are read by the converter, which warns about the parts it
-// cannot honour (build with an image, stdin_open, a logging driver).
+// cannot honour (stdin_open, a logging driver).
 // Every other field is warned about with its file and line, never silently
 // dropped.
 var supportedServiceKeys = map[string]bool{
@@ -46,7 +46,7 @@ var supportedServiceKeys = map[string]bool{
 	// without effect on what runs, and so does berth.
 	"attach": true, "develop": true,
 	// converted with their own warnings
-	"build": false, "stdin_open": false, "logging": false,
+	"build": true, "stdin_open": false, "logging": false,
 }
 
 // supportedDeployKeys are the parts of deploy: that map to the unit.

@@ -90,12 +90,12 @@ func TestUnsupportedFieldsWarnWithLine(t *testing.T) {
 	}
 }
 
-func TestServiceWithoutImageIsAnError(t *testing.T) {
+func TestBuildWithoutDockerfileIsAnError(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "p.yaml")
 	write(t, f, "services:\n  web:\n    build: .\n")
 	_, err := LoadProject(context.Background(), "p", f)
-	if err == nil || !strings.Contains(err.Error(), `service "web"`) || !strings.Contains(err.Error(), "image") {
-		t.Fatalf("want an error naming the service and image, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), f+`:3: service "web": build.dockerfile`) || !strings.Contains(err.Error(), "Dockerfile") {
+		t.Fatalf("want an error naming the file, line, service and Dockerfile, got %v", err)
 	}
 }
 

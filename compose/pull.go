@@ -9,8 +9,8 @@ import (
 // pullPolicy reads compose's pull_policy. always and never are carried out
 // by the launcher at every start; missing is berth's default; the refresh
 // policies (daily, weekly, every_<duration>) pull when missing, with a
-// warning pointing at auto-update, which refreshes tags; build cannot be
-// honoured (berth builds nothing).
+// warning pointing at auto-update, which refreshes tags; build rebuilds
+// a `build:` service at every (re)create (see build).
 func pullPolicy(c svcAt, v string, s *model.Service) error {
 	field := []string{"pull_policy"}
 	switch v {
@@ -20,8 +20,7 @@ func pullPolicy(c svcAt, v string, s *model.Service) error {
 		s.PullPolicy = model.PullAlways
 	case "never":
 		s.PullPolicy = model.PullNever
-	case "build":
-		c.warnf(field, "%q is not supported (berth builds no images); the image %q is pulled when missing", v, s.Image)
+	case "build": // see build
 	default:
 		// daily, weekly, refresh, every_<n>[wdhms]…; compose-go's schema
 		// refused anything else already.

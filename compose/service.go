@@ -27,18 +27,13 @@ func (l *loader) service(sc types.ServiceConfig, p *model.Project) (model.Servic
 	if err := model.CheckID(p.Name, sc.Name); err != nil {
 		add(fmt.Errorf("%s: service %q: %w", c.at(), sc.Name, err))
 	}
-	switch {
-	case sc.Image == "":
-		add(c.errorf([]string{"image"}, "required (build is not supported)"))
-	case sc.Build != nil:
-		c.warnf([]string{"build"}, "is not supported and is ignored; berth runs the image %q", sc.Image)
-	}
 	if sc.Image != "" {
 		if err := CheckImage(sc.Image); err != nil {
 			add(c.errorf([]string{"image"}, "%v", err))
 		}
 	}
 	add(pullPolicy(c, sc.PullPolicy, &s))
+	add(l.build(c, sc, &s))
 	add(platform(c, sc.Platform, l.opts))
 	add(l.process(c, sc, &s))
 	add(l.restart(c, sc, &s))

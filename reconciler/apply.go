@@ -28,7 +28,8 @@ type Puller interface {
 // Reconciler applies plans.
 type Reconciler struct {
 	Manager  Manager
-	Puller   Puller // optional
+	Puller   Puller  // optional
+	Builder  Builder // optional; see build.go
 	Units    units.Config
 	StateDir string
 	Log      *slog.Logger
@@ -234,6 +235,9 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 			return r.applyPod(ctx, c)
 		}
 		svc := c.Desired
+		if err := r.build(ctx, svc); err != nil {
+			return err
+		}
 		// Bad unit input (x-berth.unit, sockets) fails this service before
 		// anything running is touched.
 		specPath, err := r.specs().Path(svc)

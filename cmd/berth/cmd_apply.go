@@ -13,7 +13,7 @@ import (
 )
 
 func newApplyCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "apply [PROJECT...]",
 		Short: "Make the units equal to the config dir",
 		Long: `apply loads every project in the config dir (or only those named), pulls
@@ -34,6 +34,8 @@ pipe, a file, TERM=dumb) it prints one plain line per action:
 			return runApply(cmd.Context(), g, args, cmd.OutOrStdout())
 		},
 	}
+	addBuildFlag(cmd, g)
+	return cmd
 }
 
 func runApply(ctx context.Context, g *globalOptions, projects []string, out io.Writer) error {
@@ -62,6 +64,7 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 	if err != nil {
 		return err
 	}
+	a.applyBuildFlag(ctx, p, out)
 	view.print(func(w io.Writer) { printPlan(w, p, false) })
 	if a.rec.Puller != nil {
 		a.rec.Puller = viewPuller{a.rec.Puller, view}

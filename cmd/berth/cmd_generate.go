@@ -96,7 +96,11 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 		if _, err := paths.New("", g.StateDir, "").SpecStore().Save(ctx, svc); err != nil {
 			return fmt.Errorf("saving spec of %s/%s: %w", svc.Project, svc.Name, err)
 		}
-		for _, u := range sets[i].Files() {
+		files, err := generateBuildUnit(g, cfg, svc, sets[i])
+		if err != nil {
+			return err
+		}
+		for _, u := range append(sets[i].Files(), files...) {
 			path := filepath.Join(dir, u.Name)
 			if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
 				return fmt.Errorf("writing unit of %s/%s: %w", svc.Project, svc.Name, err)
@@ -251,7 +255,7 @@ func runGenerateKube(ctx context.Context, g *globalOptions, o *generateKubeOptio
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
+	for _, w := range append(warns, builtImageWarnings(p)...) {
 		fmt.Fprintln(errOut, "warning:", w)
 	}
 	if o.Output == "" {

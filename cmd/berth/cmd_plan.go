@@ -145,7 +145,7 @@ func printPlan(w io.Writer, p *reconciler.Plan, showUnchanged bool) {
 		if c.Action == reconciler.Keep && !showUnchanged {
 			continue
 		}
-		line := fmt.Sprintf("%s %s %s/%s (%s)", c.Action.Symbol(), c.Action, c.Project, c.Service, c.Unit)
+		line := fmt.Sprintf("%s %s %s/%s (%s)", c.Action.Symbol(), actionLabel(c), c.Project, c.Service, c.Unit)
 		if c.Reason != "" {
 			line += ": " + c.Reason
 		}

@@ -22,6 +22,8 @@ type globalOptions struct {
 	// logOut is where logs go; nil is stderr. berth apply's live view
 	// takes them on a terminal, so they scroll above its live region.
 	logOut io.Writer
+	// forceBuild is apply --build (build.go).
+	forceBuild bool
 }
 
 func (g *globalOptions) logger() *slog.Logger {
@@ -123,6 +125,8 @@ Exit status:
 		newGenerateCommand(g),
 		newVersionCommand(),
 		newHealthcheckCommand(g),
+		newBuildCommand(g),
+		newBuildRunCommand(g),
 		newExecCommand(g),
 		newCpCommand(g),
 		newTopCommand(g),

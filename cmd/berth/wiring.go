@@ -71,6 +71,7 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		StateDir: g.StateDir,
 		Log:      log,
 	}
+	a.rec.Builder = a.builder(false)
 	return a, nil
 }
 
@@ -100,7 +101,7 @@ func (a *app) loadDesired(ctx context.Context, dir string, projects []string, re
 			return nil, fmt.Errorf("no project %q in %s", p, dir)
 		}
 	}
-	settleImageHealth(ctx, a.store, a.log, entries)
+	settleImageHealth(ctx, newBuiltImages(a.store, entries), a.log, entries)
 	if err := network.Prepare(ctx, a.netPaths(), entries, projects, reserve); err != nil {
 		return nil, err
 	}

@@ -102,6 +102,9 @@ type Service struct {
 	// PullPolicy is compose's pull_policy as the launcher applies it at
 	// every start: PullMissing (""), PullAlways or PullNever.
 	PullPolicy PullPolicy `json:"pull_policy,omitempty"`
+	// Build, when set, is built into Image before the service (re)starts
+	// (PullPolicy is then PullNever: the image is local).
+	Build *Build `json:"build,omitempty"`
 	// Entrypoint and Command are nil when the image's defaults apply. An
 	// empty non-nil slice clears the image's value, as in docker.
 	// omitzero, not omitempty: [] must survive the spec's JSON round trip.

@@ -21,6 +21,7 @@ func providers() map[string]string {
 		"journalctl": "systemd", "systemctl": "systemd", "systemd": "systemd",
 		"systemd-run": "systemd", "systemd-analyze": "systemd", "busctl": "systemd",
 		"nft": "nftables", "iptables": "iptables", "ip6tables": "iptables", "iptables-save": "iptables",
+		"buildah": "buildah",
 		// tests and benchmarks
 		"docker-registry": "docker-registry", "busybox": "busybox-static",
 		"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux",

@@ -61,55 +61,67 @@ func (s *Store) layerPresent(diffID v1.Hash) (bool, error) {
 // per-layer flock makes concurrent pulls of the same layer wait for each other
 // instead of downloading twice.
 func (s *Store) ensureLayer(ctx context.Context, r name.Reference, desc v1.Descriptor, diffID v1.Hash) error {
-	if ok, err := s.layerPresent(diffID); ok || err != nil {
-		if ok {
-			reportCached(ctx, r.Name(), desc)
+	done, err := s.installLayer(ctx, diffID, desc.Digest.String(), func() (io.ReadCloser, func(), error) {
+		l, err := s.puller.Layer(ctx, r.Context().Digest(desc.Digest.String()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetching layer %s: %w", desc.Digest, describe(err))
 		}
-		return err
+		rc, finish, err := uncompressedWithProgress(ctx, r.Name(), l, desc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetching layer %s: %w", desc.Digest, describe(err))
+		}
+		return rc, finish, nil
+	})
+	if done {
+		reportCached(ctx, r.Name(), desc)
+	}
+	return err
+}
+
+// installLayer unpacks the layer with diffID from the stream open returns,
+// unless it is already present (present reports that). A per-layer flock
+// makes concurrent installs of the same layer wait for each other instead of
+// unpacking twice; label names the layer in errors.
+func (s *Store) installLayer(ctx context.Context, diffID v1.Hash, label string, open func() (io.ReadCloser, func(), error)) (present bool, err error) {
+	if ok, err := s.layerPresent(diffID); ok || err != nil {
+		return ok, err
 	}
 	unlock, err := paths.Lock(ctx, filepath.Join(s.root, "locks", shortID(diffID)), paths.Exclusive)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	if ok, err := s.layerPresent(diffID); ok || err != nil {
-		if ok {
-			reportCached(ctx, r.Name(), desc)
-		}
-		return err // another process finished it while we waited
+		return ok, err // another process finished it while we waited
 	}
 	dir := s.layerDir(diffID)
 	if err := os.RemoveAll(dir); err != nil { // a dir without a valid .id was never completed
-		return fmt.Errorf("removing incomplete layer %s: %w", dir, err)
+		return false, fmt.Errorf("removing incomplete layer %s: %w", dir, err)
 	}
-
-	l, err := s.puller.Layer(ctx, r.Context().Digest(desc.Digest.String()))
+	rc, finish, err := open()
 	if err != nil {
-		return fmt.Errorf("fetching layer %s: %w", desc.Digest, describe(err))
-	}
-	rc, finish, err := uncompressedWithProgress(ctx, r.Name(), l, desc)
-	if err != nil {
-		return fmt.Errorf("fetching layer %s: %w", desc.Digest, describe(err))
+		return false, err
 	}
 	defer rc.Close()
-	defer finish()
-
+	if finish != nil {
+		defer finish()
+	}
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "l-")
 	if err != nil {
-		return fmt.Errorf("unpacking layer %s: %w", desc.Digest, err)
+		return false, fmt.Errorf("unpacking layer %s: %w", label, err)
 	}
 	defer os.RemoveAll(tmp) // no-op once renamed
 	if err := unpack(rc, tmp, diffID); err != nil {
-		return fmt.Errorf("unpacking layer %s: %w", desc.Digest, describe(err))
+		return false, fmt.Errorf("unpacking layer %s: %w", label, describe(err))
 	}
 	if err := s.writeFileAtomic(dir+".id", []byte(diffID.String()+"\n")); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("installing layer %s: %w", diffID, err)
+		return false, fmt.Errorf("installing layer %s: %w", diffID, err)
 	}
-	s.log.Debug("layer unpacked", "diffID", diffID.String(), "dir", dir, "blob", desc.Digest.String())
-	return nil
+	s.log.Debug("layer unpacked", "diffID", diffID.String(), "dir", dir, "blob", label)
+	return false, nil
 }
 
 // unpack extracts an uncompressed layer tar into dir with moby/go-archive,

@@ -1,0 +1,1 @@
+exec httpd -f -p 8080 -h /www
