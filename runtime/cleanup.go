@@ -132,4 +132,3 @@ func removeDir(dir string) error {
 	}
 	return nil
 }
-

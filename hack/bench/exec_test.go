@@ -29,7 +29,7 @@ func BenchmarkExec(b *testing.B) {
 	}
 	u := units.Service(units.Config{Binary: e.bin, Launcher: filepath.Join(e.wd, "berth-launcher"), StateDir: state}, svc, spec)
 	e.run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
-	e.run("systemctl", "start", u.Name)
+	e.sh("systemctl start " + u.Name)
 	pid := e.sh("systemctl show -p MainPID --value " + u.Name)
 
 	podman := []string{"--runtime", "runc", "--cgroup-manager", "cgroupfs"}
