@@ -28,8 +28,11 @@ type Puller interface {
 
 // Reconciler applies plans.
 type Reconciler struct {
-	Manager  Manager
-	Puller   Puller // optional
+	Manager Manager
+	Puller  Puller // optional
+	// Networks allocates addresses before planning and collects garbage
+	// after applying; nil (tests) skips both.
+	Networks Networks
 	Units    units.Config
 	StateDir string
 	Log      *slog.Logger
@@ -304,20 +307,4 @@ func (r *Reconciler) removeSpecs(project, service string, keep ...string) error 
 		}
 	}
 	return nil
-}
-
-// Down stops and removes every unit of project.
-func (r *Reconciler) Down(ctx context.Context, project string) (*Plan, error) {
-	obs, err := r.Manager.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p := &Plan{}
-	for i := range obs {
-		if obs[i].Project == project {
-			o := &obs[i]
-			p.Changes = append(p.Changes, Change{Action: Remove, Project: o.Project, Service: o.Service, Unit: o.Unit, Current: o})
-		}
-	}
-	return p, r.Apply(ctx, p)
 }
