@@ -104,6 +104,10 @@ func (r *Reconciler) Control(ctx context.Context, o ControlOptions) error {
 			o.Report(byU[c.Unit], past)
 		}
 	}
+	if len(byU) > 0 {
+		// The targets' projects failed to load or to get addresses.
+		errs = append(errs, res.Plan.Errors...)
+	}
 	return errors.Join(append(errs, res.GCErr)...)
 }
 

@@ -103,17 +103,21 @@ func TestFailedUnitIsRecreated(t *testing.T) {
 	}
 }
 
-// fakeManager records calls; each Stop reports its arrival and blocks until
-// released, so a test can prove removals run concurrently.
+// fakeManager records calls; with arrived set, each Stop reports its
+// arrival and blocks until released, so a test can prove removals run
+// concurrently. Observe reports obs.
 type fakeManager struct {
 	mu      sync.Mutex
+	obs     []Observed
 	stopped []string
 	started []string
 	arrived chan struct{}
 	release chan struct{}
 }
 
-func (f *fakeManager) Observe(context.Context) ([]Observed, error) { return nil, nil }
+func (f *fakeManager) Observe(context.Context) ([]Observed, error) {
+	return append([]Observed(nil), f.obs...), nil
+}
 func (f *fakeManager) Start(_ context.Context, u *units.Unit) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -124,8 +128,10 @@ func (f *fakeManager) Stop(_ context.Context, unit string) error {
 	f.mu.Lock()
 	f.stopped = append(f.stopped, unit)
 	f.mu.Unlock()
-	f.arrived <- struct{}{}
-	<-f.release
+	if f.arrived != nil {
+		f.arrived <- struct{}{}
+		<-f.release
+	}
 	return nil
 }
 
