@@ -59,6 +59,7 @@ type Agent struct {
 	known   map[string]bool // units the agent saw declared and present
 	retry   *time.Timer     // fires when the earliest backoff ends
 	gc      *GCGate         // network GC after passes that need one
+	reload  bool            // the last pass failed: load afresh
 }
 
 type backoffState struct {
@@ -195,6 +196,10 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 	if a.gc == nil {
 		a.gc = &GCGate{}
 	}
+	// A pass that failed may have stopped before allocating what it
+	// loaded; the next one loads afresh.
+	force = force || a.reload
+	a.reload = false
 	res, err := a.Rec.Pass(ctx, Options{
 		Load: func(ctx context.Context) (Loaded, error) {
 			entries, fileErrs, reloaded, err := a.Source.Snapshot(ctx, force)
@@ -208,6 +213,7 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 		GC:             a.gc,
 	})
 	if err != nil {
+		a.reload = true
 		rec.Errors = append(rec.Errors, err.Error())
 		a.Log.Error("reconcile failed", "trigger", trigger, "err", err)
 		return rec
