@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -52,9 +53,11 @@ func (r *Reconciler) Control(ctx context.Context, o ControlOptions) error {
 		fail = func(t Target, err error) {
 			errs = append(errs, fmt.Errorf("%s %s/%s: %w", o.Verb, t.Project, t.Service, err))
 		}
-		past  = map[Verb]string{VerbStop: "stopped", VerbStart: "started", VerbRestart: "restarted"}[o.Verb]
-		start = func(t Target) { byU[t.Unit] = t }
+		past = map[Verb]string{VerbStop: "stopped", VerbStart: "started", VerbRestart: "restarted"}[o.Verb]
 	)
+	if o.Report == nil {
+		o.Report = func(Target, string) {}
+	}
 	selectTargets := func(ctx context.Context, entries []model.Entry, observed []Observed) (Scope, error) {
 		targets, err := ResolveTargets(entries, observed, o.Args)
 		if err != nil {
@@ -66,16 +69,16 @@ func (r *Reconciler) Control(ctx context.Context, o ControlOptions) error {
 			case err != nil:
 				fail(t, err)
 			case outcome == "":
-				start(t)
+				byU[t.Unit] = t // created by the pass
 			default:
 				o.Report(t, outcome)
 			}
 		}
 		scope := Scope{Units: []string{}}
-		for u, t := range byU {
+		for _, u := range slices.Sorted(maps.Keys(byU)) {
 			scope.Units = append(scope.Units, u)
-			if !slices.Contains(scope.Only, t.Project) {
-				scope.Only = append(scope.Only, t.Project)
+			if p := byU[u].Project; !slices.Contains(scope.Only, p) {
+				scope.Only = append(scope.Only, p)
 			}
 		}
 		return scope, nil
@@ -100,7 +103,7 @@ func (r *Reconciler) Control(ctx context.Context, o ControlOptions) error {
 	// Targets the plan leaves as they are (a socket-activated service
 	// waiting for its first connection) count as started.
 	for _, c := range res.Plan.Changes {
-		if c.Action == Keep {
+		if c.Action == Keep && c.Desired != nil {
 			o.Report(byU[c.Unit], past)
 		}
 	}
