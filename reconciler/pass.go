@@ -137,9 +137,8 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	if len(o.Down) > 0 {
-		scope.Only = o.Down
-	}
-	if err := r.allocate(ctx, res, scope, o.DryRun); err != nil {
+		scope.Only = o.Down // planned from the units alone: nothing to allocate
+	} else if err := r.allocate(ctx, res, scope, o.DryRun); err != nil {
 		return nil, err
 	}
 	if res.Intents, err = LoadIntents(r.StateDir); err != nil {

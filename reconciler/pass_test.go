@@ -209,3 +209,31 @@ func TestControlStopAllocatesNothing(t *testing.T) {
 		t.Fatalf("reports %v, want %v", out, want)
 	}
 }
+
+// TestPassDown: `berth down hello` removes every unit of hello, unit-file
+// ones included, keeps the other projects' units and intents, and runs
+// network GC as if hello's file were gone.
+func TestPassDown(t *testing.T) {
+	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
+	db := model.Service{Project: "other", Name: "db", Image: "busybox"}
+	byFile := observed(model.Service{Project: "hello", Name: "cron", Image: "busybox"}, "active")
+	byFile.UnitFile = true
+	r, m, n := passFixture(t, observed(web, "active"), observed(db, "active"), byFile)
+	if err := SetIntent(r.StateDir, Intent{Unit: units.Name("other", "db"), Project: "other", Service: "db", Stopped: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Pass(context.Background(), Options{Load: loadOf(project("hello", web), project("other", db)), Down: []string{"hello"}})
+	if err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+	slices.Sort(m.stopped)
+	if want := []string{units.Name("hello", "cron"), units.Name("hello", "web")}; !slices.Equal(m.stopped, want) {
+		t.Fatalf("stopped %v, want %v", m.stopped, want)
+	}
+	if len(n.allocs) != 0 || n.gcs != 1 {
+		t.Fatalf("networks: allocations %v, %d GCs", n.allocs, n.gcs)
+	}
+	if in, _ := LoadIntents(r.StateDir); !in[units.Name("other", "db")].Stopped {
+		t.Fatal("down forgot another project's intent")
+	}
+}
