@@ -163,21 +163,26 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 	if res.Changes > 0 {
 		res.ApplyErr = r.applyReporting(ctx, res.Plan, o.Starting, o.Progress)
 	}
-	if res.Unknown {
-		return res, nil
-	}
-	r.prune(res, scope)
-	if r.Networks != nil && !scope.nothing() && o.GC.due(res) {
-		entries, only := res.Entries, scope.Only
-		if len(o.Down) > 0 {
-			// Judged as if the projects' files were gone.
-			entries = slices.DeleteFunc(slices.Clone(entries), func(e model.Entry) bool { return slices.Contains(o.Down, e.Name) })
-			only = nil
-		}
-		res.GCErr = r.Networks.GC(ctx, entries, only)
-		o.GC.done(res)
+	if !res.Unknown {
+		r.prune(res, scope)
+		r.collect(ctx, res, scope, o)
 	}
 	return res, nil
+}
+
+// collect runs network GC after the pass, when its gate says so: a down
+// pass judges every project as if the downed projects' files were gone.
+func (r *Reconciler) collect(ctx context.Context, res *Result, scope Scope, o Options) {
+	if r.Networks == nil || scope.nothing() || !o.GC.due(res) {
+		return
+	}
+	entries, only := res.Entries, scope.Only
+	if len(o.Down) > 0 {
+		entries = slices.DeleteFunc(slices.Clone(entries), func(e model.Entry) bool { return slices.Contains(o.Down, e.Name) })
+		only = nil
+	}
+	res.GCErr = r.Networks.GC(ctx, entries, only)
+	o.GC.done(res)
 }
 
 // allocate gives fresh entries their network addresses before anything
