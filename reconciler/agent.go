@@ -52,20 +52,14 @@ type Agent struct {
 	Jobs    []Job
 	Log     *slog.Logger
 
-	// AfterReconcile, when set, runs at the end of every reconcile, still
-	// under the reconcile lock, with the entries it planned from and its
-	// record (Reloaded, Changes): network garbage collection, which must
-	// see removed services' units already stopped. It decides itself
-	// whether there is work; keep it cheap when nothing changed. Its error
-	// is recorded with the reconcile's.
-	AfterReconcile func(ctx context.Context, entries []model.Entry, rec *ReconcileRecord) error
-
 	mu      sync.Mutex // guards status
 	status  Status
 	actions *actionLog
 	backoff map[string]*backoffState
 	known   map[string]bool // units the agent saw declared and present
 	retry   *time.Timer     // fires when the earliest backoff ends
+	gc      *GCGate         // network GC after passes that need one
+	reload  bool            // the last pass failed: load afresh
 }
 
 type backoffState struct {
@@ -185,8 +179,9 @@ func (a *Agent) writes() int64 {
 	return a.Writes()
 }
 
-// reconcile is one pass: snapshot the config dir, observe the units, plan,
-// respect intents and backoff, apply, prune, record.
+// reconcile is one Pass with the agent's bookkeeping: drift is marked
+// and gated by backoff before applying, every action is logged and
+// recorded, and the status keeps the file errors and stopped services.
 func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *ReconcileRecord {
 	rec := &ReconcileRecord{Start: time.Now(), Trigger: trigger}
 	w0 := a.writes()
@@ -198,35 +193,59 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 			a.Settled()
 		}
 	}()
-	entries, fileErrs, reloaded, err := a.Source.Snapshot(ctx, force)
-	rec.Reloaded = reloaded
+	if a.gc == nil {
+		a.gc = &GCGate{}
+	}
+	// A pass that failed may have stopped before allocating what it
+	// loaded; the next one loads afresh.
+	force = force || a.reload
+	a.reload = false
+	res, err := a.Rec.Pass(ctx, Options{
+		Load: func(ctx context.Context) (Loaded, error) {
+			entries, fileErrs, reloaded, err := a.Source.Snapshot(ctx, force)
+			rec.Reloaded = reloaded
+			return Loaded{Entries: entries, FileErrors: fileErrs, Reloaded: reloaded, Memo: a.Source.Memo()}, err
+		},
+		LenientIntents: true,
+		Waiting:        func() { a.Log.Info("waiting for another berth apply to finish") },
+		Review:         func(r *Result) { a.review(r, rec) },
+		Progress:       a.progress,
+		GC:             a.gc,
+	})
 	if err != nil {
+		a.reload = true
 		rec.Errors = append(rec.Errors, err.Error())
 		a.Log.Error("reconcile failed", "trigger", trigger, "err", err)
 		return rec
 	}
-	unlock, err := Lock(ctx, a.Rec.StateDir, func() { a.Log.Info("waiting for another berth apply to finish") })
-	if err != nil {
-		rec.Errors = append(rec.Errors, err.Error())
-		return rec
+	if res.ApplyErr != nil {
+		for _, e := range unjoin(res.ApplyErr) {
+			rec.Errors = append(rec.Errors, e.Error())
+		}
 	}
-	defer unlock()
-	observed, err := a.Rec.Manager.Observe(ctx)
-	if err != nil {
-		rec.Errors = append(rec.Errors, err.Error())
-		a.Log.Error("reconcile failed", "trigger", trigger, "err", err)
-		return rec
+	a.remember(res.Plan)
+	if res.GCErr != nil {
+		rec.Errors = append(rec.Errors, res.GCErr.Error())
+		a.Log.Error("network GC", "trigger", trigger, "err", res.GCErr)
 	}
-	intents, err := LoadIntents(a.Rec.StateDir)
-	if err != nil {
-		a.Log.Warn("ignoring unreadable intents", "err", err)
-		intents = Intents{}
+
+	a.mu.Lock()
+	a.status.FileErrors = res.FileErrors
+	a.status.Stopped = a.status.Stopped[:0]
+	for _, in := range res.Intents {
+		if in.Stopped {
+			a.status.Stopped = append(a.status.Stopped, in)
+		}
 	}
-	p := makePlan(entries, observed, nil, a.Source.Memo())
-	p.RespectIntents(intents)
+	a.mu.Unlock()
+	return rec
+}
+
+// review marks drift and gates it by backoff, and logs the plan.
+func (a *Agent) review(r *Result, rec *ReconcileRecord) {
+	p := r.Plan
 	a.markVanished(p)
-	a.gateBackoff(p, observed)
-	a.Rec.Explain(p)
+	a.gateBackoff(p, r.Observed)
 	for _, e := range p.Errors {
 		rec.Errors = append(rec.Errors, e.Error())
 	}
@@ -248,63 +267,29 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 			a.Log.Info("planned change", attrs...)
 		}
 	}
-	if rec.Changes > 0 {
-		rec.Errors = append(rec.Errors, a.apply(ctx, p)...)
-	}
-	a.Rec.pruneSpecs(entries, observed, a.Source.Memo())
-	PruneIntents(a.Rec.StateDir, entries, intents)
-	a.remember(p)
-	if a.AfterReconcile != nil {
-		if err := a.AfterReconcile(ctx, entries, rec); err != nil {
-			rec.Errors = append(rec.Errors, err.Error())
-			a.Log.Error("after reconcile", "trigger", trigger, "err", err)
-		}
-	}
-
-	a.mu.Lock()
-	a.status.FileErrors = fileErrs
-	a.status.Stopped = a.status.Stopped[:0]
-	for _, in := range intents {
-		if in.Stopped {
-			a.status.Stopped = append(a.status.Stopped, in)
-		}
-	}
-	a.mu.Unlock()
-	return rec
 }
 
-// apply carries out p and records every action and repair.
-func (a *Agent) apply(ctx context.Context, p *Plan) []string {
-	var errs []string
-	prev := a.Rec.Progress
-	a.Rec.Progress = func(c Change, err error) {
-		msg := fmt.Sprintf("%s %s/%s", c.Action, c.Project, c.Service)
-		if c.Reason != "" {
-			msg += ": " + c.Reason
-		}
-		kind := string(c.Action)
-		if c.Repair != "" {
-			kind = "repair"
-			a.noteRepair(c, err)
-		}
-		if err != nil {
-			a.Log.Error("change failed", "action", c.Action, "unit", c.Unit, "err", err)
-			a.actions.add(ActionEvent{Kind: "error", Unit: c.Unit, Message: msg + ": " + err.Error()})
-			return
-		}
-		a.Log.Info("changed", "action", c.Action, "unit", c.Unit)
-		a.actions.add(ActionEvent{Kind: kind, Unit: c.Unit, Message: msg})
-		if prev != nil {
-			prev(c, err)
-		}
+// progress records every action and repair.
+func (a *Agent) progress(c Change, err error) {
+	msg := fmt.Sprintf("%s %s/%s", c.Action, c.Project, c.Service)
+	if c.Reason != "" {
+		msg += ": " + c.Reason
 	}
-	defer func() { a.Rec.Progress = prev }()
-	if err := a.Rec.Apply(ctx, p); err != nil {
-		for _, e := range unjoin(err) {
-			errs = append(errs, e.Error())
-		}
+	kind := string(c.Action)
+	if c.Repair != "" {
+		kind = "repair"
+		a.noteRepair(c, err)
 	}
-	return errs
+	if err != nil {
+		a.Log.Error("change failed", "action", c.Action, "unit", c.Unit, "err", err)
+		a.actions.add(ActionEvent{Kind: "error", Unit: c.Unit, Message: msg + ": " + err.Error()})
+		return
+	}
+	a.Log.Info("changed", "action", c.Action, "unit", c.Unit)
+	a.actions.add(ActionEvent{Kind: kind, Unit: c.Unit, Message: msg})
+	if a.Rec.Progress != nil {
+		a.Rec.Progress(c, err)
+	}
 }
 
 func unjoin(err error) []error {

@@ -30,6 +30,9 @@ type Reconciler struct {
 	Manager  Manager
 	Puller   Puller  // optional
 	Builder  Builder // optional; see build.go
+	// Networks allocates addresses before planning and collects garbage
+	// after applying; nil (tests) skips both.
+	Networks Networks
 	Units    units.Config
 	StateDir string
 	Log      *slog.Logger
@@ -296,20 +299,4 @@ func (r *Reconciler) removeSpecs(ctx context.Context, project, service string, k
 		except = keep[0]
 	}
 	return r.specs().RemoveService(ctx, project, service, except)
-}
-
-// Down stops and removes every unit of project.
-func (r *Reconciler) Down(ctx context.Context, project string) (*Plan, error) {
-	obs, err := r.Manager.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p := &Plan{}
-	for i := range obs {
-		if obs[i].Project == project {
-			o := &obs[i]
-			p.Changes = append(p.Changes, Change{Action: Remove, Project: o.Project, Service: o.Service, Unit: o.Unit, Current: o})
-		}
-	}
-	return p, r.Apply(ctx, p)
 }

@@ -112,10 +112,12 @@ func TestFailedUnitIsRecreated(t *testing.T) {
 // against systemd (hack/e2e TestManagerConformance): what was started is
 // observed with its environment, what was stopped is gone. It records
 // calls; with arrived set, each Stop reports its arrival and blocks until
-// released, so a test can prove removals run concurrently.
+// released, so a test can prove removals run concurrently. Observe
+// also reports obs, units a test says exist.
 type fakeManager struct {
 	sd      systemdtest.Fake
 	mu      sync.Mutex
+	obs     []Observed
 	stopped []string
 	started []string
 	arrived chan struct{}
@@ -134,7 +136,7 @@ func (f *fakeManager) Observe(ctx context.Context) ([]Observed, error) {
 			Hash: u.Environment[units.EnvHash], ActiveState: u.ActiveState, UnitFile: u.Environment[units.EnvUnitFile] == "1",
 			Limits: &Limits{MemoryMax: u.Limits.MemoryMax, TasksMax: u.Limits.TasksMax, CPUQuotaPerSecUSec: u.Limits.CPUQuotaPerSecUSec}})
 	}
-	return out, nil
+	return append(out, f.obs...), nil
 }
 
 func (f *fakeManager) Start(ctx context.Context, u *units.Unit) error {

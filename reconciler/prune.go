@@ -7,14 +7,10 @@ import (
 	"github.com/berth-dev/berth/runtime/paths"
 )
 
-// PruneSpecs deletes frozen specs that neither a desired service nor a
+// pruneSpecs deletes frozen specs that neither a desired service nor a
 // unit systemd still has refers to: leftovers of an apply that was killed
 // between writing a spec and starting or stopping its unit. It must run
 // under the reconcile lock, so no concurrent apply is between those steps.
-func (r *Reconciler) PruneSpecs(entries []model.Entry, observed []Observed) {
-	r.pruneSpecs(entries, observed, nil)
-}
-
 func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo *Memo) {
 	keep := map[[2]string]bool{}
 	for _, e := range entries {

@@ -94,8 +94,6 @@ func runAgent(ctx context.Context, g *globalOptions, o *agentOptions, out io.Wri
 		Writes:   a.sd.Writes,
 		Log:      a.log,
 		Jobs:     agentJobs(a),
-		// Network GC after reconciles that changed something.
-		AfterReconcile: newAgentNetGC(a).run,
 		Subscribe: func(ctx context.Context) (<-chan string, error) {
 			evs, err := a.sd.Subscribe(ctx, units.Prefix)
 			if err != nil {

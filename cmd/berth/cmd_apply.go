@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,28 +50,27 @@ func runApply(ctx context.Context, g *globalOptions, projects []string, out io.W
 		return err
 	}
 	defer a.Close()
-	// The agent may be reconciling; never act on the same units at once.
-	unlock, err := reconciler.Lock(ctx, g.StateDir, func() {
-		view.print(func(w io.Writer) { fmt.Fprintln(w, "waiting for the agent's reconcile to finish…") })
+	if a.rec.Puller != nil {
+		a.rec.Puller = viewPuller{a.rec.Puller, view}
+	}
+	res, err := a.rec.Pass(image.WithProgress(ctx, view.pull), reconciler.Options{
+		Load:  a.loader(projects),
+		Scope: reconciler.Scope{Only: projects},
+		// The agent may be reconciling; never act on the same units at once.
+		Waiting: func() {
+			view.print(func(w io.Writer) { fmt.Fprintln(w, "waiting for the agent's reconcile to finish…") })
+		},
+		Review: func(r *reconciler.Result) {
+			a.applyBuildFlag(ctx, r.Plan, out)
+			view.print(func(w io.Writer) { printPlan(w, r.Plan, false) })
+		},
+		Starting: view.starting,
+		Progress: view.done,
 	})
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	a.applying = true
-	p, err := a.plan(ctx, projects)
-	if err != nil {
-		return err
-	}
-	a.applyBuildFlag(ctx, p, out)
-	view.print(func(w io.Writer) { printPlan(w, p, false) })
-	if a.rec.Puller != nil {
-		a.rec.Puller = viewPuller{a.rec.Puller, view}
-	}
-	a.rec.Starting, a.rec.Progress = view.starting, view.done
-	applyErr := a.rec.Apply(image.WithProgress(ctx, view.pull), p)
-	netErr := a.gcNetworks(ctx, projects)
-	return errors.Join(append(p.Errors, applyErr, netErr)...)
+	return res.Err()
 }
 
 func pastTense(a reconciler.Action) string {

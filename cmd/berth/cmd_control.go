@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
-
-	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/spf13/cobra"
@@ -68,73 +64,25 @@ not reloaded: to apply file changes use 'berth apply' (or let the agent).`,
 	}
 }
 
-// runControl carries out stop, start or restart under the reconcile lock,
-// so the agent sees the intent and the unit state together.
+// runControl carries out stop, start or restart as one reconcile pass
+// (reconciler.Control), under the reconcile lock.
 func runControl(ctx context.Context, g *globalOptions, verb string, args []string, out io.Writer) error {
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	unlock, err := reconciler.Lock(ctx, g.StateDir, func() { fmt.Fprintln(out, "waiting for a reconcile in progress…") })
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	targets, entries, obs, err := a.resolveTargets(ctx, args)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, t := range targets {
-		var err error
-		switch verb {
-		case "stop":
-			err = reconciler.SetIntent(g.StateDir, reconciler.Intent{Unit: t.Unit, Project: t.Project, Service: t.Service, Stopped: true, At: time.Now()})
-			if err == nil {
-				err = a.rec.Manager.Stop(ctx, t.Unit)
-			}
-		case "start", "restart":
-			if err = reconciler.ClearIntent(g.StateDir, t.Unit); err != nil {
-				break
-			}
-			running := false
-			for _, o := range obs {
-				if o.Unit == t.Unit && o.ActiveState == "active" {
-					running = true
-				}
-			}
-			switch {
-			case verb == "restart" && running:
-				err = a.sd.Restart(ctx, t.Unit)
-			case running:
+	return a.rec.Control(ctx, reconciler.ControlOptions{
+		Load:    a.loader(nil),
+		Verb:    reconciler.Verb(verb),
+		Args:    args,
+		Waiting: func() { fmt.Fprintln(out, "waiting for a reconcile in progress…") },
+		Report: func(t reconciler.Target, outcome string) {
+			if outcome == "already running" {
 				fmt.Fprintf(out, "%s/%s: already running\n", t.Project, t.Service)
-				continue
-			default:
-				err = a.startFromConfig(ctx, t, entries, obs)
+				return
 			}
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s/%s: %w", verb, t.Project, t.Service, err))
-			continue
-		}
-		fmt.Fprintf(out, "%s/%s: %s (%s)\n", t.Project, t.Service, map[string]string{"stop": "stopped", "start": "started", "restart": "restarted"}[verb], t.Unit)
-	}
-	return errors.Join(errs...)
-}
-
-// startFromConfig creates t's unit from the loaded config, as apply does for
-// that one service.
-func (a *app) startFromConfig(ctx context.Context, t target, entries []model.Entry, obs []reconciler.Observed) error {
-	if t.Desired == nil {
-		return fmt.Errorf("no file in %s declares it any more", a.g.ConfigDir)
-	}
-	p := reconciler.MakePlan(entries, obs, []string{t.Project})
-	one := &reconciler.Plan{}
-	for _, c := range p.Changes {
-		if c.Unit == t.Unit && (c.Action == reconciler.Create || c.Action == reconciler.Recreate) {
-			one.Changes = append(one.Changes, c)
-		}
-	}
-	return a.rec.Apply(ctx, one)
+			fmt.Fprintf(out, "%s/%s: %s (%s)\n", t.Project, t.Service, outcome, t.Unit)
+		},
+	})
 }

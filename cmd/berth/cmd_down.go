@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -40,23 +41,39 @@ func runDown(ctx context.Context, g *globalOptions, o downOptions, project strin
 		return err
 	}
 	defer a.Close()
-	p, err := a.rec.Down(ctx, project)
-	if p != nil {
-		for _, c := range p.Changes {
-			fmt.Fprintf(out, "%s/%s: removed (%s)\n", c.Project, c.Service, c.Unit)
+	// A pass as if the project's files were gone: its units are removed
+	// and network GC drops its networks, under the reconcile lock.
+	load := func(ctx context.Context) (reconciler.Loaded, error) {
+		entries, err := loadConfigDir(ctx, g.ConfigDir)
+		if err != nil {
+			// The units go all the same; GC could not tell whose networks are whose.
+			a.log.Warn("networks kept: the config dir does not load", "project", project, "err", err)
+			return reconciler.Loaded{Unknown: true}, nil
 		}
-		if len(p.Changes) == 0 {
-			fmt.Fprintf(out, "project %s has no units\n", project)
-		}
+		return reconciler.Loaded{Entries: entries, Reloaded: true}, nil
 	}
+	res, err := a.rec.Pass(ctx, reconciler.Options{
+		Load:    load,
+		Down:    []string{project},
+		Waiting: func() { fmt.Fprintln(out, "waiting for a reconcile in progress…") },
+	})
 	if err != nil {
-		if o.Volumes {
-			return fmt.Errorf("%w (volumes kept: a container may still use them)", err)
-		}
 		return err
 	}
-	if err := a.removeProjectNetworks(ctx, project); err != nil {
-		return err
+	for _, c := range res.Plan.Changes {
+		fmt.Fprintf(out, "%s/%s: removed (%s)\n", c.Project, c.Service, c.Unit)
+	}
+	if len(res.Plan.Changes) == 0 {
+		fmt.Fprintf(out, "project %s has no units\n", project)
+	}
+	if res.ApplyErr != nil {
+		if o.Volumes {
+			return fmt.Errorf("%w (volumes kept: a container may still use them)", res.ApplyErr)
+		}
+		return res.ApplyErr
+	}
+	if res.GCErr != nil {
+		return res.GCErr
 	}
 	if !o.Volumes {
 		return nil

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-dev/berth/reconciler"
 	"github.com/spf13/cobra"
 )
 
@@ -51,7 +52,7 @@ func runLogs(ctx context.Context, g *globalOptions, o *logsOptions, args []strin
 	if err != nil {
 		return err
 	}
-	targets, _, _, err := a.resolveTargets(ctx, args)
+	targets, err := a.resolveTargets(ctx, args)
 	a.Close()
 	if err != nil {
 		return err
@@ -133,7 +134,7 @@ func journalMessage(v any) string {
 	return ""
 }
 
-func sameProject(ts []target) bool {
+func sameProject(ts []reconciler.Target) bool {
 	for _, t := range ts {
 		if t.Project != ts[0].Project {
 			return false

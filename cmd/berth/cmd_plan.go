@@ -60,16 +60,19 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 		return err
 	}
 	defer a.Close()
-	p, err := a.plan(ctx, projects)
+	// A dry-run pass: addresses are looked up, not reserved, and a
+	// project whose networks fail is kept as it runs.
+	res, err := a.rec.Pass(ctx, reconciler.Options{Load: a.loader(projects), Scope: reconciler.Scope{Only: projects}, DryRun: true})
 	if err != nil {
 		return err
 	}
+	p := res.Plan
 	if o.Format == "json" {
 		if err := printPlanJSON(out, p); err != nil {
 			return err
 		}
 	} else {
-		printProjectNames(out, a.entries)
+		printProjectNames(out, res.Entries)
 		printPlan(out, p, true)
 		if err := printPendingUpdates(ctx, out, g.StateDir, p); err != nil {
 			a.log.Warn("reading pending image updates", "err", err)
@@ -82,29 +85,6 @@ func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []s
 		return &exitError{code: 2, err: errors.New("there are changes")}
 	}
 	return nil
-}
-
-// plan loads the config dir and diffs it against systemd's units.
-func (a *app) plan(ctx context.Context, projects []string) (*reconciler.Plan, error) {
-	// The agent's load path: addresses are reserved (written) only by
-	// apply, and a project whose networks fail is kept as it runs.
-	entries, err := a.loadDesired(ctx, a.g.ConfigDir, projects, a.applying)
-	if err != nil {
-		return nil, err
-	}
-	a.entries = entries
-	obs, err := a.rec.Manager.Observe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p := reconciler.MakePlan(entries, obs, projects)
-	intents, err := reconciler.LoadIntents(a.g.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	p.RespectIntents(intents)
-	a.rec.Explain(p)
-	return p, nil
 }
 
 func hasEntry(entries []model.Entry, name string) bool {

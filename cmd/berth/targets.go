@@ -2,96 +2,24 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
-
-	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/reconciler"
-	"github.com/berth-dev/berth/units"
 	"github.com/spf13/cobra"
 )
 
-// target is one service a command acts on.
-type target struct {
-	Project, Service, Unit string
-	// Desired is nil when no loaded file declares the service any more.
-	Desired *model.Service
-}
-
 // resolveTargets maps SERVICE, PROJECT/SERVICE or PROJECT arguments to
-// services, from the config dir and the units systemd has. A bare name
-// that is both a project and a service, or a service of several projects,
-// is refused with the choices spelled out.
-func (a *app) resolveTargets(ctx context.Context, args []string) ([]target, []model.Entry, []reconciler.Observed, error) {
-	entries, err := a.loadDesired(ctx, a.g.ConfigDir, nil, true)
+// services (reconciler.ResolveTargets), from the config dir as loaded,
+// without allocating anything, and the units systemd has.
+func (a *app) resolveTargets(ctx context.Context, args []string) ([]reconciler.Target, error) {
+	entries, err := a.loadDesired(ctx, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	obs, err := a.rec.Manager.Observe(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	all := map[string]*target{}
-	for _, e := range entries {
-		if e.Project == nil {
-			continue
-		}
-		for i := range e.Project.Services {
-			s := &e.Project.Services[i]
-			u := units.Name(s.Project, s.Name)
-			all[u] = &target{Project: s.Project, Service: s.Name, Unit: u, Desired: s}
-		}
-	}
-	for _, o := range obs {
-		if o.Project != "" && all[o.Unit] == nil {
-			all[o.Unit] = &target{Project: o.Project, Service: o.Service, Unit: o.Unit}
-		}
-	}
-	var out []target
-	seen := map[string]bool{}
-	for _, arg := range args {
-		var matched []*target
-		if p, s, ok := strings.Cut(arg, "/"); ok {
-			if t := all[units.Name(p, s)]; t != nil {
-				matched = append(matched, t)
-			}
-		} else {
-			var byProject, byService []*target
-			for _, t := range all {
-				if t.Project == arg {
-					byProject = append(byProject, t)
-				}
-				if t.Service == arg {
-					byService = append(byService, t)
-				}
-			}
-			switch {
-			case len(byProject) > 0 && len(byService) > 0:
-				return nil, nil, nil, fmt.Errorf("%q is both a project and a service; say %s/SERVICE or PROJECT/%s", arg, arg, arg)
-			case len(byService) > 1:
-				var names []string
-				for _, t := range byService {
-					names = append(names, t.Project+"/"+t.Service)
-				}
-				sort.Strings(names)
-				return nil, nil, nil, fmt.Errorf("service %q is in several projects; say one of: %s", arg, strings.Join(names, ", "))
-			}
-			matched = append(byProject, byService...)
-		}
-		if len(matched) == 0 {
-			return nil, nil, nil, fmt.Errorf("no service or project %q (berth ps lists them)", arg)
-		}
-		sort.Slice(matched, func(i, j int) bool { return matched[i].Unit < matched[j].Unit })
-		for _, t := range matched {
-			if !seen[t.Unit] {
-				seen[t.Unit] = true
-				out = append(out, *t)
-			}
-		}
-	}
-	return out, entries, obs, nil
+	return reconciler.ResolveTargets(entries, obs, args)
 }
 
 // completeServices completes PROJECT, SERVICE and PROJECT/SERVICE from the

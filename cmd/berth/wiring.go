@@ -28,14 +28,6 @@ type app struct {
 	store    *image.Store
 	limits   *rateLimits // registry rate-limit headers seen by store
 	rec      *reconciler.Reconciler
-	// applying makes plan reserve network addresses (berth apply);
-	// entries are what the last plan loaded, for network GC.
-	applying bool
-	entries  []model.Entry
-}
-
-func (a *app) netPaths() network.Paths {
-	return network.Paths{StateDir: a.g.StateDir, RunDir: a.g.RunDir}
 }
 
 func newApp(ctx context.Context, g *globalOptions) (*app, error) {
@@ -65,8 +57,10 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 	}
 	a.store = store
 	a.rec = &reconciler.Reconciler{
-		Manager:  manager{c: sd},
-		Puller:   puller(store, a.limits, g.StateDir, log),
+		Manager: manager{c: sd},
+		Puller:  puller(store, a.limits, g.StateDir, log),
+		Networks: network.Allocator{Paths: network.Paths{StateDir: g.StateDir, RunDir: g.RunDir},
+			PluginDir: st.CNIPluginDir, Log: log},
 		Units:    ucfg,
 		StateDir: g.StateDir,
 		Log:      log,
@@ -77,41 +71,42 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 
 func (a *app) Close() { a.sd.Close() }
 
-// load loads the config dir; other loaders (Kubernetes YAML) plug in here
-// or in compose.LoadDir, and the agent and every command see the same.
+// load loads the config dir as it is (berth pull).
 func (a *app) load(ctx context.Context, dir string) ([]model.Entry, error) {
 	return loadConfigDir(ctx, dir)
 }
 
 // loadDesired is the one path from the config dir to desired state, shared
-// by the agent, plan/apply and start/stop/restart: load every entry (a.load),
-// check that the named projects exist, give services the image's HEALTHCHECK
-// where Compose asks for it (settleImageHealth), then fill in network addresses —
-// reserved on disk when reserve is set (the agent, apply; only for the named
-// projects when some are named), else only looked up (plan). A project whose
-// networks fail gets its entry's Err, so it keeps its running units (and
-// the agent its last-good state).
-func (a *app) loadDesired(ctx context.Context, dir string, projects []string, reserve bool) ([]model.Entry, error) {
-	entries, err := a.load(ctx, dir)
+// by the agent, plan/apply, start/stop/restart and down: load every entry
+// (Compose, Kubernetes YAML), check that the named projects exist, and give
+// services the image's HEALTHCHECK where Compose asks for it
+// (settleImageHealth). It writes nothing: network addresses are allocated
+// by the reconcile pass.
+func (a *app) loadDesired(ctx context.Context, projects []string) ([]model.Entry, error) {
+	entries, err := loadConfigDir(ctx, a.g.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range projects {
 		if !hasEntry(entries, p) {
-			return nil, fmt.Errorf("no project %q in %s", p, dir)
+			return nil, fmt.Errorf("no project %q in %s", p, a.g.ConfigDir)
 		}
 	}
 	settleImageHealth(ctx, newBuiltImages(a.store, entries), a.log, entries)
-	if err := network.Prepare(ctx, a.netPaths(), entries, projects, reserve); err != nil {
-		return nil, err
-	}
 	return entries, nil
 }
 
-// loadAgent is the agent's Source.Load: loadDesired of every project,
-// reserving addresses as apply does.
-func (a *app) loadAgent(ctx context.Context, dir string) ([]model.Entry, error) {
-	return a.loadDesired(ctx, dir, nil, true)
+// loader is loadDesired as a pass's Load: fresh entries every time.
+func (a *app) loader(projects []string) func(ctx context.Context) (reconciler.Loaded, error) {
+	return func(ctx context.Context) (reconciler.Loaded, error) {
+		entries, err := a.loadDesired(ctx, projects)
+		return reconciler.Loaded{Entries: entries, Reloaded: true}, err
+	}
+}
+
+// loadAgent is the agent's Source.Load.
+func (a *app) loadAgent(ctx context.Context, _ string) ([]model.Entry, error) {
+	return a.loadDesired(ctx, nil)
 }
 
 // manager adapts the systemd client to the reconciler's interface.
@@ -122,7 +117,11 @@ type manager struct {
 	cache *systemd.UnitCache
 }
 
-var _ reconciler.Manager = manager{}
+var (
+	_ reconciler.Manager   = manager{}
+	_ reconciler.Restarter = manager{}
+	_ reconciler.Networks  = network.Allocator{}
+)
 
 // observeProps are what the reconciler compares: the environment (project,
 // service, spec hash) and the limits it checks for drift.
@@ -169,6 +168,8 @@ func (m manager) Start(ctx context.Context, u *units.Unit) error {
 }
 
 func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(ctx, unit) }
+
+func (m manager) Restart(ctx context.Context, unit string) error { return m.c.Restart(ctx, unit) }
 
 // Writes counts the state-changing D-Bus calls made so far.
 func (m manager) Writes() int64 { return m.c.Writes() }

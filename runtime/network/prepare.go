@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -51,9 +52,14 @@ func FullName(project, key string, n model.Network) string {
 // does not exist, an address outside its subnet …) gets its entry's Err
 // set, so the reconciler keeps its running units untouched.
 func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string, persist bool) error {
-	unlock, err := p.lock()
-	if err != nil {
-		return err
+	unlock := func() {}
+	// A lookup (persist false) writes nothing, not even the lock file:
+	// without a networks dir there is nothing to read either.
+	if _, err := os.Stat(p.networksDir()); persist || err == nil {
+		var err error
+		if unlock, err = p.lock(); err != nil {
+			return err
+		}
 	}
 	defer unlock()
 	// Container names are resolved against every project before any entry
@@ -88,8 +94,58 @@ func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string,
 	return nil
 }
 
+// prepareProject allocates one project's networks in named steps: declare
+// its networks, list what wants an address, choose addresses (explicit
+// ones first), check MACs, then write the reservations and rewrite the
+// model, the last two only once everything succeeded.
 func prepareProject(p Paths, proj *model.Project, persist bool) error {
-	records := map[string]*Record{} // by compose key
+	records, err := declareNetworks(p, proj, persist)
+	if err != nil {
+		return err
+	}
+	wants, err := membersOf(proj, records)
+	if err != nil {
+		return err
+	}
+	if err := chooseAddresses(p, wants); err != nil {
+		return err
+	}
+	if err := checkMACs(p, wants); err != nil {
+		return err
+	}
+	var podPorts []model.Port
+	if _, _, ok := podNetwork(proj); ok {
+		if podPorts, err = podPublished(proj); err != nil {
+			return err
+		}
+	}
+	if persist {
+		if err := reserve(p, proj.Name, wants); err != nil {
+			return err
+		}
+	}
+	rewrite(proj, wants, podPorts)
+	return nil
+}
+
+// want is one service (or the pod) that needs an address on one network.
+type want struct {
+	svc      *model.Service // nil for the pod
+	id       string         // member (and CNI container) id
+	service  string
+	names    []string
+	key      string
+	rec      *Record
+	explicit string
+	aliases  []string
+	mac      string // mac_address, if set
+	addr     netip.Addr
+}
+
+// declareNetworks returns the record of each network the project uses, by
+// compose key, the pod's default network included.
+func declareNetworks(p Paths, proj *model.Project, persist bool) (map[string]*Record, error) {
+	records := map[string]*Record{}
 	keys := make([]string, 0, len(proj.Networks))
 	for k := range proj.Networks {
 		keys = append(keys, k)
@@ -98,37 +154,27 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 	for _, k := range keys {
 		r, err := declare(p, proj.Name, k, proj.Networks[k], persist)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		records[k] = r
 	}
-
 	// The pod of a Kubernetes project is attached once, to the project's
 	// default network; its containers share its namespace and address.
-	podKey, podNet, hasPod := podNetwork(proj)
-	if hasPod {
+	if podKey, podNet, ok := podNetwork(proj); ok {
 		if _, ok := records[podKey]; !ok {
 			r, err := declare(p, proj.Name, podKey, podNet, persist)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			records[podKey] = r
 		}
 	}
+	return records, nil
+}
 
-	// Explicit addresses are reserved before any derived one is chosen.
-	type want struct {
-		svc      *model.Service // nil for the pod
-		id       string         // member (and CNI container) id
-		service  string
-		names    []string
-		key      string
-		rec      *Record
-		explicit string
-		aliases  []string
-		mac      string // mac_address, if set
-		addr     netip.Addr
-	}
+// membersOf lists every attachment that needs an address, explicit
+// addresses first so they are reserved before any derived one is chosen.
+func membersOf(proj *model.Project, records map[string]*Record) ([]*want, error) {
 	var wants []*want
 	for i := range proj.Services {
 		svc := &proj.Services[i]
@@ -138,13 +184,13 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		for k, att := range svc.Networks {
 			r, ok := records[k]
 			if !ok {
-				return fmt.Errorf("service %s: network %q is not declared in the top-level networks", svc.Name, k)
+				return nil, fmt.Errorf("service %s: network %q is not declared in the top-level networks", svc.Name, k)
 			}
 			wants = append(wants, &want{svc: svc, id: svc.ID(), service: svc.Name, names: memberNames(svc, att),
 				key: k, rec: r, explicit: att.IPv4, aliases: att.Aliases, mac: att.MAC})
 		}
 	}
-	if hasPod {
+	if podKey, _, ok := podNetwork(proj); ok {
 		wants = append(wants, &want{id: PodID(proj.Name), service: PodService, names: podNames(proj.Pod), key: podKey, rec: records[podKey]})
 	}
 	sort.SliceStable(wants, func(i, j int) bool {
@@ -156,6 +202,12 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		}
 		return wants[i].key < wants[j].key
 	})
+	return wants, nil
+}
+
+// chooseAddresses sets each want's address against the reservations of
+// its network and those chosen before it.
+func chooseAddresses(p Paths, wants []*want) error {
 	taken := map[string]map[netip.Addr]string{} // network → address → id
 	for _, w := range wants {
 		if _, ok := taken[w.rec.Name]; !ok {
@@ -172,6 +224,11 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		taken[w.rec.Name][addr] = w.id
 		w.addr = addr
 	}
+	return nil
+}
+
+// checkMACs refuses a MAC address another member of the network has.
+func checkMACs(p Paths, wants []*want) error {
 	macs := map[string]map[string]string{} // network → MAC → id
 	for _, w := range wants {
 		if _, ok := macs[w.rec.Name]; !ok {
@@ -187,22 +244,24 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		}
 		macs[w.rec.Name][mac] = w.id
 	}
-	var podPorts []model.Port
-	if hasPod {
-		var err error
-		if podPorts, err = podPublished(proj); err != nil {
+	return nil
+}
+
+// reserve writes each want's reservation.
+func reserve(p Paths, project string, wants []*want) error {
+	for _, w := range wants {
+		m := &Member{ID: w.id, Project: project, Service: w.service, IP: w.addr.String(), MAC: w.mac, Names: w.names}
+		if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
 			return err
 		}
 	}
-	for _, w := range wants {
-		if persist {
-			m := &Member{ID: w.id, Project: proj.Name, Service: w.service, IP: w.addr.String(), MAC: w.mac, Names: w.names}
-			if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
-				return err
-			}
-		}
-	}
-	// Rewrite the keys only once everything succeeded.
+	return nil
+}
+
+// rewrite gives the services' (and the pod's) Networks berth network names
+// as keys with the chosen addresses, so the frozen spec holds everything
+// the launcher needs and a changed address changes the spec hash.
+func rewrite(proj *model.Project, wants []*want, podPorts []model.Port) {
 	for i := range proj.Services {
 		svc := &proj.Services[i]
 		if svc.NetworkMode != "" || len(svc.Networks) == 0 {
@@ -216,7 +275,7 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		}
 		svc.Networks = out
 	}
-	if hasPod {
+	if _, _, ok := podNetwork(proj); ok {
 		for _, w := range wants {
 			if w.svc == nil {
 				proj.Pod.Networks = map[string]model.NetworkAttachment{w.rec.Name: {IPv4: w.addr.String()}}
@@ -224,7 +283,6 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		}
 		proj.Pod.Ports = podPorts
 	}
-	return nil
 }
 
 // memberNames are the names peers resolve to a service on one network.
