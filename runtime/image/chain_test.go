@@ -1,0 +1,90 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+func writeAuthFile(t *testing.T, path, host, user, pass string, mode os.FileMode) {
+	t.Helper()
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	if err := os.WriteFile(path, fmt.Appendf(nil, `{"auths": {%q: {"auth": %q}}}`, host, auth), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+}
+
+// TestCredentialChainPrefersAuthFile: <config>/auth.json wins over docker's
+// config.json for the same registry; docker's answers for the others.
+func TestCredentialChainPrefersAuthFile(t *testing.T) {
+	dockerDir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dockerDir)
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	writeAuthFile(t, filepath.Join(dockerDir, "config.json"), "reg.example:5000", "docker-user", "docker-pass", 0o600)
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	writeAuthFile(t, authFile, "private.example", "berth-user", "berth-pass", 0o600)
+	chain := CredentialChain(authFile, nil)
+
+	for host, want := range map[string]string{"private.example": "berth-user", "reg.example:5000": "docker-user"} {
+		r, err := name.ParseReference(host + "/app:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := authn.Resolve(context.Background(), chain, r.Context())
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		cfg, err := a.Authorization()
+		if err != nil || cfg.Username != want {
+			t.Errorf("%s: user %q (%v), want %q", host, cfg.Username, err, want)
+		}
+	}
+	// Same registry in both: auth.json first.
+	writeAuthFile(t, filepath.Join(dockerDir, "config.json"), "private.example", "docker-user", "docker-pass", 0o600)
+	a, _ := authn.Resolve(context.Background(), CredentialChain(authFile, nil), name.MustParseReference("private.example/app").Context())
+	if cfg, _ := a.Authorization(); cfg.Username != "berth-user" {
+		t.Errorf("private.example in both files: user %q, want auth.json's berth-user", cfg.Username)
+	}
+}
+
+// TestCredentialChainWarnsAboutOpenAuthFile: a group- or world-readable
+// auth.json is named with its mode, once, and never with its contents.
+func TestCredentialChainWarnsAboutOpenAuthFile(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o600, false}, {0o400, false}, {0o640, true}, {0o604, true}} {
+		authFile := filepath.Join(t.TempDir(), "auth.json")
+		writeAuthFile(t, authFile, "private.example", "berth-user", "s3cret-pass", tc.mode)
+		var buf bytes.Buffer
+		chain := CredentialChain(authFile, slog.New(slog.NewTextHandler(&buf, nil)))
+		for range 2 {
+			if _, err := chain.Resolve(name.MustParseReference("private.example/app").Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := buf.String()
+		if got := strings.Count(out, "readable by group or others"); tc.warn && got != 1 || !tc.warn && got != 0 {
+			t.Errorf("mode %04o: %d warnings, want warn=%v:\n%s", tc.mode, got, tc.warn, out)
+		}
+		if tc.warn && (!strings.Contains(out, "file="+authFile) || !strings.Contains(out, fmt.Sprintf("mode=%04o", tc.mode))) {
+			t.Errorf("mode %04o: warning does not name the file and mode:\n%s", tc.mode, out)
+		}
+		if strings.Contains(out, "s3cret") || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("berth-user:s3cret-pass"))) {
+			t.Errorf("the log shows the credential:\n%s", out)
+		}
+	}
+}
