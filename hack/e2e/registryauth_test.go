@@ -120,7 +120,7 @@ func TestPrivateRegistryFromUnit(t *testing.T) {
 		t.Errorf("apply does not warn about the world-readable %s", authFile)
 	}
 	line := lineWith(out, "wrong/app: create failed: ")
-	for _, want := range []string{"berth-launcher: ", "pulling " + bad, "access denied"} {
+	for _, want := range []string{"berth-launcher: ", "pulling " + bad, "access denied by registry " + reg.Addr()} {
 		if !strings.Contains(line, want) {
 			t.Errorf("apply's line for wrong/app lacks %q: %q", want, line)
 		}
@@ -128,7 +128,7 @@ func TestPrivateRegistryFromUnit(t *testing.T) {
 	e.authNoSecrets("apply", out)
 	out, _ = e.berth("status")
 	t.Logf("berth status:\n%s", out)
-	if !strings.Contains(out, "wrong/app (berth-wrong-app.service): failed") || !strings.Contains(out, reg.Addr()) || !strings.Contains(out, "access denied") {
+	if !strings.Contains(out, "wrong/app (berth-wrong-app.service): failed") || !strings.Contains(out, "access denied by registry "+reg.Addr()) {
 		t.Errorf("berth status does not say that %s refused wrong/app's credentials", reg.Addr())
 	}
 	e.authNoSecrets("status", out)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,9 +31,9 @@ func writeAuthFile(t *testing.T, path, host, user, pass string, mode os.FileMode
 // TestCredentialChainPrefersAuthFile: <config>/auth.json wins over docker's
 // config.json for the same registry; docker's answers for the others.
 func TestCredentialChainPrefersAuthFile(t *testing.T) {
+	isolateCredentialEnv(t)
 	dockerDir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", dockerDir)
-	t.Setenv("REGISTRY_AUTH_FILE", "")
 	writeAuthFile(t, filepath.Join(dockerDir, "config.json"), "reg.example:5000", "docker-user", "docker-pass", 0o600)
 	authFile := filepath.Join(t.TempDir(), "auth.json")
 	writeAuthFile(t, authFile, "private.example", "berth-user", "berth-pass", 0o600)
@@ -62,7 +64,7 @@ func TestCredentialChainPrefersAuthFile(t *testing.T) {
 // TestCredentialChainWarnsAboutOpenAuthFile: a group- or world-readable
 // auth.json is named with its mode, once, and never with its contents.
 func TestCredentialChainWarnsAboutOpenAuthFile(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	isolateCredentialEnv(t)
 	for _, tc := range []struct {
 		mode os.FileMode
 		warn bool
@@ -86,5 +88,45 @@ func TestCredentialChainWarnsAboutOpenAuthFile(t *testing.T) {
 		if strings.Contains(out, "s3cret") || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("berth-user:s3cret-pass"))) {
 			t.Errorf("the log shows the credential:\n%s", out)
 		}
+	}
+}
+
+// isolateCredentialEnv points every place the chain looks at empty temp
+// dirs, so the host's own credentials never take part.
+func isolateCredentialEnv(t *testing.T) string {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	for _, k := range []string{"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"} {
+		t.Setenv(k, "")
+	}
+	return home
+}
+
+// TestCredentialFilesOrder is the documented order (docs/registries.md).
+func TestCredentialFilesOrder(t *testing.T) {
+	home := isolateCredentialEnv(t)
+	t.Setenv("REGISTRY_AUTH_FILE", "/x/podman-auth.json")
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/0")
+	want := []string{"/etc/berth/auth.json", home + "/.docker/config.json", "/x/podman-auth.json",
+		"/run/user/0/containers/auth.json", home + "/.config/containers/auth.json"}
+	if got := credentialFiles("/etc/berth/auth.json"); !slices.Equal(got, want) {
+		t.Errorf("credentialFiles = %q, want %q", got, want)
+	}
+	t.Setenv("DOCKER_CONFIG", "/d")
+	t.Setenv("XDG_CONFIG_HOME", "/c")
+	want = []string{"/etc/berth/auth.json", "/d/config.json", "/x/podman-auth.json",
+		"/run/user/0/containers/auth.json", "/c/containers/auth.json"}
+	if got := credentialFiles("/etc/berth/auth.json"); !slices.Equal(got, want) {
+		t.Errorf("with $DOCKER_CONFIG and $XDG_CONFIG_HOME: credentialFiles = %q, want %q", got, want)
+	}
+	// A system unit has no $HOME; the passwd entry stands in.
+	t.Setenv("HOME", "")
+	u, err := user.Current()
+	if err != nil {
+		t.Fatalf("no passwd entry for the test's user: %v", err)
+	}
+	t.Setenv("DOCKER_CONFIG", "")
+	if got := credentialFiles(""); len(got) < 1 || got[0] != filepath.Join(u.HomeDir, ".docker", "config.json") {
+		t.Errorf("without $HOME: credentialFiles = %q, want %s/.docker/config.json first", got, u.HomeDir)
 	}
 }
