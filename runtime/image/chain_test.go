@@ -130,3 +130,19 @@ func TestCredentialFilesOrder(t *testing.T) {
 		t.Errorf("without $HOME: credentialFiles = %q, want %s/.docker/config.json first", got, u.HomeDir)
 	}
 }
+
+// TestFileKeychainReadsPodmansDockerHubKey: podman login writes Docker Hub
+// as "docker.io", docker as its v1 URL; both are found for busybox.
+func TestFileKeychainReadsPodmansDockerHubKey(t *testing.T) {
+	for _, key := range []string{"docker.io", "https://index.docker.io/v1/"} {
+		path := filepath.Join(t.TempDir(), "auth.json")
+		writeAuthFile(t, path, key, "hub-user", "hub-pass", 0o600)
+		a, err := FileKeychain(path).Resolve(name.MustParseReference("busybox").Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg, err := a.Authorization(); err != nil || cfg.Username != "hub-user" {
+			t.Errorf("key %s: user %q (%v), want hub-user", key, cfg.Username, err)
+		}
+	}
+}
