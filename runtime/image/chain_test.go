@@ -146,3 +146,29 @@ func TestFileKeychainReadsPodmansDockerHubKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialChainRunsDockerCredentialHelpers: a credHelpers entry in
+// docker's config.json is answered by docker-credential-<helper>, as in
+// docker (docs/registries.md says so).
+func TestCredentialChainRunsDockerCredentialHelpers(t *testing.T) {
+	home := isolateCredentialEnv(t)
+	bin := t.TempDir()
+	helper := "#!/bin/sh\nread host\necho '{\"ServerURL\":\"'$host'\",\"Username\":\"helper-user\",\"Secret\":\"helper-secret\"}'\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-berthtest"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	if err := os.MkdirAll(filepath.Join(home, ".docker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(`{"credHelpers": {"private.example": "berthtest"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := CredentialChain(filepath.Join(t.TempDir(), "auth.json"), nil).Resolve(name.MustParseReference("private.example/app").Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := a.Authorization(); err != nil || cfg.Username != "helper-user" || cfg.Password != "helper-secret" {
+		t.Errorf("credential helper: user %q (%v), want helper-user", cfg.Username, err)
+	}
+}
