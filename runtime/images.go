@@ -40,7 +40,8 @@ func ensureFromStore(ctx context.Context, o Options, ref string, policy model.Pu
 	if err != nil {
 		return nil, err
 	}
-	store, err := image.NewStore(l.images, image.Options{Insecure: o.Insecure, Log: o.Log})
+	store, err := image.NewStore(l.images, image.Options{Insecure: o.Insecure,
+		Keychain: image.CredentialChain(o.AuthFile, o.Log), Log: o.Log})
 	if err != nil {
 		return nil, fmt.Errorf("opening image store %s: %w", l.images, err)
 	}

@@ -23,6 +23,9 @@ type Options struct {
 	StateDir string   // persistent state; default paths.DefaultStateDir
 	RunDir   string   // volatile state (tmpfs); default paths.DefaultRunDir
 	Insecure []string // registries allowed without TLS
+	// AuthFile is <config>/auth.json, the first source of registry
+	// credentials (image.CredentialChain); "" leaves only the default ones.
+	AuthFile string
 	// CNIPluginDir holds the CNI plugins; "" searches (network.FindPluginDir).
 	CNIPluginDir string
 	Log          *slog.Logger

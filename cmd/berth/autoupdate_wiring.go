@@ -200,12 +200,11 @@ func (h updateHealth) Status(ctx context.Context, svc *model.Service) (autoupdat
 	return autoupdate.HealthStatus(rec.Health.Status), nil
 }
 
-// registryKeychain is where berth finds registry credentials: containers'
-// auth.json in the settings dir (/etc/berth/auth.json), then the usual
-// places (docker's config.json, $REGISTRY_AUTH_FILE, containers' auth.json
-// under $XDG_RUNTIME_DIR or ~/.config).
+// registryKeychain is berth's one credential chain (image.CredentialChain),
+// the launcher's too: <config>/auth.json first, then docker's and
+// containers' usual places.
 func registryKeychain(g *globalOptions) authn.Keychain {
-	return authn.NewMultiKeychain(image.FileKeychain(paths.New(g.ConfigDir, "", "").AuthFile()), authn.DefaultKeychain)
+	return image.CredentialChain(paths.New(g.ConfigDir, "", "").AuthFile(), g.logger())
 }
 
 // rateLimits remembers the rate-limit headers each registry sent last

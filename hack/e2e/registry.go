@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -56,6 +57,7 @@ type Registry struct {
 
 	mu    sync.Mutex
 	heads map[string]int // HEAD requests by URL path
+	basic *authn.Basic   // when set, every request must carry these credentials
 }
 
 // StartRegistry starts docker-registry with filesystem storage in a
@@ -155,16 +157,47 @@ func (r *Registry) startBackend(t testing.TB, dir string, attempt int) (string, 
 	return addr, nil
 }
 
-// count records HEAD requests by path before forwarding.
+// count records HEAD requests by path before forwarding, and refuses
+// requests without the credentials RequireBasicAuth set.
 func (r *Registry) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		basic := r.basic
 		if req.Method == http.MethodHead {
-			r.mu.Lock()
 			r.heads[req.URL.Path]++
-			r.mu.Unlock()
+		}
+		r.mu.Unlock()
+		if basic != nil {
+			if u, p, ok := req.BasicAuth(); !ok || u != basic.Username || p != basic.Password {
+				// What distribution's htpasswd auth answers.
+				w.Header().Set("WWW-Authenticate", `Basic realm="berth-e2e"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}`)
+				return
+			}
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+// RequireBasicAuth makes the registry answer 401 to every request without
+// user and password in basic auth, as docker-registry with htpasswd does;
+// Push and Delete then send them.
+func (r *Registry) RequireBasicAuth(user, password string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.basic = &authn.Basic{Username: user, Password: password}
+}
+
+// remoteAuth is the credentials Push and Delete send.
+func (r *Registry) remoteAuth() remote.Option {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.basic == nil {
+		return remote.WithAuth(authn.Anonymous)
+	}
+	return remote.WithAuth(r.basic)
 }
 
 // Addr is "127.0.0.1:PORT", the registry host for image references. It is
@@ -223,7 +256,7 @@ func (r *Registry) Push(t testing.TB, repoTag string, img v1.Image) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+	if err := remote.Write(ref, img, remote.WithContext(ctx), r.remoteAuth()); err != nil {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 	d, err := img.Digest()
@@ -244,11 +277,11 @@ func (r *Registry) Delete(t testing.TB, repoTag string) {
 	if err != nil {
 		t.Fatalf("parsing %s: %v", repoTag, err)
 	}
-	desc, err := remote.Head(ref, remote.WithContext(ctx))
+	desc, err := remote.Head(ref, remote.WithContext(ctx), r.remoteAuth())
 	if err != nil {
 		t.Fatalf("resolving %s: %v", ref, err)
 	}
-	if err := remote.Delete(ref.Context().Digest(desc.Digest.String()), remote.WithContext(ctx)); err != nil {
+	if err := remote.Delete(ref.Context().Digest(desc.Digest.String()), remote.WithContext(ctx), r.remoteAuth()); err != nil {
 		t.Fatalf("deleting %s: %v", ref, err)
 	}
 	r.ResetCounts()

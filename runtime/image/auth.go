@@ -46,6 +46,9 @@ func (k fileKeychain) ResolveContext(_ context.Context, r authn.Resource) (authn
 	if err != nil {
 		return nil, fmt.Errorf("registry credentials %s for %s: %w", k.path, key, err)
 	}
+	if hub, ok := cf.AuthConfigs["docker.io"]; ok && key == authn.DefaultAuthKey && ac.Username == "" && ac.Auth == "" && ac.IdentityToken == "" {
+		ac = hub // podman login keeps Docker Hub under docker.io
+	}
 	cfg := authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
 		IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}
 	if cfg == (authn.AuthConfig{}) {

@@ -243,7 +243,12 @@ func describe(err error) error {
 	case http.StatusNotFound:
 		return &notFoundError{msg: "manifest unknown", err: err}
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("access denied (check credentials): %w", err)
+		host := "the registry"
+		if te.Request != nil && te.Request.URL != nil {
+			host = "registry " + te.Request.URL.Host
+		}
+		// Names where credentials come from (CredentialChain), never them.
+		return fmt.Errorf("access denied by %s (check its credentials in berth's auth.json or docker's config.json): %w", host, err)
 	}
 	return err
 }

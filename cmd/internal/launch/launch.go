@@ -70,11 +70,13 @@ func (g *Globals) Logger() *slog.Logger {
 // launcher's keys of berth.yaml.
 func runtimeOptions(globals func() *Globals) (runtime.Options, error) {
 	g := globals()
-	st, err := settings.Load(paths.New(g.ConfigDir, "", "").Settings())
+	config := paths.New(g.ConfigDir, "", "")
+	st, err := settings.Load(config.Settings())
 	if err != nil {
 		return runtime.Options{}, err
 	}
-	return runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Insecure: st.InsecureRegistries, CNIPluginDir: st.CNIPluginDir, Log: g.Logger()}, nil
+	return runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir, Insecure: st.InsecureRegistries,
+		AuthFile: config.AuthFile(), CNIPluginDir: st.CNIPluginDir, Log: g.Logger()}, nil
 }
 
 func envOr(key, def string) string {
