@@ -119,6 +119,7 @@ Exit status:
 		newRestartCommand(g),
 		newPullCommand(g),
 		newPlanCommand(g),
+		newConfigCommand(g),
 		newPsCommand(g),
 		newDownCommand(g),
 		newAutoUpdateCommand(g),

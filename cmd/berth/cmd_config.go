@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/berth-dev/berth/compose"
+	"github.com/berth-dev/berth/compose/kube"
+	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/network"
+	"github.com/berth-dev/berth/units"
+)
+
+type configOptions struct {
+	Format   string
+	Services bool
+	Hash     bool
+	Strict   bool
+}
+
+// offlineNote is printed on stderr by every offline command: what it did
+// not check, so a clean result is not mistaken for a host's verdict.
+const offlineNote = "offline: image, host network and external volume checks skipped; addresses as allocated on an empty host"
+
+func newConfigCommand(g *globalOptions) *cobra.Command {
+	o := &configOptions{}
+	cmd := &cobra.Command{
+		Use:   "config [PROJECT|PATH...]",
+		Short: "Check the config files and print the model, offline",
+		Long: `config loads the config dir (or the named projects, or project directories
+and .yaml files given as paths) and prints the model berth would run, like
+'docker compose config'. It needs no systemd, no network and no root, so it
+runs on a laptop or in CI.
+
+Warnings and errors name file and line, on stderr. Checks that need the host
+(images, external networks and volumes) are skipped, and stderr says so.
+
+Exit status: 0 clean, 1 a file has errors (or, with --strict, warnings).`,
+		Example: `  berth config                          # the whole config dir as YAML
+  berth config --strict ./myapp         # CI: fail on any warning
+  berth config --services hello
+  berth config --hash                   # spec hashes, as apply computes them`,
+		ValidArgsFunction: completeProjects(g),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfig(cmd.Context(), g, o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Format, "format", "yaml", "output format: yaml or json")
+	f.BoolVar(&o.Services, "services", false, "print the service names only")
+	f.BoolVar(&o.Hash, "hash", false, "print each service's spec hash (and each pod's)")
+	f.BoolVar(&o.Strict, "strict", false, "exit 1 on warnings too")
+	return cmd
+}
+
+func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []string, out, errOut io.Writer) error {
+	if o.Format != "yaml" && o.Format != "json" {
+		return fmt.Errorf("unknown format %q (valid: yaml, json)", o.Format)
+	}
+	entries, err := loadOffline(ctx, g, args)
+	if err != nil {
+		return err
+	}
+	// Render before addresses are filled in: the model as the files say it.
+	var doc bytes.Buffer
+	if !o.Hash && !o.Services {
+		if err := renderModel(&doc, o.Format, entries); err != nil {
+			return err
+		}
+	}
+	unchecked, err := prepareOffline(ctx, entries)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(errOut, offlineNote)
+	var errs, warns int
+	for _, e := range entries {
+		if e.Err != nil {
+			errs++
+			fmt.Fprintf(errOut, "error: %v\n", e.Err)
+			continue
+		}
+		for _, w := range e.Project.Warnings {
+			warns++
+			fmt.Fprintf(errOut, "warning: %s\n", w)
+		}
+		if why := unchecked[e.Name]; why != "" {
+			fmt.Fprintf(errOut, "%s: hash not final: %s\n", e.Path, why)
+		}
+	}
+	switch {
+	case o.Services:
+		for _, e := range entries {
+			if e.Project != nil {
+				for _, s := range e.Project.Services {
+					fmt.Fprintf(out, "%s/%s\n", e.Name, s.Name)
+				}
+			}
+		}
+	case o.Hash:
+		for _, e := range entries {
+			if e.Project == nil {
+				continue
+			}
+			if e.Project.Pod != nil {
+				fmt.Fprintf(out, "%s\t%s\n", e.Name, units.PodHash(e.Project))
+			}
+			for i := range e.Project.Services {
+				s := &e.Project.Services[i]
+				fmt.Fprintf(out, "%s/%s\t%s\n", e.Name, s.Name, s.Hash())
+				if s.ImageHealth != nil {
+					fmt.Fprintf(errOut, "%s/%s: hash not final: it takes its image's HEALTHCHECK, read on the host\n", e.Name, s.Name)
+				}
+			}
+		}
+	default:
+		if _, err := out.Write(doc.Bytes()); err != nil {
+			return err
+		}
+	}
+	switch {
+	case errs > 0:
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d projects have errors", errs, len(entries))}
+	case o.Strict && warns > 0:
+		return &exitError{code: 1, err: fmt.Errorf("%d warnings (--strict)", warns)}
+	}
+	return nil
+}
+
+// loadOffline loads what args name, or the whole config dir, with the
+// loaders alone: no systemd, no image store, no state dir. An argument
+// holding a path separator or ending in .yaml/.yml is a path to one entry.
+func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.Entry, error) {
+	st, err := loadSettings(g.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(composeOptions(st), compose.WithKubeLoader(kube.Load), compose.WithUnitCheck(units.CheckProperty))
+	var names []string
+	var out []model.Entry
+	for _, a := range args {
+		if isPathArg(a) {
+			out = append(out, compose.LoadEntry(ctx, a, opts...))
+		} else {
+			names = append(names, a)
+		}
+	}
+	if len(names) == 0 && len(args) > 0 {
+		return out, nil
+	}
+	all, err := compose.LoadDir(ctx, g.ConfigDir, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	for _, n := range names {
+		if !hasEntry(all, n) {
+			return nil, fmt.Errorf("no project %q in %s", n, g.ConfigDir)
+		}
+		for _, e := range all {
+			if e.Name == n {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func isPathArg(a string) bool {
+	return strings.ContainsRune(a, os.PathSeparator) || a == "." || a == ".." ||
+		strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml")
+}
+
+// prepareOffline fills in network addresses as apply would on an empty
+// host, in a scratch state dir it removes again, so that hashes match
+// apply's. Projects joining a network no loaded project declares cannot be
+// allocated offline: they keep their model and are returned with why.
+func prepareOffline(ctx context.Context, entries []model.Entry) (map[string]string, error) {
+	tmp, err := os.MkdirTemp("", "berth-config-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	kept := make([]*model.Project, len(entries))
+	for i := range entries {
+		kept[i] = entries[i].Project
+	}
+	if err := network.Prepare(ctx, network.Paths{StateDir: tmp, RunDir: tmp}, entries, nil, true); err != nil {
+		return nil, err
+	}
+	unchecked := map[string]string{}
+	for i := range entries {
+		e := &entries[i]
+		if kept[i] != nil && e.Project == nil && joinsExternal(kept[i]) {
+			unchecked[e.Name] = fmt.Sprintf("it joins an external network (%v)", errors.Unwrap(e.Err))
+			e.Project, e.Err = kept[i], nil
+		}
+	}
+	return unchecked, nil
+}
+
+func joinsExternal(p *model.Project) bool {
+	for _, n := range p.Networks {
+		if n.External {
+			return true
+		}
+	}
+	return false
+}
+
+// renderModel writes the loaded projects: YAML documents in the model's
+// field order (maps sorted), or one JSON array. Secret contents are
+// redacted: this output ends up in CI logs.
+func renderModel(w io.Writer, format string, entries []model.Entry) error {
+	var docs []*yaml.Node
+	for _, e := range entries {
+		if e.Project == nil {
+			continue
+		}
+		// Through JSON, so the output shows the model's own field names.
+		b, err := json.Marshal(e.Project)
+		if err != nil {
+			return err
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal(b, &n); err != nil {
+			return err
+		}
+		redactSecrets(&n)
+		docs = append(docs, &n)
+	}
+	if format == "json" {
+		all := []any{}
+		for _, n := range docs {
+			var v any
+			if err := n.Decode(&v); err != nil {
+				return err
+			}
+			all = append(all, v)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(all)
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	for _, n := range docs {
+		blockStyle(n)
+		if err := enc.Encode(n); err != nil {
+			return err
+		}
+	}
+	return enc.Close()
+}
+
+// redacted replaces a secret's content in config's output.
+const redacted = "<redacted>"
+
+// redactSecrets replaces the content of every mapping that says
+// secret: true.
+func redactSecrets(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		secret := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "secret" && n.Content[i+1].Value == "true" {
+				secret = true
+			}
+		}
+		for i := 0; secret && i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "content" {
+				n.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: redacted}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		redactSecrets(c)
+	}
+}
+
+// blockStyle drops the flow style and quotes that parsing JSON left, so
+// the encoder writes block YAML. Strings YAML 1.1 reads as booleans (no,
+// on …) stay quoted, for readers older than yaml.v3.
+func blockStyle(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && yaml11Bool[strings.ToLower(n.Value)] {
+		n.Style = yaml.DoubleQuotedStyle
+	} else {
+		n.Style = 0
+	}
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}
+
+var yaml11Bool = map[string]bool{"y": true, "n": true, "yes": true, "no": true, "on": true, "off": true, "true": true, "false": true}
