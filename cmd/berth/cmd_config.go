@@ -254,6 +254,9 @@ func renderModel(w io.Writer, format string, entries []model.Entry) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(all)
 	}
+	if len(docs) == 0 {
+		return nil // an empty YAML stream: the encoder would fail on Close
+	}
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	for _, n := range docs {
