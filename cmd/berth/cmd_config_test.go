@@ -73,6 +73,13 @@ type configRun struct {
 // berth.yaml's profiles when given), and the state dir must stay absent.
 func runBerthConfig(t *testing.T, environ []string, profiles string, args ...string) configRun {
 	t.Helper()
+	return runBerthOffline(t, environ, profiles, "config", args...)
+}
+
+// runBerthOffline is runBerthConfig for any offline command: config, or
+// plan --offline.
+func runBerthOffline(t *testing.T, environ []string, profiles, command string, args ...string) configRun {
+	t.Helper()
 	bin := buildBerth(t)
 	dir := publicTempDir(t)
 	cfg := filepath.Join(dir, "etc")
@@ -85,7 +92,7 @@ func runBerthConfig(t *testing.T, environ []string, profiles string, args ...str
 		}
 	}
 	state := filepath.Join(dir, "state")
-	argv := append([]string{"config", "--config-dir", cfg, "--state-dir", state, "--run-dir", filepath.Join(dir, "run")}, args...)
+	argv := append([]string{command, "--config-dir", cfg, "--state-dir", state, "--run-dir", filepath.Join(dir, "run")}, args...)
 	var cmd *exec.Cmd
 	if os.Geteuid() == 0 {
 		cmd = exec.Command("setpriv", append([]string{"--reuid", "65534", "--regid", "65534", "--clear-groups", bin}, argv...)...)
@@ -105,10 +112,10 @@ func runBerthConfig(t *testing.T, environ []string, profiles string, args ...str
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("berth config %v created the state dir %s", args, state)
+		t.Errorf("berth %s %v created the state dir %s", command, args, state)
 	}
 	if !strings.Contains(r.stderr, offlineNote) {
-		t.Errorf("berth config %v: stderr does not say what was skipped:\n%s", args, r.stderr)
+		t.Errorf("berth %s %v: stderr does not say what was skipped:\n%s", command, args, r.stderr)
 	}
 	return r
 }
@@ -416,5 +423,25 @@ func TestConfigServices(t *testing.T) {
 	r = runBerthConfig(t, nil, "", abs)
 	if strings.Contains(r.stdout, "ZXhhbXBsZS1wYXNzd29yZAo=") || !strings.Contains(r.stdout, redacted) {
 		t.Errorf("secret content not redacted:\n%s", r.stdout)
+	}
+}
+
+// TestPlanOffline: without systemd, plan --offline lists a create for every
+// service, in the order apply starts them; a broken file fails it with file
+// and line.
+func TestPlanOffline(t *testing.T) {
+	webapp, _ := filepath.Abs("../../examples/webapp")
+	r := runBerthOffline(t, nil, "", "plan", "--offline", "--detailed-exitcode", webapp)
+	want := "+ create webapp/db (berth-webapp-db.service)\n" +
+		"+ create webapp/migrate (berth-webapp-migrate.service)\n" +
+		"+ create webapp/web (berth-webapp-web.service)\n" +
+		"+ create webapp/worker (berth-webapp-worker.service)\n"
+	if r.code != 2 || r.stdout != want {
+		t.Errorf("exit %d (want 2: changes), plan:\n%s\nwant:\n%s\n%s", r.code, r.stdout, want, r.stderr)
+	}
+	broken, _ := filepath.Abs("../../compose/testdata/golden/error-env-file")
+	r = runBerthOffline(t, nil, "", "plan", "--offline", broken)
+	if want := broken + "/compose.yaml:4: "; r.code != 1 || !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("exit %d (want 1), output lacks %q:\n%s\n%s", r.code, want, r.stdout, r.stderr)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type planOptions struct {
 	DetailedExitCode bool
 	Format           string
+	Offline          bool
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
@@ -43,11 +44,15 @@ kept as they are. Services stopped with 'berth stop' stay unchanged.`,
   berth plan --format json | jq '.changes[] | select(.action != "unchanged")'`,
 		ValidArgsFunction: completeProjects(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Offline {
+				return runPlanOffline(cmd.Context(), g, o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			return runPlan(cmd.Context(), g, o, args, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&o.Offline, "offline", false, "without systemd: what apply would create on an empty host (see berth config)")
 	return cmd
 }
 
