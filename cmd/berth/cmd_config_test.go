@@ -445,3 +445,55 @@ func TestPlanOffline(t *testing.T) {
 		t.Errorf("exit %d (want 1), output lacks %q:\n%s\n%s", r.code, want, r.stdout, r.stderr)
 	}
 }
+
+// TestConfigGoldenDirs runs berth config over each config dir of the
+// loader's directory cases (compose/testdata/dirs): the services, errors
+// and warnings its golden .txt lists, and exit 1 when it lists an error.
+func TestConfigGoldenDirs(t *testing.T) {
+	root, err := filepath.Abs("../../compose/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txts, _ := filepath.Glob(filepath.Join(root, "dirs", "*.txt"))
+	if len(txts) == 0 {
+		t.Fatal("no directory cases")
+	}
+	for _, txt := range txts {
+		dir := strings.TrimSuffix(txt, ".txt")
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			var services, errs, warns []string
+			project := ""
+			for _, l := range readGoldenLines(t, txt) {
+				k, v, _ := strings.Cut(strings.TrimSpace(l), ": ")
+				switch k {
+				case "project":
+					project = strings.Trim(v, `"`)
+				case "service":
+					services = append(services, project+"/"+strings.Fields(v)[0])
+				case "error":
+					errs = append(errs, v)
+				case "warning":
+					warns = append(warns, v)
+				}
+			}
+			r := runBerthConfig(t, nil, "", "--config-dir", dir, "--services")
+			clean := strings.ReplaceAll(r.stderr, root, "$ROOT")
+			if want := map[bool]int{true: 1, false: 0}[len(errs) > 0]; r.code != want {
+				t.Errorf("exit %d, want %d:\n%s", r.code, want, clean)
+			}
+			if got := strings.Fields(r.stdout); !reflect.DeepEqual(sorted(got), sorted(services)) {
+				t.Errorf("services %v, want %v", got, services)
+			}
+			for _, e := range errs {
+				if !strings.Contains(clean, "error: "+e+"\n") {
+					t.Errorf("stderr lacks error %q:\n%s", e, clean)
+				}
+			}
+			for _, w := range warns {
+				if !strings.Contains(clean, "warning: "+w+"\n") {
+					t.Errorf("stderr lacks warning %q:\n%s", w, clean)
+				}
+			}
+		})
+	}
+}
