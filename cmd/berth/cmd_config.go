@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose"
 	"github.com/berth-dev/berth/compose/kube"
 	"github.com/berth-dev/berth/compose/model"
@@ -66,7 +67,7 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 	if o.Format != "yaml" && o.Format != "json" {
 		return fmt.Errorf("unknown format %q (valid: yaml, json)", o.Format)
 	}
-	entries, err := loadOffline(ctx, g, args)
+	entries, st, err := loadOffline(ctx, g, args)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,10 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 	}
 	fmt.Fprintln(errOut, offlineNote)
 	var errs, warns int
+	for _, u := range st.Unknown {
+		warns++
+		fmt.Fprintf(errOut, "warning: %s\n", u)
+	}
 	for _, e := range entries {
 		if e.Err != nil {
 			errs++
@@ -137,12 +142,13 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 }
 
 // loadOffline loads what args name, or the whole config dir, with the
-// loaders alone: no systemd, no image store, no state dir. An argument
+// loaders alone: no systemd, no image store, no state dir. It returns
+// berth.yaml's settings too, whose unknown keys are warnings. An argument
 // holding a path separator or ending in .yaml/.yml is a path to one entry.
-func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.Entry, error) {
+func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.Entry, *settings.Settings, error) {
 	st, err := loadSettings(g.ConfigDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := append(composeOptions(st), compose.WithKubeLoader(kube.Load), compose.WithUnitCheck(units.CheckProperty))
 	var names []string
@@ -155,18 +161,18 @@ func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.
 		}
 	}
 	if len(names) == 0 && len(args) > 0 {
-		return out, nil
+		return out, st, nil
 	}
 	all, err := compose.LoadDir(ctx, g.ConfigDir, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(names) == 0 {
-		return all, nil
+		return all, st, nil
 	}
 	for _, n := range names {
 		if !hasEntry(all, n) {
-			return nil, fmt.Errorf("no project %q in %s", n, g.ConfigDir)
+			return nil, nil, fmt.Errorf("no project %q in %s", n, g.ConfigDir)
 		}
 		for _, e := range all {
 			if e.Name == n {
@@ -174,7 +180,7 @@ func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.
 			}
 		}
 	}
-	return out, nil
+	return out, st, nil
 }
 
 func isPathArg(a string) bool {

@@ -404,6 +404,18 @@ func TestConfigStrict(t *testing.T) {
 	if r := runBerthConfig(t, nil, "", "--strict", f); r.code != 1 {
 		t.Errorf("exit %d with --strict and a warning, want 1:\n%s", r.code, r.stderr)
 	}
+	// A typo in berth.yaml is a warning of the config dir's.
+	cfg := filepath.Join(dir, "etc")
+	if err := os.Mkdir(cfg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "berth.yaml"), []byte("profils: [debug]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runBerthConfig(t, nil, "", "--config-dir", cfg, "--strict")
+	if want := "warning: " + cfg + "/berth.yaml:1: "; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d (want 1), stderr lacks %q:\n%s", r.code, want, r.stderr)
+	}
 }
 
 // TestConfigServices lists the services in dependency order; a project is

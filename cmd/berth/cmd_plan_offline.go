@@ -17,7 +17,7 @@ func runPlanOffline(ctx context.Context, g *globalOptions, o *planOptions, args 
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
 	}
-	entries, err := loadOffline(ctx, g, args)
+	entries, _, err := loadOffline(ctx, g, args)
 	if err != nil {
 		return err
 	}
