@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,10 +71,12 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 		return err
 	}
 	// Render before addresses are filled in: the model as the files say it.
-	var doc bytes.Buffer
-	if !o.Hash && !o.Services {
-		if err := renderModel(&doc, o.Format, entries); err != nil {
-			return err
+	docs := make([]*yaml.Node, len(entries))
+	for i, e := range entries {
+		if e.Project != nil {
+			if docs[i], err = modelNode(e.Project); err != nil {
+				return err
+			}
 		}
 	}
 	unchecked, err := prepareOffline(ctx, entries)
@@ -128,7 +129,13 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 			}
 		}
 	default:
-		if _, err := out.Write(doc.Bytes()); err != nil {
+		var ok []*yaml.Node
+		for i, e := range entries {
+			if e.Err == nil {
+				ok = append(ok, docs[i])
+			}
+		}
+		if err := writeModel(out, o.Format, ok); err != nil {
 			return err
 		}
 	}
@@ -225,27 +232,24 @@ func joinsExternal(p *model.Project) bool {
 	return false
 }
 
-// renderModel writes the loaded projects: YAML documents in the model's
-// field order (maps sorted), or one JSON array. Secret contents are
-// redacted: this output ends up in CI logs.
-func renderModel(w io.Writer, format string, entries []model.Entry) error {
-	var docs []*yaml.Node
-	for _, e := range entries {
-		if e.Project == nil {
-			continue
-		}
-		// Through JSON, so the output shows the model's own field names.
-		b, err := json.Marshal(e.Project)
-		if err != nil {
-			return err
-		}
-		var n yaml.Node
-		if err := yaml.Unmarshal(b, &n); err != nil {
-			return err
-		}
-		redactSecrets(&n)
-		docs = append(docs, &n)
+// modelNode is p as a YAML tree in the model's field order (maps
+// sorted), secret contents redacted: this output ends up in CI logs.
+func modelNode(p *model.Project) (*yaml.Node, error) {
+	// Through JSON, so the output shows the model's own field names.
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
 	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return nil, err
+	}
+	redactSecrets(&n)
+	return &n, nil
+}
+
+// writeModel writes the projects as YAML documents, or one JSON array.
+func writeModel(w io.Writer, format string, docs []*yaml.Node) error {
 	if format == "json" {
 		all := []any{}
 		for _, n := range docs {
