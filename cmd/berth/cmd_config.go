@@ -209,7 +209,9 @@ func prepareOffline(ctx context.Context, entries []model.Entry) (map[string]stri
 	for i := range entries {
 		kept[i] = entries[i].Project
 	}
-	if err := network.Prepare(ctx, network.Paths{StateDir: tmp, RunDir: tmp}, entries, nil, true); err != nil {
+	// The allocator apply uses, reserving as apply does, in the scratch dir.
+	alloc := network.Allocator{Paths: network.Paths{StateDir: tmp, RunDir: tmp}}
+	if err := alloc.Allocate(ctx, entries, nil, true); err != nil {
 		return nil, err
 	}
 	unchecked := map[string]string{}

@@ -343,7 +343,9 @@ func TestConfigHashMatchesApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := t.TempDir()
-	if err := network.Prepare(ctx, network.Paths{StateDir: state, RunDir: state}, entries, nil, true); err != nil {
+	// As apply: the pass allocates (reserving) before anything hashes.
+	alloc := network.Allocator{Paths: network.Paths{StateDir: state, RunDir: state}}
+	if err := alloc.Allocate(ctx, entries, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
