@@ -113,6 +113,12 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 			}
 		}
 	case o.Hash:
+		fromImage := 0
+		defer func() {
+			if fromImage > 0 {
+				fmt.Fprintf(errOut, "hashes of %d services assume their image declares no HEALTHCHECK (apply reads the image's)\n", fromImage)
+			}
+		}()
 		for _, e := range entries {
 			if e.Project == nil {
 				continue
@@ -124,7 +130,7 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 				s := &e.Project.Services[i]
 				fmt.Fprintf(out, "%s/%s\t%s\n", e.Name, s.Name, s.Hash())
 				if s.ImageHealth != nil {
-					fmt.Fprintf(errOut, "%s/%s: hash not final: it takes its image's HEALTHCHECK, read on the host\n", e.Name, s.Name)
+					fromImage++
 				}
 			}
 		}

@@ -343,7 +343,12 @@ func TestConfigHashMatchesApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := t.TempDir()
-	// As apply: the pass allocates (reserving) before anything hashes.
+	// As apply with images that declare no HEALTHCHECK (busybox): the
+	// image's check settled, then the pass allocates (reserving) before anything hashes.
+	noImageCheck := func(string) (*model.Health, error) { return nil, nil }
+	if failed := model.SettleEntriesImageHealth(entries, noImageCheck); len(failed) > 0 {
+		t.Fatalf("settling image health failed for entries %v", failed)
+	}
 	alloc := network.Allocator{Paths: network.Paths{StateDir: state, RunDir: state}}
 	if err := alloc.Allocate(ctx, entries, nil, true); err != nil {
 		t.Fatal(err)
@@ -367,6 +372,9 @@ func TestConfigHashMatchesApply(t *testing.T) {
 	r := runBerthConfig(t, nil, "", "--hash", cfg+"/webapp", cfg+"/hello", cfg+"/web.yaml")
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "assume their image declares no HEALTHCHECK") {
+		t.Errorf("stderr does not say what the hashes assume of the images:\n%s", r.stderr)
 	}
 	if got := strings.Split(strings.TrimSpace(r.stdout), "\n"); !reflect.DeepEqual(sorted(got), sorted(want)) {
 		t.Errorf("berth config --hash:\n%s\nwant (apply's hashes):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
