@@ -519,3 +519,21 @@ func TestConfigGoldenDirs(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigExternalNetwork: a network only the host can have is not an
+// error offline; stderr says the project's hashes are not final.
+func TestConfigExternalNetwork(t *testing.T) {
+	dir := publicTempDir(t)
+	f := filepath.Join(dir, "ext.yaml")
+	body := "services:\n  a:\n    image: busybox\n    networks: [shared]\nnetworks:\n  shared:\n    external: true\n"
+	if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBerthConfig(t, nil, "", "--hash", f)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "ext/a\t") {
+		t.Fatalf("exit %d, hashes %q:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if want := f + ": hash not final: it joins an external network"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+}
