@@ -188,7 +188,7 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 	defer func() {
 		rec.Duration = Duration(time.Since(rec.Start))
 		rec.Writes = a.writes() - w0
-		a.finish(rec)
+		a.finish(ctx, rec)
 		if a.Settled != nil && (rec.Reloaded || rec.Changes > 0) {
 			a.Settled()
 		}
@@ -397,7 +397,7 @@ func (a *Agent) remember(p *Plan) {
 }
 
 // finish logs the pass and stores the status.
-func (a *Agent) finish(rec *ReconcileRecord) {
+func (a *Agent) finish(ctx context.Context, rec *ReconcileRecord) {
 	level := slog.LevelDebug
 	if rec.Reloaded || rec.Changes > 0 || len(rec.Errors) > 0 || rec.Trigger == "start" {
 		level = slog.LevelInfo
@@ -415,7 +415,7 @@ func (a *Agent) finish(rec *ReconcileRecord) {
 	if rec.Changes > 0 {
 		a.status.LastChange = rec
 	}
-	if err := WriteStatus(a.Rec.StateDir, &a.status); err != nil {
+	if err := WriteStatus(ctx, a.Rec.StateDir, &a.status); err != nil {
 		a.Log.Warn("writing status failed", "err", err)
 	}
 }
@@ -434,7 +434,7 @@ func (a *Agent) runJob(ctx context.Context, i int) {
 				f(&a.status.Jobs[k])
 			}
 		}
-		if err := WriteStatus(a.Rec.StateDir, &a.status); err != nil {
+		if err := WriteStatus(ctx, a.Rec.StateDir, &a.status); err != nil {
 			a.Log.Warn("writing status failed", "err", err)
 		}
 	}

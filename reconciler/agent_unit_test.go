@@ -151,10 +151,10 @@ func TestLimitsDrift(t *testing.T) {
 func TestIntentsKeepStoppedServicesStopped(t *testing.T) {
 	state := t.TempDir()
 	web := model.Service{Project: "hello", Name: "web", Image: "busybox"}
-	if err := SetIntent(state, Intent{Unit: unitName(&web), Project: "hello", Service: "web", Stopped: true}); err != nil {
+	if err := SetIntent(context.Background(), state, Intent{Unit: unitName(&web), Project: "hello", Service: "web", Stopped: true}); err != nil {
 		t.Fatal(err)
 	}
-	in, err := LoadIntents(state)
+	in, err := LoadIntents(context.Background(), state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,8 @@ func TestIntentsKeepStoppedServicesStopped(t *testing.T) {
 	if p.HasChanges() {
 		t.Fatalf("a stopped service would be created: %+v", p.Changes)
 	}
-	ClearIntent(state, unitName(&web))
-	in, _ = LoadIntents(state)
+	ClearIntent(context.Background(), state, unitName(&web))
+	in, _ = LoadIntents(context.Background(), state)
 	p = MakePlan([]model.Entry{project("hello", web)}, nil, nil)
 	p.RespectIntents(in)
 	if !p.HasChanges() {

@@ -27,9 +27,9 @@ type Puller interface {
 
 // Reconciler applies plans.
 type Reconciler struct {
-	Manager  Manager
-	Puller   Puller  // optional
-	Builder  Builder // optional; see build.go
+	Manager Manager
+	Puller  Puller  // optional
+	Builder Builder // optional; see build.go
 	// Networks allocates addresses before planning and collects garbage
 	// after applying; nil (tests) skips both.
 	Networks Networks

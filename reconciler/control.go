@@ -118,12 +118,12 @@ func (r *Reconciler) Control(ctx context.Context, o ControlOptions) error {
 // target's unit is to be created by the pass, else what it did.
 func (r *Reconciler) control(ctx context.Context, verb Verb, t Target) (string, error) {
 	if verb == VerbStop {
-		if err := SetIntent(r.StateDir, Intent{Unit: t.Unit, Project: t.Project, Service: t.Service, Stopped: true, At: time.Now()}); err != nil {
+		if err := SetIntent(ctx, r.StateDir, Intent{Unit: t.Unit, Project: t.Project, Service: t.Service, Stopped: true, At: time.Now()}); err != nil {
 			return "", err
 		}
 		return "stopped", r.Manager.Stop(ctx, t.Unit)
 	}
-	if err := ClearIntent(r.StateDir, t.Unit); err != nil {
+	if err := ClearIntent(ctx, r.StateDir, t.Unit); err != nil {
 		return "", err
 	}
 	switch {

@@ -16,7 +16,7 @@ import (
 // comparing the frozen spec the running unit was started from (kept under
 // the state dir) with the desired one. A missing old spec leaves Fields
 // empty; the reason still gives both hashes.
-func (r *Reconciler) Explain(p *Plan) {
+func (r *Reconciler) Explain(ctx context.Context, p *Plan) {
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Action != Recreate || c.Current == nil || c.Desired == nil || c.Repair != "" {
@@ -26,7 +26,7 @@ func (r *Reconciler) Explain(p *Plan) {
 		if err != nil {
 			continue
 		}
-		old, err := paths.LoadSpec(context.TODO(), path) // Explain takes no ctx yet
+		old, err := paths.LoadSpec(ctx, path)
 		if err != nil {
 			continue
 		}

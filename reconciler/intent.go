@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ func intentDir(stateDir string) string {
 }
 
 // LoadIntents reads every recorded intent; a missing dir means none.
-func LoadIntents(stateDir string) (Intents, error) {
+func LoadIntents(ctx context.Context, stateDir string) (Intents, error) {
 	des, err := os.ReadDir(intentDir(stateDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return Intents{}, nil
@@ -59,7 +60,7 @@ func LoadIntents(stateDir string) (Intents, error) {
 }
 
 // SetIntent records in (atomically).
-func SetIntent(stateDir string, in Intent) error {
+func SetIntent(ctx context.Context, stateDir string, in Intent) error {
 	if err := os.MkdirAll(intentDir(stateDir), 0o700); err != nil {
 		return fmt.Errorf("recording intent: %w", err)
 	}
@@ -78,7 +79,7 @@ func SetIntent(stateDir string, in Intent) error {
 }
 
 // ClearIntent forgets the intent recorded for unit, if any.
-func ClearIntent(stateDir, unit string) error {
+func ClearIntent(ctx context.Context, stateDir, unit string) error {
 	path, err := model.Path(intentDir(stateDir), unit+".json")
 	if err != nil {
 		return fmt.Errorf("clearing intent for %s: %w", unit, err)

@@ -141,14 +141,14 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 	} else if err := r.allocate(ctx, res, scope, o.DryRun); err != nil {
 		return nil, err
 	}
-	if res.Intents, err = LoadIntents(r.StateDir); err != nil {
+	if res.Intents, err = LoadIntents(ctx, r.StateDir); err != nil {
 		if !o.LenientIntents {
 			return nil, err
 		}
 		r.Log.Warn("ignoring unreadable intents", "err", err)
 		res.Intents = Intents{}
 	}
-	res.Plan = r.plan(res, scope, o.Down)
+	res.Plan = r.plan(ctx, res, scope, o.Down)
 	if o.Review != nil {
 		o.Review(res)
 	}
@@ -164,7 +164,7 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 		res.ApplyErr = r.applyReporting(ctx, res.Plan, o.Starting, o.Progress)
 	}
 	if !res.Unknown {
-		r.prune(res, scope)
+		r.prune(ctx, res, scope)
 		r.collect(ctx, res, scope, o)
 	}
 	return res, nil
@@ -199,7 +199,7 @@ func (r *Reconciler) allocate(ctx context.Context, res *Result, scope Scope, dry
 }
 
 // plan diffs the scoped entries against the units and respects intents.
-func (r *Reconciler) plan(res *Result, scope Scope, down []string) *Plan {
+func (r *Reconciler) plan(ctx context.Context, res *Result, scope Scope, down []string) *Plan {
 	var p *Plan
 	if len(down) > 0 {
 		p = downPlan(res.Observed, down)
@@ -210,7 +210,7 @@ func (r *Reconciler) plan(res *Result, scope Scope, down []string) *Plan {
 	if scope.Units != nil {
 		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return !slices.Contains(scope.Units, c.Unit) })
 	}
-	r.Explain(p)
+	r.Explain(ctx, p)
 	return p
 }
 
@@ -240,9 +240,9 @@ func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, starting func(
 // prune deletes frozen specs no service or unit refers to, and intents of
 // units no entry declares. Specs are judged only by a pass over every
 // project: an unallocated service's hash is not its spec's.
-func (r *Reconciler) prune(res *Result, scope Scope) {
+func (r *Reconciler) prune(ctx context.Context, res *Result, scope Scope) {
 	if len(scope.Only) == 0 && scope.Units == nil {
 		r.pruneSpecs(res.Entries, res.Observed, res.Memo)
 	}
-	PruneIntents(r.StateDir, res.Entries, res.Intents)
+	PruneIntents(ctx, r.StateDir, res.Entries, res.Intents)
 }

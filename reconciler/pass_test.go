@@ -113,7 +113,7 @@ func TestPassPrunesStaleSpecsAndIntents(t *testing.T) {
 		{Unit: units.Name("hello", "db"), Project: "hello", Service: "db", Stopped: true},
 		{Unit: units.Name("gone", "x"), Project: "gone", Service: "x", Stopped: true},
 	} {
-		if err := SetIntent(r.StateDir, in); err != nil {
+		if err := SetIntent(context.Background(), r.StateDir, in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestPassPrunesStaleSpecsAndIntents(t *testing.T) {
 	if _, err := os.Stat(webSpec); err != nil {
 		t.Errorf("the running service's spec was pruned: %v", err)
 	}
-	in, err := LoadIntents(r.StateDir)
+	in, err := LoadIntents(context.Background(), r.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestControlStopAllocatesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.StateDir, "networks")); !os.IsNotExist(err) {
 		t.Fatalf("stop web reserved addresses: %v", err)
 	}
-	if in, _ := LoadIntents(r.StateDir); !in[units.Name("hello", "web")].Stopped {
+	if in, _ := LoadIntents(context.Background(), r.StateDir); !in[units.Name("hello", "web")].Stopped {
 		t.Fatalf("no stopped intent: %+v", in)
 	}
 
@@ -203,7 +203,7 @@ func TestControlStopAllocatesNothing(t *testing.T) {
 	if !slices.Equal(m.started, []string{units.Name("hello", "web")}) {
 		t.Fatalf("start web: started %v", m.started)
 	}
-	if in, _ := LoadIntents(r.StateDir); in[units.Name("hello", "web")].Stopped {
+	if in, _ := LoadIntents(context.Background(), r.StateDir); in[units.Name("hello", "web")].Stopped {
 		t.Fatal("start kept the stopped intent")
 	}
 	if want := []string{"hello/web stopped", "hello/web started"}; !slices.Equal(out, want) {
@@ -220,7 +220,7 @@ func TestPassDown(t *testing.T) {
 	byFile := observed(model.Service{Project: "hello", Name: "cron", Image: "busybox"}, "active")
 	byFile.UnitFile = true
 	r, m, n := passFixture(t, observed(web, "active"), observed(db, "active"), byFile)
-	if err := SetIntent(r.StateDir, Intent{Unit: units.Name("other", "db"), Project: "other", Service: "db", Stopped: true}); err != nil {
+	if err := SetIntent(context.Background(), r.StateDir, Intent{Unit: units.Name("other", "db"), Project: "other", Service: "db", Stopped: true}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := r.Pass(context.Background(), Options{Load: loadOf(project("hello", web), project("other", db)), Down: []string{"hello"}})
@@ -234,7 +234,7 @@ func TestPassDown(t *testing.T) {
 	if len(n.allocs) != 0 || n.gcs != 1 {
 		t.Fatalf("networks: allocations %v, %d GCs", n.allocs, n.gcs)
 	}
-	if in, _ := LoadIntents(r.StateDir); !in[units.Name("other", "db")].Stopped {
+	if in, _ := LoadIntents(context.Background(), r.StateDir); !in[units.Name("other", "db")].Stopped {
 		t.Fatal("down forgot another project's intent")
 	}
 }

@@ -36,7 +36,7 @@ func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo
 func (r *Reconciler) specs() paths.Specs { return paths.New("", r.StateDir, "").SpecStore() }
 
 // PruneIntents forgets intents of units no entry declares any more.
-func PruneIntents(stateDir string, entries []model.Entry, in Intents) {
+func PruneIntents(ctx context.Context, stateDir string, entries []model.Entry, in Intents) {
 	declared := map[string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {
@@ -50,7 +50,7 @@ func PruneIntents(stateDir string, entries []model.Entry, in Intents) {
 	}
 	for unit, i := range in {
 		if !declared[unit] && !declared["project:"+i.Project] {
-			_ = ClearIntent(stateDir, unit)
+			_ = ClearIntent(ctx, stateDir, unit)
 		}
 	}
 }

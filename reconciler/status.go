@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func StatusPath(stateDir string) string {
 }
 
 // WriteStatus stores st atomically.
-func WriteStatus(stateDir string, st *Status) error {
+func WriteStatus(ctx context.Context, stateDir string, st *Status) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -109,7 +110,7 @@ func WriteStatus(stateDir string, st *Status) error {
 var ErrNoAgent = errors.New("the agent has not run with this state dir (start it: systemctl start berth, or berth agent)")
 
 // ReadStatus reads the agent's last status.
-func ReadStatus(stateDir string) (*Status, error) {
+func ReadStatus(ctx context.Context, stateDir string) (*Status, error) {
 	b, err := os.ReadFile(StatusPath(stateDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoAgent

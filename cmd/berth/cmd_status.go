@@ -59,7 +59,7 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, out io.W
 		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
 	}
 	failing, ferr := failingUnits(ctx)
-	st, err := reconciler.ReadStatus(g.StateDir)
+	st, err := reconciler.ReadStatus(ctx, g.StateDir)
 	if o.Format == "json" {
 		if jerr := printStatusJSON(out, st, failing, ferr); jerr != nil {
 			return jerr
