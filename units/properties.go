@@ -19,44 +19,45 @@ type property func(value string) (string, any, error)
 // org.freedesktop.systemd1(5). An option missing here cannot be sent to
 // systemd, and Properties says so rather than dropping it.
 var propertyTable = map[string]property{
-	"Description":           str("Description"),
-	"After":                 list("After"),
-	"Before":                list("Before"),
-	"Requires":              list("Requires"),
-	"Wants":                 list("Wants"),
-	"BindsTo":               list("BindsTo"),
-	"PartOf":                list("PartOf"),
-	"Conflicts":             list("Conflicts"),
-	"StartLimitBurst":       u32("StartLimitBurst"),
-	"StartLimitIntervalSec": usec("StartLimitIntervalUSec"),
-	"Type":                  str("Type"),
-	"ExecStart":             exec("ExecStart"),
-	"ExecStop":              exec("ExecStop"),
-	"ExecStopPost":          exec("ExecStopPost"),
-	"SyslogIdentifier":      str("SyslogIdentifier"),
-	"Environment":           words("Environment"),
-	"Delegate":              boolean("Delegate"),
-	"KillMode":              str("KillMode"),
-	"KillSignal":            signal("KillSignal"),
-	"TimeoutStopSec":        usec("TimeoutStopUSec"),
-	"TimeoutStartSec":       usec("TimeoutStartUSec"),
-	"Restart":               str("Restart"),
-	"RestartSec":            usec("RestartUSec"),
-	"MemoryMax":             u64("MemoryMax"),
-	"TasksMax":              u64("TasksMax"),
-	"CPUQuota":              cpuQuota,
-	"NotifyAccess":          str("NotifyAccess"),
-	"PIDFile":               str("PIDFile"),
-	"RemainAfterExit":       boolean("RemainAfterExit"),
-	"MemoryLow":             u64("MemoryLow"),
-	"MemoryHigh":            u64("MemoryHigh"),
-	"MemorySwapMax":         u64("MemorySwapMax"),
-	"CPUWeight":             u64("CPUWeight"),
-	"IOWeight":              u64("IOWeight"),
-	"Nice":                  i32("Nice"),
-	"OOMScoreAdjust":        i32("OOMScoreAdjust"),
-	"LimitNOFILE":           u64("LimitNOFILE"),
-	"WatchdogSec":           usec("WatchdogUSec"),
+	"Description":             str("Description"),
+	"After":                   list("After"),
+	"Before":                  list("Before"),
+	"Requires":                list("Requires"),
+	"Wants":                   list("Wants"),
+	"BindsTo":                 list("BindsTo"),
+	"PartOf":                  list("PartOf"),
+	"Conflicts":               list("Conflicts"),
+	"StartLimitBurst":         u32("StartLimitBurst"),
+	"StartLimitIntervalSec":   usec("StartLimitIntervalUSec"),
+	"Type":                    str("Type"),
+	"ExecStart":               exec("ExecStart"),
+	"ExecStop":                exec("ExecStop"),
+	"ExecStopPost":            exec("ExecStopPost"),
+	"SyslogIdentifier":        str("SyslogIdentifier"),
+	"Environment":             words("Environment"),
+	"Delegate":                boolean("Delegate"),
+	"KillMode":                str("KillMode"),
+	"KillSignal":              signal("KillSignal"),
+	"TimeoutStopSec":          usec("TimeoutStopUSec"),
+	"TimeoutStartSec":         usec("TimeoutStartUSec"),
+	"Restart":                 str("Restart"),
+	"RestartSec":              usec("RestartUSec"),
+	"MemoryMax":               u64("MemoryMax"),
+	"TasksMax":                u64("TasksMax"),
+	"CPUQuota":                cpuQuota,
+	"NotifyAccess":            str("NotifyAccess"),
+	"PIDFile":                 str("PIDFile"),
+	"RemainAfterExit":         boolean("RemainAfterExit"),
+	"MemoryLow":               u64("MemoryLow"),
+	"MemoryHigh":              u64("MemoryHigh"),
+	"MemorySwapMax":           u64("MemorySwapMax"),
+	"CPUWeight":               u64("CPUWeight"),
+	"IOWeight":                u64("IOWeight"),
+	"Nice":                    i32("Nice"),
+	"OOMScoreAdjust":          i32("OOMScoreAdjust"),
+	"LimitNOFILE":             u64("LimitNOFILE"),
+	"WatchdogSec":             usec("WatchdogUSec"),
+	"LoadCredentialEncrypted": credential("LoadCredentialEncrypted"),
 
 	// [Socket]
 	"ListenStream":       listen("Stream"),
@@ -113,6 +114,8 @@ func appendValue(have, add any) (any, bool) {
 		return append(h, add.([]listenAddress)...), true
 	case []timerMonotonic:
 		return append(h, add.([]timerMonotonic)...), true
+	case []credentialPath:
+		return append(h, add.([]credentialPath)...), true
 	}
 	return nil, false
 }
@@ -280,5 +283,19 @@ func exec(name string) property {
 			args[i] = unprintf(args[i])
 		}
 		return name, []execCommand{{Path: args[0], Args: args}}, nil
+	}
+}
+
+// credentialPath is one ID:PATH of LoadCredential(Encrypted)=, a(ss) on
+// the bus.
+type credentialPath struct{ ID, Path string }
+
+func credential(name string) property {
+	return func(v string) (string, any, error) {
+		id, path, ok := strings.Cut(unprintf(v), ":")
+		if !ok || id == "" || path == "" {
+			return "", nil, fmt.Errorf("want ID:PATH")
+		}
+		return name, []credentialPath{{id, path}}, nil
 	}
 }
