@@ -138,6 +138,9 @@ type Service struct {
 	// Storage.
 	Mounts   []Mount     `json:"mounts,omitempty"`
 	Files    []FileMount `json:"files,omitempty"` // secrets and configs
+	// EnvFiles are read at start, in order, under Environment: their
+	// values stay out of the spec, which holds their hashes.
+	EnvFiles []EnvFile `json:"env_files,omitempty"`
 	ReadOnly bool        `json:"read_only,omitempty"`
 	ShmSize  int64       `json:"shm_size,omitempty"`
 	Devices  []Device    `json:"devices,omitempty"`
