@@ -21,9 +21,14 @@ import (
 // (--with-key=host) works without a TPM. A file already there is kept: the
 // spec hash covers the content, so it holds the same value; that is also how
 // a spec reloaded from disk, which has no content, is saved again.
-func saveCredentials(ctx context.Context, specPath string, svc *model.Service) error {
+func saveCredentials(ctx context.Context, specPath string, svc *model.Service) (err error) {
 	dir := model.CredentialDir(specPath)
 	made := false
+	defer func() {
+		if err != nil && made {
+			_ = os.RemoveAll(dir) // what this call created; nothing runs from it yet
+		}
+	}()
 	for i, f := range svc.Files {
 		if !f.Secret || !f.Credential {
 			continue
@@ -35,7 +40,7 @@ func saveCredentials(ctx context.Context, specPath string, svc *model.Service) e
 		if f.Content == nil {
 			return fmt.Errorf("secret %s of %s: no content to encrypt (load the project again)", f.Name, svc.ID())
 		}
-		if !made {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return fmt.Errorf("creating %s: %w", dir, err)
 			}
