@@ -54,13 +54,39 @@ func fileContent(i int, f model.FileMount) ([]byte, error) {
 	case f.Source != "":
 		return os.ReadFile(f.Source)
 	case f.Credential:
-		dir := os.Getenv("CREDENTIALS_DIRECTORY")
-		if dir == "" {
-			return nil, fmt.Errorf("credential %s: no $CREDENTIALS_DIRECTORY (the secret is passed only to its systemd unit)", model.CredentialName(i))
-		}
-		return os.ReadFile(filepath.Join(dir, model.CredentialName(i)))
+		return readCredential(model.CredentialName(i))
 	}
 	return f.Content, nil // a spec written before secrets were references
+}
+
+// readCredential reads a credential systemd decrypted for this unit.
+func readCredential(name string) ([]byte, error) {
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return nil, fmt.Errorf("credential %s: no $CREDENTIALS_DIRECTORY (secrets are passed only to their systemd unit)", name)
+	}
+	return os.ReadFile(filepath.Join(dir, name))
+}
+
+// containerEnv is the service's environment with its env_files and secret
+// variables read now: none of their values is in the spec.
+func containerEnv(svc *model.Service) (map[string]string, error) {
+	env, err := svc.Env()
+	if err != nil || len(svc.SecretEnv) == 0 {
+		return env, err
+	}
+	out := make(map[string]string, len(env)+len(svc.SecretEnv))
+	for k, v := range env {
+		out[k] = v
+	}
+	for i, e := range svc.SecretEnv {
+		b, err := readCredential(model.EnvCredentialName(i))
+		if err != nil {
+			return nil, fmt.Errorf("reading secret variable %s: %w", e.Name, err)
+		}
+		out[e.Name] = string(b)
+	}
+	return out, nil
 }
 
 func writeFileMount(p string, f model.FileMount) error {

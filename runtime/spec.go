@@ -70,7 +70,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	svcEnv, err := svc.Env()
+	svcEnv, err := containerEnv(svc)
 	if err != nil {
 		return nil, err
 	}

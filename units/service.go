@@ -74,10 +74,8 @@ func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 	// Secrets with no source to re-read at start are kept encrypted next
 	// to the spec; systemd decrypts them into $CREDENTIALS_DIRECTORY for
 	// the launcher, so their values are never on disk in the clear.
-	for i, f := range svc.Files {
-		if f.Secret && f.Credential {
-			u.add("Service", "LoadCredentialEncrypted", printf(model.CredentialName(i)+":"+model.CredentialFile(specPath, i)))
-		}
+	for _, c := range svc.Credentials() {
+		u.add("Service", "LoadCredentialEncrypted", printf(c.Name+":"+model.CredentialFile(specPath, c.Name)))
 	}
 	u.add("Service", "SyslogIdentifier", printf(svc.Project+"-"+svc.Name))
 	u.add("Service", "Environment", envLine(EnvHash, svc.Hash()))

@@ -219,6 +219,16 @@ func (g *generator) container(svc *model.Service, spec *PodSpec) Container {
 		g.warnf(svc, "env_file", "%v; its variables are left out", err)
 		env = svc.Environment
 	}
+	if len(svc.SecretEnv) > 0 {
+		all := map[string]string{}
+		for k, v := range env {
+			all[k] = v
+		}
+		for _, e := range svc.SecretEnv {
+			all[e.Name] = e.Value
+		}
+		env = all
+	}
 	for _, k := range sortedKeys(env) {
 		c.Env = append(c.Env, EnvVar{Name: k, Value: escapeDollars(env[k])})
 	}

@@ -141,6 +141,8 @@ type Service struct {
 	// EnvFiles are read at start, in order, under Environment: their
 	// values stay out of the spec, which holds their hashes.
 	EnvFiles []EnvFile `json:"env_files,omitempty"`
+	// SecretEnv overlays Environment at start, from credentials.
+	SecretEnv []SecretEnvVar `json:"secret_env,omitempty"`
 	ReadOnly bool        `json:"read_only,omitempty"`
 	ShmSize  int64       `json:"shm_size,omitempty"`
 	Devices  []Device    `json:"devices,omitempty"`

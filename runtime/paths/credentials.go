@@ -14,7 +14,8 @@ import (
 	"github.com/berth-dev/berth/compose/model"
 )
 
-// saveCredentials encrypts each credential secret of svc, whose spec is at
+// saveCredentials encrypts each credential of svc (secrets with no source
+// left at start), whose spec is at
 // specPath, with systemd-creds into model.CredentialFile (0600, ciphertext
 // only). The unit passes them with LoadCredentialEncrypted=, so systemd
 // decrypts them into the unit's credentials directory at start. The host key
@@ -29,16 +30,13 @@ func saveCredentials(ctx context.Context, specPath string, svc *model.Service) (
 			_ = os.RemoveAll(dir) // what this call created; nothing runs from it yet
 		}
 	}()
-	for i, f := range svc.Files {
-		if !f.Secret || !f.Credential {
-			continue
-		}
-		path := model.CredentialFile(specPath, i)
+	for _, c := range svc.Credentials() {
+		path := model.CredentialFile(specPath, c.Name)
 		if _, err := os.Stat(path); err == nil {
 			continue
 		}
-		if f.Content == nil {
-			return fmt.Errorf("secret %s of %s: no content to encrypt (load the project again)", f.Name, svc.ID())
+		if !c.Present {
+			return fmt.Errorf("%s of %s: no content to encrypt (load the project again)", c.What, svc.ID())
 		}
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -46,12 +44,12 @@ func saveCredentials(ctx context.Context, specPath string, svc *model.Service) (
 			}
 			made = true
 		}
-		ct, err := encryptCredential(ctx, model.CredentialName(i), f.Content)
+		ct, err := encryptCredential(ctx, c.Name, c.Content)
 		if err != nil {
-			return fmt.Errorf("secret %s of %s: %w", f.Name, svc.ID(), err)
+			return fmt.Errorf("%s of %s: %w", c.What, svc.ID(), err)
 		}
 		if err := WriteFile(path, ct, 0o600); err != nil {
-			return fmt.Errorf("secret %s of %s: %w", f.Name, svc.ID(), err)
+			return fmt.Errorf("%s of %s: %w", c.What, svc.ID(), err)
 		}
 	}
 	return nil
