@@ -136,16 +136,16 @@ type Service struct {
 	Security  Security  `json:"security"`
 
 	// Storage.
-	Mounts   []Mount     `json:"mounts,omitempty"`
-	Files    []FileMount `json:"files,omitempty"` // secrets and configs
+	Mounts []Mount     `json:"mounts,omitempty"`
+	Files  []FileMount `json:"files,omitempty"` // secrets and configs
 	// EnvFiles are read at start, in order, under Environment: their
 	// values stay out of the spec, which holds their hashes.
 	EnvFiles []EnvFile `json:"env_files,omitempty"`
 	// SecretEnv overlays Environment at start, from credentials.
 	SecretEnv []SecretEnvVar `json:"secret_env,omitempty"`
-	ReadOnly bool        `json:"read_only,omitempty"`
-	ShmSize  int64       `json:"shm_size,omitempty"`
-	Devices  []Device    `json:"devices,omitempty"`
+	ReadOnly  bool           `json:"read_only,omitempty"`
+	ShmSize   int64          `json:"shm_size,omitempty"`
+	Devices   []Device       `json:"devices,omitempty"`
 
 	// NetworkMode is "" (the project networks in Networks), "host", "none",
 	// "service:NAME" or "container:NAME" (apply resolves NAME to
