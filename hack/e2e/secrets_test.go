@@ -65,7 +65,7 @@ func (e *berthEnv) secretsCheckContainer(when, unit string, m secretsMarkers) {
 	if got := e.sh("stat -c '%u:%g %a' " + root + "/run/secrets/envsec"); got != "0:0 440" {
 		e.t.Errorf("%s: environment secret owner and mode %q, want 0:0 440", when, got)
 	}
-	env := e.sh(fmt.Sprintf("tr '\\0' '\\n' < /proc/%d/environ", e.mainPID(unit)))
+	env := e.sh(fmt.Sprintf("tr '\\0' '\\n' < /proc/%d/environ", e.mainPID(unit))) + "\n"
 	if !strings.Contains(env, "FROM_ENV_FILE="+m.envFile+"\n") || !strings.Contains(env, "PLAIN=kept\n") {
 		e.t.Errorf("%s: container environment lacks the env_file's variables:\n%s", when, env)
 	}
@@ -187,4 +187,76 @@ services:
 		}
 	}
 	e.systemctl("stop", unit)
+}
+
+// TestSecretsKube: a Kubernetes Secret's data, with no source left at
+// start, reaches the container as a file and as a variable after apply and
+// after a restart, and neither value is ever written to the state dir.
+func TestSecretsKube(t *testing.T) {
+	e := newBerthEnv(t)
+	n := time.Now().UnixNano()
+	fileVal, envVal := fmt.Sprintf("mk-kfile-%x", n), fmt.Sprintf("mk-kenv-%x", n)
+	e.kubeWrite("ksec", fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  token: %s
+  password: %s
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ksec
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: REGISTRY/busybox:latest
+    command: [sh, -c, "exec sleep 1000"]
+    env:
+    - name: PASSWORD
+      valueFrom:
+        secretKeyRef: {name: creds, key: password}
+    volumeMounts:
+    - {name: creds, mountPath: /creds, readOnly: true}
+  volumes:
+  - name: creds
+    secret:
+      secretName: creds
+      items:
+      - {key: token, path: token}
+`, fileVal, envVal))
+	const unit = "berth-ksec-app.service"
+	t.Logf("apply:\n%s", e.mustBerth("apply"))
+	check := func(when string) {
+		t.Helper()
+		if st := e.prop(unit, "ActiveState"); st != "active" {
+			t.Fatalf("%s: %s is %s\n%s", when, unit, st, e.sh("journalctl --no-pager -n 40 -u '"+unit+"' || true"))
+		}
+		pid := e.mainPID(unit)
+		if got := e.sh(fmt.Sprintf("cat /proc/%d/root/creds/token", pid)); got != fileVal {
+			t.Errorf("%s: /creds/token holds %q, want %q", when, got, fileVal)
+		}
+		if env := e.sh(fmt.Sprintf("tr '\\0' '\\n' < /proc/%d/environ", pid)) + "\n"; !strings.Contains(env, "PASSWORD="+envVal+"\n") {
+			t.Errorf("%s: the container's environment lacks PASSWORD=%s:\n%s", when, envVal, env)
+		}
+		for _, v := range []string{fileVal, envVal} {
+			for _, needle := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+				if f := e.sh(fmt.Sprintf("grep -rl -- %q %s || true", needle, e.state)); f != "" {
+					t.Errorf("%s: %q is at rest in the state dir: %s", when, needle, f)
+				}
+			}
+		}
+		if u := e.sh("systemctl cat " + unit + " || true"); strings.Contains(u, envVal) {
+			t.Errorf("%s: the unit holds the secret variable", when)
+		}
+	}
+	check("after apply")
+	pid := e.mainPID(unit)
+	e.systemctl("restart", unit)
+	if p := e.mainPID(unit); p == pid {
+		t.Fatalf("not restarted: main PID still %d", p)
+	}
+	check("after restart")
 }
