@@ -66,6 +66,9 @@ func (l *loader) process(c svcAt, sc types.ServiceConfig, s *model.Service) erro
 		}
 		s.Environment[k] = *v
 	}
+	if err := l.envFiles(c, sc, s); err != nil {
+		return err
+	}
 	s.WorkingDir = sc.WorkingDir
 	s.User = sc.User
 	if len(sc.GroupAdd) > 0 {

@@ -188,8 +188,9 @@ func parseTmpfs(c svcAt, field []string, spec string) (model.Mount, error) {
 	return m, nil
 }
 
-// files reads secrets and configs into FileMounts now, so the spec carries
-// their content and a change of content changes the service's hash.
+// files reads secrets and configs into FileMounts now, so a change of
+// content changes the service's hash. A config's content is in the spec; a
+// secret's only as a reference (its file, or an encrypted credential).
 func (l *loader) fileMounts(c svcAt, sc types.ServiceConfig, s *model.Service) error {
 	var errs []error
 	for i, ref := range sc.Secrets {
@@ -203,7 +204,9 @@ func (l *loader) fileMounts(c svcAt, sc types.ServiceConfig, s *model.Service) e
 			errs = append(errs, err)
 			continue
 		}
-		f.Secret = true
+		if !f.Secret { // content or environment: no source to re-read at start
+			f.SetSecret(f.Content, "")
+		}
 		s.Files = append(s.Files, f)
 	}
 	for i, ref := range sc.Configs {
@@ -265,6 +268,7 @@ func (l *loader) fileMount(c svcAt, kind string, i int, ref types.FileReferenceC
 			return f, fmt.Errorf("%s: %s %q: environment variable %s is not set", top("environment"), singular, ref.Source, obj.Environment)
 		}
 		f.Content = []byte(v)
+		f.Env = obj.Environment
 	case obj.File != "":
 		path := obj.File
 		if !filepath.IsAbs(path) {
@@ -275,6 +279,9 @@ func (l *loader) fileMount(c svcAt, kind string, i int, ref types.FileReferenceC
 			return f, fmt.Errorf("%s: %s %q: reading file: %w", top("file"), singular, ref.Source, err)
 		}
 		f.Content = b
+		if kind == "secrets" {
+			f.SetSecret(b, path)
+		}
 	default:
 		return f, fmt.Errorf("%s: %s %q: needs file, environment or content", l.pos.at(kind, ref.Source), singular, ref.Source)
 	}

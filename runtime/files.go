@@ -17,7 +17,8 @@ const defaultFileMode = 0o444
 // writeFiles writes each secret's and config's content into
 // <run>/containers/<id>/files (0700, on the run dir's tmpfs: a secret never
 // reaches the state dir's disk), owned and moded as declared, and returns
-// the host path of each, by index. applyMounts bind-mounts them read-only
+// the host path of each, by index. Secrets are read at this point (see
+// fileContent). applyMounts bind-mounts them read-only
 // at their targets; cleanup removes them with the run dir.
 func writeFiles(l layout, files []model.FileMount) ([]string, error) {
 	if len(files) == 0 {
@@ -30,10 +31,60 @@ func writeFiles(l layout, files []model.FileMount) ([]string, error) {
 	out := make([]string, len(files))
 	for i, f := range files {
 		p := filepath.Join(dir, strconv.Itoa(i))
+		content, err := fileContent(i, f)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", fileKind(f), f.Name, err)
+		}
+		f.Content = content
 		if err := writeFileMount(p, f); err != nil {
 			return nil, fmt.Errorf("writing %s %s: %w", fileKind(f), f.Name, err)
 		}
 		out[i] = p
+	}
+	return out, nil
+}
+
+// fileContent is what Files[i] holds: a secret is read now, from its host
+// file or from the credential systemd decrypted for this unit; a config's
+// content is in the spec.
+func fileContent(i int, f model.FileMount) ([]byte, error) {
+	switch {
+	case !f.Secret:
+		return f.Content, nil
+	case f.Source != "":
+		return os.ReadFile(f.Source)
+	case f.Credential:
+		return readCredential(model.CredentialName(i))
+	}
+	return f.Content, nil // a spec written before secrets were references
+}
+
+// readCredential reads a credential systemd decrypted for this unit.
+func readCredential(name string) ([]byte, error) {
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return nil, fmt.Errorf("credential %s: no $CREDENTIALS_DIRECTORY (secrets are passed only to their systemd unit)", name)
+	}
+	return os.ReadFile(filepath.Join(dir, name))
+}
+
+// containerEnv is the service's environment with its env_files and secret
+// variables read now: none of their values is in the spec.
+func containerEnv(svc *model.Service) (map[string]string, error) {
+	env, err := svc.Env()
+	if err != nil || len(svc.SecretEnv) == 0 {
+		return env, err
+	}
+	out := make(map[string]string, len(env)+len(svc.SecretEnv))
+	for k, v := range env {
+		out[k] = v
+	}
+	for i, e := range svc.SecretEnv {
+		b, err := readCredential(model.EnvCredentialName(i))
+		if err != nil {
+			return nil, fmt.Errorf("reading secret variable %s: %w", e.Name, err)
+		}
+		out[e.Name] = string(b)
 	}
 	return out, nil
 }

@@ -70,6 +70,10 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	svcEnv, err := containerEnv(svc)
+	if err != nil {
+		return nil, err
+	}
 	limits, err := rlimits(svc.Security.Ulimits, ownRlimit)
 	if err != nil {
 		return nil, err
@@ -81,7 +85,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	spec.Domainname = svc.Domainname
 	spec.Process = &specs.Process{
 		Args:            args,
-		Env:             environment(cfg.Env, svc.Environment, spec.Hostname, u.Home),
+		Env:             environment(cfg.Env, svcEnv, spec.Hostname, u.Home),
 		Cwd:             workingDir(svc, cfg),
 		User:            specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid), AdditionalGids: groups},
 		Rlimits:         limits,

@@ -58,6 +58,9 @@ var propertyTable = map[string]property{
 	"LimitNOFILE":           u64("LimitNOFILE"),
 	"WatchdogSec":           usec("WatchdogUSec"),
 
+	// Secrets with no source left at start (see model.Credential).
+	"LoadCredentialEncrypted": credential("LoadCredentialEncrypted"),
+
 	// [Socket]
 	"ListenStream":       listen("Stream"),
 	"ListenDatagram":     listen("Datagram"),
@@ -113,6 +116,8 @@ func appendValue(have, add any) (any, bool) {
 		return append(h, add.([]listenAddress)...), true
 	case []timerMonotonic:
 		return append(h, add.([]timerMonotonic)...), true
+	case []credentialPath:
+		return append(h, add.([]credentialPath)...), true
 	}
 	return nil, false
 }
@@ -280,5 +285,19 @@ func exec(name string) property {
 			args[i] = unprintf(args[i])
 		}
 		return name, []execCommand{{Path: args[0], Args: args}}, nil
+	}
+}
+
+// credentialPath is one ID:PATH of LoadCredential(Encrypted)=, a(ss) on
+// the bus.
+type credentialPath struct{ ID, Path string }
+
+func credential(name string) property {
+	return func(v string) (string, any, error) {
+		id, path, ok := strings.Cut(unprintf(v), ":")
+		if !ok || id == "" || path == "" {
+			return "", nil, fmt.Errorf("want ID:PATH")
+		}
+		return name, []credentialPath{{id, path}}, nil
 	}
 }

@@ -71,6 +71,12 @@ func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 	// cleanup runs after every stop, crash and failed start, so mounts,
 	// libcontainer state and cgroups never outlive the container.
 	u.add("Service", "ExecStopPost", cfg.launch("cleanup", "--", svc.ID()))
+	// Secrets with no source to re-read at start are kept encrypted next
+	// to the spec; systemd decrypts them into $CREDENTIALS_DIRECTORY for
+	// the launcher, so their values are never on disk in the clear.
+	for _, c := range svc.Credentials() {
+		u.add("Service", "LoadCredentialEncrypted", printf(c.Name+":"+model.CredentialFile(specPath, c.Name)))
+	}
 	u.add("Service", "SyslogIdentifier", printf(svc.Project+"-"+svc.Name))
 	u.add("Service", "Environment", envLine(EnvHash, svc.Hash()))
 	u.add("Service", "Environment", envLine(EnvProject, svc.Project))

@@ -253,9 +253,17 @@ func (o *objects) container(p *model.Project, c *Container, path string) (*model
 		}
 	}
 
-	env, err := o.environment(c, path)
+	env, secret, err := o.environment(c, path)
 	if err != nil {
 		return nil, err
+	}
+	// A Secret's values leave Environment, which the spec stores: they
+	// travel as encrypted credentials (model.SecretEnvVar).
+	for _, k := range sortedKeys(env) {
+		if secret[k] {
+			svc.SecretEnv = append(svc.SecretEnv, model.NewSecretEnvVar(k, env[k]))
+			delete(env, k)
+		}
 	}
 	if len(env) > 0 {
 		svc.Environment = env

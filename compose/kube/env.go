@@ -8,9 +8,10 @@ import (
 // environment builds a container's environment as the kubelet does:
 // envFrom sources first (in order, later ones win), then env entries in
 // order; $(NAME) in a value refers to a variable defined before it.
-func (o *objects) environment(c *Container, path string) (map[string]string, error) {
+// secret holds the names whose final value is a Secret's.
+func (o *objects) environment(c *Container, path string) (env map[string]string, secret map[string]bool, err error) {
 	d := o.workload
-	env := map[string]string{}
+	env, secret = map[string]string{}, map[string]bool{}
 	for i, ef := range c.EnvFrom {
 		ep := fmt.Sprintf("%s.envFrom[%d]", path, i)
 		var data map[string][]byte
@@ -20,39 +21,42 @@ func (o *objects) environment(c *Container, path string) (map[string]string, err
 			data, ok = o.configMaps[ef.ConfigMapRef.Name]
 			optional = isTrue(ef.ConfigMapRef.Optional)
 			if !ok && !optional {
-				return nil, d.errf(ep+".configMapRef.name", "no ConfigMap %q in this file", ef.ConfigMapRef.Name)
+				return nil, nil, d.errf(ep+".configMapRef.name", "no ConfigMap %q in this file", ef.ConfigMapRef.Name)
 			}
 		case ef.SecretRef != nil && ef.ConfigMapRef == nil:
 			data, ok = o.secrets[ef.SecretRef.Name]
 			optional = isTrue(ef.SecretRef.Optional)
 			if !ok && !optional {
-				return nil, d.errf(ep+".secretRef.name", "no Secret %q in this file", ef.SecretRef.Name)
+				return nil, nil, d.errf(ep+".secretRef.name", "no Secret %q in this file", ef.SecretRef.Name)
 			}
 		default:
-			return nil, d.errf(ep, "exactly one of configMapRef and secretRef is required")
+			return nil, nil, d.errf(ep, "exactly one of configMapRef and secretRef is required")
 		}
 		for _, k := range sortedKeys(data) {
 			env[ef.Prefix+k] = string(data[k])
+			secret[ef.Prefix+k] = ef.SecretRef != nil
 		}
 	}
 	for i, e := range c.Env {
 		ep := fmt.Sprintf("%s.env[%d]", path, i)
 		if e.Name == "" {
-			return nil, d.errf(ep+".name", "required")
+			return nil, nil, d.errf(ep+".name", "required")
 		}
 		if e.ValueFrom == nil {
 			env[e.Name] = expand(e.Value, env)
+			secret[e.Name] = false
 			continue
 		}
 		v, set, err := o.valueFrom(e.ValueFrom, ep+".valueFrom")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if set {
 			env[e.Name] = v
+			secret[e.Name] = e.ValueFrom.SecretKeyRef != nil
 		}
 	}
-	return env, nil
+	return env, secret, nil
 }
 
 // valueFrom resolves one env source; set is false for a missing optional key.

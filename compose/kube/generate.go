@@ -214,8 +214,23 @@ func (g *generator) container(svc *model.Service, spec *PodSpec) Container {
 	if svc.Entrypoint != nil && len(svc.Entrypoint) == 0 {
 		g.warnf(svc, "entrypoint", "an empty entrypoint cannot be expressed; the image's applies")
 	}
-	for _, k := range sortedKeys(svc.Environment) {
-		c.Env = append(c.Env, EnvVar{Name: k, Value: escapeDollars(svc.Environment[k])})
+	env, err := svc.Env() // env_files are read now, as the launcher does
+	if err != nil {
+		g.warnf(svc, "env_file", "%v; its variables are left out", err)
+		env = svc.Environment
+	}
+	if len(svc.SecretEnv) > 0 {
+		all := map[string]string{}
+		for k, v := range env {
+			all[k] = v
+		}
+		for _, e := range svc.SecretEnv {
+			all[e.Name] = e.Value
+		}
+		env = all
+	}
+	for _, k := range sortedKeys(env) {
+		c.Env = append(c.Env, EnvVar{Name: k, Value: escapeDollars(env[k])})
 	}
 	for _, pt := range svc.Ports {
 		c.Ports = append(c.Ports, ContainerPort{ContainerPort: int32(pt.ContainerPort), HostPort: int32(pt.HostPort),

@@ -90,7 +90,7 @@ func (o *objects) volumes(p *model.Project, svc *model.Service, c *Container, cp
 				return err
 			}
 			for i := range files {
-				files[i].Secret = true
+				files[i].SetSecret(files[i].Content, "") // no source left at start: a credential
 			}
 			svc.Files = append(svc.Files, files...)
 			continue

@@ -136,11 +136,16 @@ type Service struct {
 	Security  Security  `json:"security"`
 
 	// Storage.
-	Mounts   []Mount     `json:"mounts,omitempty"`
-	Files    []FileMount `json:"files,omitempty"` // secrets and configs
-	ReadOnly bool        `json:"read_only,omitempty"`
-	ShmSize  int64       `json:"shm_size,omitempty"`
-	Devices  []Device    `json:"devices,omitempty"`
+	Mounts []Mount     `json:"mounts,omitempty"`
+	Files  []FileMount `json:"files,omitempty"` // secrets and configs
+	// EnvFiles are read at start, in order, under Environment: their
+	// values stay out of the spec, which holds their hashes.
+	EnvFiles []EnvFile `json:"env_files,omitempty"`
+	// SecretEnv overlays Environment at start, from credentials.
+	SecretEnv []SecretEnvVar `json:"secret_env,omitempty"`
+	ReadOnly  bool           `json:"read_only,omitempty"`
+	ShmSize   int64          `json:"shm_size,omitempty"`
+	Devices   []Device       `json:"devices,omitempty"`
 
 	// NetworkMode is "" (the project networks in Networks), "host", "none",
 	// "service:NAME" or "container:NAME" (apply resolves NAME to
@@ -262,13 +267,27 @@ type Mount struct {
 
 // FileMount is a secret or config written into the container.
 type FileMount struct {
-	Secret  bool   `json:"secret,omitempty"` // secrets live on tmpfs, never on disk
-	Name    string `json:"name"`
-	Target  string `json:"target"` // absolute path in the container
+	Secret bool   `json:"secret,omitempty"` // secrets live on tmpfs, never on disk
+	Name   string `json:"name"`
+	Target string `json:"target"` // absolute path in the container
+	// Content is the file's content. A secret's stays in memory only (see
+	// MarshalJSON): its spec says where the launcher reads it at start.
 	Content []byte `json:"content"`
 	UID     int    `json:"uid"`
 	GID     int    `json:"gid"`
 	Mode    uint32 `json:"mode"`
+	// Source is the host file a secret is re-read from at start.
+	Source string `json:"source,omitempty"`
+	// Env names the variable an environment secret came from; like an
+	// inline or Kubernetes secret, whose source is gone once loaded, its
+	// content travels as an encrypted systemd credential (Credential).
+	Env string `json:"env,omitempty"`
+	// Credential: the content is the unit's credential CredentialName(i),
+	// for Files[i].
+	Credential bool `json:"credential,omitempty"`
+	// ContentHash is a secret's content hash, so a new value changes the
+	// spec hash without the value being stored.
+	ContentHash string `json:"content_hash,omitempty"`
 }
 
 // Device is a host device node given to the container.

@@ -33,13 +33,16 @@ const bootTimeout = 60 * time.Second
 // covers the host's /dev/console and /dev/kmsg with files in the work dir
 // (systemd logs there before journald is up, and resets the console) and
 // /dev/tty0 with /dev/null (PID 1 would claim the host's keyboard-request
-// signal on it), and only then execs systemd. The order matters: systemd must never see
+// signal on it), and only then execs systemd. /run is shared, as a booted
+// host's is (systemd skips that with container= set): systemd mounts a
+// unit's credentials in a child mount namespace and they must propagate. The order matters: systemd must never see
 // the host's /tmp, or its tmpfiles logic would empty it.
 const stageScript = `set -eu
 for f in $BERTH_E2E_PROCS; do echo $$ > "$f"; done
 mount --make-rprivate /
 mount -t proc -o nosuid,nodev,noexec proc /proc
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mount --make-shared /run
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /etc/systemd/system

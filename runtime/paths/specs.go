@@ -63,6 +63,9 @@ func (s Specs) Save(ctx context.Context, svc *model.Service) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := saveCredentials(ctx, path, svc); err != nil {
+		return "", fmt.Errorf("writing spec: %w", err)
+	}
 	if err := WriteFile(path, b, 0o600); err != nil {
 		return "", fmt.Errorf("writing spec: %w", err)
 	}
@@ -142,6 +145,9 @@ func (s Specs) RemoveService(ctx context.Context, project, service, except strin
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		if err := removeCredentials(f); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -161,14 +167,26 @@ func (s Specs) Prune(ctx context.Context, keep func(id, hash string) bool) []str
 	}
 	var removed []string
 	for _, de := range des {
+		name := de.Name()
 		if de.IsDir() {
+			// A spec's credentials go with it.
+			spec, ok := credentialsSpec(name)
+			if !ok {
+				continue
+			}
+			if id, hash, ok := splitName(spec); ok && keep(id, hash) {
+				continue
+			}
+			if os.RemoveAll(filepath.Join(s.dir, name)) == nil {
+				removed = append(removed, name)
+			}
 			continue
 		}
-		if id, hash, ok := splitName(de.Name()); ok && keep(id, hash) {
+		if id, hash, ok := splitName(name); ok && keep(id, hash) {
 			continue
 		}
-		if os.Remove(filepath.Join(s.dir, de.Name())) == nil {
-			removed = append(removed, de.Name())
+		if os.Remove(filepath.Join(s.dir, name)) == nil {
+			removed = append(removed, name)
 		}
 	}
 	return removed
