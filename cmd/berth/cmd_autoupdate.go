@@ -78,16 +78,13 @@ in the history (--history N shows it).`,
 	f := cmd.Flags()
 	f.BoolVar(&o.DryRun, "dry-run", false, "only report what would be updated")
 	f.BoolVar(&o.Rollback, "rollback", true, "recreate a service that fails on the new image on the previous one")
-	f.StringVar(&o.Format, "format", "table", "output format: table or json")
+	addFormatFlag(f, &o.Format, "", "table", "json")
 	f.IntVar(&o.Parallel, "parallel", 4, "registry requests in flight at most")
 	f.IntVar(&o.History, "history", 0, "show the last N updates and rollbacks instead (0 = all)")
 	return cmd
 }
 
 func runAutoUpdate(ctx context.Context, g *globalOptions, o *autoUpdateOptions, out io.Writer) error {
-	if o.Format != "table" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
-	}
 	t0 := time.Now()
 	a, err := newApp(ctx, g)
 	if err != nil {

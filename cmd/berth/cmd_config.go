@@ -55,7 +55,7 @@ Exit status: 0 clean, 1 a file has errors (or, with --strict, warnings).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Format, "format", "yaml", "output format: yaml or json")
+	addFormatFlag(f, &o.Format, "", "yaml", "json")
 	f.BoolVar(&o.Services, "services", false, "print the service names only")
 	f.BoolVar(&o.Hash, "hash", false, "print each service's spec hash (and each pod's)")
 	f.BoolVar(&o.Strict, "strict", false, "exit 1 on warnings too")
@@ -63,9 +63,6 @@ Exit status: 0 clean, 1 a file has errors (or, with --strict, warnings).`,
 }
 
 func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []string, out, errOut io.Writer) error {
-	if o.Format != "yaml" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: yaml, json)", o.Format)
-	}
 	entries, st, err := loadOffline(ctx, g, args)
 	if err != nil {
 		return err

@@ -45,14 +45,11 @@ repairs, job runs, from <state-dir>/agent/actions.jsonl), until interrupted.`,
 			return runEvents(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json (one object per line)")
+	addFormatFlag(cmd.Flags(), &o.Format, " (one object per line)", "text", "json")
 	return cmd
 }
 
 func runEvents(ctx context.Context, g *globalOptions, o *eventsOptions, out io.Writer) error {
-	if o.Format != "text" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
-	}
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err

@@ -52,14 +52,11 @@ fails to load shows "error" and keeps its running units.`,
 			return runLs(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "table", "output format: table or json")
+	addFormatFlag(cmd.Flags(), &o.Format, "", "table", "json")
 	return cmd
 }
 
 func runLs(ctx context.Context, g *globalOptions, o *lsOptions, out io.Writer) error {
-	if o.Format != "table" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
-	}
 	entries, err := loadConfigDir(ctx, g.ConfigDir)
 	if err != nil {
 		return err

@@ -51,15 +51,12 @@ kept as they are. Services stopped with 'berth stop' stay unchanged.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	addFormatFlag(cmd.Flags(), &o.Format, "", "text", "json")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "without systemd: what apply would create on an empty host (see berth config)")
 	return cmd
 }
 
 func runPlan(ctx context.Context, g *globalOptions, o *planOptions, projects []string, out io.Writer) error {
-	if o.Format != "text" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
-	}
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err

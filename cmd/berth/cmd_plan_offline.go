@@ -14,9 +14,6 @@ import (
 // them. Like berth config it loads with the loaders alone and allocates
 // addresses in a scratch directory: no systemd, no root, no state dir.
 func runPlanOffline(ctx context.Context, g *globalOptions, o *planOptions, args []string, out, errOut io.Writer) error {
-	if o.Format != "text" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
-	}
 	entries, _, err := loadOffline(ctx, g, args)
 	if err != nil {
 		return err

@@ -53,14 +53,11 @@ is not loaded (berth plan compares the two).`,
 			return runPs(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "table", "output format: table or json")
+	addFormatFlag(cmd.Flags(), &o.Format, "", "table", "json")
 	return cmd
 }
 
 func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) error {
-	if o.Format != "table" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
-	}
 	a, err := newApp(ctx, g)
 	if err != nil {
 		return err

@@ -52,14 +52,11 @@ or output that is not a terminal, prints once.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.NoStream, "no-stream", false, "print once and exit")
-	cmd.Flags().StringVar(&o.Format, "format", "table", "output format: table or json")
+	addFormatFlag(cmd.Flags(), &o.Format, "", "table", "json")
 	return cmd
 }
 
 func runStats(ctx context.Context, g *globalOptions, o *statsOptions, args []string, out io.Writer) error {
-	if o.Format != "table" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
-	}
 	sd, err := systemd.Connect(ctx)
 	if err != nil {
 		return err

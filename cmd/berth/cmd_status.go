@@ -49,15 +49,12 @@ errors, a repair is in backoff or a unit is failing.`,
 			return runStatus(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text or json")
+	addFormatFlag(cmd.Flags(), &o.Format, "", "text", "json")
 	cmd.Flags().BoolVar(&o.Check, "check", false, "exit 3 when a config file has errors, a repair is in backoff or a unit is failing")
 	return cmd
 }
 
 func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, out io.Writer) error {
-	if o.Format != "text" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: text, json)", o.Format)
-	}
 	failing, ferr := failingUnits(ctx)
 	st, err := reconciler.ReadStatus(ctx, g.StateDir)
 	if o.Format == "json" {

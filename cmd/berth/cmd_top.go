@@ -41,14 +41,11 @@ the container names it), CPU% over the process's life, RSS and command.`,
 			return runTop(cmd.Context(), g, o, args, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "table", "output format: table or json")
+	addFormatFlag(cmd.Flags(), &o.Format, "", "table", "json")
 	return cmd
 }
 
 func runTop(ctx context.Context, g *globalOptions, o *topOptions, args []string, out io.Writer) error {
-	if o.Format != "table" && o.Format != "json" {
-		return fmt.Errorf("unknown format %q (valid: table, json)", o.Format)
-	}
 	sd, err := systemd.Connect(ctx)
 	if err != nil {
 		return err
