@@ -19,12 +19,12 @@ func providers() map[string]string {
 	return map[string]string{
 		// berth and its units
 		"journalctl": "systemd", "systemctl": "systemd", "systemd": "systemd",
-		"systemd-run": "systemd", "systemd-analyze": "systemd", "busctl": "systemd",
+		"systemd-run": "systemd", "systemd-analyze": "systemd", "busctl": "systemd", "systemd-creds": "systemd",
 		"nft": "nftables", "iptables": "iptables", "ip6tables": "iptables", "iptables-save": "iptables",
 		"buildah": "buildah",
 		// tests and benchmarks
 		"docker-registry": "docker-registry", "busybox": "busybox-static",
-		"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux",
+		"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux", "setpriv": "util-linux",
 		"git": "git", "runc": "runc", "podman": "podman", "podman-compose": "podman-compose",
 		"catatonit": "catatonit", "skopeo": "skopeo",
 		"mount": "mount", "umount": "mount",
@@ -47,7 +47,8 @@ func dependencies() map[string][]string {
 // notDebian are programs that come from elsewhere, and from where.
 func notDebian() map[string]string {
 	return map[string]string{
-		"go": "the Go toolchain that builds berth (go.mod wants a newer Go than Debian 12's golang)",
+		"go":    "the Go toolchain that builds berth (go.mod wants a newer Go than Debian 12's golang)",
+		"berth": "this repository's binary (make install)",
 	}
 }
 
