@@ -1,0 +1,32 @@
+package units
+
+import (
+	"fmt"
+	"strings"
+)
+
+// OneOff adapts the service unit of a one-off container (berth run) made
+// by Service for a oneshot: marked by the environment variable marker
+// instead of as a declared service (no BERTH_PROJECT, so the reconciler
+// neither repairs nor prunes it), gone once the command ends
+// (RemainAfterExit=no), and its spec file removed after cleanup.
+func OneOff(u *Unit, marker, target, image, specPath string) *Unit {
+	drop := map[string]bool{EnvProject: true, EnvService: true, EnvHash: true}
+	out := &Unit{Name: u.Name}
+	for _, o := range u.Options {
+		switch o.Name {
+		case "RemainAfterExit", "Description":
+			continue
+		case "Environment":
+			if k, _, _ := strings.Cut(strings.TrimPrefix(o.Value, `"`), "="); drop[k] {
+				continue
+			}
+		}
+		out.Options = append(out.Options, o)
+	}
+	out.add("Unit", "Description", printf(fmt.Sprintf("berth run %s (%s)", target, image)))
+	out.add("Service", "Environment", envLine(marker, target))
+	out.add("Service", "RemainAfterExit", "no")
+	out.add("Service", "ExecStopPost", "-"+execLine("/bin/rm", "-f", "--", specPath))
+	return out
+}
