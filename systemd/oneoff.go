@@ -10,16 +10,17 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// OneOffProps are the properties of a unit run once, as systemd-run
-// --wait makes it: collected even when it failed, and, when attached, kept
-// loaded by this connection (AddRef) until it closes, so its exit status
-// can be read after it ended.
+// OneOffProps are the properties of a unit run once. A detached one is
+// collected even when it failed. An attached one keeps systemd's default
+// (CollectMode=inactive): a failed run stays loaded until Exited has read
+// its exit status and reset it, while a successful one goes at once.
+// (systemd-run --wait holds it with AddRef=, which systemd refuses on its
+// private socket: "Failed to watch sender".)
 func OneOffProps(attached bool) []sd.Property {
-	props := []sd.Property{{Name: "CollectMode", Value: dbus.MakeVariant("inactive-or-failed")}}
 	if attached {
-		props = append(props, sd.Property{Name: "AddRef", Value: dbus.MakeVariant(true)})
+		return nil
 	}
-	return props
+	return []sd.Property{{Name: "CollectMode", Value: dbus.MakeVariant("inactive-or-failed")}}
 }
 
 // StdioProps connect the unit's standard output and error to out and errOut
@@ -42,22 +43,25 @@ func (c *Client) StartOneOff(ctx context.Context, name string, props []sd.Proper
 	return ch, nil
 }
 
-// Exited waits for the start job (job) of a one-off unit, then for the
-// unit to be inactive or failed (its ExecStopPost= done), and returns its
-// main process's exit status: 128+N when killed by signal N. The unit
-// must be kept loaded (OneOffProps attached).
+// Exited waits for the start job (job) of an attached one-off unit, then
+// for the unit to be inactive or failed (its ExecStopPost= done), and
+// returns its main process's exit status: 0 when the job succeeded, else
+// the failed unit's, 128+N when killed by signal N. It resets the failed
+// unit, so it goes away.
 func (c *Client) Exited(ctx context.Context, name string, job <-chan string) (int, error) {
+	var result string
 	select {
-	case <-job:
+	case result = <-job:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	var state string
 	for {
 		up, err := c.conn.GetUnitPropertiesContext(ctx, name)
 		if err != nil {
 			return 0, fmt.Errorf("reading unit %s: %w", name, err)
 		}
-		if s := asString(up["ActiveState"]); s == "inactive" || s == "failed" {
+		if state = asString(up["ActiveState"]); state == "inactive" || state == "failed" {
 			break
 		}
 		select {
@@ -66,10 +70,14 @@ func (c *Client) Exited(ctx context.Context, name string, job <-chan string) (in
 			return 0, ctx.Err()
 		}
 	}
+	if result == "done" && state == "inactive" {
+		return 0, nil
+	}
 	sp, err := c.conn.GetUnitTypePropertiesContext(ctx, name, "Service")
 	if err != nil {
 		return 0, fmt.Errorf("reading service %s: %w", name, err)
 	}
+	_ = c.ResetFailed(ctx, name)
 	code, _ := sp["ExecMainCode"].(int32)
 	status, _ := sp["ExecMainStatus"].(int32)
 	switch code { // siginfo's si_code: CLD_EXITED, CLD_KILLED, CLD_DUMPED
@@ -78,6 +86,5 @@ func (c *Client) Exited(ctx context.Context, name string, job <-chan string) (in
 	case 2, 3:
 		return 128 + int(status), nil
 	}
-	result := asString(sp["Result"])
-	return 0, fmt.Errorf("unit %s ended without running its command (result %s)", name, result)
+	return 0, fmt.Errorf("unit %s did not run its command (job %s, result %s)", name, result, asString(sp["Result"]))
 }

@@ -27,6 +27,6 @@ func OneOff(u *Unit, marker, target, image, specPath string) *Unit {
 	out.add("Unit", "Description", printf(fmt.Sprintf("berth run %s (%s)", target, image)))
 	out.add("Service", "Environment", envLine(marker, target))
 	out.add("Service", "RemainAfterExit", "no")
-	out.add("Service", "ExecStopPost", "-"+execLine("/bin/rm", "-f", "--", specPath))
+	out.add("Service", "ExecStopPost", execLine("/bin/rm", "-f", "--", specPath))
 	return out
 }

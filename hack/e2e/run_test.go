@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunOneOff: berth run starts a one-off container of a service, as
+// docker compose run does: its dependency first unless --no-deps, -e in
+// the command's environment, the command's output and exit status back,
+// an address of its own, and nothing left afterwards. The long-running
+// service is not touched.
+func TestRunOneOff(t *testing.T) {
+	e := newBerthEnv(t)
+	e.writeProject("mig", fmt.Sprintf(`services:
+  db:
+    image: %[1]s/busybox:latest
+    command: ["sh", "-c", "exec sleep 1000"]
+  app:
+    image: %[1]s/busybox:latest
+    command: ["sh", "-c", "exec sleep 1000"]
+    environment:
+      GREETING: from-compose
+    depends_on:
+      db: {condition: service_started, required: false}
+`, e.registry))
+	const db, app = "berth-mig-db.service", "berth-mig-app.service"
+	e.mustBerth("apply", "mig")
+	e.mustBerth("stop", "mig/db")
+	if s := e.prop(db, "ActiveState"); s == "active" {
+		t.Fatalf("db is %s after berth stop", s)
+	}
+	appPID := e.mainPID(app)
+	if appPID == 0 {
+		t.Fatal("app is not running")
+	}
+	inet := regexp.MustCompile(`inet (\d+\.\d+\.\d+\.\d+)`)
+	appIP := inet.FindStringSubmatch(e.mustBerth("exec", "mig/app", "ip", "-4", "-o", "addr", "show", "eth0"))
+	if appIP == nil {
+		t.Fatal("app has no address on eth0")
+	}
+
+	migrate := "echo migrated $GREETING $EXTRA; ip -4 -o addr show eth0; exit 3"
+	noLeftovers := func(when string) {
+		t.Helper()
+		if u := e.sh("systemctl list-units --all --plain --no-legend 'berth-mig-app-run-*'"); u != "" {
+			t.Errorf("%s: one-off units are left:\n%s", when, u)
+		}
+		if f := e.sh(fmt.Sprintf("find %s /run/berth -name '*app-run-*'", e.state)); f != "" {
+			t.Errorf("%s: one-off files are left:\n%s", when, f)
+		}
+		if r := e.sh(fmt.Sprintf("grep -rl app-run- %s/networks /run/berth/cni || true", e.state)); r != "" {
+			t.Errorf("%s: one-off address reservations are left:\n%s", when, r)
+		}
+	}
+
+	out, err := e.berth("run", "--no-deps", "-e", "EXTRA=from-run", "mig/app", "sh", "-c", migrate)
+	if got := exitStatus(err); got != 3 {
+		t.Fatalf("run --no-deps: exit %d, want 3\n%s\n%s", got, out, e.sh("journalctl --no-pager -n 40 || true"))
+	}
+	if !strings.Contains(out, "migrated from-compose from-run") {
+		t.Errorf("run --no-deps: output lacks the command's output with its environment:\n%s", out)
+	}
+	if s := e.prop(db, "ActiveState"); s == "active" {
+		t.Errorf("run --no-deps started the dependency")
+	}
+	if ip := inet.FindStringSubmatch(out); ip == nil || ip[1] == appIP[1] {
+		t.Errorf("the one-off has no address of its own (app has %s):\n%s", appIP[1], out)
+	}
+	noLeftovers("after run --no-deps")
+
+	out, err = e.berth("run", "mig/app", "sh", "-c", migrate)
+	if got := exitStatus(err); got != 3 {
+		t.Fatalf("run: exit %d, want 3\n%s", got, out)
+	}
+	if !strings.Contains(out, "migrated from-compose") {
+		t.Errorf("run: output lacks the command's output:\n%s", out)
+	}
+	if s := e.prop(db, "ActiveState"); s != "active" {
+		t.Errorf("run did not start the dependency: db is %s\n%s", s, out)
+	}
+	noLeftovers("after run")
+
+	if got := e.mainPID(app); got != appPID {
+		t.Errorf("the long-running app's main PID changed from %d to %d", appPID, got)
+	}
+	if out := e.mustBerth("plan"); !strings.Contains(out, "No changes.") {
+		t.Errorf("plan after the one-offs is not empty:\n%s", out)
+	}
+
+	// -d prints the unit and returns; the unit goes when its command ends.
+	unit := strings.TrimSpace(e.mustBerth("run", "-d", "mig/app", "sh", "-c", "sleep 1; echo detached"))
+	if !regexp.MustCompile(`^berth-mig-app-run-[0-9a-f]+\.service$`).MatchString(unit) {
+		t.Fatalf("run -d printed %q, want the unit's name", unit)
+	}
+	e.eventually(30*time.Second, unit+" to go away", func() bool {
+		return e.sh("systemctl list-units --all --plain --no-legend 'berth-mig-app-run-*'") == ""
+	})
+	if j := e.sh("journalctl --no-pager -u " + unit); !strings.Contains(j, "detached") {
+		t.Errorf("run -d: the journal lacks the output:\n%s", j)
+	}
+}
