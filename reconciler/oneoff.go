@@ -97,7 +97,7 @@ func (r *Reconciler) PrepareOneOff(ctx context.Context, load func(context.Contex
 	if err != nil {
 		return nil, err
 	}
-	o.Unit = units.OneOff(set.Service, EnvOneOff, req.Project+"/"+req.Service, svc.Image, o.SpecPath)
+	o.Unit = units.OneOff(set.Service, units.OneOffName(req.Project, req.Service, req.ID), EnvOneOff, req.Project+"/"+req.Service, svc.Image, o.SpecPath)
 	if err := os.MkdirAll(r.oneOffDir(), 0o700); err != nil {
 		return nil, err
 	}

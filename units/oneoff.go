@@ -10,9 +10,9 @@ import (
 // instead of as a declared service (no BERTH_PROJECT, so the reconciler
 // neither repairs nor prunes it), gone once the command ends
 // (RemainAfterExit=no), and its spec file removed after cleanup.
-func OneOff(u *Unit, marker, target, image, specPath string) *Unit {
+func OneOff(u *Unit, name, marker, target, image, specPath string) *Unit {
 	drop := map[string]bool{EnvProject: true, EnvService: true, EnvHash: true}
-	out := &Unit{Name: u.Name}
+	out := &Unit{Name: name}
 	for _, o := range u.Options {
 		switch o.Name {
 		case "RemainAfterExit", "Description":
@@ -29,4 +29,11 @@ func OneOff(u *Unit, marker, target, image, specPath string) *Unit {
 	out.add("Service", "RemainAfterExit", "no")
 	out.add("Service", "ExecStopPost", execLine("/bin/rm", "-f", "--", specPath))
 	return out
+}
+
+// OneOffName is the unit of one-off id of project/service:
+// berth-<project>-<service>-run-<id>.service, the "-run-" unescaped so it
+// never collides with a declared service's unit (whose dashes are).
+func OneOffName(project, service, id string) string {
+	return Prefix + escape(project) + "-" + escape(service) + "-run-" + escape(id) + ".service"
 }
