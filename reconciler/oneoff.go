@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -45,9 +44,8 @@ type OneOff struct {
 // no BERTH_PROJECT, so passes never see it as drift and never prune it.
 const EnvOneOff = "BERTH_ONE_OFF"
 
-// oneOffDir holds one-off specs, apart from the spec store, whose pruning
-// knows only declared services.
-func (r *Reconciler) oneOffDir() string { return filepath.Join(r.StateDir, "oneoff") }
+// oneOffDir holds one-off specs (paths.Layout.OneOffs).
+func (r *Reconciler) oneOffDir() string { return paths.New("", r.StateDir, "").OneOffs() }
 
 // PrepareOneOff loads the desired state, copies the service's spec into a
 // one-off (no ports, sockets, health checks, restarts or depends_on; runs
@@ -72,6 +70,13 @@ func (r *Reconciler) PrepareOneOff(ctx context.Context, load func(context.Contex
 	if err := model.CheckID(svc.Project, svc.Name); err != nil {
 		return nil, err
 	}
+	// Under the reconcile lock, so no pass's network GC runs between the
+	// reservation and the spec that keeps it.
+	unlock, err := Lock(ctx, r.StateDir, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	o := &OneOff{Deps: slices.Sorted(maps.Keys(base.DependsOn))}
 	defer func() {
 		if retErr != nil {
@@ -92,7 +97,9 @@ func (r *Reconciler) PrepareOneOff(ctx context.Context, load func(context.Contex
 		svc = &e.Project.Services[len(e.Project.Services)-1]
 		o.Service = svc
 	}
-	o.SpecPath = filepath.Join(r.oneOffDir(), svc.ID()+".json")
+	if o.SpecPath, err = paths.New("", r.StateDir, "").OneOffSpec(svc.ID()); err != nil {
+		return nil, err
+	}
 	set, err := units.Build(r.Units, svc, o.SpecPath)
 	if err != nil {
 		return nil, err
