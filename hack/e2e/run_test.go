@@ -121,4 +121,7 @@ func TestRunOneOff(t *testing.T) {
 	if j := e.sh("journalctl --no-pager -u " + unit); !strings.Contains(j, "detached") || !inet.MatchString(j) {
 		t.Errorf("run -d: the journal lacks the output, or the one-off lost its address to a pass:\n%s", j)
 	}
+	// Its spec went with its unit; the next pass's GC releases its address.
+	e.mustBerth("apply", "mig")
+	noLeftovers("after run -d and a pass")
 }
