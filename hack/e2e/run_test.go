@@ -96,8 +96,10 @@ func TestRunOneOff(t *testing.T) {
 	noLeftovers("after run")
 
 	// A one-off of a running service: exit 0, and its container untouched.
-	if out, err := e.berth("run", "app", "sh", "-c", "echo beside-app"); err != nil || !strings.Contains(out, "beside-app") {
-		t.Errorf("run app: %v\n%s", err, out)
+	// -u, -w and --entrypoint override the spec's.
+	out, err = e.berth("run", "-u", "1234", "-w", "/tmp", "--entrypoint", "/bin/sh -c", "app", "echo beside-app $(id -u) $(pwd)")
+	if err != nil || !strings.Contains(out, "beside-app 1234 /tmp") {
+		t.Errorf("run -u 1234 -w /tmp --entrypoint app: %v\n%s", err, out)
 	}
 	noLeftovers("after run app")
 
