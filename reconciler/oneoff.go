@@ -105,15 +105,8 @@ func (r *Reconciler) PrepareOneOff(ctx context.Context, load func(context.Contex
 		return nil, err
 	}
 	o.Unit = units.OneOff(set.Service, units.OneOffName(req.Project, req.Service, req.ID), EnvOneOff, req.Project+"/"+req.Service, svc.Image, o.SpecPath)
-	if err := os.MkdirAll(r.oneOffDir(), 0o700); err != nil {
+	if err := paths.SaveOneOffSpec(ctx, o.SpecPath, svc); err != nil {
 		return nil, err
-	}
-	b, err := json.MarshalIndent(svc, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := paths.WriteFile(o.SpecPath, b, 0o600); err != nil {
-		return nil, fmt.Errorf("writing one-off spec: %w", err)
 	}
 	return o, nil
 }
@@ -124,6 +117,9 @@ func (r *Reconciler) ReleaseOneOff(ctx context.Context, load func(context.Contex
 	var errs []error
 	if o.SpecPath != "" {
 		if err := os.Remove(o.SpecPath); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+		if err := os.RemoveAll(model.CredentialDir(o.SpecPath)); err != nil {
 			errs = append(errs, err)
 		}
 		_ = os.Remove(r.oneOffDir()) // only when empty

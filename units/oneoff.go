@@ -3,13 +3,15 @@ package units
 import (
 	"fmt"
 	"strings"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // OneOff adapts the service unit of a one-off container (berth run) made
 // by Service for a oneshot: marked by the environment variable marker
 // instead of as a declared service (no BERTH_PROJECT, so the reconciler
 // neither repairs nor prunes it), gone once the command ends
-// (RemainAfterExit=no), and its spec file removed after cleanup.
+// (RemainAfterExit=no), and its spec and credentials removed after cleanup.
 func OneOff(u *Unit, name, marker, target, image, specPath string) *Unit {
 	drop := map[string]bool{EnvProject: true, EnvService: true, EnvHash: true}
 	out := &Unit{Name: name}
@@ -27,7 +29,7 @@ func OneOff(u *Unit, name, marker, target, image, specPath string) *Unit {
 	out.add("Unit", "Description", printf(fmt.Sprintf("berth run %s (%s)", target, image)))
 	out.add("Service", "Environment", envLine(marker, target))
 	out.add("Service", "RemainAfterExit", "no")
-	out.add("Service", "ExecStopPost", execLine("/bin/rm", "-f", "--", specPath))
+	out.add("Service", "ExecStopPost", execLine("/bin/rm", "-rf", "--", specPath, model.CredentialDir(specPath)))
 	return out
 }
 

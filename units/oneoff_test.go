@@ -19,7 +19,7 @@ func TestOneOff(t *testing.T) {
 	}
 	text := u.Text()
 	for _, want := range []string{"Type=oneshot", "RemainAfterExit=no", "Environment=BERTH_ONE_OFF=shop/api",
-		"ExecStopPost=/bin/rm -f -- /s/shop-api-run-0a1b2c.json", "Description=berth run shop/api (busybox)", "run --wait --spec"} {
+		"ExecStopPost=/bin/rm -rf -- /s/shop-api-run-0a1b2c.json /s/shop-api-run-0a1b2c.creds", "Description=berth run shop/api (busybox)", "run --wait --spec"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("unit lacks %q:\n%s", want, text)
 		}
