@@ -9,7 +9,7 @@ import (
 // TestDayTwoHelp: every day-two command answers --help with its usage and
 // an example.
 func TestDayTwoHelp(t *testing.T) {
-	for _, name := range []string{"exec", "cp", "top", "stats", "ls"} {
+	for _, name := range []string{"exec", "run", "cp", "top", "stats", "ls"} {
 		root := newRootCommand()
 		var out bytes.Buffer
 		root.SetOut(&out)

@@ -136,6 +136,6 @@ Exit status:
 	)
 	// run, cleanup, pod-run, pod-cleanup: units now execute berth-launcher,
 	// but units written by earlier versions execute berth.
-	root.AddCommand(launch.Commands(g.launch)...)
+	root.AddCommand(withLegacyRun(newRunCommand(g), launch.Commands(g.launch))...)
 	return root
 }

@@ -83,7 +83,7 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, o
 		members[r.Name] = map[string]bool{}
 		for _, m := range ms {
 			pr, ok := judged(m.Project)
-			if ok && !declaresMember(pr, m.Service, r.Name) {
+			if ok && !declaresMember(pr, m.Service, r.Name) && !p.oneOffRunning(m.ID) {
 				err := os.Remove(p.memberFile(r.Name, m.ID))
 				if err == nil || os.IsNotExist(err) {
 					log.Debug("network reservation released", "network", r.Name, "container", m.ID, "ip", m.IP)
