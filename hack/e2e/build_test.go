@@ -210,11 +210,7 @@ func TestBuild(t *testing.T) {
 
 	// The bundled example builds and serves; its HEALTHCHECK fetches the
 	// page the build rendered.
-	example, err := filepath.Abs("../../examples/buildapp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sh("cp -r " + example + " " + e.config + "/")
+	e.copyExample("buildapp")
 	t.Logf("apply buildapp:\n%s", e.mustBerth("apply", "buildapp"))
 	e.eventually(30*time.Second, "buildapp/app to be healthy", func() bool { return e.buildPs()["app"].Health == "healthy" })
 }

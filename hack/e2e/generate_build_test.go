@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +14,7 @@ import (
 // exists, so they carry no check from its HEALTHCHECK: docs/build.md.)
 func TestGenerateSystemdBuild(t *testing.T) {
 	e := newBerthEnv(t)
-	example, err := filepath.Abs("../../examples/buildapp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sh("cp -r " + example + " " + e.config + "/")
+	e.copyExample("buildapp")
 	out := e.mustBerth("generate", "systemd", "buildapp", "--output", "/etc/systemd/system")
 	t.Logf("generate:\n%s", out)
 	const app, build = "berth-buildapp-app.service", "berth-buildapp-app.build.service"
@@ -39,4 +36,13 @@ func TestGenerateSystemdBuild(t *testing.T) {
 		t.Errorf("a second start rebuilt (%d builds):\n%s", n, j())
 	}
 	e.systemctl("stop", app)
+}
+
+// copyExample copies examples/name into the config dir from the host side:
+// the sandbox hides /tmp and /var/tmp, where a checkout may live.
+func (e *berthEnv) copyExample(name string) {
+	e.t.Helper()
+	if err := os.CopyFS(filepath.Join(e.config, name), os.DirFS(filepath.Join("../../examples", name))); err != nil {
+		e.t.Fatal(err)
+	}
 }
