@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -181,6 +182,11 @@ func (ps *positions) locate(err error) error {
 				return fmt.Errorf("%s: %w", at, err)
 			}
 		}
+		// Escapes the above do not undo (\x00 …): the first key of that
+		// section the specification's name pattern refuses.
+		if at, ok := ps.firstBadName(m[1]); ok {
+			return fmt.Errorf("%s: %w", at, err)
+		}
 	}
 	m := composeErrPath.FindString(err.Error())
 	if m == "" {
@@ -194,6 +200,36 @@ func (ps *positions) locate(err error) error {
 		}
 	}
 	return err
+}
+
+// composeName is the specification's pattern for the names of services,
+// networks, volumes, secrets and configs.
+var composeName = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// firstBadName returns the position of the first key of a top-level
+// section that is not a valid name, by file and line.
+func (ps *positions) firstBadName(section string) (string, bool) {
+	var bad []string
+	for path, at := range ps.at_ {
+		name, ok := strings.CutPrefix(path, section+pathSep)
+		if ok && !strings.Contains(name, pathSep) && !composeName.MatchString(name) {
+			bad = append(bad, at)
+		}
+	}
+	if len(bad) == 0 {
+		return "", false
+	}
+	slices.SortFunc(bad, func(a, b string) int {
+		af, al, _ := strings.Cut(a, ":")
+		bf, bl, _ := strings.Cut(b, ":")
+		if c := strings.Compare(af, bf); c != 0 {
+			return c
+		}
+		ai, _ := strconv.Atoi(al)
+		bi, _ := strconv.Atoi(bl)
+		return ai - bi
+	})
+	return bad[0], true
 }
 
 // unbackslash undoes the schema message's escaping: \x is x.
