@@ -20,10 +20,27 @@ func testDayTwo(t *testing.T) {
 	if id := strings.TrimSpace(run(t, "berth", "exec", "nonroot/app", "id", "-u")); id != "1000" {
 		t.Errorf("berth exec id -u = %q, want the service's user 1000", id)
 	}
-	// The exec'd process sits in the unit's cgroup, so systemd lists it.
-	out, err := exec.Command("berth", "exec", "nonroot/app", "sh", "-c", "cat /proc/self/cgroup; exit 7").CombinedOutput()
-	if code := exitCode(err); code != 7 || !strings.Contains(string(out), "/"+u+"/") {
-		t.Errorf("berth exec: exit %d, cgroup %q; want exit 7 inside %s", code, out, u)
+	out, err := exec.Command("berth", "exec", "nonroot/app", "sh", "-c", "exit 7").CombinedOutput()
+	if code := exitCode(err); code != 7 {
+		t.Errorf("berth exec sh -c 'exit 7': exit %d (%s)", code, out)
+	}
+	// The exec'd process sits in the unit's cgroup (seen from the host: the
+	// container has its own cgroup namespace), so systemd lists it.
+	bg := exec.Command("berth", "exec", "nonroot/app", "sleep", "737")
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bg.Process.Kill(); _ = bg.Wait() }()
+	var pid string
+	eventually(t, time.Minute, "the exec'd sleep to run", func() bool {
+		pid = strings.TrimSpace(sh(t, "pgrep -f -x 'sleep 737' || true"))
+		return pid != ""
+	})
+	if cg := sh(t, "cat /proc/"+strings.Fields(pid)[0]+"/cgroup"); !strings.Contains(cg, "/"+u+"/") {
+		t.Errorf("the exec'd process is in %q, not inside %s", cg, u)
+	}
+	if st := run(t, "systemctl", "status", "--no-pager", "-l", u); !strings.Contains(st, "sleep 737") {
+		t.Errorf("systemctl status %s does not list the exec'd process:\n%s", u, st)
 	}
 	if top := run(t, "berth", "top", "nonroot/app"); !strings.Contains(top, "sleep 86400") {
 		t.Errorf("berth top lacks the container's PID 1:\n%s", top)
