@@ -242,7 +242,7 @@ func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, starting func(
 // project: an unallocated service's hash is not its spec's.
 func (r *Reconciler) prune(ctx context.Context, res *Result, scope Scope) {
 	if len(scope.Only) == 0 && scope.Units == nil {
-		r.pruneSpecs(res.Entries, res.Observed, res.Memo)
+		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo)
 	}
 	PruneIntents(ctx, r.StateDir, res.Entries, res.Intents)
 }

@@ -11,7 +11,7 @@ import (
 // unit systemd still has refers to: leftovers of an apply that was killed
 // between writing a spec and starting or stopping its unit. It must run
 // under the reconcile lock, so no concurrent apply is between those steps.
-func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo *Memo) {
+func (r *Reconciler) pruneSpecs(ctx context.Context, entries []model.Entry, observed []Observed, memo *Memo) {
 	keep := map[[2]string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {
@@ -27,7 +27,7 @@ func (r *Reconciler) pruneSpecs(entries []model.Entry, observed []Observed, memo
 			keep[[2]string{o.Project + "-" + o.Service, o.Hash}] = true
 		}
 	}
-	for _, name := range r.specs().Prune(context.TODO(), func(id, hash string) bool { return keep[[2]string{id, hash}] }) {
+	for _, name := range r.specs().Prune(ctx, func(id, hash string) bool { return keep[[2]string{id, hash}] }) {
 		r.Log.Debug("removed stale spec", "file", name)
 	}
 }
