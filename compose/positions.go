@@ -59,28 +59,44 @@ func (ps *positions) addFile(path string) error {
 	}
 	ps.files = append(ps.files, path)
 	ps.docs[path] = doc.Content[0]
-	ps.walk(path, nil, doc.Content[0])
+	budget := maxAliasWalk
+	ps.walk(path, nil, doc.Content[0], map[*yaml.Node]bool{}, &budget)
 	return nil
 }
 
-func (ps *positions) walk(file string, path []string, n *yaml.Node) {
+// maxAliasWalk bounds the nodes indexed through aliases per file: aliases
+// can make a small file a huge (or, through a self-reference, endless)
+// tree. Positions only improve messages, so such a file is indexed in part.
+const maxAliasWalk = 1 << 16
+
+// walk indexes n. following holds the alias targets being walked, so an
+// anchor that contains an alias to itself is not followed forever.
+func (ps *positions) walk(file string, path []string, n *yaml.Node, following map[*yaml.Node]bool, budget *int) {
+	if len(following) > 0 {
+		if *budget <= 0 {
+			return
+		}
+		*budget--
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		// Merged-in fields (`<<: *anchor`) belong here, at the anchor's line.
 		eachKey(n, func(k, v *yaml.Node) {
 			p := append(append([]string{}, path...), k.Value)
 			ps.at_[strings.Join(p, pathSep)] = fmt.Sprintf("%s:%d", file, k.Line)
-			ps.walk(file, p, v)
+			ps.walk(file, p, v, following, budget)
 		})
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
 			p := append(append([]string{}, path...), strconv.Itoa(i))
 			ps.at_[strings.Join(p, pathSep)] = fmt.Sprintf("%s:%d", file, v.Line)
-			ps.walk(file, p, v)
+			ps.walk(file, p, v, following, budget)
 		}
 	case yaml.AliasNode:
-		if n.Alias != nil {
-			ps.walk(file, path, n.Alias)
+		if n.Alias != nil && !following[n.Alias] {
+			following[n.Alias] = true
+			ps.walk(file, path, n.Alias, following, budget)
+			delete(following, n.Alias)
 		}
 	}
 }
