@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,6 +97,7 @@ type launch struct {
 	container   *libcontainer.Container
 	proc        *libcontainer.Process
 	pid         int
+	ended       bool // the container exited before its hand-over
 }
 
 // phases are the steps of a start, in order. A oneshot's start (d.wait)
@@ -285,12 +287,28 @@ func (s *launch) waitExit() error {
 }
 
 // awaitExec waits until PID 1 runs the service's program.
-func (s *launch) awaitExec() error { return waitExec(s.ctx, s.pid, 5*time.Second) }
+func (s *launch) awaitExec() error {
+	err := waitExec(s.ctx, s.pid, 5*time.Second)
+	if errors.Is(err, errEnded) {
+		s.ended = true
+		return nil
+	}
+	return err
+}
 
 // handOver records the container for systemd and berth's status commands,
 // waits for the service's readiness and tells systemd.
 func (s *launch) handOver() error {
 	svc, img, pid, proc, log := s.svc, s.img, s.pid, s.proc, s.log
+	if s.ended || zombie(pid) {
+		// Nothing to hand over (systemd refuses a MAINPID= that has
+		// exited): the launcher stays the main process, is ready, and
+		// exits with the container's status.
+		if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), os.Getpid()); err != nil {
+			return fmt.Errorf("notifying systemd: %w", err)
+		}
+		return s.waitExit()
+	}
 	st := &State{ID: s.id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
 		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}, StopSignal: effectiveStopSignal(svc.StopSignal, img.Config.StopSignal)}
 	if err := writeState(s.l.stateFile, st); err != nil {
@@ -329,6 +347,10 @@ func (s *launch) handOver() error {
 	return nil
 }
 
+// errEnded is waitExec finding the container's process already exited (a
+// command such as echo): its cmdline then reads empty, as in an execve.
+var errEnded = errors.New("the container's process has already exited")
+
 // waitExec waits until the container's init has exec'd the service's
 // program: libcontainer's Run returns once the init is released, slightly
 // before its execve, and READY=1 should mean the service runs. The init runs
@@ -346,11 +368,27 @@ func waitExec(ctx context.Context, pid int, limit time.Duration) error {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("container process %d exited right after start", pid)
 		}
+		if err == nil && len(b) == 0 && zombie(pid) {
+			return errEnded
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("container process %d did not exec its command within %v", pid, limit)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// zombie tells whether pid has exited and waits to be reaped; its cmdline
+// then reads empty, as in the middle of an execve.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may
+	// hold any character.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // createContainer creates id in libcontainer's root, made right before
