@@ -211,10 +211,10 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 		// recreating the failed spec every pass would take the service
 		// down each time.
 		HoldRollbacks: true,
-		Waiting:        func() { a.Log.Info("waiting for another berth apply to finish") },
-		Review:         func(r *Result) { a.review(r, rec) },
-		Progress:       a.progress,
-		GC:             a.gc,
+		Waiting:       func() { a.Log.Info("waiting for another berth apply to finish") },
+		Review:        func(r *Result) { a.review(r, rec) },
+		Progress:      a.progress,
+		GC:            a.gc,
 	})
 	if err != nil {
 		a.reload = true
