@@ -135,7 +135,9 @@ func TestApplyRollsBack(t *testing.T) {
 	e.agentInstall()
 	e.rollbackWrite(hc, "exit 1", "")
 	var rolled struct {
-		RolledBack []struct{ Failed string `json:"failed_spec"` } `json:"rolled_back"`
+		RolledBack []struct {
+			Failed string `json:"failed_spec"`
+		} `json:"rolled_back"`
 	}
 	e.eventually(30*time.Second, "the agent to roll back", func() bool {
 		js, _ := e.berthStdout("status", "--format", "json")
