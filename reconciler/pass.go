@@ -164,6 +164,9 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 	res.Plan = r.plan(ctx, res, scope, o.Down)
 	if len(o.Down) == 0 {
 		res.Plan.NoteRollbacks(res.Rollbacks, o.HoldRollbacks, res.Memo)
+		if o.HoldRollbacks {
+			r.createRestored(ctx, res)
+		}
 	}
 	if o.Review != nil {
 		o.Review(res)
@@ -262,7 +265,7 @@ func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, o Options) err
 // project: an unallocated service's hash is not its spec's.
 func (r *Reconciler) prune(ctx context.Context, res *Result, scope Scope) {
 	if len(scope.Only) == 0 && scope.Units == nil {
-		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo)
+		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo, res.Rollbacks)
 	}
 	PruneIntents(ctx, r.StateDir, res.Entries, res.Intents)
 }

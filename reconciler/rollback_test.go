@@ -82,6 +82,22 @@ func TestRecreateRollsBack(t *testing.T) {
 		t.Fatalf("agent pass: %+v changes %d, started %v, err %v", held.Plan.Changes, held.Changes, m.started[started:], err)
 	}
 
+	// After a reboot (the transient unit is gone) the agent creates the
+	// restored spec, not the failed one, and holds the change again.
+	if err := m.sd.Stop(ctx, unit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Pass(ctx, Options{Load: loadOf(project("hello", bad)), HoldRollbacks: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := running(); got != hashOf(v1) {
+		t.Fatalf("after a reboot the agent created spec %s, want the restored %s", got, hashOf(v1))
+	}
+	started = len(m.started)
+	if held, err := r.Pass(ctx, Options{Load: loadOf(project("hello", bad)), HoldRollbacks: true}); err != nil || held.Changes != 0 || len(m.started) != started {
+		t.Fatalf("agent pass after the reboot: %+v %v", held.Plan.Changes, err)
+	}
+
 	// --no-rollback leaves the failed unit.
 	res, err = r.Pass(ctx, Options{Load: loadOf(project("hello", bad)), NoRollback: true})
 	if err != nil || errors.Is(res.ApplyErr, ErrRolledBack) || !strings.Contains(res.ApplyErr.Error(), "rollback disabled") {

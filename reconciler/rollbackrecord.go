@@ -139,6 +139,27 @@ func (p *Plan) NoteRollbacks(rbs Rollbacks, hold bool, memo *Memo) {
 	}
 }
 
+// createRestored makes the agent create a rolled-back unit that is gone (a
+// reboot unloads transient units) from the spec it was rolled back to, not
+// from the failed one its files still ask for: the service comes back as it
+// ran before. The change then stays held as usual.
+func (r *Reconciler) createRestored(ctx context.Context, res *Result) {
+	for i := range res.Plan.Changes {
+		c := &res.Plan.Changes[i]
+		rb, ok := res.Rollbacks[c.Unit]
+		if !ok || c.Action != Create || c.Desired == nil || rb.RestoreError != "" || res.Memo.hash(c.Desired) != rb.Failed {
+			continue
+		}
+		svc, err := r.specs().ForUnit(ctx, rb.Project, rb.Service, rb.Restored)
+		if err != nil {
+			r.Log.Warn("creating the failed spec of a rolled-back unit: its restored spec is gone", "unit", c.Unit, "err", err)
+			continue
+		}
+		c.Desired = svc
+		c.Reason = fmt.Sprintf("rolled back at %s: %s; creating the restored spec %s", rb.At.Local().Format(time.DateTime), rb.Reason, rb.Restored)
+	}
+}
+
 // pruneRollbacks forgets rollbacks that no longer describe their unit: it
 // runs what its files ask for (reverted or fixed) or is removed; a pass
 // over every project (full) also forgets those of projects no entry has.

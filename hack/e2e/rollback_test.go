@@ -67,8 +67,9 @@ func (e *berthEnv) rollbackServing(spec string) {
 // typo'd device), exits 1 (restarting), or never passes its health check
 // puts the previous container back; apply says "rolled back" and fails,
 // plan keeps the change pending, status lists it. --no-rollback leaves the
-// failed container. The agent rolls back too, and holds the change
-// instead of recreating the failed spec on every re-list.
+// failed container. The agent rolls back too, holds the change instead of
+// recreating the failed spec on every re-list, and after a reboot starts
+// the restored spec again.
 func TestApplyRollsBack(t *testing.T) {
 	e := newBerthEnv(t)
 	hc := e.pushImage("hc:latest", healthImage("test -f /tmp/ready")...)
@@ -152,4 +153,8 @@ func TestApplyRollsBack(t *testing.T) {
 	if n := strings.Count(e.agentJournal(), "msg=\"rolled back\""); n != 1 {
 		t.Errorf("the agent rolled back %d times, want once:\n%s", n, e.agentJournal())
 	}
+	// After a reboot the agent brings back the container that ran, not
+	// the failed spec the file still asks for.
+	e.agentRebootAndCheck(rollbackUnit)
+	e.rollbackServing(v1)
 }
