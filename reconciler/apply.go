@@ -34,8 +34,13 @@ type Reconciler struct {
 	// after applying; nil (tests) skips both.
 	Networks Networks
 	Units    units.Config
-	StateDir string
-	Log      *slog.Logger
+	// Watch judges each recreated unit before the previous spec is let go
+	// (see recreate); nil trusts the start job alone.
+	Watch Watcher
+	// NoRollback leaves a recreate that fails failed (see Options).
+	NoRollback bool
+	StateDir   string
+	Log        *slog.Logger
 	// Starting, when set, is called as an action begins (after the
 	// pulls), and Progress as it ends, with its error: one line per
 	// action taken. Both are called from several goroutines.
@@ -232,6 +237,9 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if c.Service == units.PodService {
 			return nil // a pod unit has no frozen spec
 		}
+		if err := ClearRollback(ctx, r.StateDir, c.Unit); err != nil {
+			r.Log.Warn("forgetting a rollback", "unit", c.Unit, "err", err)
+		}
 		return r.removeSpecs(ctx, c.Project, c.Service)
 	case Create, Recreate:
 		if c.Pod != nil {
@@ -256,9 +264,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 			return err
 		}
 		if c.Current != nil {
-			if err := r.Manager.Stop(ctx, c.Unit); err != nil {
-				return err
-			}
+			return r.recreate(ctx, c, set, spec)
 		}
 		// A socket-activated service starts through its .socket unit, on
 		// the first connection; Transient says which unit to start.

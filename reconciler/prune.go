@@ -11,7 +11,9 @@ import (
 // unit systemd still has refers to: leftovers of an apply that was killed
 // between writing a spec and starting or stopping its unit. It must run
 // under the reconcile lock, so no concurrent apply is between those steps.
-func (r *Reconciler) pruneSpecs(ctx context.Context, entries []model.Entry, observed []Observed, memo *Memo) {
+// A rolled-back unit's restored spec is kept too: after a reboot the agent
+// creates the unit from it (createRestored).
+func (r *Reconciler) pruneSpecs(ctx context.Context, entries []model.Entry, observed []Observed, memo *Memo, rbs Rollbacks) {
 	keep := map[[2]string]bool{}
 	for _, e := range entries {
 		if e.Project == nil {
@@ -26,6 +28,9 @@ func (r *Reconciler) pruneSpecs(ctx context.Context, entries []model.Entry, obse
 		if o.Project != "" {
 			keep[[2]string{o.Project + "-" + o.Service, o.Hash}] = true
 		}
+	}
+	for _, rb := range rbs {
+		keep[[2]string{rb.Project + "-" + rb.Service, rb.Restored}] = true
 	}
 	for _, name := range r.specs().Prune(ctx, func(id, hash string) bool { return keep[[2]string{id, hash}] }) {
 		r.Log.Debug("removed stale spec", "file", name)

@@ -109,7 +109,7 @@ func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 	} else {
 		// Pulling an image may take a while on first start; so may the wait
 		// for READY=1 or the first passing health check.
-		u.add("Service", "TimeoutStartSec", "5min")
+		u.add("Service", "TimeoutStartSec", "5min") // DefaultStartTimeout
 	}
 	if svc.Notify == model.NotifyContainer {
 		// After READY=1 the launcher exits and the container's socket is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
 
@@ -66,6 +67,9 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		Log:      log,
 	}
 	a.rec.Builder = a.builder(false)
+	// A recreate is judged as auto-update judges a restart: active, healthy
+	// (its health check's record), no crash through the soak.
+	a.rec.Watch = autoupdate.Watch{Units: updateUnits{c: sd, a: a}, Health: updateHealth{g.RunDir}}
 	return a, nil
 }
 
