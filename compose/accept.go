@@ -34,7 +34,13 @@ func acceptRules(c svcAt, sc types.ServiceConfig, s *model.Service) []error {
 		s.Networks = nil
 		s.NetworkMode = "none"
 	default:
-		errs = append(errs, c.errorf([]string{"network_mode"}, "accept: true (x-berth.sockets) runs one container per connection, which cannot share the service's network address: use network_mode: none or host, and no networks or ports"))
+		field := "networks"
+		if len(s.Ports) > 0 {
+			field = "ports"
+		} else if s.NetworkMode != "" {
+			field = "network_mode"
+		}
+		errs = append(errs, c.errorf([]string{field}, "accept: true (x-berth.sockets) runs one container per connection, which cannot share the service's network address: use network_mode: none or host, and no networks or ports"))
 	}
 	if s.Init {
 		errs = append(errs, c.errorf([]string{"init"}, "init: true cannot be combined with x-berth.sockets (LISTEN_PID=1 would name the init, not the service)"))
@@ -58,4 +64,37 @@ func acceptRules(c svcAt, sc types.ServiceConfig, s *model.Service) []error {
 func implicitDefaultNetwork(s *model.Service) bool {
 	_, ok := s.Networks["default"]
 	return len(s.Networks) == 0 || len(s.Networks) == 1 && ok
+}
+
+// acceptProject checks what other services ask of accepting ones, which
+// have no long-running unit to wait for or namespace to join, and drops
+// the default network when only accepting services had it.
+func (l *loader) acceptProject(p *model.Project) error {
+	var errs []error
+	for i := range p.Services {
+		s := &p.Services[i]
+		c := svcAt{ps: l.pos, name: s.Name, l: l}
+		for _, t := range p.Services {
+			if !t.Accepts() {
+				continue
+			}
+			// network_mode: service:X implies depends_on X: one error.
+			if s.NetworkMode == "service:"+t.Name {
+				errs = append(errs, c.errorf([]string{"network_mode"}, "%s runs one container per connection (x-berth.sockets accept: true) and has no network namespace to share", t.Name))
+			} else if _, ok := s.DependsOn[t.Name]; ok {
+				errs = append(errs, c.errorf([]string{"depends_on", t.Name}, "%s runs one container per connection (x-berth.sockets accept: true): there is no long-running service to wait for; its socket listens as soon as it is applied", t.Name))
+			}
+		}
+	}
+	if _, ok := p.Networks["default"]; ok {
+		used := false
+		for _, s := range p.Services {
+			_, in := s.Networks["default"]
+			used = used || in
+		}
+		if !used {
+			delete(p.Networks, "default")
+		}
+	}
+	return joinErrs(errs)
 }

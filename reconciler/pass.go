@@ -243,6 +243,7 @@ func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, starting func(
 func (r *Reconciler) prune(ctx context.Context, res *Result, scope Scope) {
 	if len(scope.Only) == 0 && scope.Units == nil {
 		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo)
+		r.pruneTemplates(ctx, res.Entries, res.Plan)
 	}
 	PruneIntents(ctx, r.StateDir, res.Entries, res.Intents)
 }

@@ -2,6 +2,7 @@ package units
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/berth-dev/berth/compose/model"
 )
@@ -13,16 +14,29 @@ func TemplateName(project, service string) string {
 	return Prefix + escape(project) + "-" + escape(service) + "@.service"
 }
 
+// MainName is the unit that stands for svc, which berth observes, diffs,
+// starts and removes: its service unit, or an accepting service's socket
+// (it has no long-running service unit).
+func MainName(svc *model.Service) string {
+	if svc.Accepts() {
+		return SocketName(svc.Project, svc.Name)
+	}
+	return Name(svc.Project, svc.Name)
+}
+
+// TemplateOf is the template an accepting socket unit instantiates, or ""
+// when unit is no socket.
+func TemplateOf(socket string) string {
+	base, ok := strings.CutSuffix(socket, ".socket")
+	if !ok {
+		return ""
+	}
+	return base + "@.service"
+}
+
 // IsInstance reports whether unit is an instance of a template, such as a
 // per-connection instance of an accepting socket.
-func IsInstance(unit string) bool {
-	for i := 0; i < len(unit); i++ {
-		if unit[i] == '@' {
-			return true
-		}
-	}
-	return false
-}
+func IsInstance(unit string) bool { return strings.Contains(unit, "@") }
 
 // acceptSocket is the .socket unit of an accepting service: Accept=yes, so
 // systemd accepts each connection itself and starts an instance of the
