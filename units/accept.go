@@ -43,7 +43,7 @@ func IsInstance(unit string) bool { return strings.Contains(unit, "@") }
 // template with that connection as fd 3. It carries the service's
 // environment (hash, project, service): with no long-running service unit,
 // the socket is what the reconciler observes, diffs and removes.
-func acceptSocket(svc *model.Service) (*Unit, error) {
+func acceptSocket(cfg Config, svc *model.Service) (*Unit, error) {
 	u := &Unit{Name: SocketName(svc.Project, svc.Name)}
 	u.add("Unit", "Description", printf(fmt.Sprintf("berth %s/%s sockets (a container per connection)", svc.Project, svc.Name)))
 	for i, s := range svc.Sockets {
@@ -58,6 +58,9 @@ func acceptSocket(svc *model.Service) (*Unit, error) {
 	}
 	u.add("Socket", "Accept", "yes")
 	identity(u, "Socket", svc)
+	if cfg.UnitFile {
+		u.add("Socket", "Environment", envLine(EnvUnitFile, "1"))
+	}
 	return u, nil
 }
 

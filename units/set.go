@@ -67,7 +67,7 @@ func buildAccept(cfg Config, svc *model.Service, specPath string) (*Set, error) 
 	if svc.Init {
 		return nil, fmt.Errorf("x-berth.sockets: init: true cannot be combined with sockets")
 	}
-	sock, err := acceptSocket(svc)
+	sock, err := acceptSocket(cfg, svc)
 	if err != nil {
 		return nil, err
 	}
