@@ -81,8 +81,8 @@ func identity(u *Unit, section string, svc *model.Service) {
 // (inetd style) and fd 3 (LISTEN_FDS=1). Limits apply per instance.
 //
 // Transient units cannot be templates (StartTransientUnit refuses a name
-// with "@" and no instance, and an instance can only be loaded from a
-// template file), so this unit is written as a runtime unit file to
+// with "@" and no instance: "Unit name x@.service is missing the instance
+// name"; an instance is only ever loaded from a template file), so this unit is written as a runtime unit file to
 // /run/systemd/system, systemd's own directory for units that vanish at
 // reboot like transient ones; systemd (≥ 246) finds new files there
 // without a daemon-reload, because it rebuilds its unit path cache when a

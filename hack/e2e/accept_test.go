@@ -51,6 +51,12 @@ func TestSocketAccept(t *testing.T) {
 	if f := e.sh("ls /run/systemd/system/" + tpl + " 2>&1"); !strings.HasSuffix(f, tpl) {
 		t.Fatalf("template unit file: %s", f)
 	}
+	// Why the template is a file: systemd refuses a transient template.
+	if o := e.sh(`busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager StartTransientUnit 'ssa(sv)a(sa(sv))' probe@.service fail 1 Description s probe 0 2>&1 || true`); strings.Contains(o, "/job/") {
+		t.Errorf("systemd made a transient template unit (berth could drop its template file): %s", o)
+	} else {
+		t.Logf("a transient template is refused: %s", o)
+	}
 	// systemd loads an instance from the template: the service's limits
 	// apply to each connection's unit.
 	if m := e.prop("berth-acc-web@probe.service", "MemoryMax"); m != "67108864" {
