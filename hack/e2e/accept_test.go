@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,6 +72,30 @@ func TestSocketAccept(t *testing.T) {
 			t.Fatalf("connection %d: answer %q, want %q", i, body, page)
 		}
 	}
+	// Concurrent connections: each its own instance and container.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DialContext: e.sb.DialInside, DisableKeepAlives: true}}
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			if b, _ := io.ReadAll(resp.Body); string(b) != page {
+				errs <- fmt.Errorf("concurrent answer %q", b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent connection: %v\n%s", err, e.sh("journalctl --no-pager -n 40 -u 'berth-acc-*'"))
+	}
 	e.acceptNoInstances()
 	ids := map[string]bool{}
 	for _, l := range strings.Split(e.sh("journalctl --no-pager -o cat -u 'berth-acc-web@*' | grep -o 'container=acc-web+[0-9a-f]*' || true"), "\n") {
@@ -78,8 +103,8 @@ func TestSocketAccept(t *testing.T) {
 			ids[l] = true
 		}
 	}
-	if len(ids) < 3 {
-		t.Errorf("want a container per connection (3 ids), journal names %v", ids)
+	if len(ids) < 7 {
+		t.Errorf("want a container per connection (7 ids), journal names %v", ids)
 	}
 
 	// A change recreates socket and template; the new limit applies.
