@@ -475,4 +475,4 @@ func (a *Agent) runJob(ctx context.Context, i int) {
 	}
 }
 
-func unitName(s *model.Service) string { return units.Name(s.Project, s.Name) }
+func unitName(s *model.Service) string { return units.MainName(s) }

@@ -234,6 +234,11 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.Manager.Stop(ctx, c.Unit); err != nil {
 			return err
 		}
+		// An accepting socket's template goes with it; its instances
+		// stopped with it (PartOf=).
+		if err := r.removeTemplate(ctx, c.Unit); err != nil {
+			return err
+		}
 		if c.Service == units.PodService {
 			return nil // a pod unit has no frozen spec
 		}
@@ -274,6 +279,25 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		return r.removeSpecs(ctx, svc.Project, svc.Name, spec)
 	}
 	return nil
+}
+
+// RuntimeUnitFiles are the unit files a Manager writes for units that
+// cannot be transient (an accepting socket's template, see
+// units.Unit.Files); cmd's manager implements it.
+type RuntimeUnitFiles interface {
+	RemoveRuntimeUnit(ctx context.Context, name string) error
+	RuntimeUnits(ctx context.Context, pattern string) ([]string, error)
+}
+
+// removeTemplate removes the template file of unit when unit is an
+// accepting socket; for other units it does nothing.
+func (r *Reconciler) removeTemplate(ctx context.Context, unit string) error {
+	files, ok := r.Manager.(RuntimeUnitFiles)
+	tpl := units.TemplateOf(unit)
+	if !ok || tpl == "" {
+		return nil
+	}
+	return files.RemoveRuntimeUnit(ctx, tpl)
 }
 
 // applyPod (re)starts a pod sandbox unit; restarting it stops the pod's

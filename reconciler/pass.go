@@ -266,6 +266,7 @@ func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, o Options) err
 func (r *Reconciler) prune(ctx context.Context, res *Result, scope Scope) {
 	if len(scope.Only) == 0 && scope.Units == nil {
 		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo, res.Rollbacks)
+		r.pruneTemplates(ctx, res.Entries, res.Plan)
 	}
 	PruneIntents(ctx, r.StateDir, res.Entries, res.Intents)
 }

@@ -57,6 +57,16 @@ func run(ctx context.Context, opts Options, svc *model.Service, d deps) error {
 func newLaunch(ctx context.Context, opts Options, svc *model.Service, d deps) (*launch, error) {
 	opts = opts.withDefaults()
 	id := svc.ID()
+	if svc.Accepts() {
+		// One container per connection: each instance unit has its own.
+		if !d.wait {
+			return nil, fmt.Errorf("service %s accepts connections (accept: true): its instances run with --wait", id)
+		}
+		var err error
+		if id, err = model.InstanceID(id, os.Getenv("INVOCATION_ID")); err != nil {
+			return nil, err
+		}
+	}
 	l, err := newLayout(opts, id)
 	if err != nil {
 		return nil, err
@@ -256,6 +266,12 @@ func (s *launch) create() error {
 		ExtraFiles: s.listenFiles,
 	}
 	proc.Env = append(slices.Clone(proc.Env), s.listenEnv...)
+	if s.svc.Accepts() && len(s.listenFiles) == 1 {
+		// Accept=yes: the one fd is the connection, which inetd-style
+		// programs (httpd -i) read and write as stdin and stdout; stderr
+		// stays the journal.
+		proc.Stdin, proc.Stdout = s.listenFiles[0], s.listenFiles[0]
+	}
 	for _, g := range p.User.AdditionalGids {
 		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
 	}
@@ -273,6 +289,13 @@ func (s *launch) startProcess() error {
 	}
 	// The container may have written to its new volumes: they stay.
 	s.undo.keep("volumes")
+	if s.svc.Accepts() {
+		// The container has its own copies of the connection; ours would
+		// keep it open past the container's end, until cleanup is done.
+		for _, f := range s.listenFiles {
+			_ = f.Close()
+		}
+	}
 	pid, err := s.proc.Pid()
 	if err != nil {
 		return fmt.Errorf("reading container pid: %w", err)
@@ -283,7 +306,7 @@ func (s *launch) startProcess() error {
 
 // waitExit is a oneshot's end: it stays the container's parent until it exits.
 func (s *launch) waitExit() error {
-	return runToCompletion(s.ctx, s.opts, s.svc, s.l, s.proc, s.pid, s.img.Digest, s.d)
+	return runToCompletion(s.ctx, s.opts, s.svc, s.id, s.l, s.proc, s.pid, s.img.Digest, s.d)
 }
 
 // awaitExec waits until PID 1 runs the service's program.

@@ -78,10 +78,7 @@ func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 		u.add("Service", "LoadCredentialEncrypted", printf(c.Name+":"+model.CredentialFile(specPath, c.Name)))
 	}
 	u.add("Service", "SyslogIdentifier", printf(svc.Project+"-"+svc.Name))
-	u.add("Service", "Environment", envLine(EnvHash, svc.Hash()))
-	u.add("Service", "Environment", envLine(EnvProject, svc.Project))
-	u.add("Service", "Environment", envLine(EnvService, svc.Name))
-	u.add("Service", "Environment", envLine(EnvImage, svc.Image))
+	identity(u, "Service", svc)
 	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	// Delegate: libcontainer creates the container's cgroup below the

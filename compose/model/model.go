@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -369,6 +371,34 @@ type Socket struct {
 	Listen string `json:"listen"`
 	Accept bool   `json:"accept,omitempty"`
 	Name   string `json:"name,omitempty"` // FileDescriptorName
+}
+
+// Accepts reports whether svc runs one container per connection (its
+// sockets have accept: true, systemd's Accept=yes): a template service
+// instantiated by its .socket unit, not one long-running unit.
+func (s *Service) Accepts() bool {
+	for _, sock := range s.Sockets {
+		if sock.Accept {
+			return true
+		}
+	}
+	return false
+}
+
+// InstanceID is the container ID of one per-connection instance of an
+// accepting service: its ID, '+' (no service ID has one) and the first 12
+// hex digits of the instance's systemd invocation ID, which both the
+// instance's start and its cleanup see as $INVOCATION_ID.
+func InstanceID(id, invocation string) (string, error) {
+	if len(invocation) < 12 {
+		return "", fmt.Errorf("no systemd invocation ID (INVOCATION_ID=%q) to name the per-connection container of %s", invocation, id)
+	}
+	for _, r := range invocation[:12] {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return "", fmt.Errorf("INVOCATION_ID=%q is not hexadecimal", invocation)
+		}
+	}
+	return id + "+" + invocation[:12], nil
 }
 
 // RestartMode is a docker restart policy.
