@@ -165,7 +165,9 @@ func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.
 	var out []model.Entry
 	for _, a := range args {
 		if isPathArg(a) {
-			out = append(out, compose.LoadEntry(ctx, a, opts...))
+			if e := compose.LoadEntry(ctx, a, opts...); e.Err != nil || e.Project != nil {
+				out = append(out, e) // else Kubernetes data for other files: nothing to show
+			}
 		} else {
 			names = append(names, a)
 		}

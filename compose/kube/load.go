@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/berth-dev/berth/compose/model"
@@ -23,17 +24,48 @@ import (
 	"github.com/berth-dev/berth/compose"
 )
 
-// Load reads the Kubernetes file path as the project name. It has the
+// Load reads the Kubernetes file path, or every Kubernetes file of the
+// directory path, as project name; ConfigMaps, Secrets and claims the
+// project does not declare itself come from the other Kubernetes files of
+// its directory (its namespace). A project with no workload is data for
+// the others: Load returns a nil project and no error. It has the
 // signature of compose.KubeLoader.
 func Load(ctx context.Context, name, path string) (*model.Project, error) {
-	b, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(name, path, b)
+	files, dir := []string{path}, filepath.Dir(path)
+	if fi.IsDir() {
+		dir = path
+		if files, err = kubeFiles(path); err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: no Kubernetes file in the directory", path)
+		}
+	}
+	ns, err := readNamespace(dir, files)
+	if err != nil {
+		return nil, err
+	}
+	srcs := make([]source, len(files))
+	for i, f := range files {
+		if srcs[i].content, err = os.ReadFile(f); err != nil {
+			return nil, err
+		}
+		srcs[i].file = f
+	}
+	return parse(name, srcs, ns)
 }
 
-// objects are the decoded documents of one file.
+// source is one file of a project and its content.
+type source struct {
+	file    string
+	content []byte
+}
+
+// objects are the decoded documents of one project.
 type objects struct {
 	workload   *document
 	pod        PodTemplate
@@ -43,37 +75,85 @@ type objects struct {
 	configMaps map[string]map[string][]byte
 	secrets    map[string]map[string][]byte
 	claims     []string
-	warnings   []string
+	// claimVolumes are the host volumes of claims declared in other files
+	// of the namespace.
+	claimVolumes map[string]string
+	ns           *namespace
+	project      string
+	warnings     []string
 }
 
-// Parse builds the project from the content b of file.
+func newObjects() *objects {
+	return &objects{configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{}}
+}
+
+// Parse builds the project from the content b of file alone; nil when the
+// file holds no workload (see Load).
 func Parse(name, file string, b []byte) (*model.Project, error) {
-	docs, err := splitDocuments(file, b)
-	if err != nil {
-		return nil, err
-	}
-	o := &objects{configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{}}
-	for _, d := range docs {
-		if err := o.add(d); err != nil {
+	return parse(name, []source{{file, b}}, nil)
+}
+
+// parse builds the project from its files, looking up in ns what they do
+// not declare.
+func parse(name string, srcs []source, ns *namespace) (*model.Project, error) {
+	o := newObjects()
+	o.ns, o.project = ns, name
+	for _, src := range srcs {
+		docs, err := splitDocuments(src.file, src.content)
+		if err != nil {
 			return nil, err
+		}
+		for _, d := range docs {
+			if err := o.add(d); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if o.workload == nil {
-		return nil, fmt.Errorf("%s: no Pod, Deployment, DaemonSet or Job in the file", file)
+		return nil, nil // data: ConfigMaps, Secrets and claims only
 	}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, src := range srcs {
+		abs, err := filepath.Abs(src.file)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, abs)
 	}
-	p := &model.Project{Name: name, Dir: filepath.Dir(abs), Files: []string{abs}}
+	p := &model.Project{Name: name, Dir: filepath.Dir(files[0]), Files: files}
 	for _, c := range o.claims {
 		addVolume(p, c)
+	}
+	if ns != nil {
+		o.useNamespace()
 	}
 	if err := o.convert(p); err != nil {
 		return nil, err
 	}
 	p.Warnings = append(o.warnings, p.Warnings...)
 	return p, nil
+}
+
+// useNamespace adds the namespace's objects that the project does not
+// declare itself.
+func (o *objects) useNamespace() {
+	for k, v := range o.ns.configMaps {
+		if _, ok := o.configMaps[k]; !ok {
+			o.configMaps[k] = v
+		}
+	}
+	for k, v := range o.ns.secrets {
+		if _, ok := o.secrets[k]; !ok {
+			o.secrets[k] = v
+		}
+	}
+	o.claimVolumes = map[string]string{}
+	for k, v := range o.ns.claims {
+		if !slices.Contains(o.claims, k) {
+			o.claimVolumes[k] = v
+		}
+	}
+	o.warnings = append(o.warnings, o.ns.warnings...)
 }
 
 // add decodes one document by kind.
