@@ -36,6 +36,9 @@ func (o *objects) environment(c *Container, path string) (env map[string]string,
 			return nil, nil, nil, d.errf(ep, "exactly one of configMapRef and secretRef is required")
 		}
 		for _, k := range sortedKeys(data) {
+			if ef.ConfigMapRef != nil && o.binary[ef.ConfigMapRef.Name+"/"+k] {
+				continue // binaryData is for files only
+			}
 			env[ef.Prefix+k] = string(data[k])
 			secret[ef.Prefix+k] = ef.SecretRef != nil
 		}
@@ -120,6 +123,9 @@ func (o *objects) lookupKey(objs map[string]map[string][]byte, kind string, ref 
 		return "", false, d.errf(path+".name", "no %s %q %s", kind, ref.Name, o.notFound())
 	}
 	v, ok := data[ref.Key]
+	if ok && kind == "ConfigMap" && o.binary[ref.Name+"/"+ref.Key] {
+		return "", false, d.errf(path+".key", "key %q of ConfigMap %q is binaryData, which only a volume can mount", ref.Key, ref.Name)
+	}
 	if !ok {
 		if isTrue(ref.Optional) {
 			return "", false, nil

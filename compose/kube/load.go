@@ -74,7 +74,10 @@ type objects struct {
 	job        *JobSpec
 	configMaps map[string]map[string][]byte
 	secrets    map[string]map[string][]byte
-	claims     []string
+	// binary holds "ConfigMap/key" of binaryData keys: files only, never
+	// environment variables (as in Kubernetes).
+	binary map[string]bool
+	claims []string
 	// claimVolumes are the host volumes of claims declared in other files
 	// of the namespace.
 	claimVolumes map[string]string
@@ -84,7 +87,7 @@ type objects struct {
 }
 
 func newObjects() *objects {
-	return &objects{configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{}}
+	return &objects{configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{}, binary: map[string]bool{}}
 }
 
 // Parse builds the project from the content b of file alone; nil when the
@@ -140,6 +143,11 @@ func (o *objects) useNamespace() {
 	for k, v := range o.ns.configMaps {
 		if _, ok := o.configMaps[k]; !ok {
 			o.configMaps[k] = v
+			for key := range v {
+				if o.ns.binary[k+"/"+key] {
+					o.binary[k+"/"+key] = true
+				}
+			}
 		}
 	}
 	for k, v := range o.ns.secrets {
@@ -225,6 +233,7 @@ func (o *objects) add(d *document) error {
 					return d.errf("binaryData."+k, "not base64: %v", derr)
 				}
 				m[k] = b
+				o.binary[d.name+"/"+k] = true
 			}
 			o.configMaps[d.name] = m
 		}

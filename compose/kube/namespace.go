@@ -20,6 +20,7 @@ type namespace struct {
 	dir        string
 	configMaps map[string]map[string][]byte
 	secrets    map[string]map[string][]byte
+	binary     map[string]bool // as objects.binary
 	// claims maps a claim's name to its volume on the host, named after
 	// the project of the file that declares it, so every pod mounting the
 	// claim shares its data, as in Kubernetes.
@@ -84,7 +85,7 @@ func readNamespace(dir string, skip []string) (*namespace, error) {
 		return nil, fmt.Errorf("reading namespace %s: %w", dir, err)
 	}
 	ns := &namespace{dir: dir, configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{},
-		claims: map[string]string{}, where: map[string]string{}}
+		binary: map[string]bool{}, claims: map[string]string{}, where: map[string]string{}}
 	for _, f := range files {
 		if containsPath(skip, f) {
 			continue
@@ -135,6 +136,9 @@ func (ns *namespace) add(file string) error {
 	for k, v := range o.configMaps {
 		if _, ok := ns.configMaps[k]; !ok {
 			ns.configMaps[k] = v
+			for key := range v {
+				ns.binary[k+"/"+key] = o.binary[k+"/"+key]
+			}
 		}
 	}
 	for k, v := range o.secrets {
