@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,3 +132,50 @@ func TestPodUID(t *testing.T) {
 		t.Errorf("uid %q is not a version-5 style UUID", a)
 	}
 }
+
+// TestNamespaceDir: a subdirectory of the config dir holding Kubernetes
+// files (and no compose file) is one namespace and one project, named
+// after it; a reference found nowhere names where berth looked and the
+// files it could not read; a broken data file is an error of its own.
+func TestNamespaceDir(t *testing.T) {
+	cfg := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(cfg, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const podUsing = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n    envFrom:\n    - configMapRef: {name: %s}\n"
+	write("Shop/config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shop\ndata:\n  A: a-from-the-subdir\n")
+	write("Shop/pod.yaml", fmt.Sprintf(podUsing, "shop"))
+	write("top.yaml", fmt.Sprintf(podUsing, "nowhere"))
+	write("broken-data.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: v\n  k: w\n")
+	entries, err := compose.LoadDir(context.Background(), cfg, compose.WithKubeLoader(Load))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]model.Entry{}
+	for _, e := range entries {
+		got[e.Name] = e
+	}
+	if len(got) != 3 {
+		t.Fatalf("entries %q, want broken-data, shop, top", keysOf(got))
+	}
+	if e := got["shop"]; e.Err != nil || e.Project == nil || e.Project.Services[0].Environment["A"] != "a-from-the-subdir" || len(e.Project.Files) != 2 {
+		t.Errorf("subdirectory project: %+v", e)
+	}
+	wantTop := `top.yaml:10: Pod p: spec.containers[0].envFrom[0].configMapRef.name: no ConfigMap "nowhere" in this file or the other files of ` + cfg +
+		` (some failed to load: ` + filepath.Join(cfg, "broken-data.yaml") + `:7: ConfigMap x: mapping key "k" already defined at line 6)`
+	if e := got["top"]; e.Err == nil || !strings.HasSuffix(e.Err.Error(), wantTop) {
+		t.Errorf("top: %v\nwant it to end with %s", e.Err, wantTop)
+	}
+	if e := got["broken-data"]; e.Err == nil || !strings.Contains(e.Err.Error(), `broken-data.yaml:7: ConfigMap x: mapping key "k" already defined at line 6`) {
+		t.Errorf("broken data file: %v", e.Err)
+	}
+}
+
+func keysOf[V any](m map[string]V) []string { return sortedKeys(m) }
