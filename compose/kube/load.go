@@ -7,7 +7,9 @@
 // most one workload (Pod, Deployment, DaemonSet or Job), whose containers
 // become the project's services and share one pod sandbox (Project.Pod,
 // named after the workload's metadata.name). ConfigMaps, Secrets and claims
-// in the same file are what the workload refers to.
+// are what the workload refers to: in its own file or in another file of
+// its directory (a namespace, see namespace.go). A file without a workload
+// is such data, not a project.
 package kube
 
 import (

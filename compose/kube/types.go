@@ -229,7 +229,7 @@ type EnvFromSource struct {
 	SecretRef    *LocalObjRef `yaml:"secretRef,omitempty"`
 }
 
-// LocalObjRef names a ConfigMap or Secret of the same file.
+// LocalObjRef names a ConfigMap or Secret of the same namespace.
 type LocalObjRef struct {
 	Name     string `yaml:"name"`
 	Optional *bool  `yaml:"optional,omitempty"`
