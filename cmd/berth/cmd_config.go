@@ -160,7 +160,7 @@ func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := append(composeOptions(st), compose.WithKubeLoader(kube.Load), compose.WithUnitCheck(units.CheckProperty))
+	opts := append(composeOptions(st), compose.WithKubeLoader(kube.NewLoader().Load), compose.WithUnitCheck(units.CheckProperty))
 	var names []string
 	var out []model.Entry
 	for _, a := range args {

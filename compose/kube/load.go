@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/berth-dev/berth/compose/model"
 
@@ -31,8 +33,26 @@ import (
 // project does not declare itself come from the other Kubernetes files of
 // its directory (its namespace). A project with no workload is data for
 // the others: Load returns a nil project and no error. It has the
-// signature of compose.KubeLoader.
+// signature of compose.KubeLoader; loading a whole config dir, use a
+// Loader, which reads each namespace once.
 func Load(ctx context.Context, name, path string) (*model.Project, error) {
+	return NewLoader().Load(ctx, name, path)
+}
+
+// Loader is Load with a memory of the namespaces it has read: one Loader
+// per load of a config dir, so N files referring to a shared ConfigMap
+// read the directory once, not N times. It never sees a file change: make
+// a new one for the next load.
+type Loader struct {
+	mu         sync.Mutex
+	namespaces map[string]*namespace
+}
+
+// NewLoader returns a Loader that has read nothing yet.
+func NewLoader() *Loader { return &Loader{namespaces: map[string]*namespace{}} }
+
+// Load is the package's Load, with l's namespaces.
+func (l *Loader) Load(ctx context.Context, name, path string) (*model.Project, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -47,10 +67,6 @@ func Load(ctx context.Context, name, path string) (*model.Project, error) {
 			return nil, fmt.Errorf("%s: no Kubernetes file in the directory", path)
 		}
 	}
-	ns, err := readNamespace(dir, files)
-	if err != nil {
-		return nil, err
-	}
 	srcs := make([]source, len(files))
 	for i, f := range files {
 		if srcs[i].content, err = os.ReadFile(f); err != nil {
@@ -58,7 +74,22 @@ func Load(ctx context.Context, name, path string) (*model.Project, error) {
 		}
 		srcs[i].file = f
 	}
-	return parse(name, srcs, ns)
+	return parse(name, srcs, func() (*namespace, error) { return l.namespace(dir) })
+}
+
+// namespace reads dir's namespace once.
+func (l *Loader) namespace(dir string) (*namespace, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ns, ok := l.namespaces[dir]; ok {
+		return ns, nil
+	}
+	ns, err := readNamespace(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.namespaces[dir] = ns
+	return ns, nil
 }
 
 // source is one file of a project and its content.
@@ -98,11 +129,12 @@ func Parse(name, file string, b []byte) (*model.Project, error) {
 	return parse(name, []source{{file, b}}, nil)
 }
 
-// parse builds the project from its files, looking up in ns what they do
-// not declare.
-func parse(name string, srcs []source, ns *namespace) (*model.Project, error) {
+// parse builds the project from its files, looking up in the namespace
+// what they do not declare; readNS (nil for none) is called only then, so
+// a self-contained file costs no read of its directory.
+func parse(name string, srcs []source, readNS func() (*namespace, error)) (*model.Project, error) {
 	o := newObjects()
-	o.ns, o.project = ns, name
+	o.project = name
 	for _, src := range srcs {
 		docs, err := splitDocuments(src.file, src.content)
 		if err != nil {
@@ -129,7 +161,12 @@ func parse(name string, srcs []source, ns *namespace) (*model.Project, error) {
 	for _, c := range o.claims {
 		addVolume(p, c)
 	}
-	if ns != nil {
+	if readNS != nil && o.needsNamespace() {
+		ns, err := readNS()
+		if err != nil {
+			return nil, err
+		}
+		o.ns = ns
 		o.useNamespace()
 	}
 	if err := o.convert(p); err != nil {
@@ -139,9 +176,50 @@ func parse(name string, srcs []source, ns *namespace) (*model.Project, error) {
 	return p, nil
 }
 
+// needsNamespace tells whether the pod refers to a ConfigMap, Secret or
+// claim its own files do not declare.
+func (o *objects) needsNamespace() bool {
+	spec := &o.pod.Spec
+	missing := func(objs map[string]map[string][]byte, name string) bool {
+		_, ok := objs[name]
+		return name != "" && !ok
+	}
+	for _, cs := range [][]Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			for _, ef := range c.EnvFrom {
+				if ef.ConfigMapRef != nil && missing(o.configMaps, ef.ConfigMapRef.Name) || ef.SecretRef != nil && missing(o.secrets, ef.SecretRef.Name) {
+					return true
+				}
+			}
+			for _, e := range c.Env {
+				if v := e.ValueFrom; v != nil && (v.ConfigMapKeyRef != nil && missing(o.configMaps, v.ConfigMapKeyRef.Name) ||
+					v.SecretKeyRef != nil && missing(o.secrets, v.SecretKeyRef.Name)) {
+					return true
+				}
+			}
+		}
+	}
+	for _, v := range spec.Volumes {
+		switch {
+		case v.ConfigMap != nil && missing(o.configMaps, v.ConfigMap.Name),
+			v.Secret != nil && missing(o.secrets, v.Secret.SecretName),
+			v.PersistentVolumeClaim != nil && !slices.Contains(o.claims, v.PersistentVolumeClaim.ClaimName):
+			return true
+		}
+	}
+	return false
+}
+
 // useNamespace adds the namespace's objects that the project does not
 // declare itself.
 func (o *objects) useNamespace() {
+	for _, k := range sortedKeys(o.ns.dups) {
+		kind, name, _ := strings.Cut(k, "/")
+		_, own := map[string]map[string]map[string][]byte{"ConfigMap": o.configMaps, "Secret": o.secrets}[kind][name]
+		if !own && !(kind == "PersistentVolumeClaim" && slices.Contains(o.claims, name)) {
+			o.warnings = append(o.warnings, o.ns.dups[k]...)
+		}
+	}
 	for k, v := range o.ns.configMaps {
 		if _, ok := o.configMaps[k]; !ok {
 			o.configMaps[k] = v
@@ -163,7 +241,6 @@ func (o *objects) useNamespace() {
 			o.claimVolumes[k] = v
 		}
 	}
-	o.warnings = append(o.warnings, o.ns.warnings...)
 }
 
 // add decodes one document by kind.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -30,14 +31,32 @@ type namespace struct {
 	where map[string]string
 	// broken are the files that failed to load, named when a lookup fails
 	// (the object may be in one of them).
-	broken   []string
-	warnings []string
+	broken []string
+	// dups are the warnings about a name declared in several files, by
+	// "Kind/name": a project that declares the name itself never sees them.
+	dups map[string][]string
 }
 
 // kubeFiles lists the Kubernetes YAML files directly in dir (not hidden,
 // not berth.yaml), sorted: a file counts when its first document has
 // apiVersion and kind, as in compose.LoadDir.
 func kubeFiles(dir string) ([]string, error) {
+	files, err := yamlFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range files {
+		if isKubernetes(f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// yamlFiles lists the .yaml and .yml files directly in dir (not hidden,
+// not berth.yaml), sorted.
+func yamlFiles(dir string) ([]string, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -53,9 +72,7 @@ func kubeFiles(dir string) ([]string, error) {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
 			continue
 		}
-		if isKubernetes(p) {
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
 	sort.Strings(out)
 	return out, nil
@@ -75,35 +92,23 @@ func isKubernetes(path string) bool {
 	return head.APIVersion != "" && head.Kind != ""
 }
 
-// readNamespace collects the data objects of dir's Kubernetes files other
-// than skip (the files of the project being loaded, whose own objects win).
-// A file that fails to load is remembered, not fatal: it may hold nothing
-// the project needs.
-func readNamespace(dir string, skip []string) (*namespace, error) {
-	files, err := kubeFiles(dir)
+// readNamespace collects the data objects of dir's Kubernetes files (a
+// project's own objects win over them, see useNamespace). A file that
+// fails to load is remembered, not fatal: it may hold nothing a project
+// needs.
+func readNamespace(dir string) (*namespace, error) {
+	files, err := yamlFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading namespace %s: %w", dir, err)
 	}
 	ns := &namespace{dir: dir, configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{},
-		binary: map[string]bool{}, claims: map[string]string{}, where: map[string]string{}}
+		binary: map[string]bool{}, claims: map[string]string{}, where: map[string]string{}, dups: map[string][]string{}}
 	for _, f := range files {
-		if containsPath(skip, f) {
-			continue
-		}
 		if err := ns.add(f); err != nil {
 			ns.broken = append(ns.broken, err.Error())
 		}
 	}
 	return ns, nil
-}
-
-func containsPath(list []string, p string) bool {
-	for _, s := range list {
-		if filepath.Clean(s) == filepath.Clean(p) {
-			return true
-		}
-	}
-	return false
 }
 
 // add reads the ConfigMaps, Secrets and claims of file; its workloads are
@@ -112,6 +117,15 @@ func (ns *namespace) add(file string) error {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return err
+	}
+	// Most files of a config dir are workloads or Compose files: only one
+	// naming a data kind is parsed (each project of the dir reads them all).
+	if !dataKind.Match(b) {
+		return nil
+	}
+	var head TypeMeta
+	if yaml.Unmarshal(b, &head) != nil || head.APIVersion == "" || head.Kind == "" {
+		return nil // not Kubernetes (a Compose file, say): not the namespace's
 	}
 	docs, err := splitDocuments(file, b)
 	if err != nil {
@@ -126,7 +140,7 @@ func (ns *namespace) add(file string) error {
 			}
 			key := d.meta.Kind + "/" + d.name
 			if prev, dup := ns.where[key]; dup {
-				ns.warnings = append(ns.warnings, fmt.Sprintf("%s: %s %s is also declared at %s; the first one is used", d.where(""), d.meta.Kind, d.name, prev))
+				ns.dups[key] = append(ns.dups[key], fmt.Sprintf("%s: %s %s is also declared at %s; the first one is used", d.where(""), d.meta.Kind, d.name, prev))
 				continue
 			}
 			ns.where[key] = d.where("")
@@ -153,6 +167,9 @@ func (ns *namespace) add(file string) error {
 	}
 	return nil
 }
+
+// dataKind finds a document of a kind a namespace holds.
+var dataKind = regexp.MustCompile(`(?m)^\s*-?\s*kind:\s*["']?(ConfigMap|Secret|PersistentVolumeClaim)\b`)
 
 // notFound is the end of a "no ConfigMap X" error: where berth looked, and
 // the files it could not read there.
