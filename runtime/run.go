@@ -213,6 +213,9 @@ func (s *launch) buildConfig() error {
 	if err := joinPod(spec, s.opts.RunDir, s.svc); err != nil {
 		return err
 	}
+	if err := setRuntimeEnv(spec, s.opts.RunDir, s.svc); err != nil {
+		return err
+	}
 	if s.svc.Notify == model.NotifyContainer && !s.d.wait {
 		proxy, err := newNotifyProxy(s.l)
 		if err != nil {

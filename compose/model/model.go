@@ -145,9 +145,13 @@ type Service struct {
 	EnvFiles []EnvFile `json:"env_files,omitempty"`
 	// SecretEnv overlays Environment at start, from credentials.
 	SecretEnv []SecretEnvVar `json:"secret_env,omitempty"`
-	ReadOnly  bool           `json:"read_only,omitempty"`
-	ShmSize   int64          `json:"shm_size,omitempty"`
-	Devices   []Device       `json:"devices,omitempty"`
+	// RuntimeEnv overlays Environment at start with values only the
+	// launcher knows (the Kubernetes downward API's pod and host address,
+	// the node name).
+	RuntimeEnv []RuntimeEnvVar `json:"runtime_env,omitempty"`
+	ReadOnly   bool            `json:"read_only,omitempty"`
+	ShmSize    int64           `json:"shm_size,omitempty"`
+	Devices    []Device        `json:"devices,omitempty"`
 
 	// NetworkMode is "" (the project networks in Networks), "host", "none",
 	// "service:NAME" or "container:NAME" (apply resolves NAME to
@@ -464,4 +468,22 @@ func (p *Project) GateHealthy() {
 			s.Notify = NotifyHealthy
 		}
 	}
+}
+
+// RuntimeField is a value the launcher fills in when the container starts,
+// named by its Kubernetes downward-API field path.
+type RuntimeField string
+
+// The runtime fields: the pod's address (the host's with hostNetwork),
+// the host's primary address, and the host's name.
+const (
+	FieldPodIP    RuntimeField = "status.podIP"
+	FieldHostIP   RuntimeField = "status.hostIP"
+	FieldNodeName RuntimeField = "spec.nodeName"
+)
+
+// RuntimeEnvVar is one variable set from a RuntimeField at start.
+type RuntimeEnvVar struct {
+	Name  string       `json:"name"`
+	Field RuntimeField `json:"field"`
 }
