@@ -36,15 +36,17 @@ func (e *benchEnv) netUnit(ref, project string, port uint16) *units.Unit {
 		e.b.Fatal(err)
 	}
 	u := units.Service(units.Config{Binary: e.bin, Launcher: filepath.Join(e.wd, "berth-launcher"), StateDir: state}, prepared, spec)
-	e.run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
+	run := e.run
+	run("sh", "-c", fmt.Sprintf("cat > /run/systemd/system/%s <<'EOF'\n%sEOF\nsystemctl daemon-reload", u.Name, u.Text()))
 	return u
 }
 
 // stopUnit stops u and clears its failure count (many starts in a row
 // would hit systemd's start limit).
 func (e *benchEnv) stopUnit(u *units.Unit) {
-	e.run("systemctl", "stop", u.Name)
-	e.run("systemctl", "reset-failed", u.Name)
+	run := e.run
+	run("systemctl", "stop", u.Name)
+	run("systemctl", "reset-failed", u.Name)
 }
 
 // BenchmarkStartNetworked interleaves, per iteration, one start of each:
@@ -59,14 +61,15 @@ func (e *benchEnv) stopUnit(u *units.Unit) {
 // reported "berth-net/target" is below 1 when it is met.
 func BenchmarkStartNetworked(b *testing.B) {
 	e := newBenchEnv(b, true)
+	run := e.run
 	ref := e.pushBusybox("busybox:latest")
 	u := e.netUnit(ref, "benchnet", 19300)
-	e.run("sh", "-c", "cat > /run/systemd/system/bench-oneshot.service <<'EOF'\n[Service]\nType=oneshot\nExecStart=/bin/true\nEOF\nsystemctl daemon-reload")
+	run("sh", "-c", "cat > /run/systemd/system/bench-oneshot.service <<'EOF'\n[Service]\nType=oneshot\nExecStart=/bin/true\nEOF\nsystemctl daemon-reload")
 	bundle := filepath.Join(e.wd, "bundle")
 	makeBundle(b, bundle)
 
 	// Warm up: the first start pulls the image and makes the bridge.
-	e.run("systemctl", "start", u.Name)
+	run("systemctl", "start", u.Name)
 	e.stopUnit(u)
 
 	starts := map[string][]time.Duration{}
@@ -78,11 +81,11 @@ func BenchmarkStartNetworked(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		timeIt("berth-net", func() { e.run("systemctl", "start", u.Name) }, func() { e.stopUnit(u) })
-		timeIt("oneshot", func() { e.run("systemctl", "start", "bench-oneshot.service") }, func() {})
+		timeIt("berth-net", func() { run("systemctl", "start", u.Name) }, func() { e.stopUnit(u) })
+		timeIt("oneshot", func() { run("systemctl", "start", "bench-oneshot.service") }, func() {})
 		id := fmt.Sprintf("benchnet%d", i)
-		timeIt("runc", func() { e.run("runc", "run", "--detach", "--bundle", bundle, id) },
-			func() { e.run("runc", "delete", "--force", id) })
+		timeIt("runc", func() { run("runc", "run", "--detach", "--bundle", bundle, id) },
+			func() { run("runc", "delete", "--force", id) })
 	}
 	b.StopTimer()
 
@@ -108,15 +111,16 @@ func BenchmarkStartNetworked(b *testing.B) {
 func BenchmarkNetworkCycles(b *testing.B) {
 	const cycles = 100
 	e := newBenchEnv(b, true)
+	run := e.run
 	ref := e.pushBusybox("busybox:latest")
 	u := e.netUnit(ref, "benchcyc", 19301)
-	e.run("systemctl", "start", u.Name)
+	run("systemctl", "start", u.Name)
 	before := e.netCounts()
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N*cycles; i++ {
 		e.stopUnit(u)
-		e.run("systemctl", "start", u.Name)
+		run("systemctl", "start", u.Name)
 	}
 	took := time.Since(t0)
 	b.StopTimer()
