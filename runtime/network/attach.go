@@ -56,13 +56,6 @@ type Attachment struct {
 // container, or a pod). On error every interface already added is deleted
 // again, so nothing leaks.
 func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts []Attachment) (retErr error) {
-	// Serialised with other launchers, apply and GC: concurrent first ADDs
-	// on a new network race creating its bridge and firewall chains.
-	unlock, err := n.Paths.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	records := make([]*Record, len(atts))
 	internal := make([]bool, len(atts))
 	for i, a := range atts {
@@ -76,6 +69,20 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 	if err := CheckTools(exec.LookPath, internal...); err != nil {
 		return fmt.Errorf("attaching %s to its networks: %w", id, err)
 	}
+	// Only the first ADD on a network runs under the network lock (with
+	// other launchers, apply and GC): it installs the network's rules and
+	// creates its bridge, which concurrent first ADDs would race for.
+	// Later ADDs run side by side; host-local locks its own reservations.
+	if !n.Paths.networksReady(records) {
+		unlock, err := n.Paths.lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := n.Paths.ensureNetworks(ctx, records); err != nil {
+			return fmt.Errorf("attaching %s to its networks: %w", id, err)
+		}
+	}
 	var added []*libcni.NetworkConfigList
 	var rts []*libcni.RuntimeConf
 	defer func() {
@@ -85,14 +92,6 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		for i := len(added) - 1; i >= 0; i-- {
 			if err := n.cni.DelNetworkList(context.WithoutCancel(ctx), added[i], rts[i]); err != nil {
 				n.log.Error("removing a network interface after a failed attach", "container", id, "network", added[i].Name, "err", err)
-			}
-		}
-		// A DEL after a failed ADD has no cached result, so the firewall
-		// plugin cannot know which per-address rules it had made: remove
-		// every rule naming the addresses (reserved to id alone).
-		for _, a := range atts[:len(added)] {
-			if err := deleteRules(matchAddr(a.IP)); err != nil {
-				n.log.Error("removing firewall rules after a failed attach", "container", id, "ip", a.IP, "err", err)
 			}
 		}
 	}()
@@ -189,7 +188,8 @@ func (a Attachment) mac() (net.HardwareAddr, error) {
 // DetachNetns deletes every interface attached under container id, with
 // exactly the configuration and capability arguments its ADD had (from
 // libcni's cache): portmap finds its DNAT rules, host-local its
-// reservation, the firewall its per-address rules (from the cached result).
+// reservation (and an attachment made before the network's rules moved to
+// syncRules, its firewall plugin and masquerade rules).
 // It is idempotent. It does not cancel half-way when ctx ends: a DEL cut
 // short leaves rules behind, so it always runs to completion.
 func (n *Networker) DetachNetns(ctx context.Context, id string) error {

@@ -146,7 +146,7 @@ func TestAttachDetachNoLeaks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("CNI ADD (netns + bridge/host-local/portmap/firewall): median %v, p90 %v", median(adds), pct(adds, 90))
+	t.Logf("CNI ADD (netns + bridge/host-local/portmap): median %v, p90 %v", median(adds), pct(adds, 90))
 	t.Logf("CNI DEL: median %v, p90 %v", median(dels), pct(dels, 90))
 
 	if v := sh(t, "ip -o link show type veth"); v != "" {

@@ -14,27 +14,25 @@ const cniVersion = "1.1.0"
 // confList renders r as a CNI network configuration list:
 //   - bridge: one bridge per network, the gateway address on it, hairpin
 //     mode so a container reaches its own published port through the host;
-//     masquerading unless the network is internal; the address is fixed
-//     through the "ips" capability (host-local honours it), the container
-//     interface's MAC through the "mac" capability;
+//     the address is fixed through the "ips" capability (host-local
+//     honours it), the container interface's MAC through the "mac"
+//     capability;
 //   - host-local IPAM under the run dir (reservations end with a reboot),
 //     with a default route only on non-internal networks;
-//   - portmap (published ports; not on internal networks, as docker);
-//   - firewall: forwarding allowed for the containers' addresses, and
-//     traffic between different berth bridges dropped (same-bridge ingress).
+//   - portmap (published ports; not on internal networks, as docker).
+//
+// Masquerading and the isolation between berth bridges are the network's,
+// installed once with its first ADD (syncRules), not per container.
 func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
 	routes := []map[string]string{}
 	if !r.Internal {
 		routes = append(routes, map[string]string{"dst": "0.0.0.0/0"})
 	}
 	plugins := []map[string]any{{
-		"type":      "bridge",
-		"bridge":    r.Bridge,
-		"isGateway": true,
-		"ipMasq":    !r.Internal,
-		// nftables: one nft transaction instead of a dozen iptables runs.
-		"ipMasqBackend": "nftables",
-		"hairpinMode":   true,
+		"type":        "bridge",
+		"bridge":      r.Bridge,
+		"isGateway":   true,
+		"hairpinMode": true,
 		"capabilities": map[string]bool{
 			"ips": true,
 			"mac": true,
@@ -54,11 +52,6 @@ func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
 			"capabilities": map[string]bool{"portMappings": true},
 		})
 	}
-	plugins = append(plugins, map[string]any{
-		"type":          "firewall",
-		"backend":       "iptables",
-		"ingressPolicy": "same-bridge",
-	})
 	b, err := json.Marshal(map[string]any{
 		"cniVersion": cniVersion,
 		"name":       r.Name,

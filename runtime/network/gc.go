@@ -110,7 +110,7 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, o
 	for _, r := range recs {
 		pr, ok := judged(r.Project)
 		if ok && !declaresNetwork(pr, r.Name) && len(members[r.Name]) == 0 && !attached(p, r.Name) {
-			if err := removeNetwork(p, r); err != nil {
+			if err := removeNetwork(ctx, p, r); err != nil {
 				errs = append(errs, err)
 			} else {
 				log.Info("network removed", "network", r.Name, "bridge", r.Bridge)
@@ -241,9 +241,10 @@ func attached(p Paths, network string) bool {
 }
 
 // removeNetwork deletes r's bridge, the rules naming it or its subnet
-// (isolation, forwarding, masquerade), its host-local reservations and its
-// record.
-func removeNetwork(p Paths, r *Record) error {
+// (isolation, forwarding, masquerade: its nftables rules, and what the
+// firewall and bridge plugins made before those), its host-local
+// reservations and its record.
+func removeNetwork(ctx context.Context, p Paths, r *Record) error {
 	var errs []error
 	if l, err := netlink.LinkByName(r.Bridge); err == nil {
 		if err := netlink.LinkDel(l); err != nil {
@@ -263,5 +264,9 @@ func removeNetwork(p Paths, r *Record) error {
 	if err := os.RemoveAll(p.networkDir(r.Name)); err != nil {
 		return fmt.Errorf("removing record of network %s: %w", r.Name, err)
 	}
-	return nil
+	rest, err := p.Records()
+	if err != nil {
+		return err
+	}
+	return p.removeRules(ctx, r.Name, rest)
 }

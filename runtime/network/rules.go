@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/plugins/pkg/ip"
@@ -13,23 +12,16 @@ import (
 	"github.com/mattn/go-shellwords"
 )
 
-// Sweeps for firewall state the plugins cannot remove by themselves: the
-// firewall plugin keeps its per-bridge isolation rules after the last DEL
-// (by design: it cannot know whether the bridge is still used), and a DEL
-// without a cached result (after a failed ADD) does not know the addresses
-// whose forwarding rules it made. Only rules naming a berth bridge or an
-// address berth reserved are ever touched.
+// Sweeps for iptables state the firewall plugin cannot remove by itself:
+// it keeps its per-bridge isolation rules after the last DEL (by design:
+// it cannot know whether the bridge is still used). berth's own rules are
+// in nftables (syncRules); these sweeps clear what networks attached by
+// the firewall plugin (before berth installed rules per network) left.
+// Only rules naming a berth bridge or its subnet are ever touched.
 
 // matchWord matches an iptables rule naming word exactly (an interface).
 func matchWord(word string) func(string) bool {
 	return func(w string) bool { return w == word }
-}
-
-// matchAddr matches a rule naming addr, alone or as a /32 (/128).
-func matchAddr(addr string) func(string) bool {
-	return func(w string) bool {
-		return w == addr || strings.TrimSuffix(strings.TrimSuffix(w, "/32"), "/128") == addr
-	}
 }
 
 // matchSubnet matches a rule naming the subnet or an address (or prefix)

@@ -15,14 +15,14 @@ type Tool struct {
 	Internal bool
 }
 
-// Tools are the programs the plugin chain of confList executes: nft for
-// the bridge plugin's masquerading and for portmap (both with the nftables
-// backend, through sigs.k8s.io/knftables), iptables for the firewall plugin
-// (go-iptables) and for berth's own rule sweeps. hack/debpkg checks that
-// the Makefile's DEB_PACKAGES lists every package here.
+// Tools are the programs attaching executes: nft for each network's rules
+// (syncRules) and for portmap (nftables backend; both through
+// sigs.k8s.io/knftables), iptables for berth's sweeps of rules the
+// firewall plugin made (go-iptables). hack/debpkg checks that the
+// Makefile's DEB_PACKAGES lists every package here.
 func Tools() []Tool {
 	return []Tool{
-		{Name: "nft", Package: "nftables"},
+		{Name: "nft", Package: "nftables", Internal: true},
 		{Name: "iptables", Package: "iptables", Internal: true},
 	}
 }

@@ -125,6 +125,10 @@ func (l Layout) CNICache() string { return filepath.Join(l.run(), "cni", "cache"
 // IPAM is host-local IPAM's volatile state.
 func (l Layout) IPAM() string { return filepath.Join(l.run(), "cni", "ipam") }
 
+// NetworkRules marks the networks whose nftables rules are installed
+// (volatile like the rules themselves).
+func (l Layout) NetworkRules() string { return filepath.Join(l.run(), "cni", "rules") }
+
 func isHash(s string) bool {
 	if len(s) != 16 {
 		return false
