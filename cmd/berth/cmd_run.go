@@ -203,6 +203,11 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string,
 	}
 	release := func() error { return a.rec.ReleaseOneOff(context.WithoutCancel(ctx), load, oo) }
 	code, err := runOneOff(ctx, a, o, oo, std)
+	if o.Detach && err == nil {
+		// The unit removes its spec when it ends; the agent's network GC
+		// releases its address.
+		return 0, nil
+	}
 	return code, errors.Join(err, release())
 }
 
@@ -271,8 +276,6 @@ func runOneOff(ctx context.Context, a *app, o *runOptions, oo *reconciler.OneOff
 		return 0, err
 	}
 	if o.Detach {
-		// The unit removes its spec when it ends; the agent's network GC
-		// releases its address.
 		fmt.Fprintln(std.out, oo.Unit.Name)
 		return 0, nil
 	}
