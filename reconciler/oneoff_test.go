@@ -1,6 +1,9 @@
 package reconciler
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berth-dev/berth/compose/model"
@@ -33,5 +36,42 @@ func TestOneOffService(t *testing.T) {
 	}
 	if _, err := oneOffService(base, OneOffRequest{ID: "x", Env: []string{"NOEQUALS"}}); err == nil {
 		t.Error("-e without = accepted")
+	}
+}
+
+// TestParseBind: run -v takes compose's short bind syntax, a relative
+// source against the caller's directory, and refuses the rest clearly.
+func TestParseBind(t *testing.T) {
+	cwd := t.TempDir()
+	if err := os.Mkdir(filepath.Join(cwd, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for arg, want := range map[string]model.Mount{
+		"./data:/d":           {Type: model.MountBind, Source: filepath.Join(cwd, "data"), Target: "/d"},
+		"data/../data:/d/:ro": {},
+		cwd + ":/x/../y:ro":   {Type: model.MountBind, Source: cwd, Target: "/y", ReadOnly: true},
+		"../" + filepath.Base(cwd) + "/data:/d:rw": {Type: model.MountBind, Source: filepath.Join(cwd, "data"), Target: "/d"},
+	} {
+		got, err := ParseBind(arg, cwd)
+		if want.Type == "" {
+			if err == nil || !strings.Contains(err.Error(), "not a host path") {
+				t.Errorf("%s: %v, want a named volume refused", arg, err)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("%s: %+v %v, want %+v", arg, got, err, want)
+		}
+	}
+	for arg, msg := range map[string]string{
+		"./missing:/d":  "no such file",
+		"./data:d":      "not absolute",
+		"./data:/d:z":   "want SRC:DST",
+		"./data":        "want SRC:DST",
+		"./data:/d:ro:": "want SRC:DST",
+	} {
+		if _, err := ParseBind(arg, cwd); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want an error saying %q", arg, err, msg)
+		}
 	}
 }
