@@ -116,7 +116,11 @@ func TestRunAttach(t *testing.T) {
 	if unit := strings.TrimSpace(e.mustBerth("run", "-d", "--name", "job1", "att/tool", "sleep", "1")); unit != "berth-att-tool-run-job1.service" {
 		t.Errorf("run -d --name job1 printed %q", unit)
 	}
-	e.eventually(30*time.Second, "the named one-off to go away", func() bool { return e.runLeftovers("att") == "" })
+	for deadline := time.Now().Add(30 * time.Second); e.runLeftovers("att") != ""; time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the named one-off did not go away:\n%s\n%s", e.runLeftovers("att"), e.sh("journalctl --no-pager -n 30"))
+		}
+	}
 
 	before := netleakCounts(e)
 	code, out := e.interrupt("INT", "one-off-started", "^/.*/berth .*run att/tool", "run", "att/tool", "sh", "-c", "echo one-off-started; exec sleep 1000")
