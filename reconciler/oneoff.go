@@ -189,6 +189,12 @@ func oneOffService(base *model.Service, req OneOffRequest) (*model.Service, erro
 	svc.ContainerName, svc.Hostname = "", ""
 	if len(req.Args) > 0 {
 		svc.Command = req.Args
+		if base.Pod != "" && len(base.Entrypoint) > 0 {
+			// A pod container's `command:` is its entrypoint, mostly a
+			// shell script that would take the command as its arguments:
+			// the command replaces it, as kubectl run --command does.
+			svc.Entrypoint, svc.Command = req.Args, nil
+		}
 	}
 	if len(req.Entrypoint) > 0 {
 		svc.Entrypoint, svc.Command = req.Entrypoint, req.Args

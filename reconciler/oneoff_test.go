@@ -75,3 +75,19 @@ func TestParseBind(t *testing.T) {
 		}
 	}
 }
+
+// TestOneOffPodCommand: the command given to a one-off of a pod container
+// whose `command:` is set replaces that command (the model's entrypoint);
+// one without keeps the image's entrypoint, as compose does.
+func TestOneOffPodCommand(t *testing.T) {
+	base := &model.Service{Project: "web", Name: "side", Pod: "web", Image: "img", Entrypoint: []string{"sh", "-c", "loop"}, Command: []string{"x"}}
+	svc, err := oneOffService(base, OneOffRequest{ID: "a", Args: []string{"wget", "-q"}})
+	if err != nil || strings.Join(svc.Entrypoint, " ") != "wget -q" || svc.Command != nil {
+		t.Errorf("pod container with command: entrypoint %q command %q %v", svc.Entrypoint, svc.Command, err)
+	}
+	base.Entrypoint = nil
+	svc, _ = oneOffService(base, OneOffRequest{ID: "a", Args: []string{"wget"}})
+	if svc.Entrypoint != nil || strings.Join(svc.Command, " ") != "wget" {
+		t.Errorf("pod container without command: entrypoint %q command %q", svc.Entrypoint, svc.Command)
+	}
+}
