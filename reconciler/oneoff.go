@@ -185,6 +185,14 @@ func oneOffService(base *model.Service, req OneOffRequest) (*model.Service, erro
 	if err := json.Unmarshal(b, &svc); err != nil {
 		return nil, err
 	}
+	// JSON leaves secrets out (they never go to disk in the clear); the
+	// one-off's unit carries them as credentials, as the service's does.
+	for i := range svc.Files {
+		svc.Files[i].Content = base.Files[i].Content
+	}
+	for i := range svc.SecretEnv {
+		svc.SecretEnv[i].Value = base.SecretEnv[i].Value
+	}
 	svc.Name = base.Name + "-run-" + req.ID
 	svc.ContainerName, svc.Hostname = "", ""
 	if len(req.Args) > 0 {

@@ -91,3 +91,24 @@ func TestOneOffPodCommand(t *testing.T) {
 		t.Errorf("pod container without command: entrypoint %q command %q", svc.Entrypoint, svc.Command)
 	}
 }
+
+// TestOneOffSecrets: the one-off keeps the service's secret values (a
+// Kubernetes Secret's env var, a secret file), which its unit passes as
+// credentials; the service's JSON leaves them out.
+func TestOneOffSecrets(t *testing.T) {
+	base := &model.Service{Project: "web", Name: "main", Image: "img",
+		SecretEnv: []model.SecretEnvVar{model.NewSecretEnvVar("PASSWORD", "s3cr3t")},
+		Files:     []model.FileMount{{Secret: true, Credential: true, Name: "pw", Target: "/run/secrets/pw", Content: []byte("hunter2")}}}
+	svc, err := oneOffService(base, OneOffRequest{ID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.SecretEnv[0].Value != "s3cr3t" || string(svc.Files[0].Content) != "hunter2" {
+		t.Errorf("secrets lost: env %q file %q", svc.SecretEnv[0].Value, svc.Files[0].Content)
+	}
+	for _, c := range svc.Credentials() {
+		if !c.Present {
+			t.Errorf("credential %s has no content", c.What)
+		}
+	}
+}
