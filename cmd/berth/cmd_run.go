@@ -181,7 +181,9 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, target string,
 	if err != nil {
 		return 0, err
 	}
-	a, err := newApp(ctx, g)
+	// The bus connection ends with the context it was made with; an
+	// interrupted run still needs it to stop its unit.
+	a, err := newApp(context.WithoutCancel(ctx), g)
 	if err != nil {
 		return 0, err
 	}
