@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -28,6 +30,11 @@ type OneOffRequest struct {
 	Env        []string // KEY=VALUE
 	User       string
 	Workdir    string
+	// Mounts are added to the service's (run -v, see ParseBind).
+	Mounts []model.Mount
+	// TTY gives the container a pty whose master the launcher's init
+	// sends to OneOff.ConsoleSocket, where berth run listens (run -t).
+	TTY bool
 }
 
 // OneOff is a prepared one-off container: its spec written, its address
@@ -38,6 +45,8 @@ type OneOff struct {
 	// Deps are the services of its project it depends on (depends_on).
 	Deps     []string
 	SpecPath string
+	// ConsoleSocket is where the caller listens for the pty (TTY only).
+	ConsoleSocket string
 }
 
 // EnvOneOff marks a one-off's unit with project/service. Its unit carries
@@ -59,9 +68,6 @@ func (r *Reconciler) PrepareOneOff(ctx context.Context, load func(context.Contex
 	e, base, err := findService(loaded.Entries, req.Project, req.Service)
 	if err != nil {
 		return nil, err
-	}
-	if base.Pod != "" || e.Project.Pod != nil {
-		return nil, fmt.Errorf("%s/%s belongs to a pod: berth run supports Compose services only", req.Project, req.Service)
 	}
 	svc, err := oneOffService(base, req)
 	if err != nil {
@@ -97,14 +103,25 @@ func (r *Reconciler) PrepareOneOff(ctx context.Context, load func(context.Contex
 		svc = &e.Project.Services[len(e.Project.Services)-1]
 		o.Service = svc
 	}
-	if o.SpecPath, err = paths.New("", r.StateDir, "").OneOffSpec(svc.ID()); err != nil {
+	spec, err := paths.New("", r.StateDir, "").OneOffSpec(svc.ID())
+	if err != nil {
 		return nil, err
+	}
+	if _, err := os.Stat(spec); err == nil {
+		// Not o.SpecPath yet: Release must not remove the running one's.
+		return nil, fmt.Errorf("a one-off %s-run-%s is already running (berth run --name)", req.Service, req.ID)
+	}
+	o.SpecPath = spec
+	if req.TTY {
+		if o.ConsoleSocket, err = paths.New("", r.StateDir, "").OneOffConsole(svc.ID()); err != nil {
+			return nil, err
+		}
 	}
 	set, err := units.Build(r.Units, svc, o.SpecPath)
 	if err != nil {
 		return nil, err
 	}
-	o.Unit = units.OneOff(set.Service, units.OneOffName(req.Project, req.Service, req.ID), EnvOneOff, req.Project+"/"+req.Service, svc.Image, o.SpecPath)
+	o.Unit = units.OneOff(set.Service, units.OneOffName(req.Project, req.Service, req.ID), EnvOneOff, req.Project+"/"+req.Service, svc.Image, o.SpecPath, o.ConsoleSocket)
 	if err := paths.SaveOneOffSpec(ctx, o.SpecPath, svc); err != nil {
 		return nil, err
 	}
@@ -168,10 +185,24 @@ func oneOffService(base *model.Service, req OneOffRequest) (*model.Service, erro
 	if err := json.Unmarshal(b, &svc); err != nil {
 		return nil, err
 	}
+	// JSON leaves secrets out (they never go to disk in the clear); the
+	// one-off's unit carries them as credentials, as the service's does.
+	for i := range svc.Files {
+		svc.Files[i].Content = base.Files[i].Content
+	}
+	for i := range svc.SecretEnv {
+		svc.SecretEnv[i].Value = base.SecretEnv[i].Value
+	}
 	svc.Name = base.Name + "-run-" + req.ID
 	svc.ContainerName, svc.Hostname = "", ""
 	if len(req.Args) > 0 {
 		svc.Command = req.Args
+		if base.Pod != "" && len(base.Entrypoint) > 0 {
+			// A pod container's `command:` is its entrypoint, mostly a
+			// shell script that would take the command as its arguments:
+			// the command replaces it, as kubectl run --command does.
+			svc.Entrypoint, svc.Command = req.Args, nil
+		}
 	}
 	if len(req.Entrypoint) > 0 {
 		svc.Entrypoint, svc.Command = req.Entrypoint, req.Args
@@ -192,10 +223,41 @@ func oneOffService(base *model.Service, req OneOffRequest) (*model.Service, erro
 	if req.Workdir != "" {
 		svc.WorkingDir = req.Workdir
 	}
+	svc.Mounts = append(svc.Mounts, req.Mounts...)
 	svc.Ports, svc.Sockets, svc.DependsOn = nil, nil, nil
 	svc.Health, svc.Liveness, svc.HealthSource = nil, nil, ""
 	svc.Notify, svc.Joiners, svc.Unit = model.NotifyRunning, nil, nil
 	svc.Restart = model.Restart{Mode: model.RestartNo}
 	svc.Oneshot, svc.AutoUpdate = true, ""
 	return &svc, nil
+}
+
+// ParseBind parses a bind mount of `berth run -v SRC:DST[:ro|rw]`, as
+// compose's short volume syntax: SRC is a host path, absolute or relative
+// to cwd (the caller's working directory), and must exist; DST is absolute.
+func ParseBind(arg, cwd string) (model.Mount, error) {
+	parts := strings.Split(arg, ":")
+	m := model.Mount{Type: model.MountBind}
+	switch {
+	case len(parts) == 3 && parts[2] == "ro":
+		m.ReadOnly = true
+	case len(parts) == 3 && parts[2] == "rw":
+	case len(parts) != 2:
+		return m, fmt.Errorf("-v %q: want SRC:DST or SRC:DST:ro (rw)", arg)
+	}
+	src, dst := parts[0], parts[1]
+	if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, ".") {
+		return m, fmt.Errorf("-v %q: %q is not a host path (absolute, or ./relative); berth run mounts only host paths, declare named volumes in the file", arg, src)
+	}
+	if !strings.HasPrefix(dst, "/") {
+		return m, fmt.Errorf("-v %q: the container path %q is not absolute", arg, dst)
+	}
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(cwd, src)
+	}
+	if _, err := os.Stat(src); err != nil {
+		return m, fmt.Errorf("-v %q: %w", arg, err)
+	}
+	m.Source, m.Target = filepath.Clean(src), path.Clean(dst)
+	return m, nil
 }

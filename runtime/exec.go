@@ -7,9 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
-	"github.com/containerd/console"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -57,8 +55,7 @@ func (e *ExecError) Unwrap() error { return e.Err }
 // Execution is a started exec.
 type Execution struct {
 	p       *libcontainer.Process
-	console console.Console
-	copies  sync.WaitGroup
+	console *Console
 }
 
 // Exec starts req in container id through libcontainer, as `runc exec`
@@ -92,6 +89,16 @@ func Exec(ctx context.Context, opts Options, id string, req ExecRequest) (*Execu
 		return e, e.startPiped(c, req)
 	}
 	return e, e.startTTY(c, req)
+}
+
+// Running reports whether container id runs (its recorded PID 1 is alive).
+func Running(opts Options, id string) bool {
+	opts = opts.withDefaults()
+	if _, err := newLayout(opts, id); err != nil {
+		return false
+	}
+	st, err := ReadState(opts.RunDir, id)
+	return err == nil && alive(st.Pid)
 }
 
 // containerRoot is the container's root as its own mount namespace sees
@@ -194,27 +201,15 @@ func (e *Execution) startTTY(c *libcontainer.Container, req ExecRequest) error {
 	if err != nil {
 		return &ExecError{Code: ExitCannotInvoke, Err: fmt.Errorf("starting %s: %w", req.Args[0], err)}
 	}
-	f, err := utils.RecvFile(parent)
+	master, err := utils.RecvFile(parent)
 	if err == nil {
-		e.console, err = console.ConsoleFromFile(f)
-	}
-	if err == nil {
-		err = console.ClearONLCR(e.console.Fd())
+		e.console, err = AttachConsole(master, req.Stdin, req.Stdout)
 	}
 	if err != nil {
 		_ = e.p.Signal(unix.SIGKILL)
 		_, _ = e.p.Wait()
 		return fmt.Errorf("receiving the exec's pty: %w", err)
 	}
-	if req.Stdin != nil {
-		go func() { _, _ = io.Copy(e.console, req.Stdin) }()
-	}
-	e.copies.Add(1)
-	go func() {
-		defer e.copies.Done()
-		// The pty reports EIO once the process and its children closed it.
-		_, _ = io.Copy(req.Stdout, e.console)
-	}()
 	return nil
 }
 
@@ -223,7 +218,7 @@ func (e *Execution) Resize(width, height uint16) error {
 	if e.console == nil {
 		return nil
 	}
-	return e.console.Resize(console.WinSize{Width: width, Height: height})
+	return e.console.Resize(width, height)
 }
 
 // Signal sends sig to the exec'd process.
@@ -234,7 +229,6 @@ func (e *Execution) Signal(sig os.Signal) error { return e.p.Signal(sig) }
 func (e *Execution) Wait() (int, error) {
 	ps, err := e.p.Wait()
 	if e.console != nil {
-		e.copies.Wait()
 		e.console.Close()
 	}
 	if ps == nil {

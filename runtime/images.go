@@ -31,6 +31,12 @@ type deps struct {
 	// wait runs the container to completion (a oneshot unit's job)
 	// instead of handing it over to systemd.
 	wait bool
+	// stdin is a run-to-completion container's (berth run -i: what the
+	// caller handed systemd); nil is /dev/null.
+	stdin io.Reader
+	// consoleSocket gives the container a pty whose master goes there
+	// (berth run -t); "" is none.
+	consoleSocket string
 }
 
 // ensureFromStore makes ref present in the store under <state>/images as

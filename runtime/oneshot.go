@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
@@ -26,9 +27,13 @@ func (e *ExitError) Error() string { return fmt.Sprintf("container exited with s
 // berth) forwards the service's stop signal to the container. This is a
 // oneshot unit's ExecStart: its start job, and so the ordering of
 // service_completed_successfully dependents, ends with the container.
-func RunToCompletion(ctx context.Context, opts Options, svc *model.Service) error {
+//
+// Its standard input is the container's (berth run -i), and with a
+// consoleSocket (berth run -t) the container gets a pty whose master its
+// init sends to that socket, as runc --console-socket does.
+func RunToCompletion(ctx context.Context, opts Options, svc *model.Service, consoleSocket string) error {
 	d := defaultDeps()
-	d.wait = true
+	d.wait, d.stdin, d.consoleSocket = true, os.Stdin, consoleSocket
 	return run(ctx, opts, svc, d)
 }
 

@@ -268,6 +268,19 @@ func (s *launch) create() error {
 		// in the container, announced by LISTEN_* in its environment.
 		ExtraFiles: s.listenFiles,
 	}
+	if s.d.wait {
+		proc.Stdin = s.d.stdin
+	}
+	if s.d.consoleSocket != "" {
+		sock, err := dialConsole(s.d.consoleSocket)
+		if err != nil {
+			return err
+		}
+		// The pty is stdin, stdout and stderr; the master goes to berth run.
+		proc.ConsoleSocket, proc.Stdin, proc.Stdout, proc.Stderr = sock, nil, nil, nil
+		// As docker run -t: programs need a terminal type.
+		proc.Env = mergeEnv([]string{"TERM=xterm"}, proc.Env)
+	}
 	proc.Env = append(slices.Clone(proc.Env), s.listenEnv...)
 	if s.svc.Accepts() && len(s.listenFiles) == 1 {
 		// Accept=yes: the one fd is the connection, which inetd-style
@@ -287,7 +300,11 @@ func (s *launch) create() error {
 
 // startProcess runs the container's PID 1.
 func (s *launch) startProcess() error {
-	if err := s.container.Run(s.proc); err != nil {
+	err := s.container.Run(s.proc)
+	if s.proc.ConsoleSocket != nil {
+		s.proc.ConsoleSocket.Close() // the init has sent the master
+	}
+	if err != nil {
 		return fmt.Errorf("starting container: %w", err)
 	}
 	// The container may have written to its new volumes: they stay.

@@ -23,13 +23,17 @@ func OneOffProps(attached bool) []sd.Property {
 	return []sd.Property{{Name: "CollectMode", Value: dbus.MakeVariant("inactive-or-failed")}}
 }
 
-// StdioProps connect the unit's standard output and error to out and errOut
-// (systemd-run --pipe): systemd receives the descriptors over the bus.
-func StdioProps(out, errOut *os.File) []sd.Property {
-	return []sd.Property{
-		{Name: "StandardOutputFileDescriptor", Value: dbus.MakeVariant(dbus.UnixFD(out.Fd()))},
-		{Name: "StandardErrorFileDescriptor", Value: dbus.MakeVariant(dbus.UnixFD(errOut.Fd()))},
+// StdioProps connect the unit's standard input (unless in is nil), output
+// and error to in, out and errOut (systemd-run --pipe): systemd receives
+// the descriptors over the bus.
+func StdioProps(in, out, errOut *os.File) []sd.Property {
+	var props []sd.Property
+	if in != nil {
+		props = append(props, sd.Property{Name: "StandardInputFileDescriptor", Value: dbus.MakeVariant(dbus.UnixFD(in.Fd()))})
 	}
+	return append(props,
+		sd.Property{Name: "StandardOutputFileDescriptor", Value: dbus.MakeVariant(dbus.UnixFD(out.Fd()))},
+		sd.Property{Name: "StandardErrorFileDescriptor", Value: dbus.MakeVariant(dbus.UnixFD(errOut.Fd()))})
 }
 
 // StartOneOff creates and starts a transient unit and returns once its

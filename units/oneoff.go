@@ -12,13 +12,22 @@ import (
 // instead of as a declared service (no BERTH_PROJECT, so the reconciler
 // neither repairs nor prunes it), gone once the command ends
 // (RemainAfterExit=no), and its spec and credentials removed after cleanup.
-func OneOff(u *Unit, name, marker, target, image, specPath string) *Unit {
+// A consoleSocket (berth run -t, where berth listens) gives the container a
+// pty whose master the launcher's container init sends there.
+func OneOff(u *Unit, name, marker, target, image, specPath, consoleSocket string) *Unit {
 	drop := map[string]bool{EnvProject: true, EnvService: true, EnvHash: true}
 	out := &Unit{Name: name}
 	for _, o := range u.Options {
 		switch o.Name {
 		case "RemainAfterExit", "Description":
 			continue
+		case "ExecStart":
+			if consoleSocket != "" {
+				// Service wrote `LAUNCHER run --wait --spec …` with execLine.
+				v := strings.Replace(o.Value, " run --wait ", " run --wait --console-socket "+execLine(consoleSocket)+" ", 1)
+				out.add(o.Section, o.Name, v)
+				continue
+			}
 		case "Environment":
 			if k, _, _ := strings.Cut(strings.TrimPrefix(o.Value, `"`), "="); drop[k] {
 				continue
@@ -29,7 +38,11 @@ func OneOff(u *Unit, name, marker, target, image, specPath string) *Unit {
 	out.add("Unit", "Description", printf(fmt.Sprintf("berth run %s (%s)", target, image)))
 	out.add("Service", "Environment", envLine(marker, target))
 	out.add("Service", "RemainAfterExit", "no")
-	out.add("Service", "ExecStopPost", execLine("/bin/rm", "-rf", "--", specPath, model.CredentialDir(specPath)))
+	rm := []string{"/bin/rm", "-rf", "--", specPath, model.CredentialDir(specPath)}
+	if consoleSocket != "" {
+		rm = append(rm, consoleSocket)
+	}
+	out.add("Service", "ExecStopPost", execLine(rm...))
 	return out
 }
 

@@ -32,7 +32,9 @@ func main() {
 		},
 	}
 	g.AddFlags(root)
-	root.AddCommand(launch.Commands(func() *launch.Globals { return g })...)
+	globals := func() *launch.Globals { return g }
+	root.AddCommand(launch.Commands(globals)...)
+	root.AddCommand(launch.ExecCommand(globals))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := root.ExecuteContext(ctx)
 	stop()

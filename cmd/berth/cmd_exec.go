@@ -3,28 +3,19 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"syscall"
 
-	"github.com/containerd/console"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/cmd/internal/launch"
 	"github.com/berth-dev/berth/runtime"
 )
 
-type execOptions struct {
-	Interactive bool
-	TTY         bool
-	User        string
-	Workdir     string
-	Env         []string
-	Privileged  bool
-}
-
 func newExecCommand(g *globalOptions) *cobra.Command {
-	o := &execOptions{}
+	o := &launch.ExecOptions{}
 	cmd := &cobra.Command{
 		Use:   "exec [flags] [PROJECT/]SERVICE COMMAND [ARG...]",
 		Short: "Run a command in a running service's container",
@@ -34,8 +25,13 @@ namespaces, cgroup, capabilities, seccomp profile and environment, so it
 counts against the unit's limits and systemctl status lists it. The
 service's own process stays the unit's main process.
 
+Interrupted by a signal (SIGINT, SIGTERM, SIGHUP), berth passes it to the
+command, kills it if it has not exited 10 s later, and exits 128+N (130
+for SIGINT, 143 for SIGTERM). With -it, Ctrl-C is a key the command reads.
+
 Exit status: the command's; 126 when it cannot be run, 127 when it is not
-found, 1 when berth itself fails (e.g. the service is not running).`,
+found, 128+N when signal N interrupted berth, 1 when berth itself fails
+(e.g. the service is not running).`,
 		Example: `  berth exec -it hello/web sh
   berth exec web cat /etc/os-release
   berth exec -u nobody -w /tmp -e DEBUG=1 hello/web env`,
@@ -70,66 +66,48 @@ type stdio struct {
 
 // runExec runs args in the service's container and returns its exit
 // status; the error is berth's own failure (an *exitError for 126/127).
-func runExec(ctx context.Context, g *globalOptions, o *execOptions, target string, args []string, std stdio) (int, error) {
+// With the launcher installed next to berth and the process's own stdio,
+// berth hands the process over to it (launch.ExecArgs), so libcontainer's
+// init re-executes the launcher's small binary instead of berth's.
+func runExec(ctx context.Context, g *globalOptions, o *launch.ExecOptions, target string, args []string, std stdio) (int, error) {
 	s, err := resolveOne(ctx, target)
 	if err != nil {
 		return 0, err
 	}
-	req := runtime.ExecRequest{Args: args, User: o.User, Cwd: o.Workdir, Env: o.Env,
-		Privileged: o.Privileged, TTY: o.TTY, Stdout: std.out, Stderr: std.err}
-	if o.Interactive {
-		req.Stdin = std.in
+	opts := runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir}
+	if !runtime.Running(opts, s.ID()) {
+		return 0, notRunning(ctx, s)
 	}
-	var term console.Console
-	if o.TTY {
-		if c, err := console.ConsoleFromFile(std.in); err == nil {
-			term = c
-			if ws, err := c.Size(); err == nil {
-				req.Width, req.Height = ws.Width, ws.Height
-			}
+	if std.in == os.Stdin && std.out == os.Stdout && std.err == os.Stderr {
+		if err := handOverToLauncher(g, *o, s.ID(), args); err != nil {
+			return 0, err
 		}
 	}
-	exe, err := runtime.Exec(ctx, runtime.Options{StateDir: g.StateDir, RunDir: g.RunDir}, s.ID(), req)
+	code, err := launch.Exec(ctx, opts, s.ID(), *o, args, std.in, std.out, std.err)
 	var ee *runtime.ExecError
 	switch {
 	case errors.Is(err, runtime.ErrNotRunning):
 		return 0, notRunning(ctx, s)
 	case errors.As(err, &ee):
 		return 0, &exitError{code: ee.Code, err: err}
-	case err != nil:
-		return 0, err
 	}
-	if term != nil && o.Interactive {
-		if err := term.SetRaw(); err == nil {
-			defer term.Reset()
-		}
-	}
-	stop := forwardSignals(exe, term)
-	defer stop()
-	return exe.Wait()
+	return code, err
 }
 
-// forwardSignals passes SIGWINCH to the pty as its new size and the
-// terminating signals to the process, which decides whether to exit.
-func forwardSignals(exe *runtime.Execution, term console.Console) func() {
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, unix.SIGWINCH, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case sig := <-ch:
-				if sig != unix.SIGWINCH {
-					_ = exe.Signal(sig)
-				} else if term != nil {
-					if ws, err := term.Size(); err == nil {
-						_ = exe.Resize(ws.Width, ws.Height)
-					}
-				}
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
+// handOverToLauncher replaces this process with the launcher's exec when
+// the launcher is installed next to berth; it returns nil when it is not.
+func handOverToLauncher(g *globalOptions, o launch.ExecOptions, id string, args []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	l := launcherNextTo(self)
+	if l == "" {
+		return nil
+	}
+	argv := append([]string{l}, launch.ExecArgs(g.launch(), o, id, args)...)
+	if err := syscall.Exec(l, argv, os.Environ()); err != nil {
+		return fmt.Errorf("executing %s: %w", l, err)
+	}
+	return nil
 }

@@ -15,6 +15,9 @@ import (
 // BenchmarkExec times `berth exec bench/sleep true` against `nsenter -t
 // <pid> -a true` into the same container and `podman exec` into a podman
 // container of the same image, interleaved, one of each per iteration.
+// "berth" hands over to berth-launcher, installed next to it, so the
+// container's init is the launcher's binary; "berth-solo" is a copy of
+// berth alone in a directory, which runs the exec (and init) itself.
 // Each is started from outside the sandbox through nsenter, so every
 // figure includes that entry; the "enter" baseline (`true` run the same
 // way) is reported and subtracted for the ratios. Use -benchtime=50x.
@@ -45,12 +48,16 @@ func BenchmarkExec(b *testing.B) {
 		})
 	}
 
+	solo := filepath.Join(e.wd, "solo", "berth")
+	e.run("sh", "-c", fmt.Sprintf("mkdir -p %s && cp %s %s", filepath.Dir(solo), e.bin, solo))
+
 	cases := []struct {
 		name string
 		args []string
 	}{
 		{"enter", []string{"true"}},
 		{"berth", []string{e.bin, "--state-dir", state, "exec", "bench/sleep", "true"}},
+		{"berth-solo", []string{solo, "--state-dir", state, "exec", "bench/sleep", "true"}},
 		{"nsenter", []string{"nsenter", "-t", pid, "-a", "true"}},
 	}
 	if podmanOK {
@@ -83,15 +90,19 @@ func BenchmarkExec(b *testing.B) {
 	}
 	net := func(n string) float64 { return float64(med[n] - med["enter"]) }
 	b.ReportMetric(net("berth")/net("nsenter"), "berth/nsenter")
-	msg := fmt.Sprintf("minus the enter baseline: berth exec %v, nsenter %v; berth/nsenter = %.2fx",
-		med["berth"]-med["enter"], med["nsenter"]-med["enter"], net("berth")/net("nsenter"))
+	b.ReportMetric(net("berth-solo")/net("berth"), "solo/berth")
+	msg := fmt.Sprintf("minus the enter baseline: berth exec %v (without the launcher %v, %.2fx), nsenter %v; berth/nsenter = %.2fx",
+		med["berth"]-med["enter"], med["berth-solo"]-med["enter"], net("berth-solo")/net("berth"), med["nsenter"]-med["enter"], net("berth")/net("nsenter"))
 	if podmanOK {
 		b.ReportMetric(net("podman")/net("berth"), "podman/berth")
-		msg += fmt.Sprintf(", podman exec %v; podman/berth = %.2fx", med["podman"]-med["enter"], net("podman")/net("berth"))
+		b.ReportMetric(net("berth")/net("podman"), "berth/podman")
+		msg += fmt.Sprintf(", podman exec %v; podman/berth = %.2fx, berth/podman = %.2fx", med["podman"]-med["enter"], net("podman")/net("berth"), net("berth")/net("podman"))
 	}
 	b.Log(msg)
 	// The exec must have run in the container, not beside it.
-	if got := e.sh(e.bin + " exec bench/sleep cat /proc/1/cmdline | tr '\\0' ' '"); !strings.HasPrefix(got, "sleep 600") {
-		b.Fatalf("berth exec did not run in the container: %q", got)
+	for _, bin := range []string{e.bin, solo} {
+		if got := e.sh(bin + " --state-dir " + state + " exec bench/sleep cat /proc/1/cmdline | tr '\\0' ' '"); !strings.HasPrefix(got, "sleep 600") {
+			b.Fatalf("%s exec did not run in the container: %q", bin, got)
+		}
 	}
 }

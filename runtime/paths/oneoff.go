@@ -19,6 +19,10 @@ func (l Layout) OneOffs() string { return filepath.Join(l.state(), "oneoff") }
 // OneOffSpec is the spec file of the one-off container id.
 func (l Layout) OneOffSpec(id string) (string, error) { return Path(l.OneOffs(), id+".json") }
 
+// OneOffConsole is the socket where `berth run -t` receives the pty of
+// the one-off container id (see runtime.ListenConsole).
+func (l Layout) OneOffConsole(id string) (string, error) { return Path(l.OneOffs(), id+".console") }
+
 // SaveOneOffSpec writes the spec of a one-off to path (OneOffSpec), with
 // its encrypted credentials beside it as Specs.Save does.
 func SaveOneOffSpec(ctx context.Context, path string, svc *model.Service) error {

@@ -124,10 +124,10 @@ func Commands(globals func() *Globals) []*cobra.Command {
 }
 
 func newRunCommand(globals func() *Globals) *cobra.Command {
-	var spec string
+	var spec, consoleSocket string
 	var wait bool
 	cmd := &cobra.Command{
-		Use:    "run --spec FILE [--wait] ID",
+		Use:    "run --spec FILE [--wait [--console-socket PATH]] ID",
 		Short:  "Start a container as the calling unit's main process (used by units)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
@@ -141,13 +141,14 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 				return err
 			}
 			if wait {
-				return runtime.RunToCompletion(cmd.Context(), opts, svc)
+				return runtime.RunToCompletion(cmd.Context(), opts, svc, consoleSocket)
 			}
 			return runtime.Run(cmd.Context(), opts, svc)
 		},
 	}
 	cmd.Flags().StringVar(&spec, "spec", "", "frozen service spec written by apply")
 	cmd.Flags().BoolVar(&wait, "wait", false, "run the container to completion and exit with its status (oneshot units)")
+	cmd.Flags().StringVar(&consoleSocket, "console-socket", "", "with --wait: give the container a pty and send its master to this socket (berth run -t)")
 	_ = cmd.MarkFlagRequired("spec")
 	return cmd
 }
