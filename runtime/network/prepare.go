@@ -136,19 +136,19 @@ func prepareProject(p Paths, proj *model.Project, routes []hostRoute, persist bo
 
 // want is one service (or the pod) that needs an address on one network.
 type want struct {
-	svc      *model.Service // nil for the pod
-	id       string         // member (and CNI container) id
-	service  string
-	names    []string
-	key      string
-	rec      *Record
-	explicit string // ipv4_address
+	svc       *model.Service // nil for the pod
+	id        string         // member (and CNI container) id
+	service   string
+	names     []string
+	key       string
+	rec       *Record
+	explicit  string // ipv4_address
 	explicit6 string // ipv6_address
-	aliases  []string
-	mac      string // mac_address, if set
-	att      model.NetworkAttachment
-	addr     netip.Addr   // on the network's first (IPv4) subnet
-	more     []netip.Addr // on each of Record.More
+	aliases   []string
+	mac       string // mac_address, if set
+	att       model.NetworkAttachment
+	addr      netip.Addr   // on the network's first (IPv4) subnet
+	more      []netip.Addr // on each of Record.More
 }
 
 // declareNetworks returns the record of each network the project uses, by

@@ -101,14 +101,14 @@ func (p Paths) MarkUnitFile(project string) error {
 // Member is a container's reservation on a network: its address and every
 // name peers resolve to it.
 type Member struct {
-	ID      string   `json:"id"` // container id, <project>-<service>
-	Project string   `json:"project"`
-	Service string   `json:"service"`
-	IP      string   `json:"ip"`
+	ID      string `json:"id"` // container id, <project>-<service>
+	Project string `json:"project"`
+	Service string `json:"service"`
+	IP      string `json:"ip"`
 	// More are its addresses on the network's further subnets (Record.More).
-	More []string `json:"more,omitempty"`
-	MAC     string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
-	Names   []string `json:"names"`         // service name, container_name, aliases, hostname
+	More  []string `json:"more,omitempty"`
+	MAC   string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
+	Names []string `json:"names"`         // service name, container_name, aliases, hostname
 }
 
 // Paths names berth's network files.
