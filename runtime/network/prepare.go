@@ -476,7 +476,7 @@ func overlaps(r *Record, recs []*Record, routes []hostRoute) error {
 		if o := usedBy(recs, r.Name, s); o != nil {
 			for _, op := range o.Pools() {
 				if other, err := netip.ParsePrefix(op.Subnet); err == nil && other.Overlaps(s) {
-					return fmt.Errorf("subnet %s overlaps subnet %s of network %s (project %s%s)", s, other, o.Name, o.Project, suffixAt(o.At))
+					return fmt.Errorf("subnet %s of network %s overlaps subnet %s of network %s (project %s%s)", s, r.Name, other, o.Name, o.Project, suffixAt(o.At))
 				}
 			}
 		}

@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNetworkDualStackBridgeOpts: an enable_ipv6 network with its own
+// IPv6 subnet and one with a ULA berth picks give containers both
+// families, default routes included; a peer resolves the other by name
+// to its IPv6 address (/etc/hosts) and fetches from it over IPv6. The
+// bridge driver_opts name the bridge and set its MTU, the highest
+// priority network is eth0, link_local_ips are on the interface, and two
+// IPv4 ipam.config entries give an address in each subnet.
+func TestNetworkDualStackBridgeOpts(t *testing.T) {
+	e := newBerthEnv(t)
+	e.writeProject("dual", fmt.Sprintf(`services:
+  db:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    command: %[2]s
+    networks:
+      v6:
+        ipv6_address: fd42:e2e::10
+        link_local_ips: [169.254.7.7]
+      two:
+        priority: 10
+  web:
+    image: %[1]s/busybox:latest
+    stop_signal: SIGKILL
+    command: ["sleep", "600"]
+    networks: [v6, ula]
+networks:
+  v6:
+    enable_ipv6: true
+    driver_opts:
+      com.docker.network.bridge.name: br-e2e-v6
+      com.docker.network.driver.mtu: "1400"
+    ipam:
+      config:
+        - subnet: 10.89.70.0/24
+        - subnet: fd42:e2e::/64
+  ula:
+    enable_ipv6: true
+  two:
+    ipam:
+      config:
+        - subnet: 10.89.71.0/24
+        - subnet: 10.89.72.0/24
+`, e.registry, fmt.Sprintf(netHTTPD, "db-ok")))
+	if out, err := e.berth("apply"); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, out, e.sh("journalctl --no-pager -n 60 -u 'berth-*' || true"))
+	}
+	const db, web = "berth-dual-db.service", "berth-dual-web.service"
+	for _, u := range []string{db, web} {
+		e.eventually(30*time.Second, u+" active", func() bool { return e.prop(u, "ActiveState") == "active" })
+	}
+
+	// The custom bridge exists on the host (the sandbox's netns) with its MTU.
+	if mtu := e.sh("cat /sys/class/net/br-e2e-v6/mtu"); mtu != "1400" {
+		t.Errorf("bridge br-e2e-v6 has MTU %s, want 1400", mtu)
+	}
+	// db: two (priority 10) is eth0 with an address in each of its IPv4
+	// subnets and the default route; v6 is eth1 with the fixed IPv6
+	// address, the link-local one and the MTU.
+	eth0 := e.netMustIn(db, "ip -4 -o addr show dev eth0")
+	for _, sub := range []string{"10.89.71.", "10.89.72."} {
+		if !strings.Contains(eth0, "inet "+sub) {
+			t.Errorf("db's eth0 (network two, priority 10) has no address in %s0/24:\n%s", sub, eth0)
+		}
+	}
+	if r := e.netMustIn(db, "ip -4 route show default"); !strings.Contains(r, "dev eth0") {
+		t.Errorf("db's IPv4 default route is not through eth0 (highest priority): %s", r)
+	}
+	eth1 := e.netMustIn(db, "ip -o addr show dev eth1")
+	for _, want := range []string{"inet 10.89.70.", "inet 169.254.7.7/16", "inet6 fd42:e2e::10/64"} {
+		if !strings.Contains(eth1, want) {
+			t.Errorf("db's eth1 (network v6) lacks %q:\n%s", want, eth1)
+		}
+	}
+	if mtu := e.netMustIn(db, "cat /sys/class/net/eth1/mtu"); mtu != "1400" {
+		t.Errorf("db's eth1 has MTU %s, want 1400", mtu)
+	}
+	// web: both families on both networks, and an IPv6 default route.
+	for _, ifc := range []string{"eth0", "eth1"} {
+		out := e.netMustIn(web, "ip -o addr show dev "+ifc+" scope global")
+		if !strings.Contains(out, "inet ") || !strings.Contains(out, "inet6 fd") {
+			t.Errorf("web's %s is not dual-stack:\n%s", ifc, out)
+		}
+	}
+	if r := e.netMustIn(web, "ip -6 route show default"); !strings.Contains(r, "default via fd") {
+		t.Errorf("web has no IPv6 default route: %q", r)
+	}
+	// The ULA network got a /64 in fd00::/8 that is recorded.
+	b, err := os.ReadFile(filepath.Join(e.state, "networks", "dual_ula", "network.json"))
+	if err != nil || !strings.Contains(string(b), `"subnet": "fd`) {
+		t.Errorf("network dual_ula has no ULA subnet: %v\n%s", err, b)
+	}
+
+	// web resolves db to both its addresses on v6, and reaches it over IPv6.
+	hosts := e.netMustIn(web, "cat /etc/hosts")
+	if !strings.Contains(hosts, "fd42:e2e::10\tdb ") {
+		t.Errorf("web's /etc/hosts has no IPv6 line for db:\n%s", hosts)
+	}
+	e.eventually(10*time.Second, "web to ping db over IPv6 by name", func() bool {
+		out, err := e.netIn(web, "ping -6 -c 1 -W 2 db")
+		return err == nil && strings.Contains(out, "fd42:e2e::10")
+	})
+	e.eventually(10*time.Second, "web to fetch http://[fd42:e2e::10]/", func() bool {
+		out, err := e.netIn(web, "wget -q -O - -T 3 'http://[fd42:e2e::10]/'")
+		return err == nil && out == "db-ok"
+	})
+	// And db reaches web's ULA address on the ula network? db is not on
+	// it; web's own ULA address answers ping from web itself.
+	ula := e.netMustIn(web, "ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1")
+	if a, err := netip.ParseAddr(ula); err != nil || !netip.MustParsePrefix("fd00::/8").Contains(a) {
+		t.Errorf("web's eth0 IPv6 address %q is not a ULA", ula)
+	}
+}
+
+// TestNetworkOverlapRefused: a project whose subnet overlaps another berth
+// network's is refused by plan and apply with both networks named; the
+// running project is untouched and nothing of the refused one is made.
+func TestNetworkOverlapRefused(t *testing.T) {
+	e := newBerthEnv(t)
+	e.writeProject("first", fmt.Sprintf(`services:
+  a:
+    image: %s/busybox:latest
+    stop_signal: SIGKILL
+    command: ["sleep", "600"]
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: 10.89.80.0/24
+`, e.registry))
+	e.mustBerth("apply")
+	const a = "berth-first-a.service"
+	e.eventually(30*time.Second, a+" active", func() bool { return e.prop(a, "ActiveState") == "active" })
+	pid := e.mainPID(a)
+
+	e.writeProject("second", fmt.Sprintf(`services:
+  b:
+    image: %s/busybox:latest
+    command: ["sleep", "600"]
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: 10.89.80.128/25
+`, e.registry))
+	for _, cmd := range []string{"plan", "apply"} {
+		out, err := e.berth(cmd)
+		if err == nil {
+			t.Errorf("berth %s accepted an overlapping subnet:\n%s", cmd, out)
+		}
+		for _, want := range []string{"second_default", "10.89.80.128/25", "first_default", "10.89.80.0/24", "project first", "compose.yaml:"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("berth %s: error does not name %q:\n%s", cmd, want, out)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.state, "networks", "second_default")); err == nil {
+		t.Errorf("the refused network second_default was recorded")
+	}
+	if st := e.prop("berth-second-b.service", "LoadState"); st != "not-found" {
+		t.Errorf("the refused project's unit exists: %s", st)
+	}
+	if e.prop(a, "ActiveState") != "active" || e.mainPID(a) != pid {
+		t.Errorf("the running project was touched: %s pid %d (was %d)", e.prop(a, "ActiveState"), e.mainPID(a), pid)
+	}
+}
