@@ -20,7 +20,8 @@ import (
 func (l *loader) networks() (map[string]model.Network, error) {
 	out := map[string]model.Network{}
 	var errs []error
-	for key, nc := range l.cp.Networks {
+	for _, key := range sortedKeys(l.cp.Networks) {
+		nc := l.cp.Networks[key]
 		n := model.Network{Name: nc.Name, Internal: nc.Internal, At: l.pos.at("networks", key)}
 		if nc.External {
 			n.External, n.ExternalName = true, nc.Name
@@ -40,6 +41,9 @@ func (l *loader) networks() (map[string]model.Network, error) {
 				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.subnet %s is IPv6: set enable_ipv6: true on the network", at, key, p.Subnet))
 			case n.Subnet == "" && n.Gateway == "" && (p.Subnet == "" || netip.MustParsePrefix(p.Subnet).Addr().Is4()):
 				n.Subnet, n.Gateway = p.Subnet, p.Gateway
+			case p.Subnet != "" && netip.MustParsePrefix(p.Subnet).Addr().Is4():
+				// The bridge holds one IPv4 gateway (docker's bridge driver refuses this too).
+				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config: a second IPv4 subnet %s: a bridge network has one IPv4 subnet and any number of IPv6 ones; declare another network", at, key, p.Subnet))
 			case slices.ContainsFunc(n.More, func(o model.Pool) bool { return overlap(o.Subnet, p.Subnet) }) || overlap(n.Subnet, p.Subnet):
 				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.subnet %s overlaps another entry of the network", at, key, p.Subnet))
 			default:
@@ -269,6 +273,9 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *model.Project, s *m
 		c.warnf([]string{"ports"}, "are ignored with network_mode %q", mode)
 	}
 	if mode == "" {
+		if len(sc.Ports) > 0 {
+			s.PortsAt = c.at("ports")
+		}
 		for i, pc := range sc.Ports {
 			ports, err := l.ports(c, []string{"ports", strconv.Itoa(i)}, pc)
 			add(err)

@@ -202,6 +202,9 @@ type Service struct {
 	// neither the spec hash nor the frozen spec: before units are built,
 	// UseImageHealth turns it into Health from the image's config.
 	ImageHealth *Health `json:"-"`
+	// PortsAt is where ports are declared (file:line), for errors naming
+	// both services of a host port conflict; not part of any hash.
+	PortsAt string `json:"-"`
 	// Liveness is a probe whose failure restarts the container (Kubernetes).
 	Liveness  *Health               `json:"liveness,omitempty"`
 	DependsOn map[string]Dependency `json:"depends_on,omitempty"`

@@ -15,8 +15,8 @@ import (
 // families, default routes included; a peer resolves the other by name
 // to its IPv6 address (/etc/hosts) and fetches from it over IPv6. The
 // bridge driver_opts name the bridge and set its MTU, the highest
-// priority network is eth0, link_local_ips are on the interface, and two
-// IPv4 ipam.config entries give an address in each subnet.
+// priority network is eth0, link_local_ips are on the interface, and three
+// ipam.config entries (IPv4 and two IPv6) give an address in each subnet.
 func TestNetworkDualStackBridgeOpts(t *testing.T) {
 	e := newBerthEnv(t)
 	e.writeProject("dual", fmt.Sprintf(`services:
@@ -48,10 +48,12 @@ networks:
   ula:
     enable_ipv6: true
   two:
+    enable_ipv6: true
     ipam:
       config:
         - subnet: 10.89.71.0/24
-        - subnet: 10.89.72.0/24
+        - subnet: fd42:71::/64
+        - subnet: fd42:72::/64
 `, e.registry, fmt.Sprintf(netHTTPD, "db-ok")))
 	if out, err := e.berth("apply"); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, out, e.sh("journalctl --no-pager -n 60 -u 'berth-*' || true"))
@@ -68,10 +70,10 @@ networks:
 	// db: two (priority 10) is eth0 with an address in each of its IPv4
 	// subnets and the default route; v6 is eth1 with the fixed IPv6
 	// address, the link-local one and the MTU.
-	eth0 := e.netMustIn(db, "ip -4 -o addr show dev eth0")
-	for _, sub := range []string{"10.89.71.", "10.89.72."} {
-		if !strings.Contains(eth0, "inet "+sub) {
-			t.Errorf("db's eth0 (network two, priority 10) has no address in %s0/24:\n%s", sub, eth0)
+	eth0 := e.netMustIn(db, "ip -o addr show dev eth0 scope global")
+	for _, sub := range []string{"inet 10.89.71.", "inet6 fd42:71::", "inet6 fd42:72::"} {
+		if !strings.Contains(eth0, sub) {
+			t.Errorf("db's eth0 (network two, three ipam subnets, priority 10) has no %s*:\n%s", sub, eth0)
 		}
 	}
 	if r := e.netMustIn(db, "ip -4 route show default"); !strings.Contains(r, "dev eth0") {

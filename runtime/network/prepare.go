@@ -376,7 +376,10 @@ func declare(p Paths, project, key string, n model.Network, routes []hostRoute, 
 		if err != nil {
 			return nil, fmt.Errorf("network %q: %w", key, err)
 		}
-		v6 = v6 || s.Addr().Is6()
+		if s.Addr().Is4() {
+			return nil, fmt.Errorf("network %q: a second IPv4 subnet %s: a bridge holds one IPv4 gateway", key, s)
+		}
+		v6 = true
 		r.More = append(r.More, model.Pool{Subnet: s.String(), Gateway: g.String()})
 	}
 	if n.IPv6 && !v6 {

@@ -106,9 +106,12 @@ type Member struct {
 	Service string `json:"service"`
 	IP      string `json:"ip"`
 	// More are its addresses on the network's further subnets (Record.More).
-	More  []string `json:"more,omitempty"`
-	MAC   string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
-	Names []string `json:"names"`         // service name, container_name, aliases, hostname
+	More []string `json:"more,omitempty"`
+	MAC  string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
+	// Ports are the host ports it publishes ("0.0.0.0:80/tcp"): the
+	// service keeps them against a newcomer claiming them.
+	Ports []string `json:"ports,omitempty"`
+	Names []string `json:"names"` // service name, container_name, aliases, hostname
 }
 
 // Paths names berth's network files.
