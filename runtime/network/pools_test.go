@@ -234,7 +234,7 @@ func TestPickAddrIPv6(t *testing.T) {
 func TestConfListDualStack(t *testing.T) {
 	r := &Record{Name: "n", Bridge: "br-x", Subnet: "10.89.67.0/24", Gateway: "10.89.67.1",
 		More: []model.Pool{{Subnet: "fd42:68::/64", Gateway: "fd42:68::1"}, {Subnet: "fd42:67::/64", Gateway: "fd42:67::1"}},
-		MTU: 1400, NoMasquerade: true}
+		MTU:  1400, NoMasquerade: true}
 	l, err := confList(r, Paths{StateDir: "/s", RunDir: "/r"})
 	if err != nil {
 		t.Fatal(err)

@@ -176,10 +176,10 @@ func heldPorts(p Paths) map[string][]string {
 	return out
 }
 
-// portsOf are the host ports svc publishes, as member records hold them.
-func portsOf(svc *model.Service) []string {
+// portsOf are ports as member records hold them.
+func portsOf(ports []model.Port) []string {
 	var out []string
-	for _, pt := range svc.Ports {
+	for _, pt := range ports {
 		out = append(out, portString(pt))
 	}
 	return out

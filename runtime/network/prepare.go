@@ -79,6 +79,9 @@ func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string,
 		}
 		bad = append(bad, resolveNetnsPeers(entries, e.Project))
 	}
+	// A host port two services publish, or a host process holds, fails
+	// the newcomer's entry before anything is reserved.
+	checkPorts(entries, func(i int) bool { return len(only) == 0 || slices.Contains(only, entries[i].Name) }, heldPorts(p))
 	// Projects that join external networks come second, so the project
 	// declaring a network is prepared first within one apply.
 	for _, external := range []bool{false, true} {
@@ -126,7 +129,7 @@ func prepareProject(p Paths, proj *model.Project, routes []hostRoute, persist bo
 		}
 	}
 	if persist {
-		if err := reserve(p, proj.Name, wants); err != nil {
+		if err := reserve(p, proj.Name, wants, podPorts); err != nil {
 			return err
 		}
 	}
@@ -259,9 +262,14 @@ func checkMACs(p Paths, wants []*want) error {
 }
 
 // reserve writes each want's reservation.
-func reserve(p Paths, project string, wants []*want) error {
+func reserve(p Paths, project string, wants []*want, podPorts []model.Port) error {
 	for _, w := range wants {
 		m := &Member{ID: w.id, Project: project, Service: w.service, IP: w.addr.String(), More: addrStrings(w.more), MAC: w.mac, Names: w.names}
+		if w.svc != nil {
+			m.Ports = portsOf(w.svc.Ports)
+		} else {
+			m.Ports = portsOf(podPorts)
+		}
 		if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
 			return err
 		}
