@@ -64,8 +64,8 @@ networks:
 	}
 
 	// The custom bridge exists on the host (the sandbox's netns) with its MTU.
-	if mtu := e.sh("cat /sys/class/net/br-e2e-v6/mtu"); mtu != "1400" {
-		t.Errorf("bridge br-e2e-v6 has MTU %s, want 1400", mtu)
+	if l := e.sh("ip -o link show dev br-e2e-v6"); !strings.Contains(l, " mtu 1400 ") {
+		t.Errorf("bridge br-e2e-v6 does not have MTU 1400: %s", l)
 	}
 	// db: two (priority 10) is eth0 with an address in each of its IPv4
 	// subnets and the default route; v6 is eth1 with the fixed IPv6
@@ -85,8 +85,8 @@ networks:
 			t.Errorf("db's eth1 (network v6) lacks %q:\n%s", want, eth1)
 		}
 	}
-	if mtu := e.netMustIn(db, "cat /sys/class/net/eth1/mtu"); mtu != "1400" {
-		t.Errorf("db's eth1 has MTU %s, want 1400", mtu)
+	if l := e.netMustIn(db, "ip -o link show dev eth1"); !strings.Contains(l, " mtu 1400 ") {
+		t.Errorf("db's eth1 does not have MTU 1400: %s", l)
 	}
 	// web: both families on both networks, and an IPv6 default route.
 	for _, ifc := range []string{"eth0", "eth1"} {
