@@ -17,6 +17,11 @@ type Units interface {
 	// notify services, the container said READY=1).
 	Restart(ctx context.Context, unit string) error
 	ResetFailed(ctx context.Context, unit string) error
+	UnitStates
+}
+
+// UnitStates reads a unit's state: what a Watch needs of systemd.
+type UnitStates interface {
 	State(ctx context.Context, unit string) (UnitState, error)
 }
 
@@ -65,22 +70,36 @@ type Health interface {
 	Status(ctx context.Context, svc *model.Service) (HealthStatus, error)
 }
 
-// watch decides whether unit, just (re)started, runs digest well: the unit
-// is active on that digest ("" accepts any), a service with a health check passes one, and
-// for the soak window after that the main process neither exits nor is
-// replaced (NRestarts, MainPID), the unit never leaves active and health
-// never turns unhealthy. A zero soak only checks that it is up.
-func (u *Updater) watch(ctx context.Context, unit string, svc *model.Service, digest string, soak time.Duration) error {
-	st, err := u.Units.State(ctx, unit)
+// Watch decides whether a unit that was just (re)started runs well. The
+// updater watches each restart through it, and apply (package reconciler)
+// each recreate, so both roll back on the same judgement.
+type Watch struct {
+	Units UnitStates
+	// Containers reads the digest a container runs; nil skips that check.
+	Containers Containers
+	// Health reads health status; nil watches through the unit only.
+	Health Health
+	// Poll is how often the unit is looked at (default 250 ms).
+	Poll time.Duration
+}
+
+// Run watches unit, just (re)started: it is active on digest ("" accepts
+// any), a service with a health check passes one, and for the soak window
+// after that the main process neither exits nor is replaced (NRestarts,
+// MainPID), the unit never leaves active and health never turns unhealthy.
+// A zero soak only checks that it is up. within, when positive, caps the
+// wait for the first passing check (a unit's start timeout).
+func (w Watch) Run(ctx context.Context, unit string, svc *model.Service, digest string, soak, within time.Duration) error {
+	st, err := w.Units.State(ctx, unit)
 	if err != nil {
 		return err
 	}
 	if st.ActiveState != "active" {
-		return fmt.Errorf("unit is %s/%s (result %s) right after restart", st.ActiveState, st.SubState, st.Result)
+		return fmt.Errorf("unit is %s/%s (result %s) right after start", st.ActiveState, st.SubState, st.Result)
 	}
 	pid, restarts := st.MainPID, st.Restarts
-	if u.Containers != nil && digest != "" {
-		got, err := u.Containers.RunningDigest(ctx, svc)
+	if w.Containers != nil && digest != "" {
+		got, err := w.Containers.RunningDigest(ctx, svc)
 		if err != nil {
 			return fmt.Errorf("reading the restarted container's digest: %w", err)
 		}
@@ -88,12 +107,16 @@ func (u *Updater) watch(ctx context.Context, unit string, svc *model.Service, di
 			return fmt.Errorf("container runs %s, not %s", shortDigest(got), shortDigest(digest))
 		}
 	}
-	checkHealth := u.Health != nil && svc != nil && svc.Health != nil
+	checkHealth := w.Health != nil && svc != nil && svc.Health != nil
 	start := time.Now()
 	soakEnd := start.Add(soak)
-	healthyBy := start.Add(max(soak, healthBudget(svc)))
+	budget := max(soak, healthBudget(svc))
+	if within > 0 {
+		budget = min(budget, within)
+	}
+	healthyBy := start.Add(budget)
 	healthy := false
-	poll := u.Poll
+	poll := w.Poll
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
 	}
@@ -106,7 +129,7 @@ func (u *Updater) watch(ctx context.Context, unit string, svc *model.Service, di
 			return fmt.Errorf("unit became %s/%s (result %s) after %s", st.ActiveState, st.SubState, st.Result, since(start))
 		}
 		if checkHealth {
-			hs, err := u.Health.Status(ctx, svc)
+			hs, err := w.Health.Status(ctx, svc)
 			if err != nil {
 				return fmt.Errorf("reading health: %w", err)
 			}
@@ -126,13 +149,18 @@ func (u *Updater) watch(ctx context.Context, unit string, svc *model.Service, di
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("watching the restarted unit: %w", ctx.Err())
+			return fmt.Errorf("watching the started unit: %w", ctx.Err())
 		case <-time.After(poll):
 		}
-		if st, err = u.Units.State(ctx, unit); err != nil {
+		if st, err = w.Units.State(ctx, unit); err != nil {
 			return err
 		}
 	}
+}
+
+// watch is Run with the updater's parts.
+func (u *Updater) watch(ctx context.Context, unit string, svc *model.Service, digest string, soak time.Duration) error {
+	return Watch{Units: u.Units, Containers: u.Containers, Health: u.Health, Poll: u.Poll}.Run(ctx, unit, svc, digest, soak, 0)
 }
 
 // healthBudget is how long a service's health check may take to pass the

@@ -42,6 +42,9 @@ func LoadDir(ctx context.Context, dir string, opts ...DirOption) ([]model.Entry,
 			e.Name, e.Project, err = loadEntry(ctx, o, base, path, isDir)
 		}
 		e.Err = err
+		if e.Err == nil && e.Project == nil {
+			continue // Kubernetes data for the other files, not a project
+		}
 		if prev, ok := owner[e.Name]; ok && e.Name != "" {
 			e.Name, e.Project, e.Err = "", nil, fmt.Errorf("%s: project name %q is already used by %s", path, e.Name, prev)
 		} else if e.Name != "" {
@@ -82,6 +85,11 @@ func entryName(path string, de os.DirEntry) (string, bool, error) {
 	return "", false, nil
 }
 
+// ProjectName is the project name an entry called base (a file's name
+// without .yaml/.yml, or a directory's) gets, as docker compose normalises
+// it: lower case, only letters, digits, '-' and '_'.
+func ProjectName(base string) string { return cgloader.NormalizeProjectName(base) }
+
 // KubeLoader loads a Kubernetes YAML file as project name. Package
 // compose/kube provides it (kube.Load); it imports compose, so compose
 // cannot call it directly.
@@ -99,21 +107,19 @@ func WithKubeLoader(l KubeLoader) DirOption { return func(o *options) { o.kube =
 // when loading fails.
 func loadEntry(ctx context.Context, o options, base, path string, isDir bool) (string, *model.Project, error) {
 	name := cgloader.NormalizeProjectName(base)
-	if !isDir {
-		kube, err := isKubernetes(path)
-		if err != nil {
-			return name, nil, err
+	kube, err := isKubernetesEntry(path, isDir)
+	if err != nil {
+		return name, nil, err
+	}
+	if kube {
+		if name == "" {
+			return "", nil, fmt.Errorf("%s: project name: %q has no letter or digit to name the project by", path, base)
 		}
-		if kube {
-			if name == "" {
-				return "", nil, fmt.Errorf("%s: project name: %q has no letter or digit to name the project by", path, base)
-			}
-			if o.kube == nil {
-				return name, nil, fmt.Errorf("%s: Kubernetes YAML is not supported by this loader", path)
-			}
-			p, err := o.kube(ctx, name, path)
-			return name, p, err
+		if o.kube == nil {
+			return name, nil, fmt.Errorf("%s: Kubernetes YAML is not supported by this loader", path)
 		}
+		p, err := o.kube(ctx, name, path)
+		return name, p, err
 	}
 	src, err := resolveSource(path, "", o)
 	if err != nil {
@@ -121,6 +127,32 @@ func loadEntry(ctx context.Context, o options, base, path string, isDir bool) (s
 	}
 	p, err := loadSource(ctx, src, false, o)
 	return src.name, p, err
+}
+
+// isKubernetesEntry tells whether the entry at path is Kubernetes YAML: a
+// file, or a directory with no compose file that holds Kubernetes files
+// (one namespace, loaded as one project).
+func isKubernetesEntry(path string, isDir bool) (bool, error) {
+	if !isDir {
+		return isKubernetes(path)
+	}
+	if len(existing(path, composeFileNames)) > 0 {
+		return false, nil
+	}
+	if _, err := os.Stat(filepath.Join(path, ".env")); err == nil {
+		return false, nil // COMPOSE_FILE may name the compose files
+	}
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		files, _ := filepath.Glob(filepath.Join(path, pat))
+		for _, f := range files {
+			if fi, err := os.Stat(f); err == nil && !fi.IsDir() && !strings.HasPrefix(filepath.Base(f), ".") {
+				if ok, _ := isKubernetes(f); ok {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }
 
 // isKubernetes tells Kubernetes YAML from Compose by apiVersion and kind.

@@ -137,6 +137,9 @@ func (l *loader) convert(name string) (*model.Project, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if err := l.acceptProject(p); err != nil {
+		return nil, err
+	}
 	l.linkAliases(p)
 	if err := l.markOneshots(p); err != nil {
 		return nil, err

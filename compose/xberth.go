@@ -75,6 +75,9 @@ func (l *loader) xberth(c svcAt, sc types.ServiceConfig, s *model.Service) error
 	if s.Notify == model.NotifyHealthy && s.Health == nil && s.ImageHealth == nil {
 		errs = append(errs, c.errorf([]string{xberthKey, "notify"}, "healthy needs a healthcheck, and its healthcheck is disabled"))
 	}
+	if s.Accepts() {
+		errs = append(errs, acceptRules(c, sc, s)...)
+	}
 	return joinErrs(errs)
 }
 

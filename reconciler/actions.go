@@ -18,7 +18,7 @@ import (
 // ActionEvent is one line of the action log.
 type ActionEvent struct {
 	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"` // reconcile, create, recreate, remove, repair, error, job
+	Kind    string    `json:"kind"` // reconcile, create, recreate, remove, repair, rollback, error, job
 	Unit    string    `json:"unit,omitempty"`
 	Message string    `json:"message"`
 }

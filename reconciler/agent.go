@@ -207,10 +207,14 @@ func (a *Agent) reconcile(ctx context.Context, trigger string, force bool) *Reco
 			return Loaded{Entries: entries, FileErrors: fileErrs, Reloaded: reloaded, Memo: a.Source.Memo()}, err
 		},
 		LenientIntents: true,
-		Waiting:        func() { a.Log.Info("waiting for another berth apply to finish") },
-		Review:         func(r *Result) { a.review(r, rec) },
-		Progress:       a.progress,
-		GC:             a.gc,
+		// A recreate that was rolled back waits for the files to change:
+		// recreating the failed spec every pass would take the service
+		// down each time.
+		HoldRollbacks: true,
+		Waiting:       func() { a.Log.Info("waiting for another berth apply to finish") },
+		Review:        func(r *Result) { a.review(r, rec) },
+		Progress:      a.progress,
+		GC:            a.gc,
 	})
 	if err != nil {
 		a.reload = true
@@ -471,4 +475,4 @@ func (a *Agent) runJob(ctx context.Context, i int) {
 	}
 }
 
-func unitName(s *model.Service) string { return units.Name(s.Project, s.Name) }
+func unitName(s *model.Service) string { return units.MainName(s) }

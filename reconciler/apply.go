@@ -34,8 +34,13 @@ type Reconciler struct {
 	// after applying; nil (tests) skips both.
 	Networks Networks
 	Units    units.Config
-	StateDir string
-	Log      *slog.Logger
+	// Watch judges each recreated unit before the previous spec is let go
+	// (see recreate); nil trusts the start job alone.
+	Watch Watcher
+	// NoRollback leaves a recreate that fails failed (see Options).
+	NoRollback bool
+	StateDir   string
+	Log        *slog.Logger
 	// Starting, when set, is called as an action begins (after the
 	// pulls), and Progress as it ends, with its error: one line per
 	// action taken. Both are called from several goroutines.
@@ -229,8 +234,16 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.Manager.Stop(ctx, c.Unit); err != nil {
 			return err
 		}
+		// An accepting socket's template goes with it; its instances
+		// stopped with it (PartOf=).
+		if err := r.removeTemplate(ctx, c.Unit); err != nil {
+			return err
+		}
 		if c.Service == units.PodService {
 			return nil // a pod unit has no frozen spec
+		}
+		if err := ClearRollback(ctx, r.StateDir, c.Unit); err != nil {
+			r.Log.Warn("forgetting a rollback", "unit", c.Unit, "err", err)
 		}
 		return r.removeSpecs(ctx, c.Project, c.Service)
 	case Create, Recreate:
@@ -256,9 +269,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 			return err
 		}
 		if c.Current != nil {
-			if err := r.Manager.Stop(ctx, c.Unit); err != nil {
-				return err
-			}
+			return r.recreate(ctx, c, set, spec)
 		}
 		// A socket-activated service starts through its .socket unit, on
 		// the first connection; Transient says which unit to start.
@@ -268,6 +279,25 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		return r.removeSpecs(ctx, svc.Project, svc.Name, spec)
 	}
 	return nil
+}
+
+// RuntimeUnitFiles are the unit files a Manager writes for units that
+// cannot be transient (an accepting socket's template, see
+// units.Unit.Files); cmd's manager implements it.
+type RuntimeUnitFiles interface {
+	RemoveRuntimeUnit(ctx context.Context, name string) error
+	RuntimeUnits(ctx context.Context, pattern string) ([]string, error)
+}
+
+// removeTemplate removes the template file of unit when unit is an
+// accepting socket; for other units it does nothing.
+func (r *Reconciler) removeTemplate(ctx context.Context, unit string) error {
+	files, ok := r.Manager.(RuntimeUnitFiles)
+	tpl := units.TemplateOf(unit)
+	if !ok || tpl == "" {
+		return nil
+	}
+	return files.RemoveRuntimeUnit(ctx, tpl)
 }
 
 // applyPod (re)starts a pod sandbox unit; restarting it stops the pod's

@@ -76,6 +76,13 @@ type Options struct {
 	// Review sees the plan before it is applied: the agent gates repairs
 	// by backoff, apply prints it.
 	Review func(r *Result)
+	// NoRollback leaves a recreate that fails on its new spec failed
+	// instead of putting the previous spec back (berth apply --no-rollback).
+	NoRollback bool
+	// HoldRollbacks keeps the recreates that were rolled back as they are
+	// until the files ask for another spec (the agent); otherwise they are
+	// tried again.
+	HoldRollbacks bool
 	// Starting and Progress report each action (see Reconciler).
 	Starting func(c Change)
 	Progress func(c Change, err error)
@@ -89,7 +96,9 @@ type Result struct {
 	Loaded
 	Observed []Observed
 	Intents  Intents
-	Plan     *Plan
+	// Rollbacks are the recreates rolled back before this pass.
+	Rollbacks Rollbacks
+	Plan      *Plan
 	// Changes counts the changes applied (Keep excluded).
 	Changes int
 	// ApplyErr joins the errors of the applied changes.
@@ -148,7 +157,17 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 		r.Log.Warn("ignoring unreadable intents", "err", err)
 		res.Intents = Intents{}
 	}
+	if res.Rollbacks, err = LoadRollbacks(ctx, r.StateDir); err != nil {
+		r.Log.Warn("ignoring unreadable rollback records", "err", err)
+		res.Rollbacks = Rollbacks{}
+	}
 	res.Plan = r.plan(ctx, res, scope, o.Down)
+	if len(o.Down) == 0 {
+		res.Plan.NoteRollbacks(res.Rollbacks, o.HoldRollbacks, res.Memo)
+		if o.HoldRollbacks {
+			r.createRestored(ctx, res)
+		}
+	}
 	if o.Review != nil {
 		o.Review(res)
 	}
@@ -161,8 +180,10 @@ func (r *Reconciler) Pass(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	if res.Changes > 0 {
-		res.ApplyErr = r.applyReporting(ctx, res.Plan, o.Starting, o.Progress)
+		res.ApplyErr = r.applyReporting(ctx, res.Plan, o)
 	}
+	pruneRollbacks(ctx, r.StateDir, res.Plan, res.Rollbacks, res.Memo, res.Entries,
+		!res.Unknown && len(scope.Only) == 0 && scope.Units == nil && len(o.Down) == 0)
 	if !res.Unknown {
 		r.prune(ctx, res, scope)
 		r.collect(ctx, res, scope, o)
@@ -225,15 +246,17 @@ func downPlan(observed []Observed, projects []string) *Plan {
 	return p
 }
 
-// applyReporting applies p with the pass's reporters in place.
-func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, starting func(Change), progress func(Change, error)) error {
+// applyReporting applies p with the pass's reporters and rollback choice
+// in place.
+func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, o Options) error {
 	rr := *r
-	if starting != nil {
-		rr.Starting = starting
+	if o.Starting != nil {
+		rr.Starting = o.Starting
 	}
-	if progress != nil {
-		rr.Progress = progress
+	if o.Progress != nil {
+		rr.Progress = o.Progress
 	}
+	rr.NoRollback = r.NoRollback || o.NoRollback
 	return rr.Apply(ctx, p)
 }
 
@@ -242,7 +265,8 @@ func (r *Reconciler) applyReporting(ctx context.Context, p *Plan, starting func(
 // project: an unallocated service's hash is not its spec's.
 func (r *Reconciler) prune(ctx context.Context, res *Result, scope Scope) {
 	if len(scope.Only) == 0 && scope.Units == nil {
-		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo)
+		r.pruneSpecs(ctx, res.Entries, res.Observed, res.Memo, res.Rollbacks)
+		r.pruneTemplates(ctx, res.Entries, res.Plan)
 	}
 	PruneIntents(ctx, r.StateDir, res.Entries, res.Intents)
 }

@@ -139,7 +139,7 @@ func makePlan(entries []model.Entry, observed []Observed, only []string, memo *M
 		recreated := map[string]bool{}
 		for i := range e.Project.Services {
 			svc := &e.Project.Services[i]
-			name := units.Name(svc.Project, svc.Name)
+			name := units.MainName(svc)
 			cur := byUnit[name]
 			delete(byUnit, name)
 			c := diff(svc, name, cur, memo)
@@ -200,7 +200,7 @@ func diff(svc *model.Service, name string, cur *Observed, memo *Memo) Change {
 		c.Action = Create
 	case cur.Hash != hash:
 		c.Action, c.Reason = Recreate, fmt.Sprintf("spec changed (%s -> %s)", cur.Hash, hash)
-	case cur.ActiveState == "inactive" && len(svc.Sockets) > 0:
+	case cur.ActiveState == "inactive" && len(svc.Sockets) > 0 && !svc.Accepts():
 		// A socket-activated service waits, inactive, for its first
 		// connection (its .socket unit is PartOf= it and goes with it).
 		c.Action = Keep

@@ -30,7 +30,7 @@ func ResolveTargets(entries []model.Entry, observed []Observed, args []string) (
 		}
 		for i := range e.Project.Services {
 			s := &e.Project.Services[i]
-			u := units.Name(s.Project, s.Name)
+			u := units.MainName(s)
 			all[u] = &Target{Project: s.Project, Service: s.Name, Unit: u, Desired: s}
 		}
 	}
@@ -63,8 +63,10 @@ func ResolveTargets(entries []model.Entry, observed []Observed, args []string) (
 func match(all map[string]*Target, arg string) ([]*Target, error) {
 	var matched []*Target
 	if p, s, ok := strings.Cut(arg, "/"); ok {
-		if t := all[units.Name(p, s)]; t != nil {
-			matched = append(matched, t)
+		for _, t := range all {
+			if t.Project == p && t.Service == s {
+				matched = append(matched, t)
+			}
 		}
 	} else {
 		var byProject, byService []*Target

@@ -32,9 +32,9 @@ func RunToCompletion(ctx context.Context, opts Options, svc *model.Service) erro
 	return run(ctx, opts, svc, d)
 }
 
-func runToCompletion(ctx context.Context, opts Options, svc *model.Service, l layout, proc *libcontainer.Process, pid int, digest string, d deps) error {
-	log := opts.Log.With("container", svc.ID())
-	st := &State{ID: svc.ID(), Pid: pid, Image: svc.Image, Digest: digest, Started: time.Now().UTC()}
+func runToCompletion(ctx context.Context, opts Options, svc *model.Service, id string, l layout, proc *libcontainer.Process, pid int, digest string, d deps) error {
+	log := opts.Log.With("container", id)
+	st := &State{ID: id, Pid: pid, Image: svc.Image, Digest: digest, Started: time.Now().UTC()}
 	if err := writeState(l.stateFile, st); err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func runToCompletion(ctx context.Context, opts Options, svc *model.Service, l la
 			code = 128 + int(ws.Signal())
 		}
 	}
-	if err := cleanup(context.WithoutCancel(ctx), opts, svc.ID(), d); err != nil {
+	if err := cleanup(context.WithoutCancel(ctx), opts, id, d); err != nil {
 		log.Warn("cleaning up after the container exited", "err", err)
 	}
 	log.Info("container exited", "status", code)

@@ -93,6 +93,9 @@ func RunPod(ctx context.Context, opts Options, pod PodSandbox) (retErr error) {
 		if err := netLauncher(opts).AttachPod(ctx, pod.Project, PodNetNS(opts.RunDir, pod.Project), pod.Networks, pod.Ports); err != nil {
 			return fmt.Errorf("attaching pod %s to its network: %w", pod.Project, err)
 		}
+		if err := writePodIP(dir, pod.Networks); err != nil {
+			return fmt.Errorf("recording the address of pod %s: %w", pod.Project, err)
+		}
 	}
 	opts.Log.Info("pod sandbox ready", "pod", pod.Project, "dir", dir, "hostname", pod.Hostname, "host_network", pod.HostNetwork, "networks", pod.Networks)
 	return nil

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,16 @@ func run(ctx context.Context, opts Options, svc *model.Service, d deps) error {
 func newLaunch(ctx context.Context, opts Options, svc *model.Service, d deps) (*launch, error) {
 	opts = opts.withDefaults()
 	id := svc.ID()
+	if svc.Accepts() {
+		// One container per connection: each instance unit has its own.
+		if !d.wait {
+			return nil, fmt.Errorf("service %s accepts connections (accept: true): its instances run with --wait", id)
+		}
+		var err error
+		if id, err = model.InstanceID(id, os.Getenv("INVOCATION_ID")); err != nil {
+			return nil, err
+		}
+	}
 	l, err := newLayout(opts, id)
 	if err != nil {
 		return nil, err
@@ -96,6 +107,7 @@ type launch struct {
 	container   *libcontainer.Container
 	proc        *libcontainer.Process
 	pid         int
+	ended       bool // the container exited before its hand-over
 }
 
 // phases are the steps of a start, in order. A oneshot's start (d.wait)
@@ -201,6 +213,9 @@ func (s *launch) buildConfig() error {
 	if err := joinPod(spec, s.opts.RunDir, s.svc); err != nil {
 		return err
 	}
+	if err := setRuntimeEnv(spec, s.opts.RunDir, s.svc); err != nil {
+		return err
+	}
 	if s.svc.Notify == model.NotifyContainer && !s.d.wait {
 		proxy, err := newNotifyProxy(s.l)
 		if err != nil {
@@ -254,6 +269,12 @@ func (s *launch) create() error {
 		ExtraFiles: s.listenFiles,
 	}
 	proc.Env = append(slices.Clone(proc.Env), s.listenEnv...)
+	if s.svc.Accepts() && len(s.listenFiles) == 1 {
+		// Accept=yes: the one fd is the connection, which inetd-style
+		// programs (httpd -i) read and write as stdin and stdout; stderr
+		// stays the journal.
+		proc.Stdin, proc.Stdout = s.listenFiles[0], s.listenFiles[0]
+	}
 	for _, g := range p.User.AdditionalGids {
 		proc.AdditionalGroups = append(proc.AdditionalGroups, int(g))
 	}
@@ -271,6 +292,13 @@ func (s *launch) startProcess() error {
 	}
 	// The container may have written to its new volumes: they stay.
 	s.undo.keep("volumes")
+	if s.svc.Accepts() {
+		// The container has its own copies of the connection; ours would
+		// keep it open past the container's end, until cleanup is done.
+		for _, f := range s.listenFiles {
+			_ = f.Close()
+		}
+	}
 	pid, err := s.proc.Pid()
 	if err != nil {
 		return fmt.Errorf("reading container pid: %w", err)
@@ -281,16 +309,32 @@ func (s *launch) startProcess() error {
 
 // waitExit is a oneshot's end: it stays the container's parent until it exits.
 func (s *launch) waitExit() error {
-	return runToCompletion(s.ctx, s.opts, s.svc, s.l, s.proc, s.pid, s.img.Digest, s.d)
+	return runToCompletion(s.ctx, s.opts, s.svc, s.id, s.l, s.proc, s.pid, s.img.Digest, s.d)
 }
 
 // awaitExec waits until PID 1 runs the service's program.
-func (s *launch) awaitExec() error { return waitExec(s.ctx, s.pid, 5*time.Second) }
+func (s *launch) awaitExec() error {
+	err := waitExec(s.ctx, s.pid, 5*time.Second)
+	if errors.Is(err, errEnded) {
+		s.ended = true
+		return nil
+	}
+	return err
+}
 
 // handOver records the container for systemd and berth's status commands,
 // waits for the service's readiness and tells systemd.
 func (s *launch) handOver() error {
 	svc, img, pid, proc, log := s.svc, s.img, s.pid, s.proc, s.log
+	if s.ended || zombie(pid) {
+		// Nothing to hand over (systemd refuses a MAINPID= that has
+		// exited): the launcher stays the main process, is ready, and
+		// exits with the container's status.
+		if err := notifyReady(os.Getenv("NOTIFY_SOCKET"), os.Getpid()); err != nil {
+			return fmt.Errorf("notifying systemd: %w", err)
+		}
+		return s.waitExit()
+	}
 	st := &State{ID: s.id, Pid: pid, Image: svc.Image, Digest: img.Digest, Started: time.Now().UTC(),
 		User: &User{UID: proc.UID, GID: proc.GID, Groups: proc.AdditionalGroups}, StopSignal: effectiveStopSignal(svc.StopSignal, img.Config.StopSignal)}
 	if err := writeState(s.l.stateFile, st); err != nil {
@@ -329,6 +373,10 @@ func (s *launch) handOver() error {
 	return nil
 }
 
+// errEnded is waitExec finding the container's process already exited (a
+// command such as echo): its cmdline then reads empty, as in an execve.
+var errEnded = errors.New("the container's process has already exited")
+
 // waitExec waits until the container's init has exec'd the service's
 // program: libcontainer's Run returns once the init is released, slightly
 // before its execve, and READY=1 should mean the service runs. The init runs
@@ -346,11 +394,27 @@ func waitExec(ctx context.Context, pid int, limit time.Duration) error {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("container process %d exited right after start", pid)
 		}
+		if err == nil && len(b) == 0 && zombie(pid) {
+			return errEnded
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("container process %d did not exec its command within %v", pid, limit)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// zombie tells whether pid has exited and waits to be reaped; its cmdline
+// then reads empty, as in the middle of an execve.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may
+	// hold any character.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // createContainer creates id in libcontainer's root, made right before

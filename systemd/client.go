@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +74,11 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 		if err == nil {
 			return c.waitJob(ctx, "starting", name, job, ch)
 		}
+		if IsUnitExists(err) && attempt == 0 && len(aux) == 0 {
+			if started, err := c.startLoaded(ctx, name, props); started {
+				return err
+			}
+		}
 		if IsUnitExists(err) && attempt < 50 {
 			_ = c.conn.ResetFailedUnitContext(ctx, name)
 			for _, a := range aux {
@@ -86,6 +93,63 @@ func (c *Client) StartTransient(ctx context.Context, name string, props []sd.Pro
 		}
 		return fmt.Errorf("starting unit %s: %w", name, err)
 	}
+}
+
+// startLoaded starts name as systemd has it when it is stopped but still
+// loaded with the same command line (so the same spec): a unit another
+// unit's Wants= or After= names stays loaded after it stops or exits, and
+// a transient unit of its name cannot be made again until it goes, which
+// is never while the other unit runs. started is false when name is not
+// such a unit.
+func (c *Client) startLoaded(ctx context.Context, name string, props []sd.Property) (started bool, err error) {
+	want := ExecArgv(props)
+	state, err := c.conn.GetUnitPropertyContext(ctx, name, "ActiveState")
+	if want == nil || err != nil {
+		return false, nil
+	}
+	if s, _ := state.Value.Value().(string); s != "inactive" && s != "failed" {
+		return false, nil
+	}
+	exec, err := c.conn.GetUnitTypePropertyContext(ctx, name, "Service", "ExecStart")
+	if err != nil || !slices.Equal(loadedArgv(exec.Value.Value()), want) {
+		return false, nil
+	}
+	_ = c.conn.ResetFailedUnitContext(ctx, name)
+	ch := make(chan string, 1)
+	c.writes.Add(1)
+	job, err := c.conn.StartUnitContext(ctx, name, "fail", ch)
+	if err != nil {
+		return true, fmt.Errorf("starting unit %s: %w", name, err)
+	}
+	return true, c.waitJob(ctx, "starting", name, job, ch)
+}
+
+// ExecArgv is the first command line of the ExecStart among props (the
+// execStart structs go-systemd and units build, read by field name).
+func ExecArgv(props []sd.Property) []string {
+	for _, p := range props {
+		if p.Name != "ExecStart" {
+			continue
+		}
+		rv := reflect.ValueOf(p.Value.Value())
+		if rv.Kind() != reflect.Slice || rv.Len() == 0 || rv.Index(0).Kind() != reflect.Struct {
+			return nil
+		}
+		args, _ := rv.Index(0).FieldByName("Args").Interface().([]string)
+		return args
+	}
+	return nil
+}
+
+// loadedArgv is the first command line of a loaded unit's ExecStart
+// property, a(sasbttttuii) on the bus.
+func loadedArgv(v any) []string {
+	cmds, ok := v.([][]any)
+	if !ok || len(cmds) == 0 || len(cmds[0]) < 2 {
+		return nil
+	}
+	args, _ := cmds[0][1].([]string)
+	return args
 }
 
 // Stop stops a unit and waits for the job; a unit that is not loaded counts

@@ -258,11 +258,18 @@ func (u *Unit) setProps(props map[string]any) {
 	}
 }
 
-// props reads the named properties of unit one by one.
+// props reads the named properties of unit one by one (a service's, or
+// the same-named ones of a socket).
 func (c *Client) props(ctx context.Context, unit string, names []string) (map[string]any, error) {
 	props := make(map[string]any, len(names))
 	for _, name := range names {
-		p, err := c.conn.GetUnitTypePropertyContext(ctx, unit, propInterface[name], name)
+		iface := propInterface[name]
+		if iface == "Service" && strings.HasSuffix(unit, ".socket") {
+			// A socket has an exec and cgroup context too: Environment and
+			// the limits are on its own interface.
+			iface = "Socket"
+		}
+		p, err := c.conn.GetUnitTypePropertyContext(ctx, unit, iface, name)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s of %s: %w", name, unit, err)
 		}

@@ -21,7 +21,10 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		}, `unsupported property ExecStart (allowed: After, `},
 		{"bad unit value", func(s *model.Service) { s.Unit = map[string][]string{"Nice": {"very"}} }, `x-berth.unit.Nice: "very"`},
 		{"socket without port", func(s *model.Service) { s.Sockets = []model.Socket{{Listen: "localhost:http"}} }, `x-berth.sockets[0]: listen "localhost:http"`},
-		{"socket accept", func(s *model.Service) { s.Sockets = []model.Socket{{Listen: "8080", Accept: true}} }, "accept: true is not supported"},
+		{"accept on a datagram socket", func(s *model.Service) { s.Sockets = []model.Socket{{Listen: "udp:8080", Accept: true}} }, "needs every socket of the service to be a stream socket"},
+		{"accept on one socket only", func(s *model.Service) {
+			s.Sockets = []model.Socket{{Listen: "8080", Accept: true}, {Listen: "8081"}}
+		}, "needs every socket of the service to be a stream socket with accept: true"},
 		{"notify healthy without health", func(s *model.Service) { s.Notify = model.NotifyHealthy }, "needs a healthcheck"},
 	}
 	for _, c := range cases {
@@ -59,5 +62,49 @@ func TestParseListen(t *testing.T) {
 		if _, _, err := ParseListen(bad); err == nil {
 			t.Errorf("ParseListen(%q) accepted", bad)
 		}
+	}
+}
+
+// TestBuildAccept: an accepting service is an Accept=yes socket that
+// carries the service's identity (the reconciler observes it) and starts
+// with its template as a runtime unit file, never as a transient unit.
+func TestBuildAccept(t *testing.T) {
+	svc := &model.Service{Project: "p", Name: "web", Image: "busybox",
+		Sockets: []model.Socket{{Listen: "127.0.0.1:8080", Accept: true}}}
+	set, err := Build(Config{Binary: "/b"}, svc, "/spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := set.Transient()
+	if tr.Name != "berth-p-web.socket" || len(tr.Aux) != 0 || len(tr.Files) != 1 || tr.Files[0].Name != "berth-p-web@.service" {
+		t.Fatalf("transient %s aux %d files %v", tr.Name, len(tr.Aux), tr.Files)
+	}
+	if v, _ := tr.Value("Socket", "Accept"); v != "yes" {
+		t.Errorf("Accept=%q", v)
+	}
+	env := map[string]bool{}
+	for _, o := range tr.Options {
+		if o.Name == "Environment" {
+			env[o.Value] = true
+		}
+	}
+	if !env["BERTH_PROJECT=p"] || !env["BERTH_SERVICE=web"] || !env["BERTH_SPEC_HASH="+svc.Hash()] {
+		t.Errorf("socket environment %v lacks the service's identity", env)
+	}
+	tpl := tr.Files[0]
+	if v, _ := tpl.Value("Service", "ExecStart"); !strings.Contains(v, "run --wait --spec /spec -- p-web") {
+		t.Errorf("ExecStart=%s", v)
+	}
+	if v, _ := tpl.Value("Service", "ExecStopPost"); !strings.Contains(v, "cleanup --instance -- p-web") {
+		t.Errorf("ExecStopPost=%s", v)
+	}
+	if v, _ := tpl.Value("Unit", "PartOf"); v != "berth-p-web.socket" {
+		t.Errorf("PartOf=%s: instances must stop with their socket", v)
+	}
+	if _, ok := tpl.Value("Service", "PIDFile"); ok {
+		t.Error("a per-connection instance has no fixed PID file")
+	}
+	if !IsInstance("berth-p-web@1-127.0.0.1:8080-127.0.0.1:5000.service") || IsInstance("berth-p-web.service") {
+		t.Error("IsInstance")
 	}
 }

@@ -27,7 +27,9 @@ func TestFilesMatchTransient(t *testing.T) {
 			}
 			tr := set.Transient()
 			transient := map[string]*units.Unit{tr.Name: tr}
-			for _, a := range tr.Aux {
+			// An accepting socket's template is written as a runtime unit
+			// file from the same Unit.
+			for _, a := range append(slices.Clone(tr.Aux), tr.Files...) {
 				transient[a.Name] = a
 			}
 			var fileNames []string

@@ -91,8 +91,9 @@ var injectionFields = []injectionField{
 	}, nil},
 }
 
-// fileLine is how a load error names where the bad value is written.
-var fileLine = regexp.MustCompile(`p\.yaml:\d+: `)
+// fileLine is how a load error names where the bad value is written:
+// file:line, or yaml.v3's "file: line N:" for a file that is not YAML.
+var fileLine = regexp.MustCompile(`p\.yaml(:\d+|: line \d+): `)
 
 // TestInjection feeds every payload into every field that reaches a unit.
 // Each must be refused at load with file:line, or round-trip exactly: the

@@ -66,6 +66,7 @@ var propertyTable = map[string]property{
 	"ListenDatagram":     listen("Datagram"),
 	"FileDescriptorName": str("FileDescriptorName"),
 	"Accept":             boolean("Accept"),
+	"CollectMode":        str("CollectMode"),
 
 	// [Timer]
 	"OnActiveSec":       monotonic("OnActiveSec"),

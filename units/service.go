@@ -78,10 +78,7 @@ func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 		u.add("Service", "LoadCredentialEncrypted", printf(c.Name+":"+model.CredentialFile(specPath, c.Name)))
 	}
 	u.add("Service", "SyslogIdentifier", printf(svc.Project+"-"+svc.Name))
-	u.add("Service", "Environment", envLine(EnvHash, svc.Hash()))
-	u.add("Service", "Environment", envLine(EnvProject, svc.Project))
-	u.add("Service", "Environment", envLine(EnvService, svc.Name))
-	u.add("Service", "Environment", envLine(EnvImage, svc.Image))
+	identity(u, "Service", svc)
 	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	// Delegate: libcontainer creates the container's cgroup below the
@@ -109,7 +106,7 @@ func Service(cfg Config, svc *model.Service, specPath string) *Unit {
 	} else {
 		// Pulling an image may take a while on first start; so may the wait
 		// for READY=1 or the first passing health check.
-		u.add("Service", "TimeoutStartSec", "5min")
+		u.add("Service", "TimeoutStartSec", "5min") // DefaultStartTimeout
 	}
 	if svc.Notify == model.NotifyContainer {
 		// After READY=1 the launcher exits and the container's socket is

@@ -10,7 +10,12 @@ import (
 // companions. The same Set renders as transient units (Transient) and as
 // unit files (Files), so both run the container the same way.
 type Set struct {
+	// Service runs the container; for an accepting service (accept:
+	// true) it is the template instantiated per connection
+	// (TemplateName), which is written as a file, never transient.
 	Service *Unit
+	// Accept is set for an accepting service.
+	Accept bool
 	// Socket is the .socket unit of a socket-activated service, else nil.
 	Socket *Unit
 	// HealthTimer and HealthService run the health and liveness probes;
@@ -28,6 +33,9 @@ func Build(cfg Config, svc *model.Service, specPath string) (*Set, error) {
 	}
 	if svc.Oneshot && len(svc.Sockets) > 0 {
 		return nil, fmt.Errorf("x-berth.sockets: a service that runs to completion cannot be socket-activated")
+	}
+	if svc.Accepts() {
+		return buildAccept(cfg, svc, specPath)
 	}
 	s := &Set{Service: Service(cfg, svc, specPath)}
 	if err := extra(s.Service, svc); err != nil {
@@ -52,12 +60,41 @@ func Build(cfg Config, svc *model.Service, specPath string) (*Set, error) {
 	return s, nil
 }
 
+// buildAccept makes the units of an accepting service: its Accept=yes
+// socket and the template it instantiates per connection. Health checks
+// and restarts do not apply to per-connection containers (the loader warns).
+func buildAccept(cfg Config, svc *model.Service, specPath string) (*Set, error) {
+	if svc.Init {
+		return nil, fmt.Errorf("x-berth.sockets: init: true cannot be combined with sockets")
+	}
+	sock, err := acceptSocket(cfg, svc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{Service: template(cfg, svc, specPath), Socket: sock, Accept: true}
+	if err := extra(s.Service, svc); err != nil {
+		return nil, err
+	}
+	for _, u := range s.All() {
+		if err := checkValues(u); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
 // Transient is the unit to start with StartTransientUnit, with the other
 // units of the set as its Aux units (created in the same call, started by
 // their dependencies): the .socket unit for a socket-activated service, so
 // the service starts on the first connection; otherwise the service, whose
-// Wants= starts the health timer.
+// Wants= starts the health timer. An accepting service's socket carries
+// its template in Files instead: transient units cannot be templates.
 func (s *Set) Transient() *Unit {
+	if s.Accept {
+		u := *s.Socket
+		u.Aux, u.Files = []*Unit{}, []*Unit{s.Service}
+		return &u
+	}
 	first, aux := s.Service, []*Unit{}
 	if s.Socket != nil {
 		first, aux = s.Socket, append(aux, s.Service)
@@ -76,6 +113,8 @@ func (s *Set) Transient() *Unit {
 func (s *Set) Files() []*Unit {
 	var out []*Unit
 	if s.Socket != nil {
+		// An accepting service's template has no [Install]: its socket
+		// instantiates it.
 		out = append(out, persistent(s.Socket, "sockets.target"), s.Service)
 	} else {
 		out = append(out, Persistent(s.Service))

@@ -27,11 +27,6 @@ func socket(svc *model.Service) (*Unit, error) {
 	u.add("Unit", "PartOf", Name(svc.Project, svc.Name))
 	names := map[string]bool{}
 	for i, s := range svc.Sockets {
-		if s.Accept {
-			// Accept=yes needs a template service instantiated per
-			// connection; berth's units run one container each.
-			return nil, fmt.Errorf("x-berth.sockets[%d] (%s): accept: true is not supported; the container must accept connections itself", i, s.Listen)
-		}
 		kind, addr, err := ParseListen(s.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("x-berth.sockets[%d]: %w", i, err)

@@ -17,6 +17,10 @@ type Unit struct {
 	// a transient unit (StartTransientUnit's aux argument), but started
 	// only through dependencies: a socket's service, a health timer.
 	Aux []*Unit
+	// Files are units written as runtime unit files (see
+	// systemd.Client.WriteRuntimeUnit) before this one starts, because
+	// they cannot be transient: an accepting socket's template service.
+	Files []*Unit
 }
 
 func (u *Unit) add(section, name, value string) {

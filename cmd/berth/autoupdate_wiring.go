@@ -63,6 +63,9 @@ func (l updateUnitList) ListUnits(ctx context.Context) ([]autoupdate.Unit, error
 	}
 	out := make([]autoupdate.Unit, 0, len(us))
 	for _, u := range us {
+		if units.IsInstance(u.Name) {
+			continue // a connection of an accepting socket: never restarted
+		}
 		env := u.Environment
 		out = append(out, autoupdate.Unit{
 			Name: u.Name, Project: env[units.EnvProject], Service: env[units.EnvService],

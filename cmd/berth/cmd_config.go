@@ -160,12 +160,14 @@ func loadOffline(ctx context.Context, g *globalOptions, args []string) ([]model.
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := append(composeOptions(st), compose.WithKubeLoader(kube.Load), compose.WithUnitCheck(units.CheckProperty))
+	opts := append(composeOptions(st), compose.WithKubeLoader(kube.NewLoader().Load), compose.WithUnitCheck(units.CheckProperty))
 	var names []string
 	var out []model.Entry
 	for _, a := range args {
 		if isPathArg(a) {
-			out = append(out, compose.LoadEntry(ctx, a, opts...))
+			if e := compose.LoadEntry(ctx, a, opts...); e.Err != nil || e.Project != nil {
+				out = append(out, e) // else Kubernetes data for other files: nothing to show
+			}
 		} else {
 			names = append(names, a)
 		}

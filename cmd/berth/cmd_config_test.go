@@ -537,3 +537,21 @@ func TestConfigExternalNetwork(t *testing.T) {
 		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 	}
 }
+
+// TestConfigKubeNamespace: berth config over a config dir of Kubernetes
+// files whose Pods read ConfigMaps, Secrets and a claim of other files:
+// every Pod loads, cleanly, and the data files are no projects, also when
+// named as a path.
+func TestConfigKubeNamespace(t *testing.T) {
+	dir, _ := filepath.Abs("../../compose/kube/testdata/namespace")
+	r := runBerthConfig(t, nil, "", "--config-dir", dir, "--strict", "--services")
+	want := "db-client/client\ndownward-env/app\ndownward-volume/main\ndownward-volume/helper\nlisted/app\nsettings-volume/reader\n" +
+		"shared-volume/server\nshared-volume/writer\nshop-envfrom/show\nuploads-pod/web\nwith-init/wait-for-settings\nwith-init/fetch\nwith-init/app\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("exit %d, services:\n%s\nwant:\n%s\n%s", r.code, r.stdout, want, r.stderr)
+	}
+	r = runBerthConfig(t, nil, "", "--strict", filepath.Join(dir, "shop-settings.yaml"))
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("a data file: exit %d, output:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/compose/kube"
+	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/network"
 	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
@@ -58,6 +59,13 @@ names are the same.`,
 // runGenerateSystemd writes one unit file per service of project into
 // o.Output and prints their absolute paths. It needs no systemd connection.
 func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOptions, project string, out io.Writer) error {
+	// It reserves addresses and writes frozen specs: never while apply,
+	// down, auto-update or the agent change them.
+	unlock, err := reconciler.Lock(ctx, g.StateDir, func() { g.logger().Info("waiting for a reconcile in progress") })
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p, err := loadProjectNetworked(ctx, g, project)
 	if err != nil {
 		return err

@@ -9,7 +9,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/runtime/paths"
 	"github.com/berth-dev/berth/units"
 	"github.com/coreos/go-systemd/v22/unit"
@@ -162,10 +164,55 @@ func TestGenerateSystemdTraversal(t *testing.T) {
 		t.Fatalf("error %v, want one naming kn.yaml:7", err)
 	}
 	_ = filepath.WalkDir(tmp, func(path string, d os.DirEntry, err error) error {
-		// The address reservation's lock is the only file expected.
-		if err == nil && !d.IsDir() && path != filepath.Join(g.ConfigDir, "kn.yaml") && path != filepath.Join(g.StateDir, "networks", ".lock") {
+		// The reconcile lock and the address reservation's lock are the
+		// only files expected.
+		if err == nil && !d.IsDir() && path != filepath.Join(g.ConfigDir, "kn.yaml") && path != filepath.Join(g.StateDir, "networks", ".lock") &&
+			path != paths.New("", g.StateDir, "").ReconcileLock() {
 			t.Errorf("generate wrote %s", path)
 		}
 		return nil
 	})
+}
+
+// TestGenerateSystemdTakesTheLock: while a reconcile holds the state dir's
+// lock, generate systemd writes no spec, reservation or unit; it goes on
+// once the lock is free.
+func TestGenerateSystemdTakesTheLock(t *testing.T) {
+	tmp := t.TempDir()
+	g := &globalOptions{ConfigDir: filepath.Join(tmp, "etc"), StateDir: filepath.Join(tmp, "state"), RunDir: "/run/berth"}
+	hello, err := os.ReadFile("../../units/testdata/hello.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(g.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.ConfigDir, "hello.yaml"), hello, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := reconciler.Lock(context.Background(), g.StateDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "units")
+	done := make(chan error, 1)
+	go func() {
+		done <- runGenerateSystemd(context.Background(), g, &generateOptions{Output: out, Binary: "/bin/true"}, "hello", &bytes.Buffer{})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("generate systemd ran while the reconcile lock was held: %v", err)
+	default:
+	}
+	if ents, _ := os.ReadDir(paths.New("", g.StateDir, "").Specs()); len(ents) != 0 {
+		t.Fatalf("generate systemd wrote specs under the lock: %v", ents)
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) == 0 {
+		t.Fatal("no unit written after the lock was released")
+	}
 }

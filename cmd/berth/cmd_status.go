@@ -40,7 +40,11 @@ Debian package nftables"), or systemd's own error.
 It reads the file, systemd and the journal only; it works while the agent is
 busy or stopped. Exit status 1 when the agent has never run here (after
 listing failing units), 0 otherwise; with --check, also 3 when a file has
-errors, a repair is in backoff or a unit is failing.`,
+errors, a repair is in backoff, a change was rolled back or a unit is failing.
+
+Changes rolled back (a recreate whose new container failed, so the previous
+one was put back, see 'berth apply') are listed with the failed spec and why,
+until the files change or an apply succeeds.`,
 		Example: `  berth status
   berth status --format json | jq '.file_errors'
   berth status --check || echo "needs attention"`,
@@ -57,34 +61,41 @@ errors, a repair is in backoff or a unit is failing.`,
 func runStatus(ctx context.Context, g *globalOptions, o *statusOptions, out io.Writer) error {
 	failing, ferr := failingUnits(ctx)
 	st, err := reconciler.ReadStatus(ctx, g.StateDir)
+	rbs, rerr := reconciler.LoadRollbacks(ctx, g.StateDir)
+	if rerr != nil {
+		return rerr
+	}
+	rolled := rbs.Sorted()
 	if o.Format == "json" {
-		if jerr := printStatusJSON(out, st, failing, ferr); jerr != nil {
+		if jerr := printStatusJSON(out, st, rolled, failing, ferr); jerr != nil {
 			return jerr
 		}
 	} else {
 		if st != nil {
 			printStatus(out, st)
 		}
+		printRollbacks(out, rolled)
 		printFailing(out, failing, ferr)
 	}
 	if err != nil {
 		return err
 	}
-	if o.Check && (len(st.FileErrors) > 0 || len(st.Backoff) > 0 || len(failing) > 0) {
-		return &exitError{code: 3, err: errors.New("config files have errors, repairs are in backoff or units are failing")}
+	if o.Check && (len(st.FileErrors) > 0 || len(st.Backoff) > 0 || len(failing) > 0 || len(rolled) > 0) {
+		return &exitError{code: 3, err: errors.New("config files have errors, repairs are in backoff, changes were rolled back or units are failing")}
 	}
 	return nil
 }
 
 // printStatusJSON prints the agent's status (if any) and the failing units
 // as one object.
-func printStatusJSON(out io.Writer, st *reconciler.Status, failing []failingUnit, ferr error) error {
+func printStatusJSON(out io.Writer, st *reconciler.Status, rolled []reconciler.Rollback, failing []failingUnit, ferr error) error {
 	v := struct {
 		Running bool `json:"running"`
 		*reconciler.Status
-		Failing      []failingUnit `json:"failing_units"`
-		FailingError string        `json:"failing_units_error,omitempty"`
-	}{Status: st, Failing: failing}
+		RolledBack   []reconciler.Rollback `json:"rolled_back"`
+		Failing      []failingUnit         `json:"failing_units"`
+		FailingError string                `json:"failing_units_error,omitempty"`
+	}{Status: st, RolledBack: rolled, Failing: failing}
 	if st != nil {
 		v.Running = agentRunning(st.PID)
 	}
@@ -173,6 +184,24 @@ func printStatus(out io.Writer, st *reconciler.Status) {
 			}
 			fmt.Fprintln(out, line)
 		}
+	}
+}
+
+// printRollbacks lists the changes apply or the agent rolled back: the
+// previous spec runs while the files ask for the failed one.
+func printRollbacks(out io.Writer, rolled []reconciler.Rollback) {
+	if len(rolled) == 0 {
+		fmt.Fprintln(out, "rolled back:    none")
+		return
+	}
+	fmt.Fprintln(out, "rolled back:")
+	for _, rb := range rolled {
+		state := "running spec " + rb.Restored + " again"
+		if rb.RestoreError != "" {
+			state = "the previous spec did not come back either: " + rb.RestoreError
+		}
+		fmt.Fprintf(out, "  %s/%s (%s) at %s: spec %s failed, %s; `berth apply` retries it\n    %s\n",
+			rb.Project, rb.Service, rb.Unit, rb.At.Local().Format(time.DateTime), rb.Failed, state, rb.Reason)
 	}
 }
 

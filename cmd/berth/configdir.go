@@ -18,5 +18,5 @@ func loadConfigDir(ctx context.Context, dir string) ([]model.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compose.LoadDir(ctx, dir, append(composeOptions(st), compose.WithKubeLoader(kube.Load), compose.WithUnitCheck(units.CheckProperty))...)
+	return compose.LoadDir(ctx, dir, append(composeOptions(st), compose.WithKubeLoader(kube.NewLoader().Load), compose.WithUnitCheck(units.CheckProperty))...)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,6 +49,15 @@ func newApplyView(out io.Writer) applyView {
 	return plainView{out}
 }
 
+// rolledBack is err's rollback when the previous container runs again.
+func rolledBack(err error) *reconciler.RollbackError {
+	var rb *reconciler.RollbackError
+	if errors.Is(err, reconciler.ErrRolledBack) && errors.As(err, &rb) {
+		return rb
+	}
+	return nil
+}
+
 // plainView prints one line per finished action and nothing else.
 type plainView struct{ w io.Writer }
 
@@ -57,6 +67,10 @@ func (plainView) starting(reconciler.Change) {}
 func (plainView) close()                     {}
 func (v plainView) print(f func(io.Writer))  { f(v.w) }
 func (v plainView) done(c reconciler.Change, err error) {
+	if rb := rolledBack(err); rb != nil {
+		fmt.Fprintf(v.w, "%s/%s: rolled back (%s) to spec %s: %v\n", c.Project, c.Service, c.Unit, rb.Restored, rb.Cause)
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(v.w, "%s/%s: %s failed: %v\n", c.Project, c.Service, c.Action, err)
 		return
@@ -178,6 +192,10 @@ func (v *ttyView) done(c reconciler.Change, err error) {
 			v.units = append(v.units[:i], v.units[i+1:]...)
 			break
 		}
+	}
+	if rb := rolledBack(err); rb != nil {
+		v.out = append(v.out, fmt.Sprintf("↺ %s/%s: rolled back (%s) to spec %s: %v", c.Project, c.Service, c.Unit, rb.Restored, rb.Cause))
+		return
 	}
 	if err != nil {
 		v.out = append(v.out, fmt.Sprintf("✘ %s/%s: %s failed: %v", c.Project, c.Service, c.Action, err))

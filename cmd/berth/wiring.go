@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
+	"github.com/berth-dev/berth/autoupdate"
 	"github.com/berth-dev/berth/cmd/internal/settings"
 	"github.com/berth-dev/berth/compose/model"
 
@@ -66,6 +69,9 @@ func newApp(ctx context.Context, g *globalOptions) (*app, error) {
 		Log:      log,
 	}
 	a.rec.Builder = a.builder(false)
+	// A recreate is judged as auto-update judges a restart: active, healthy
+	// (its health check's record), no crash through the soak.
+	a.rec.Watch = autoupdate.Watch{Units: updateUnits{c: sd, a: a}, Health: updateHealth{g.RunDir}}
 	return a, nil
 }
 
@@ -118,9 +124,10 @@ type manager struct {
 }
 
 var (
-	_ reconciler.Manager   = manager{}
-	_ reconciler.Restarter = manager{}
-	_ reconciler.Networks  = network.Allocator{}
+	_ reconciler.Manager          = manager{}
+	_ reconciler.Restarter        = manager{}
+	_ reconciler.RuntimeUnitFiles = manager{}
+	_ reconciler.Networks         = network.Allocator{}
 )
 
 // observeProps are what the reconciler compares: the environment (project,
@@ -128,12 +135,21 @@ var (
 var observeProps = []string{systemd.PropEnvironment, systemd.PropMemoryMax, systemd.PropTasksMax, systemd.PropCPUQuotaPerSecUSec}
 
 func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
-	us, err := m.c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: observeProps, Cache: m.cache})
+	// Sockets too: an accepting service (accept: true) is its socket.
+	us, err := m.c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service", units.Prefix + "*.socket"}, Props: observeProps, Cache: m.cache})
 	if err != nil {
 		return nil, err
 	}
 	var out []reconciler.Observed
 	for _, u := range us {
+		if units.IsInstance(u.Name) {
+			// A connection of an accepting socket: its socket owns it.
+			continue
+		}
+		socket := strings.HasSuffix(u.Name, ".socket")
+		if socket && u.Environment[units.EnvProject] == "" {
+			continue // the socket of a socket-activated service unit
+		}
 		out = append(out, reconciler.Observed{
 			Unit:        u.Name,
 			Project:     u.Environment[units.EnvProject],
@@ -147,6 +163,9 @@ func (m manager) Observe(ctx context.Context) ([]reconciler.Observed, error) {
 				CPUQuotaPerSecUSec: u.Limits.CPUQuotaPerSecUSec,
 			},
 		})
+		if socket {
+			out[len(out)-1].Limits = nil // the limits are its instances'
+		}
 	}
 	return out, nil
 }
@@ -164,7 +183,28 @@ func (m manager) Start(ctx context.Context, u *units.Unit) error {
 		}
 		aux = append(aux, sd.PropertyCollection{Name: a.Name, Properties: ap})
 	}
-	return m.c.StartTransient(ctx, u.Name, props, aux...)
+	// Units that cannot be transient (an accepting socket's template)
+	// are runtime unit files, written first; a failed start removes them.
+	for _, f := range u.Files {
+		if err := m.c.WriteRuntimeUnit(ctx, f.Name, f.Text()); err != nil {
+			return err
+		}
+	}
+	if err := m.c.StartTransient(ctx, u.Name, props, aux...); err != nil {
+		for _, f := range u.Files {
+			err = errors.Join(err, m.c.RemoveRuntimeUnit(context.WithoutCancel(ctx), f.Name))
+		}
+		return err
+	}
+	return nil
+}
+
+func (m manager) RemoveRuntimeUnit(ctx context.Context, name string) error {
+	return m.c.RemoveRuntimeUnit(ctx, name)
+}
+
+func (m manager) RuntimeUnits(ctx context.Context, pattern string) ([]string, error) {
+	return m.c.RuntimeUnits(ctx, pattern)
 }
 
 func (m manager) Stop(ctx context.Context, unit string) error { return m.c.Stop(ctx, unit) }

@@ -253,10 +253,11 @@ func (o *objects) container(p *model.Project, c *Container, path string) (*model
 		}
 	}
 
-	env, secret, err := o.environment(c, path)
+	env, secret, runtimeEnv, err := o.environment(c, path)
 	if err != nil {
 		return nil, err
 	}
+	svc.RuntimeEnv = runtimeEnv
 	// A Secret's values leave Environment, which the spec stores: they
 	// travel as encrypted credentials (model.SecretEnvVar).
 	for _, k := range sortedKeys(env) {

@@ -41,12 +41,13 @@ func (p IntOrName) MarshalYAML() (any, error) {
 
 // document is one YAML document of a file with where its fields are.
 type document struct {
-	file  string
-	line  int // of the document's kind
-	meta  TypeMeta
-	name  string
-	node  *yaml.Node
-	lines map[string]int // field path ("spec.containers[0].image") → line
+	file    string
+	line    int // of the document's kind
+	meta    TypeMeta
+	name    string
+	node    *yaml.Node
+	content []byte         // of the whole file, for error messages
+	lines   map[string]int // field path ("spec.containers[0].image") → line
 }
 
 // where is "file:line" of path, or of the closest parent path known.
@@ -84,7 +85,7 @@ func splitDocuments(file string, b []byte) ([]*document, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, yamlError(file, "", b, err)
 		}
 		if len(n.Content) == 0 || n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null" {
 			continue // "---" with nothing after it
@@ -93,29 +94,86 @@ func splitDocuments(file string, b []byte) ([]*document, error) {
 		if root.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("%s:%d: a Kubernetes document must be a mapping", file, root.Line)
 		}
-		d := &document{file: file, line: root.Line, node: root}
-		if err := root.Decode(&d.meta); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+		var meta TypeMeta
+		if err := root.Decode(&meta); err != nil {
+			return nil, yamlError(file, "", b, err)
 		}
-		var m struct {
-			Metadata ObjectMeta `yaml:"metadata"`
+		if meta.Kind == "List" || strings.HasSuffix(meta.Kind, "List") && mapValue(root, "items") != nil {
+			// kubectl's v1 List (and typed lists such as PodList): its items
+			// are the documents.
+			items, err := listItems(file, b, root)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, items...)
+			continue
 		}
-		_ = root.Decode(&m)
-		d.name = m.Metadata.Name
-		if kn := mapValue(root, "kind"); kn != nil {
-			d.line = kn.Line
-		}
-		switch {
-		case d.meta.APIVersion == "":
-			return nil, fmt.Errorf("%s:%d: apiVersion: required", file, root.Line)
-		case d.meta.Kind == "":
-			return nil, fmt.Errorf("%s:%d: kind: required", file, root.Line)
-		case d.name == "":
-			return nil, fmt.Errorf("%s:%d: %s: metadata.name: required", file, d.line, d.meta.Kind)
+		d, err := newDocument(file, b, root)
+		if err != nil {
+			return nil, err
 		}
 		docs = append(docs, d)
 	}
 	return docs, nil
+}
+
+// listItems are the documents of a List's items.
+func listItems(file string, b []byte, root *yaml.Node) ([]*document, error) {
+	items := mapValue(root, "items")
+	if items == nil || items.Kind != yaml.SequenceNode {
+		line := root.Line
+		if items != nil {
+			line = items.Line
+		}
+		return nil, fmt.Errorf("%s:%d: List: items: must be a list of objects", file, line)
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch k := root.Content[i]; k.Value {
+		case "apiVersion", "kind", "metadata", "items":
+		default:
+			return nil, fmt.Errorf("%s:%d: List: %s is not a field of a List", file, k.Line, k.Value)
+		}
+	}
+	var out []*document
+	for _, it := range items.Content {
+		if it.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s:%d: List: items: each item must be an object", file, it.Line)
+		}
+		d, err := newDocument(file, b, it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// newDocument checks that the object root has apiVersion, kind and
+// metadata.name.
+func newDocument(file string, b []byte, root *yaml.Node) (*document, error) {
+	d := &document{file: file, line: root.Line, node: root, content: b}
+	if err := root.Decode(&d.meta); err != nil {
+		return nil, yamlError(file, "", b, err)
+	}
+	var m struct {
+		Metadata ObjectMeta `yaml:"metadata"`
+	}
+	if err := root.Decode(&m); err != nil {
+		return nil, yamlError(file, d.meta.Kind+": ", b, err)
+	}
+	d.name = m.Metadata.Name
+	if kn := mapValue(root, "kind"); kn != nil {
+		d.line = kn.Line
+	}
+	switch {
+	case d.meta.APIVersion == "":
+		return nil, fmt.Errorf("%s:%d: apiVersion: required", file, root.Line)
+	case d.meta.Kind == "":
+		return nil, fmt.Errorf("%s:%d: kind: required", file, root.Line)
+	case d.name == "":
+		return nil, fmt.Errorf("%s:%d: %s: metadata.name: required", file, d.line, d.meta.Kind)
+	}
+	return d, nil
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {
@@ -135,7 +193,7 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 // v's type does not have, naming the field, the object and its line.
 func (d *document) decode(v any) ([]string, error) {
 	if err := d.node.Decode(v); err != nil {
-		return nil, fmt.Errorf("%s: %s %s: %w", d.file, d.meta.Kind, d.name, err)
+		return nil, yamlError(d.file, d.meta.Kind+" "+d.name+": ", d.content, err)
 	}
 	d.lines = map[string]int{}
 	var warns []string

@@ -3,13 +3,16 @@ package kube
 import (
 	"fmt"
 	"strings"
+
+	"github.com/berth-dev/berth/compose/model"
 )
 
 // environment builds a container's environment as the kubelet does:
 // envFrom sources first (in order, later ones win), then env entries in
 // order; $(NAME) in a value refers to a variable defined before it.
-// secret holds the names whose final value is a Secret's.
-func (o *objects) environment(c *Container, path string) (env map[string]string, secret map[string]bool, err error) {
+// secret holds the names whose final value is a Secret's; runtime are the
+// variables the launcher fills in (status.podIP and the like).
+func (o *objects) environment(c *Container, path string) (env map[string]string, secret map[string]bool, runtime []model.RuntimeEnvVar, err error) {
 	d := o.workload
 	env, secret = map[string]string{}, map[string]bool{}
 	for i, ef := range c.EnvFrom {
@@ -21,76 +24,108 @@ func (o *objects) environment(c *Container, path string) (env map[string]string,
 			data, ok = o.configMaps[ef.ConfigMapRef.Name]
 			optional = isTrue(ef.ConfigMapRef.Optional)
 			if !ok && !optional {
-				return nil, nil, d.errf(ep+".configMapRef.name", "no ConfigMap %q in this file", ef.ConfigMapRef.Name)
+				return nil, nil, nil, d.errf(ep+".configMapRef.name", "no ConfigMap %q %s", ef.ConfigMapRef.Name, o.notFound())
 			}
 		case ef.SecretRef != nil && ef.ConfigMapRef == nil:
 			data, ok = o.secrets[ef.SecretRef.Name]
 			optional = isTrue(ef.SecretRef.Optional)
 			if !ok && !optional {
-				return nil, nil, d.errf(ep+".secretRef.name", "no Secret %q in this file", ef.SecretRef.Name)
+				return nil, nil, nil, d.errf(ep+".secretRef.name", "no Secret %q %s", ef.SecretRef.Name, o.notFound())
 			}
 		default:
-			return nil, nil, d.errf(ep, "exactly one of configMapRef and secretRef is required")
+			return nil, nil, nil, d.errf(ep, "exactly one of configMapRef and secretRef is required")
 		}
 		for _, k := range sortedKeys(data) {
+			if ef.ConfigMapRef != nil && o.binary[ef.ConfigMapRef.Name+"/"+k] {
+				continue // binaryData is for files only
+			}
 			env[ef.Prefix+k] = string(data[k])
 			secret[ef.Prefix+k] = ef.SecretRef != nil
 		}
 	}
+	rt := map[string]model.RuntimeField{}
 	for i, e := range c.Env {
 		ep := fmt.Sprintf("%s.env[%d]", path, i)
 		if e.Name == "" {
-			return nil, nil, d.errf(ep+".name", "required")
+			return nil, nil, nil, d.errf(ep+".name", "required")
 		}
 		if e.ValueFrom == nil {
 			env[e.Name] = expand(e.Value, env)
 			secret[e.Name] = false
+			delete(rt, e.Name)
 			continue
 		}
-		v, set, err := o.valueFrom(e.ValueFrom, ep+".valueFrom")
+		if fr := e.ValueFrom.FieldRef; fr != nil && e.ValueFrom.ResourceFieldRef == nil {
+			if f, ok := runtimeFields[fr.FieldPath]; ok {
+				rt[e.Name] = f
+				delete(env, e.Name)
+				delete(secret, e.Name)
+				continue
+			}
+		}
+		v, set, err := o.valueFrom(c, e.ValueFrom, ep+".valueFrom")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if set {
 			env[e.Name] = v
 			secret[e.Name] = e.ValueFrom.SecretKeyRef != nil
+			delete(rt, e.Name)
 		}
 	}
-	return env, secret, nil
+	for _, k := range sortedKeys(rt) {
+		runtime = append(runtime, model.RuntimeEnvVar{Name: k, Field: rt[k]})
+	}
+	return env, secret, runtime, nil
 }
 
 // valueFrom resolves one env source; set is false for a missing optional key.
-func (o *objects) valueFrom(src *EnvVarSource, path string) (string, bool, error) {
+func (o *objects) valueFrom(c *Container, src *EnvVarSource, path string) (string, bool, error) {
 	d := o.workload
+	n := 0
+	for _, set := range []bool{src.FieldRef != nil, src.ResourceFieldRef != nil, src.ConfigMapKeyRef != nil, src.SecretKeyRef != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return "", false, d.errf(path, "exactly one of fieldRef, resourceFieldRef, configMapKeyRef and secretKeyRef is required")
+	}
 	switch {
 	case src.FieldRef != nil:
-		switch src.FieldRef.FieldPath {
-		case "metadata.name":
-			return o.pod.Metadata.Name, true, nil
-		case "metadata.namespace":
-			if o.pod.Metadata.Namespace == "" {
-				return "default", true, nil
-			}
-			return o.pod.Metadata.Namespace, true, nil
+		v, ok := o.podField(src.FieldRef.FieldPath, false)
+		if !ok {
+			return "", false, d.errf(path+".fieldRef.fieldPath", "unsupported field %q (supported: %s)", src.FieldRef.FieldPath, envFields)
 		}
-		return "", false, d.errf(path+".fieldRef.fieldPath", "unsupported field %q (supported: metadata.name, metadata.namespace)", src.FieldRef.FieldPath)
+		return v, true, nil
+	case src.ResourceFieldRef != nil:
+		target := c
+		if name := src.ResourceFieldRef.ContainerName; name != "" && name != c.Name {
+			if target = o.findContainer(name); target == nil {
+				return "", false, d.errf(path+".resourceFieldRef.containerName", "no container %q in the pod", name)
+			}
+		}
+		v, err := o.resourceField(target, src.ResourceFieldRef, path+".resourceFieldRef")
+		return v, err == nil, err
 	case src.ConfigMapKeyRef != nil:
-		return lookupKey(d, o.configMaps, "ConfigMap", src.ConfigMapKeyRef, path+".configMapKeyRef")
-	case src.SecretKeyRef != nil:
-		return lookupKey(d, o.secrets, "Secret", src.SecretKeyRef, path+".secretKeyRef")
+		return o.lookupKey(o.configMaps, "ConfigMap", src.ConfigMapKeyRef, path+".configMapKeyRef")
 	}
-	return "", false, d.errf(path, "one of fieldRef, configMapKeyRef and secretKeyRef is required")
+	return o.lookupKey(o.secrets, "Secret", src.SecretKeyRef, path+".secretKeyRef")
 }
 
-func lookupKey(d *document, objs map[string]map[string][]byte, kind string, ref *KeySelect, path string) (string, bool, error) {
+func (o *objects) lookupKey(objs map[string]map[string][]byte, kind string, ref *KeySelect, path string) (string, bool, error) {
+	d := o.workload
 	data, ok := objs[ref.Name]
 	if !ok {
 		if isTrue(ref.Optional) {
 			return "", false, nil
 		}
-		return "", false, d.errf(path+".name", "no %s %q in this file", kind, ref.Name)
+		return "", false, d.errf(path+".name", "no %s %q %s", kind, ref.Name, o.notFound())
 	}
 	v, ok := data[ref.Key]
+	if ok && kind == "ConfigMap" && o.binary[ref.Name+"/"+ref.Key] {
+		return "", false, d.errf(path+".key", "key %q of ConfigMap %q is binaryData, which only a volume can mount", ref.Key, ref.Name)
+	}
 	if !ok {
 		if isTrue(ref.Optional) {
 			return "", false, nil

@@ -232,6 +232,9 @@ func (g *generator) container(svc *model.Service, spec *PodSpec) Container {
 	for _, k := range sortedKeys(env) {
 		c.Env = append(c.Env, EnvVar{Name: k, Value: escapeDollars(env[k])})
 	}
+	for _, e := range svc.RuntimeEnv {
+		c.Env = append(c.Env, EnvVar{Name: e.Name, ValueFrom: &EnvVarSource{FieldRef: &FieldRef{FieldPath: string(e.Field)}}})
+	}
 	for _, pt := range svc.Ports {
 		c.Ports = append(c.Ports, ContainerPort{ContainerPort: int32(pt.ContainerPort), HostPort: int32(pt.HostPort),
 			HostIP: pt.HostIP, Protocol: strings.ToUpper(pt.Protocol)})

@@ -7,7 +7,9 @@
 // most one workload (Pod, Deployment, DaemonSet or Job), whose containers
 // become the project's services and share one pod sandbox (Project.Pod,
 // named after the workload's metadata.name). ConfigMaps, Secrets and claims
-// in the same file are what the workload refers to.
+// are what the workload refers to: in its own file or in another file of
+// its directory (a namespace, see namespace.go). A file without a workload
+// is such data, not a project.
 package kube
 
 import (
@@ -16,24 +18,87 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/berth-dev/berth/compose/model"
 
 	"github.com/berth-dev/berth/compose"
 )
 
-// Load reads the Kubernetes file path as the project name. It has the
-// signature of compose.KubeLoader.
+// Load reads the Kubernetes file path, or every Kubernetes file of the
+// directory path, as project name; ConfigMaps, Secrets and claims the
+// project does not declare itself come from the other Kubernetes files of
+// its directory (its namespace). A project with no workload is data for
+// the others: Load returns a nil project and no error. It has the
+// signature of compose.KubeLoader; loading a whole config dir, use a
+// Loader, which reads each namespace once.
 func Load(ctx context.Context, name, path string) (*model.Project, error) {
-	b, err := os.ReadFile(path)
+	return NewLoader().Load(ctx, name, path)
+}
+
+// Loader is Load with a memory of the namespaces it has read: one Loader
+// per load of a config dir, so N files referring to a shared ConfigMap
+// read the directory once, not N times. It never sees a file change: make
+// a new one for the next load.
+type Loader struct {
+	mu         sync.Mutex
+	namespaces map[string]*namespace
+}
+
+// NewLoader returns a Loader that has read nothing yet.
+func NewLoader() *Loader { return &Loader{namespaces: map[string]*namespace{}} }
+
+// Load is the package's Load, with l's namespaces.
+func (l *Loader) Load(ctx context.Context, name, path string) (*model.Project, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(name, path, b)
+	files, dir := []string{path}, filepath.Dir(path)
+	if fi.IsDir() {
+		dir = path
+		if files, err = kubeFiles(path); err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: no Kubernetes file in the directory", path)
+		}
+	}
+	srcs := make([]source, len(files))
+	for i, f := range files {
+		if srcs[i].content, err = os.ReadFile(f); err != nil {
+			return nil, err
+		}
+		srcs[i].file = f
+	}
+	return parse(name, srcs, func() (*namespace, error) { return l.namespace(dir) })
 }
 
-// objects are the decoded documents of one file.
+// namespace reads dir's namespace once.
+func (l *Loader) namespace(dir string) (*namespace, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ns, ok := l.namespaces[dir]; ok {
+		return ns, nil
+	}
+	ns, err := readNamespace(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.namespaces[dir] = ns
+	return ns, nil
+}
+
+// source is one file of a project and its content.
+type source struct {
+	file    string
+	content []byte
+}
+
+// objects are the decoded documents of one project.
 type objects struct {
 	workload   *document
 	pod        PodTemplate
@@ -42,38 +107,140 @@ type objects struct {
 	job        *JobSpec
 	configMaps map[string]map[string][]byte
 	secrets    map[string]map[string][]byte
-	claims     []string
-	warnings   []string
+	// binary holds "ConfigMap/key" of binaryData keys: files only, never
+	// environment variables (as in Kubernetes).
+	binary map[string]bool
+	claims []string
+	// claimVolumes are the host volumes of claims declared in other files
+	// of the namespace.
+	claimVolumes map[string]string
+	ns           *namespace
+	project      string
+	warnings     []string
 }
 
-// Parse builds the project from the content b of file.
+func newObjects() *objects {
+	return &objects{configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{}, binary: map[string]bool{}}
+}
+
+// Parse builds the project from the content b of file alone; nil when the
+// file holds no workload (see Load).
 func Parse(name, file string, b []byte) (*model.Project, error) {
-	docs, err := splitDocuments(file, b)
-	if err != nil {
-		return nil, err
-	}
-	o := &objects{configMaps: map[string]map[string][]byte{}, secrets: map[string]map[string][]byte{}}
-	for _, d := range docs {
-		if err := o.add(d); err != nil {
+	return parse(name, []source{{file, b}}, nil)
+}
+
+// parse builds the project from its files, looking up in the namespace
+// what they do not declare; readNS (nil for none) is called only then, so
+// a self-contained file costs no read of its directory.
+func parse(name string, srcs []source, readNS func() (*namespace, error)) (*model.Project, error) {
+	o := newObjects()
+	o.project = name
+	for _, src := range srcs {
+		docs, err := splitDocuments(src.file, src.content)
+		if err != nil {
 			return nil, err
+		}
+		for _, d := range docs {
+			if err := o.add(d); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if o.workload == nil {
-		return nil, fmt.Errorf("%s: no Pod, Deployment, DaemonSet or Job in the file", file)
+		return nil, nil // data: ConfigMaps, Secrets and claims only
 	}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, src := range srcs {
+		abs, err := filepath.Abs(src.file)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, abs)
 	}
-	p := &model.Project{Name: name, Dir: filepath.Dir(abs), Files: []string{abs}}
+	p := &model.Project{Name: name, Dir: filepath.Dir(files[0]), Files: files}
 	for _, c := range o.claims {
 		addVolume(p, c)
+	}
+	if readNS != nil && o.needsNamespace() {
+		ns, err := readNS()
+		if err != nil {
+			return nil, err
+		}
+		o.ns = ns
+		o.useNamespace()
 	}
 	if err := o.convert(p); err != nil {
 		return nil, err
 	}
 	p.Warnings = append(o.warnings, p.Warnings...)
 	return p, nil
+}
+
+// needsNamespace tells whether the pod refers to a ConfigMap, Secret or
+// claim its own files do not declare.
+func (o *objects) needsNamespace() bool {
+	spec := &o.pod.Spec
+	missing := func(objs map[string]map[string][]byte, name string) bool {
+		_, ok := objs[name]
+		return name != "" && !ok
+	}
+	for _, cs := range [][]Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			for _, ef := range c.EnvFrom {
+				if ef.ConfigMapRef != nil && missing(o.configMaps, ef.ConfigMapRef.Name) || ef.SecretRef != nil && missing(o.secrets, ef.SecretRef.Name) {
+					return true
+				}
+			}
+			for _, e := range c.Env {
+				if v := e.ValueFrom; v != nil && (v.ConfigMapKeyRef != nil && missing(o.configMaps, v.ConfigMapKeyRef.Name) ||
+					v.SecretKeyRef != nil && missing(o.secrets, v.SecretKeyRef.Name)) {
+					return true
+				}
+			}
+		}
+	}
+	for _, v := range spec.Volumes {
+		switch {
+		case v.ConfigMap != nil && missing(o.configMaps, v.ConfigMap.Name),
+			v.Secret != nil && missing(o.secrets, v.Secret.SecretName),
+			v.PersistentVolumeClaim != nil && !slices.Contains(o.claims, v.PersistentVolumeClaim.ClaimName):
+			return true
+		}
+	}
+	return false
+}
+
+// useNamespace adds the namespace's objects that the project does not
+// declare itself.
+func (o *objects) useNamespace() {
+	for _, k := range sortedKeys(o.ns.dups) {
+		kind, name, _ := strings.Cut(k, "/")
+		_, own := map[string]map[string]map[string][]byte{"ConfigMap": o.configMaps, "Secret": o.secrets}[kind][name]
+		if !own && !(kind == "PersistentVolumeClaim" && slices.Contains(o.claims, name)) {
+			o.warnings = append(o.warnings, o.ns.dups[k]...)
+		}
+	}
+	for k, v := range o.ns.configMaps {
+		if _, ok := o.configMaps[k]; !ok {
+			o.configMaps[k] = v
+			for key := range v {
+				if o.ns.binary[k+"/"+key] {
+					o.binary[k+"/"+key] = true
+				}
+			}
+		}
+	}
+	for k, v := range o.ns.secrets {
+		if _, ok := o.secrets[k]; !ok {
+			o.secrets[k] = v
+		}
+	}
+	o.claimVolumes = map[string]string{}
+	for k, v := range o.ns.claims {
+		if !slices.Contains(o.claims, k) {
+			o.claimVolumes[k] = v
+		}
+	}
 }
 
 // add decodes one document by kind.
@@ -145,6 +312,7 @@ func (o *objects) add(d *document) error {
 					return d.errf("binaryData."+k, "not base64: %v", derr)
 				}
 				m[k] = b
+				o.binary[d.name+"/"+k] = true
 			}
 			o.configMaps[d.name] = m
 		}

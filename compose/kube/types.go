@@ -143,6 +143,10 @@ type PodSpec struct {
 	HostAliases                   []HostAlias         `yaml:"hostAliases,omitempty"`
 	SecurityContext               *PodSecurityContext `yaml:"securityContext,omitempty"`
 	EnableServiceLinks            *bool               `yaml:"enableServiceLinks,omitempty"`
+	// ServiceAccountName is only read by the downward API: a single host
+	// has no API server to hand the account's token to.
+	ServiceAccountName string `yaml:"serviceAccountName,omitempty"`
+	ServiceAccount     string `yaml:"serviceAccount,omitempty"` // deprecated alias
 }
 
 // PodDNSConfig is core/v1 PodDNSConfig.
@@ -225,7 +229,7 @@ type EnvFromSource struct {
 	SecretRef    *LocalObjRef `yaml:"secretRef,omitempty"`
 }
 
-// LocalObjRef names a ConfigMap or Secret of the same file.
+// LocalObjRef names a ConfigMap or Secret of the same namespace.
 type LocalObjRef struct {
 	Name     string `yaml:"name"`
 	Optional *bool  `yaml:"optional,omitempty"`
@@ -240,9 +244,18 @@ type EnvVar struct {
 
 // EnvVarSource is core/v1 EnvVarSource.
 type EnvVarSource struct {
-	FieldRef        *FieldRef  `yaml:"fieldRef,omitempty"`
-	ConfigMapKeyRef *KeySelect `yaml:"configMapKeyRef,omitempty"`
-	SecretKeyRef    *KeySelect `yaml:"secretKeyRef,omitempty"`
+	FieldRef         *FieldRef         `yaml:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldRef `yaml:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  *KeySelect        `yaml:"configMapKeyRef,omitempty"`
+	SecretKeyRef     *KeySelect        `yaml:"secretKeyRef,omitempty"`
+}
+
+// ResourceFieldRef is a downward-API resource: a container's limit or
+// request, divided by Divisor.
+type ResourceFieldRef struct {
+	ContainerName string `yaml:"containerName,omitempty"`
+	Resource      string `yaml:"resource"`
+	Divisor       string `yaml:"divisor,omitempty"`
 }
 
 // FieldRef is a downward-API field.
@@ -274,12 +287,28 @@ type VolumeMount struct {
 
 // Volume is core/v1 Volume; exactly one source is set.
 type Volume struct {
-	Name                  string           `yaml:"name"`
-	HostPath              *HostPathSource  `yaml:"hostPath,omitempty"`
-	EmptyDir              *EmptyDirSource  `yaml:"emptyDir,omitempty"`
-	ConfigMap             *ConfigMapSource `yaml:"configMap,omitempty"`
-	Secret                *SecretSource    `yaml:"secret,omitempty"`
-	PersistentVolumeClaim *PVCSource       `yaml:"persistentVolumeClaim,omitempty"`
+	Name                  string             `yaml:"name"`
+	HostPath              *HostPathSource    `yaml:"hostPath,omitempty"`
+	EmptyDir              *EmptyDirSource    `yaml:"emptyDir,omitempty"`
+	ConfigMap             *ConfigMapSource   `yaml:"configMap,omitempty"`
+	Secret                *SecretSource      `yaml:"secret,omitempty"`
+	PersistentVolumeClaim *PVCSource         `yaml:"persistentVolumeClaim,omitempty"`
+	DownwardAPI           *DownwardAPISource `yaml:"downwardAPI,omitempty"`
+}
+
+// DownwardAPISource writes the pod's metadata and containers' resources
+// as files.
+type DownwardAPISource struct {
+	Items       []DownwardAPIFile `yaml:"items,omitempty"`
+	DefaultMode *int32            `yaml:"defaultMode,omitempty"`
+}
+
+// DownwardAPIFile is one file of a downwardAPI volume.
+type DownwardAPIFile struct {
+	Path             string            `yaml:"path"`
+	FieldRef         *FieldRef         `yaml:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldRef `yaml:"resourceFieldRef,omitempty"`
+	Mode             *int32            `yaml:"mode,omitempty"`
 }
 
 // HostPathSource is a host directory or file.

@@ -75,7 +75,7 @@ func (o *objects) volumes(p *model.Project, svc *model.Service, c *Container, cp
 			if err := compose.CheckDNSSubdomain(v.PersistentVolumeClaim.ClaimName); err != nil {
 				return d.errf(vp+".persistentVolumeClaim.claimName", "%v", err)
 			}
-			m.Type, m.Source = model.MountVolume, addVolume(p, v.PersistentVolumeClaim.ClaimName)
+			m.Type, m.Source = model.MountVolume, o.claimVolume(p, v.PersistentVolumeClaim.ClaimName)
 			m.ReadOnly = m.ReadOnly || v.PersistentVolumeClaim.ReadOnly
 		case v.ConfigMap != nil:
 			files, err := o.projectFiles(v.Name, "ConfigMap", o.configMaps, v.ConfigMap.Name, v.ConfigMap.Projection, vm, vp+".configMap", ".name", mp)
@@ -94,8 +94,15 @@ func (o *objects) volumes(p *model.Project, svc *model.Service, c *Container, cp
 			}
 			svc.Files = append(svc.Files, files...)
 			continue
+		case v.DownwardAPI != nil:
+			files, err := o.downwardFiles(v.Name, v.DownwardAPI, vm, vp+".downwardAPI", mp)
+			if err != nil {
+				return err
+			}
+			svc.Files = append(svc.Files, files...)
+			continue
 		default:
-			return d.errf(vp, "volume %q has no supported source (supported: hostPath, emptyDir, configMap, secret, persistentVolumeClaim)", v.Name)
+			return d.errf(vp, "volume %q has no supported source (supported: hostPath, emptyDir, configMap, secret, persistentVolumeClaim, downwardAPI)", v.Name)
 		}
 		if sc := o.pod.Spec.SecurityContext; m.Type == model.MountVolume && sc != nil && sc.FSGroup != nil {
 			gid := int(*sc.FSGroup)
@@ -133,7 +140,7 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 	data, ok := objs[name]
 	optional := isTrue(proj.Optional)
 	if !ok && !optional {
-		return nil, d.errf(vp+nameField, "no %s %q in this file", kind, name)
+		return nil, d.errf(vp+nameField, "no %s %q %s", kind, name, o.notFound())
 	}
 	items, defaultMode := proj.Items, proj.DefaultMode
 	mode := uint32(defaultFileMode)
@@ -197,4 +204,19 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 		return nil, d.errf(mp+".subPath", "volume %q has no file %q", vol, vm.SubPath)
 	}
 	return out, nil
+}
+
+// claimVolume declares the project's volume for claim: the namespace's
+// shared volume when another file declares the claim, else the project's
+// own (see addVolume).
+func (o *objects) claimVolume(p *model.Project, claim string) string {
+	host, ok := o.claimVolumes[claim]
+	if !ok {
+		return addVolume(p, claim)
+	}
+	if p.Volumes == nil {
+		p.Volumes = map[string]model.Volume{}
+	}
+	p.Volumes[claim] = model.Volume{Name: host}
+	return host
 }

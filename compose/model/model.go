@@ -10,7 +10,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -169,9 +171,13 @@ type Service struct {
 	EnvFiles []EnvFile `json:"env_files,omitempty"`
 	// SecretEnv overlays Environment at start, from credentials.
 	SecretEnv []SecretEnvVar `json:"secret_env,omitempty"`
-	ReadOnly  bool           `json:"read_only,omitempty"`
-	ShmSize   int64          `json:"shm_size,omitempty"`
-	Devices   []Device       `json:"devices,omitempty"`
+	// RuntimeEnv overlays Environment at start with values only the
+	// launcher knows (the Kubernetes downward API's pod and host address,
+	// the node name).
+	RuntimeEnv []RuntimeEnvVar `json:"runtime_env,omitempty"`
+	ReadOnly   bool            `json:"read_only,omitempty"`
+	ShmSize    int64           `json:"shm_size,omitempty"`
+	Devices    []Device        `json:"devices,omitempty"`
 
 	// NetworkMode is "" (the project networks in Networks), "host", "none",
 	// "service:NAME" or "container:NAME" (apply resolves NAME to
@@ -411,6 +417,34 @@ type Socket struct {
 	Name   string `json:"name,omitempty"` // FileDescriptorName
 }
 
+// Accepts reports whether svc runs one container per connection (its
+// sockets have accept: true, systemd's Accept=yes): a template service
+// instantiated by its .socket unit, not one long-running unit.
+func (s *Service) Accepts() bool {
+	for _, sock := range s.Sockets {
+		if sock.Accept {
+			return true
+		}
+	}
+	return false
+}
+
+// InstanceID is the container ID of one per-connection instance of an
+// accepting service: its ID, '+' (no service ID has one) and the first 12
+// hex digits of the instance's systemd invocation ID, which both the
+// instance's start and its cleanup see as $INVOCATION_ID.
+func InstanceID(id, invocation string) (string, error) {
+	if len(invocation) < 12 {
+		return "", fmt.Errorf("no systemd invocation ID (INVOCATION_ID=%q) to name the per-connection container of %s", invocation, id)
+	}
+	for _, r := range invocation[:12] {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return "", fmt.Errorf("INVOCATION_ID=%q is not hexadecimal", invocation)
+		}
+	}
+	return id + "+" + invocation[:12], nil
+}
+
 // RestartMode is a docker restart policy.
 type RestartMode string
 
@@ -483,4 +517,22 @@ func NetworkOrder(nets map[string]NetworkAttachment) []string {
 	out := sortedKeys(nets)
 	sort.SliceStable(out, func(i, j int) bool { return nets[out[i]].Priority > nets[out[j]].Priority })
 	return out
+}
+
+// RuntimeField is a value the launcher fills in when the container starts,
+// named by its Kubernetes downward-API field path.
+type RuntimeField string
+
+// The runtime fields: the pod's address (the host's with hostNetwork),
+// the host's primary address, and the host's name.
+const (
+	FieldPodIP    RuntimeField = "status.podIP"
+	FieldHostIP   RuntimeField = "status.hostIP"
+	FieldNodeName RuntimeField = "spec.nodeName"
+)
+
+// RuntimeEnvVar is one variable set from a RuntimeField at start.
+type RuntimeEnvVar struct {
+	Name  string       `json:"name"`
+	Field RuntimeField `json:"field"`
 }

@@ -36,3 +36,18 @@ func TestCheckID(t *testing.T) {
 		}
 	}
 }
+
+func TestInstanceID(t *testing.T) {
+	id, err := InstanceID("p-web", "0123456789abcdef0123456789abcdef")
+	if err != nil || id != "p-web+0123456789ab" {
+		t.Errorf("InstanceID = %q, %v", id, err)
+	}
+	for _, bad := range []string{"", "0123", "0123456789aZcdef", "../../etc/xx"} {
+		if _, err := InstanceID("p-web", bad); err == nil {
+			t.Errorf("InstanceID accepted invocation %q", bad)
+		}
+	}
+	if err := CheckID("p", "web+0123456789ab"); err == nil {
+		t.Error("a service name with '+' would collide with instance IDs")
+	}
+}

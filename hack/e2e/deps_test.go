@@ -52,3 +52,54 @@ func TestDependencyEdit(t *testing.T) {
 		t.Errorf("plan after apply is not empty:\n%s", out)
 	}
 }
+
+// TestStartStoppedDependency: a dependency stopped with berth stop, and a
+// run-once service that ended, stay loaded in systemd while the service
+// that wants them (required: false) runs; berth start starts each again.
+func TestStartStoppedDependency(t *testing.T) {
+	e := newBerthEnv(t)
+	e.writeProject("deps", fmt.Sprintf(`services:
+  db:
+    image: %[1]s/busybox:latest
+    network_mode: none
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+  init:
+    image: %[1]s/busybox:latest
+    network_mode: none
+    restart: "no"
+    # Ends after its hand-over: one that exits within a millisecond of its
+    # exec can still race systemd's MAINPID check (see runtime.handOver).
+    command: ["sh", "-c", "echo init ran; sleep 0.5"]
+  web:
+    image: %[1]s/busybox:latest
+    network_mode: none
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    depends_on:
+      db: {condition: service_started, required: false}
+      init: {condition: service_started, required: false}
+`, e.registry))
+	if out, err := e.berth("apply"); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, out, e.sh("journalctl --no-pager -n 60 -u 'berth-deps-*' || true"))
+	}
+	const db, init, web = "berth-deps-db.service", "berth-deps-init.service", "berth-deps-web.service"
+	webPID := e.mainPID(web)
+	e.mustBerth("stop", "deps/db")
+	if s := e.prop(db, "ActiveState"); s != "inactive" {
+		t.Fatalf("db after berth stop: %s", s)
+	}
+	if out, err := e.berth("start", "deps/db"); err != nil {
+		t.Fatalf("berth start of the stopped dependency: %v\n%s", err, out)
+	}
+	e.eventually(30*time.Second, db+" active", func() bool { return e.prop(db, "ActiveState") == "active" })
+
+	e.eventually(30*time.Second, init+" ended", func() bool { return e.prop(init, "ActiveState") == "inactive" })
+	if out, err := e.berth("start", "deps/init"); err != nil {
+		t.Fatalf("berth start of the run-once service: %v\n%s", err, out)
+	}
+	e.eventually(30*time.Second, "init ran twice", func() bool {
+		return strings.Count(e.sh("journalctl --no-pager -u "+init+" || true"), "init ran") >= 2
+	})
+	if e.mainPID(web) != webPID {
+		t.Errorf("web was restarted (PID %d, was %d)", e.mainPID(web), webPID)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,7 +168,7 @@ func TestKubePod(t *testing.T) {
 	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := e.berth("apply"); err == nil || !strings.Contains(out, file) || !strings.Contains(out, "line ") {
+	if out, err := e.berth("apply"); err == nil || !regexp.MustCompile(regexp.QuoteMeta(file)+`:\d+: `).MatchString(out) {
 		t.Errorf("apply of a broken pod: err=%v, want file and line in:\n%s", err, out)
 	}
 	if e.mainPID(kubeMainUnit) != pid {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -35,7 +34,38 @@ type Fake struct {
 	BeforeStop  func(name string)
 }
 
-type fakeUnit struct{ unit systemd.Unit }
+type fakeUnit struct {
+	unit systemd.Unit
+	argv []string
+	refs []string // the units its Wants=, Requires= and After= name
+}
+
+// referenced tells whether a loaded unit other than name names it, which
+// keeps name loaded after it stops, as in systemd.
+func (f *Fake) referenced(name string) bool {
+	for n, u := range f.units {
+		if n != name && slices.Contains(u.refs, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// unload drops a stopped unit, or keeps it loaded and inactive while
+// another unit names it.
+func (f *Fake) unload(name string, argv []string) {
+	u, ok := f.units[name]
+	if !f.referenced(name) {
+		delete(f.units, name)
+		return
+	}
+	if !ok {
+		u = &fakeUnit{unit: systemd.Unit{Name: name, LoadState: "loaded", Environment: map[string]string{},
+			Limits: systemd.Limits{MemoryMax: systemd.Infinity, TasksMax: systemd.Infinity, CPUQuotaPerSecUSec: systemd.Infinity}}, argv: argv}
+		f.units[name] = u
+	}
+	u.unit.ActiveState, u.unit.SubState, u.unit.MainPID = "inactive", "dead", 0
+}
 
 // NewFake returns an empty Fake.
 func NewFake() *Fake { return &Fake{units: map[string]*fakeUnit{}} }
@@ -58,6 +88,13 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 		f.units = map[string]*fakeUnit{}
 	}
 	if old, ok := f.units[name]; ok {
+		if old.unit.ActiveState == "inactive" && len(aux) == 0 && slices.Equal(old.argv, systemd.ExecArgv(props)) {
+			// Stopped, kept loaded by a reference: started as it is.
+			f.pid++
+			old.unit.ActiveState, old.unit.SubState, old.unit.Result = "active", "running", "success"
+			old.unit.MainPID, old.unit.Since = f.pid, time.Now()
+			return nil
+		}
 		if old.unit.ActiveState != "failed" {
 			return fmt.Errorf("starting unit %s: %w", name, dbusErr("org.freedesktop.systemd1.UnitExists", "Unit %s already exists.", name))
 		}
@@ -71,7 +108,11 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 		case "Type":
 			typ, _ = v.(string)
 		case "ExecStart":
-			argv = execArgv(v)
+			argv = systemd.ExecArgv(props)
+			u.argv = argv
+		case "Wants", "Requires", "After":
+			names, _ := v.([]string)
+			u.refs = append(u.refs, names...)
 		case "Environment":
 			env, _ := v.([]string)
 			for _, kv := range env {
@@ -110,6 +151,8 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 		}
 	case exit == 0:
 		// Ran and ended: an inactive transient unit is unloaded.
+		f.units[name] = u
+		f.unload(name, argv)
 	default:
 		f.pid++
 		u.unit.ActiveState, u.unit.SubState, u.unit.Result = "active", "running", "success"
@@ -117,17 +160,6 @@ func (f *Fake) StartTransient(ctx context.Context, name string, props []sd.Prope
 		f.units[name] = u
 	}
 	return nil
-}
-
-// execArgv is the first command line of an ExecStart value (go-systemd's
-// unexported execStart structs, read by field name).
-func execArgv(v any) []string {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Slice || rv.Len() == 0 || rv.Index(0).Kind() != reflect.Struct {
-		return nil
-	}
-	args, _ := rv.Index(0).FieldByName("Args").Interface().([]string)
-	return args
 }
 
 // Stop implements Manager: a missing unit counts as stopped; a stopped
@@ -138,7 +170,9 @@ func (f *Fake) Stop(ctx context.Context, name string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.units, name)
+	if u, ok := f.units[name]; ok {
+		f.unload(name, u.argv)
+	}
 	return nil
 }
 
@@ -162,7 +196,7 @@ func (f *Fake) ResetFailed(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if u, ok := f.units[name]; ok && u.unit.ActiveState == "failed" {
-		delete(f.units, name)
+		f.unload(name, u.argv)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func Run(t *testing.T, newManager func(t *testing.T) Manager) {
 		{"ExitAfterStartIsFailedUnit", testExitAfterStart},
 		{"StartOverFailedUnit", testStartOverFailed},
 		{"StartOverRunningUnitIsUnitExists", testStartOverRunning},
+		{"StartOverStoppedReferencedUnit", testStartOverReferenced},
 		{"RestartGivesNewMainPID", testRestart},
 		{"ListFiltersByPatternAndState", testListFilters},
 	} {
@@ -287,6 +289,38 @@ func testStartOverRunning(t *testing.T, m Manager, unit string) {
 	if u := get(t, m, unit); u == nil || u.MainPID != pid || u.ActiveState != "active" {
 		t.Errorf("the running unit changed: %+v (PID was %d)", u, pid)
 	}
+}
+
+// testStartOverReferenced: a unit another running unit wants stays loaded
+// after it stops or exits; starting it again with the same command starts
+// it (berth start of a stopped dependency, or of a run-once service).
+func testStartOverReferenced(t *testing.T, m Manager, unit string) {
+	wanter := strings.TrimSuffix(unit, ".service") + "-b.service"
+	mustStart(t, m, unit, service("exec", "/bin/sleep", "3600"))
+	mustStart(t, m, wanter, append(service("exec", "/bin/sleep", "3600"),
+		sd.Property{Name: "Wants", Value: dbus.MakeVariant([]string{unit})}))
+	pid := get(t, m, unit).MainPID
+	if err := m.Stop(ctxFor(t), unit); err != nil {
+		t.Fatal(err)
+	}
+	if u := get(t, m, unit); u == nil || u.ActiveState != "inactive" {
+		t.Fatalf("a stopped unit another unit wants: %+v, want loaded and inactive", u)
+	}
+	mustStart(t, m, unit, service("exec", "/bin/sleep", "3600"))
+	if u := get(t, m, unit); u == nil || u.ActiveState != "active" || u.MainPID == pid || u.MainPID <= 0 {
+		t.Fatalf("after starting it again: %+v (PID was %d)", u, pid)
+	}
+	// A run-once unit that ended is started again the same way.
+	once := strings.TrimSuffix(unit, ".service") + "-c.service"
+	if err := m.Stop(ctxFor(t), wanter); err != nil {
+		t.Fatal(err)
+	}
+	mustStart(t, m, wanter, append(service("exec", "/bin/sleep", "3600"),
+		sd.Property{Name: "Wants", Value: dbus.MakeVariant([]string{once})}))
+	t.Cleanup(func() { _ = m.Stop(context.Background(), once) })
+	mustStart(t, m, once, service("oneshot", "/bin/true"))
+	eventually(t, once+" ended", func() bool { u := get(t, m, once); return u != nil && u.ActiveState == "inactive" })
+	mustStart(t, m, once, service("oneshot", "/bin/true"))
 }
 
 // testRestart: a restart waits for its job and runs a new main process.

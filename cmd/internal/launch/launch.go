@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/cmd/internal/settings"
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/runtime/paths"
 )
@@ -152,7 +153,21 @@ func newRunCommand(globals func() *Globals) *cobra.Command {
 }
 
 func newCleanupCommand(globals func() *Globals) *cobra.Command {
-	return unitCommand(globals, "cleanup ID", "Remove everything a container left behind (used by units)", runtime.Cleanup)
+	var instance bool
+	cmd := unitCommand(globals, "cleanup [--instance] ID", "Remove everything a container left behind (used by units)",
+		func(ctx context.Context, opts runtime.Options, id string) error {
+			if instance {
+				// A per-connection container of an accepting service: its
+				// ID is the service's plus this unit's invocation.
+				var err error
+				if id, err = model.InstanceID(id, os.Getenv("INVOCATION_ID")); err != nil {
+					return err
+				}
+			}
+			return runtime.Cleanup(ctx, opts, id)
+		})
+	cmd.Flags().BoolVar(&instance, "instance", false, "ID is an accepting service's; clean up this unit's per-connection container ($INVOCATION_ID)")
+	return cmd
 }
 
 // unitCommand is a hidden command units execute with one argument (an ID

@@ -1,0 +1,183 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/compose/model"
+	"github.com/berth-dev/berth/runtime/paths"
+)
+
+// Rollback records a recreate that failed and was rolled back: the unit
+// runs the Restored spec while the files ask for the Failed one. One small
+// file per unit under <state>/agent/rollbacks, as intents are kept. The
+// agent holds such a change instead of recreating the failed spec on every
+// pass, until the files ask for another spec; `berth apply` retries it.
+type Rollback struct {
+	Unit     string    `json:"unit"`
+	Project  string    `json:"project"`
+	Service  string    `json:"service"`
+	Failed   string    `json:"failed_spec"`
+	Restored string    `json:"restored_spec"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+	// RestoreError is set when the previous spec did not come back either.
+	RestoreError string `json:"restore_error,omitempty"`
+}
+
+// Rollbacks are the recorded rollbacks by unit name.
+type Rollbacks map[string]Rollback
+
+func rollbackDir(stateDir string) string {
+	return filepath.Join(paths.New("", stateDir, "").Agent(), "rollbacks")
+}
+
+// LoadRollbacks reads every recorded rollback; a missing dir means none.
+func LoadRollbacks(ctx context.Context, stateDir string) (Rollbacks, error) {
+	des, err := os.ReadDir(rollbackDir(stateDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return Rollbacks{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading rollbacks: %w", err)
+	}
+	out := Rollbacks{}
+	for _, de := range des {
+		if !strings.HasSuffix(de.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(rollbackDir(stateDir), de.Name()))
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var rb Rollback
+		if err := json.Unmarshal(b, &rb); err != nil {
+			return nil, fmt.Errorf("decoding rollback %s: %w", de.Name(), err)
+		}
+		out[rb.Unit] = rb
+	}
+	return out, nil
+}
+
+// Sorted lists the rollbacks by unit.
+func (rs Rollbacks) Sorted() []Rollback {
+	out := make([]Rollback, 0, len(rs))
+	for _, rb := range rs {
+		out = append(out, rb)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Unit < out[j].Unit })
+	return out
+}
+
+func rollbackPath(stateDir, unit string) (string, error) {
+	return model.Path(rollbackDir(stateDir), unit+".json")
+}
+
+// RecordRollback stores rb (atomically), replacing the unit's last one.
+func RecordRollback(ctx context.Context, stateDir string, rb Rollback) error {
+	if err := os.MkdirAll(rollbackDir(stateDir), 0o700); err != nil {
+		return fmt.Errorf("recording rollback: %w", err)
+	}
+	b, err := json.MarshalIndent(rb, "", "  ")
+	if err != nil {
+		return err
+	}
+	path, err := rollbackPath(stateDir, rb.Unit)
+	if err != nil {
+		return fmt.Errorf("recording rollback of %s: %w", rb.Unit, err)
+	}
+	if err := writeFileAtomic(path, b); err != nil {
+		return fmt.Errorf("recording rollback of %s: %w", rb.Unit, err)
+	}
+	return nil
+}
+
+// ClearRollback forgets the rollback recorded for unit, if any.
+func ClearRollback(ctx context.Context, stateDir, unit string) error {
+	path, err := rollbackPath(stateDir, unit)
+	if err != nil {
+		return fmt.Errorf("forgetting rollback of %s: %w", unit, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("forgetting rollback of %s: %w", unit, err)
+	}
+	return nil
+}
+
+// pending reports whether c is the recreate rb rolled back: the unit still
+// runs the restored spec and the files still ask for the failed one.
+func (rb Rollback) pending(c *Change, memo *Memo) bool {
+	return c.Action == Recreate && c.Current != nil && c.Desired != nil &&
+		c.Current.Hash == rb.Restored && memo.hash(c.Desired) == rb.Failed
+}
+
+// NoteRollbacks marks the recreates that were rolled back. With hold (the
+// agent) they become "unchanged": the failed spec is not tried again on
+// every pass, only once the files ask for another spec or `berth apply`
+// retries it. Without, the change stays pending and says why.
+func (p *Plan) NoteRollbacks(rbs Rollbacks, hold bool, memo *Memo) {
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		rb, ok := rbs[c.Unit]
+		if !ok || !rb.pending(c, memo) {
+			continue
+		}
+		note := fmt.Sprintf("rolled back at %s: %s", rb.At.Local().Format(time.DateTime), rb.Reason)
+		if hold {
+			c.Action, c.Repair = Keep, ""
+			c.Reason = note + "; held until the files change (`berth apply` retries it)"
+			continue
+		}
+		c.Reason += "; last attempt " + note
+	}
+}
+
+// createRestored makes the agent create a rolled-back unit that is gone (a
+// reboot unloads transient units) from the spec it was rolled back to, not
+// from the failed one its files still ask for: the service comes back as it
+// ran before. The change then stays held as usual.
+func (r *Reconciler) createRestored(ctx context.Context, res *Result) {
+	for i := range res.Plan.Changes {
+		c := &res.Plan.Changes[i]
+		rb, ok := res.Rollbacks[c.Unit]
+		if !ok || c.Action != Create || c.Desired == nil || rb.RestoreError != "" || res.Memo.hash(c.Desired) != rb.Failed {
+			continue
+		}
+		svc, err := r.specs().ForUnit(ctx, rb.Project, rb.Service, rb.Restored)
+		if err != nil {
+			r.Log.Warn("creating the failed spec of a rolled-back unit: its restored spec is gone", "unit", c.Unit, "err", err)
+			continue
+		}
+		c.Desired = svc
+		c.Reason = fmt.Sprintf("rolled back at %s: %s; creating the restored spec %s", rb.At.Local().Format(time.DateTime), rb.Reason, rb.Restored)
+	}
+}
+
+// pruneRollbacks forgets rollbacks that no longer describe their unit: it
+// runs what its files ask for (reverted or fixed) or is removed; a pass
+// over every project (full) also forgets those of projects no entry has.
+func pruneRollbacks(ctx context.Context, stateDir string, p *Plan, rbs Rollbacks, memo *Memo, entries []model.Entry, full bool) {
+	byUnit := map[string]*Change{}
+	for i := range p.Changes {
+		byUnit[p.Changes[i].Unit] = &p.Changes[i]
+	}
+	declared := map[string]bool{}
+	for _, e := range entries {
+		declared[e.Name] = true
+	}
+	for unit, rb := range rbs {
+		c := byUnit[unit]
+		stale := c != nil && (c.Action == Remove ||
+			(c.Action == Keep && c.Current != nil && c.Desired != nil && c.Current.Hash == memo.hash(c.Desired)))
+		if stale || (full && c == nil && !declared[rb.Project]) {
+			_ = ClearRollback(ctx, stateDir, unit)
+		}
+	}
+}
