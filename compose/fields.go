@@ -69,7 +69,13 @@ var supportedTopKeys = map[string]bool{
 	"volumes": true, "secrets": true, "configs": true,
 }
 
-var supportedNetworkKeys = map[string]bool{"name": true, "driver": true, "internal": true, "external": true, "ipam": true}
+var supportedNetworkKeys = map[string]bool{
+	"name": true, "driver": true, "internal": true, "external": true, "ipam": true,
+	"enable_ipv6": true, "driver_opts": true,
+}
+
+// supportedBridgeOpts are the bridge driver_opts network.go carries out.
+var supportedBridgeOpts = map[string]bool{optBridgeName: true, optMTU: true, "mtu": true, optMasquerade: true}
 
 // driver_opts is read: local bind and tmpfs options are carried out
 // (volumeopts.go), others are warned about.
@@ -122,6 +128,12 @@ func unsupportedFields(path string, root *yaml.Node) []string {
 					switch f.Value {
 					case "external":
 						warnExternalName(warn, what, fv)
+					case "driver_opts":
+						eachKey(fv, func(ok, _ *yaml.Node) {
+							if !supportedBridgeOpts[ok.Value] {
+								warn(ok, "%sdriver_opts %q is not supported and is ignored", what, ok.Value)
+							}
+						})
 					case "driver":
 						if fv.Value != "bridge" {
 							warn(fv, "%sdriver %q is not supported; berth uses a bridge", what, fv.Value)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,37 +20,121 @@ import (
 func (l *loader) networks() (map[string]model.Network, error) {
 	out := map[string]model.Network{}
 	var errs []error
-	for key, nc := range l.cp.Networks {
-		n := model.Network{Name: nc.Name, Internal: nc.Internal}
+	for _, key := range sortedKeys(l.cp.Networks) {
+		nc := l.cp.Networks[key]
+		n := model.Network{Name: nc.Name, Internal: nc.Internal, At: l.pos.at("networks", key)}
 		if nc.External {
 			n.External, n.ExternalName = true, nc.Name
 		}
+		n.IPv6 = nc.EnableIPv6 != nil && *nc.EnableIPv6
 		for i, pool := range nc.Ipam.Config {
 			at := l.pos.at("networks", key, "ipam", "config", strconv.Itoa(i))
-			if i > 0 {
-				l.warns = append(l.warns, fmt.Sprintf("%s: network %q: only the first ipam.config entry is used", at, key))
-				break
+			p, err := ipamPool(pool.Subnet, pool.Gateway)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config: %w", at, key, err))
+				continue
 			}
-			if pool.Subnet != "" {
-				p, err := netip.ParsePrefix(pool.Subnet)
-				if err != nil || !p.Addr().Is4() {
-					errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.subnet %q is not an IPv4 CIDR", at, key, pool.Subnet))
-					continue
-				}
-				n.Subnet = p.Masked().String()
-			}
-			if pool.Gateway != "" {
-				g, err := netip.ParseAddr(pool.Gateway)
-				if err != nil || (n.Subnet != "" && !netip.MustParsePrefix(n.Subnet).Contains(g)) {
-					errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.gateway %q is not an address of subnet %s", at, key, pool.Gateway, n.Subnet))
-					continue
-				}
-				n.Gateway = g.String()
+			switch {
+			case p.Subnet == "" && i > 0:
+				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config: only the first entry may leave out subnet", at, key))
+			case p.Subnet != "" && netip.MustParsePrefix(p.Subnet).Addr().Is6() && !n.IPv6:
+				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.subnet %s is IPv6: set enable_ipv6: true on the network", at, key, p.Subnet))
+			case n.Subnet == "" && n.Gateway == "" && (p.Subnet == "" || netip.MustParsePrefix(p.Subnet).Addr().Is4()):
+				n.Subnet, n.Gateway = p.Subnet, p.Gateway
+			case p.Subnet != "" && netip.MustParsePrefix(p.Subnet).Addr().Is4():
+				// The bridge holds one IPv4 gateway (docker's bridge driver refuses this too).
+				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config: a second IPv4 subnet %s: a bridge network has one IPv4 subnet and any number of IPv6 ones; declare another network", at, key, p.Subnet))
+			case slices.ContainsFunc(n.More, func(o model.Pool) bool { return overlap(o.Subnet, p.Subnet) }) || overlap(n.Subnet, p.Subnet):
+				errs = append(errs, fmt.Errorf("%s: network %q: ipam.config.subnet %s overlaps another entry of the network", at, key, p.Subnet))
+			default:
+				n.More = append(n.More, p)
 			}
 		}
+		errs = append(errs, l.bridgeOpts(key, nc.DriverOpts, &n)...)
 		out[key] = n
 	}
 	return out, joinErrs(errs)
+}
+
+// ipamPool checks one ipam.config entry: a CIDR (masked) and a gateway
+// inside it.
+func ipamPool(subnet, gateway string) (model.Pool, error) {
+	var p model.Pool
+	if subnet != "" {
+		s, err := netip.ParsePrefix(subnet)
+		if err != nil {
+			return p, fmt.Errorf("subnet %q is not a CIDR", subnet)
+		}
+		if max := s.Addr().BitLen() - 2; s.Bits() > max {
+			return p, fmt.Errorf("subnet %q is too small: /%d at most", subnet, max)
+		}
+		p.Subnet = s.Masked().String()
+	}
+	if gateway != "" {
+		g, err := netip.ParseAddr(gateway)
+		if err != nil || (p.Subnet != "" && !netip.MustParsePrefix(p.Subnet).Contains(g)) {
+			return p, fmt.Errorf("gateway %q is not an address of subnet %s", gateway, p.Subnet)
+		}
+		p.Gateway = g.String()
+	}
+	return p, nil
+}
+
+func overlap(a, b string) bool {
+	x, err1 := netip.ParsePrefix(a)
+	y, err2 := netip.ParsePrefix(b)
+	return err1 == nil && err2 == nil && x.Overlaps(y)
+}
+
+// Bridge driver_opts berth carries out; others warn (fields.go).
+const (
+	optBridgeName = "com.docker.network.bridge.name"
+	optMTU        = "com.docker.network.driver.mtu"
+	optMasquerade = "com.docker.network.bridge.enable_ip_masquerade"
+)
+
+// bridgeOpts reads the bridge driver_opts berth supports into n.
+func (l *loader) bridgeOpts(key string, opts map[string]string, n *model.Network) []error {
+	var errs []error
+	for _, k := range sortedKeys(opts) {
+		v := opts[k]
+		at := l.pos.at("networks", key, "driver_opts", k)
+		fail := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s: network %q: driver_opts.%s: %s", at, key, k, fmt.Sprintf(format, args...)))
+		}
+		switch k {
+		case optBridgeName:
+			if err := checkIfName(v); err != nil {
+				fail("%v", err)
+			}
+			n.Bridge = v
+		case optMTU, "mtu":
+			m, err := strconv.Atoi(v)
+			if err != nil || m < 68 || m > 65535 {
+				fail("%q is not an MTU (68 to 65535)", v)
+			}
+			n.MTU = m
+		case optMasquerade:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				fail("%q is not true or false", v)
+			}
+			n.NoMasquerade = !b
+		}
+	}
+	return errs
+}
+
+// checkIfName is the kernel's rule for interface names (dev_valid_name):
+// 1 to 15 bytes, not "." or "..", no '/', ':' or white space.
+func checkIfName(s string) error {
+	switch {
+	case s == "" || len(s) > 15:
+		return fmt.Errorf("bridge name %q must be 1 to 15 characters", s)
+	case s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n\v\f\r"):
+		return fmt.Errorf("bridge name %q is not an interface name (no /, : or spaces)", s)
+	}
+	return nil
 }
 
 // network fills NetworkMode, Networks, Ports, ExtraHosts, DNS and DNSSearch.
@@ -119,15 +204,40 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *model.Project, s *m
 					}
 					a.MAC = mac
 				}
+				if nc.Ipv6Address != "" {
+					ip, err := netip.ParseAddr(nc.Ipv6Address)
+					switch {
+					case err != nil || !ip.Is6() || ip.Is4In6():
+						add(c.errorf(append(field, "ipv6_address"), "%q is not an IPv6 address", nc.Ipv6Address))
+					case !pn.IPv6:
+						add(c.errorf(append(field, "ipv6_address"), "network %q does not set enable_ipv6: true", name))
+					case !slices.ContainsFunc(pn.More, func(p model.Pool) bool { return overlap(p.Subnet, ip.String()+"/128") }):
+						add(c.errorf(append(field, "ipv6_address"), "%s is in no ipam.config subnet of network %q", ip, name))
+					default:
+						a.IPv6 = ip.String()
+					}
+				}
+				for i, s := range nc.LinkLocalIPs {
+					ip, err := netip.ParseAddr(s)
+					if err != nil || !ip.IsLinkLocalUnicast() {
+						add(c.errorf(append(field, "link_local_ips", strconv.Itoa(i)), "%q is not a link-local address (169.254.0.0/16 or fe80::/10)", s))
+						continue
+					}
+					if ip.Is6() && !pn.IPv6 {
+						add(c.errorf(append(field, "link_local_ips", strconv.Itoa(i)), "%s is IPv6: network %q does not set enable_ipv6: true", ip, name))
+						continue
+					}
+					a.LinkLocal = append(a.LinkLocal, ip.String())
+				}
+				a.Priority = nc.Priority
 				for _, f := range []struct {
 					set  bool
 					name string
 				}{
-					{nc.Ipv6Address != "", "ipv6_address"},
-					{len(nc.LinkLocalIPs) > 0, "link_local_ips"}, {len(nc.DriverOpts) > 0, "driver_opts"},
+					{len(nc.DriverOpts) > 0, "driver_opts"},
 					{nc.InterfaceName != "", "interface_name"},
-					// berth orders a service's networks by name.
-					{nc.Priority != 0, "priority"}, {nc.GatewayPriority != 0, "gw_priority"},
+					// priority alone picks the default route.
+					{nc.GatewayPriority != 0, "gw_priority"},
 				} {
 					if f.set {
 						c.warnf(append(field, f.name), "is not supported and is ignored")
@@ -146,12 +256,12 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *model.Project, s *m
 			if err != nil {
 				add(c.errorf([]string{"mac_address"}, "%v", err))
 			}
-			first := sortedKeys(s.Networks)[0]
+			first := model.NetworkOrder(s.Networks)[0]
 			if a := s.Networks[first]; a.MAC == "" {
 				a.MAC = mac
 				s.Networks[first] = a
 			} else if a.MAC != mac {
-				c.warnf([]string{"mac_address"}, "is ignored: network %q, the service's first, sets its own", first)
+				c.warnf([]string{"mac_address"}, "is ignored: network %q, the service's first (by priority, then name), sets its own", first)
 			}
 		}
 	} else if sc.MacAddress != "" {
@@ -163,6 +273,9 @@ func (l *loader) network(c svcAt, sc types.ServiceConfig, p *model.Project, s *m
 		c.warnf([]string{"ports"}, "are ignored with network_mode %q", mode)
 	}
 	if mode == "" {
+		if len(sc.Ports) > 0 {
+			s.PortsAt = c.at("ports")
+		}
 		for i, pc := range sc.Ports {
 			ports, err := l.ports(c, []string{"ports", strconv.Itoa(i)}, pc)
 			add(err)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -49,8 +50,33 @@ type Network struct {
 	// External joins an existing berth network called ExternalName.
 	External     bool   `json:"external,omitempty"`
 	ExternalName string `json:"external_name,omitempty"`
-	Subnet       string `json:"subnet,omitempty"`
-	Gateway      string `json:"gateway,omitempty"`
+	// Subnet and Gateway are the first IPv4 ipam.config entry's; an empty
+	// Subnet gets a free /24 at apply time.
+	Subnet  string `json:"subnet,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+	// IPv6 (enable_ipv6) gives members an IPv6 address too: on the first
+	// IPv6 pool of More, else on a ULA /64 berth picks at apply time.
+	IPv6 bool `json:"enable_ipv6,omitempty"`
+	// More are the further ipam.config entries, IPv4 or IPv6, in file order.
+	More []Pool `json:"more_subnets,omitempty"`
+	// Bridge is the host's bridge device (driver_opts
+	// com.docker.network.bridge.name); "" lets berth name it.
+	Bridge string `json:"bridge,omitempty"`
+	// MTU of the bridge and the containers' interfaces; 0 is the kernel's.
+	MTU int `json:"mtu,omitempty"`
+	// NoMasquerade (enable_ip_masquerade false): containers reach out with
+	// their own addresses.
+	NoMasquerade bool `json:"no_masquerade,omitempty"`
+	// At is where the network is declared (file:line), for errors naming
+	// both sides of a conflict; not part of any hash.
+	At string `json:"-"`
+}
+
+// Pool is one ipam.config entry: a subnet and its gateway ("" is the
+// subnet's first address).
+type Pool struct {
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // Volume is a named volume; local driver, kept under the state dir.
@@ -182,6 +208,9 @@ type Service struct {
 	// neither the spec hash nor the frozen spec: before units are built,
 	// UseImageHealth turns it into Health from the image's config.
 	ImageHealth *Health `json:"-"`
+	// PortsAt is where ports are declared (file:line), for errors naming
+	// both services of a host port conflict; not part of any hash.
+	PortsAt string `json:"-"`
 	// Liveness is a probe whose failure restarts the container (Kubernetes).
 	Liveness  *Health               `json:"liveness,omitempty"`
 	DependsOn map[string]Dependency `json:"depends_on,omitempty"`
@@ -307,6 +336,17 @@ type Device struct {
 type NetworkAttachment struct {
 	Aliases []string `json:"aliases,omitempty"`
 	IPv4    string   `json:"ipv4_address,omitempty"`
+	// IPv6 is ipv6_address; apply fills in the address on the network's
+	// first IPv6 subnet.
+	IPv6 string `json:"ipv6_address,omitempty"`
+	// More are the addresses on the network's further subnets (filled in
+	// by apply).
+	More []string `json:"more_addresses,omitempty"`
+	// LinkLocal are link_local_ips, added to the interface as they are.
+	LinkLocal []string `json:"link_local_ips,omitempty"`
+	// Priority orders a service's networks: the highest is its first
+	// interface (eth0) and holds its default route; ties go by name.
+	Priority int `json:"priority,omitempty"`
 	// MAC is the interface's mac_address (lower case, colons); empty
 	// derives it from the address.
 	MAC string `json:"mac_address,omitempty"`
@@ -468,6 +508,15 @@ func (p *Project) GateHealthy() {
 			s.Notify = NotifyHealthy
 		}
 	}
+}
+
+// NetworkOrder is the order of a service's networks, as docker connects
+// them: highest priority first, then by name. The first is the
+// container's eth0 and holds its default route.
+func NetworkOrder(nets map[string]NetworkAttachment) []string {
+	out := sortedKeys(nets)
+	sort.SliceStable(out, func(i, j int) bool { return nets[out[i]].Priority > nets[out[j]].Priority })
+	return out
 }
 
 // RuntimeField is a value the launcher fills in when the container starts,

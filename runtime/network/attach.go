@@ -47,6 +47,7 @@ func (n *Networker) TakePluginTimes() map[string]time.Duration { return n.times.
 type Attachment struct {
 	Network string
 	IP      string
+	More    []string // addresses on the network's further subnets
 	MAC     string
 	Ports   []model.Port
 }
@@ -145,8 +146,12 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 	}
 	// The bridge plugin's "mac" capability sets the container interface's
 	// MAC; libcni caches it with the other arguments, so DEL gets it too.
+	ips, err := r.withPrefixes(append([]string{a.IP}, a.More...))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; run berth apply", id, err)
+	}
 	caps := map[string]any{
-		"ips": []string{netip.PrefixFrom(ip, subnet.Bits()).String()},
+		"ips": ips,
 		"mac": mac.String(),
 	}
 	if len(a.Ports) > 0 {

@@ -3,6 +3,8 @@ package network
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"slices"
 
 	"github.com/containernetworking/cni/libcni"
 )
@@ -12,23 +14,37 @@ import (
 const cniVersion = "1.1.0"
 
 // confList renders r as a CNI network configuration list:
-//   - bridge: one bridge per network, the gateway address on it, hairpin
+//   - bridge: one bridge per network (driver_opts may name it and set its
+//     MTU), the gateway address of each subnet on it, hairpin
 //     mode so a container reaches its own published port through the host;
-//     the address is fixed through the "ips" capability (host-local
-//     honours it), the container interface's MAC through the "mac"
-//     capability;
+//     the addresses (one per subnet) are fixed through the "ips"
+//     capability (host-local honours it), the container interface's MAC
+//     through the "mac" capability;
 //   - host-local IPAM under the run dir (reservations end with a reboot),
-//     with a default route only on non-internal networks;
+//     one range set per subnet, with a default route per address family
+//     only on non-internal networks;
 //   - portmap (published ports; not on internal networks, as docker).
 //
-// Masquerading and the isolation between berth bridges are the network's,
-// installed once with its first ADD (syncRules), not per container.
+// Masquerading (unless internal or enable_ip_masquerade is false) and the
+// isolation between berth bridges are the network's, installed once with
+// its first ADD (syncRules), not per container.
 func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
+	// One range set per subnet: host-local gives one address in each.
+	var ranges [][]map[string]string
 	routes := []map[string]string{}
-	if !r.Internal {
-		routes = append(routes, map[string]string{"dst": "0.0.0.0/0"})
+	for _, pool := range r.Pools() {
+		ranges = append(ranges, []map[string]string{{"subnet": pool.Subnet, "gateway": pool.Gateway}})
+		if !r.Internal {
+			dst := "0.0.0.0/0"
+			if netip.MustParsePrefix(pool.Subnet).Addr().Is6() {
+				dst = "::/0"
+			}
+			if !slices.ContainsFunc(routes, func(m map[string]string) bool { return m["dst"] == dst }) {
+				routes = append(routes, map[string]string{"dst": dst})
+			}
+		}
 	}
-	plugins := []map[string]any{{
+	bridge := map[string]any{
 		"type":        "bridge",
 		"bridge":      r.Bridge,
 		"isGateway":   true,
@@ -40,10 +56,14 @@ func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
 		"ipam": map[string]any{
 			"type":    "host-local",
 			"dataDir": p.ipamDir(),
-			"ranges":  [][]map[string]string{{{"subnet": r.Subnet, "gateway": r.Gateway}}},
+			"ranges":  ranges,
 			"routes":  routes,
 		},
-	}}
+	}
+	if r.MTU > 0 {
+		bridge["mtu"] = r.MTU
+	}
+	plugins := []map[string]any{bridge}
 	if !r.Internal {
 		plugins = append(plugins, map[string]any{
 			"type":         "portmap",

@@ -150,7 +150,8 @@ func (l *Launcher) attach(ctx context.Context, svc *model.Service, path string, 
 
 // attachNetworks connects the namespace pinned at path to nets (each with
 // the address apply reserved) as container id; ports are published on the
-// first network that is not internal. It returns the addresses by network.
+// first network that is not internal, in priority order. It returns the
+// addresses by network.
 func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map[string]model.NetworkAttachment, ports []model.Port) (map[string]string, error) {
 	n, err := l.networker()
 	if err != nil {
@@ -159,8 +160,14 @@ func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map
 	addrs := map[string]string{}
 	var atts []Attachment
 	published := len(ports) == 0
-	for _, name := range sortedKeys(nets) {
+	// The highest priority network is eth0, whose default route wins.
+	order := model.NetworkOrder(nets)
+	for _, name := range order {
 		a := Attachment{Network: name, IP: nets[name].IPv4, MAC: nets[name].MAC}
+		if v6 := nets[name].IPv6; v6 != "" {
+			a.More = append(a.More, v6)
+		}
+		a.More = append(a.More, nets[name].More...)
 		if a.IP == "" {
 			return nil, fmt.Errorf("network %s: no address reserved for %s; run berth apply", name, id)
 		}
@@ -179,7 +186,15 @@ func (l *Launcher) attachNetworks(ctx context.Context, id, path string, nets map
 	if !published {
 		return nil, fmt.Errorf("ports cannot be published: every network of %s is internal", id)
 	}
-	return addrs, n.AttachNetns(ctx, id, path, atts)
+	if err := n.AttachNetns(ctx, id, path, atts); err != nil {
+		return addrs, err
+	}
+	for i, name := range order {
+		if err := addLinkLocal(path, fmt.Sprintf("eth%d", i), nets[name].LinkLocal); err != nil {
+			return addrs, fmt.Errorf("network %s: %w", name, err)
+		}
+	}
+	return addrs, nil
 }
 
 // targetID resolves network_mode service:NAME (a service of the same

@@ -78,7 +78,7 @@ func renderHosts(p Paths, info *netInfo) ([]byte, error) {
 			if i == 0 && info.Hostname != "" && !slices.Contains(names, info.Hostname) {
 				names = append([]string{info.Hostname}, names...)
 			}
-			fmt.Fprintf(&b, "%s\t%s\n", m.IP, strings.Join(names, " "))
+			writeHostsLines(&b, m, names)
 			for _, nm := range names {
 				seen[nm] = true
 			}
@@ -100,12 +100,21 @@ func renderHosts(p Paths, info *netInfo) ([]byte, error) {
 					seen[nm] = true
 				}
 			}
-			if len(names) > 0 {
-				fmt.Fprintf(&b, "%s\t%s\n", m.IP, strings.Join(names, " "))
-			}
+			writeHostsLines(&b, m, names)
 		}
 	}
 	return b.Bytes(), nil
+}
+
+// writeHostsLines gives names a line per address of m (IPv4 and, on a
+// dual-stack network, IPv6), so a lookup of either family finds it.
+func writeHostsLines(b *bytes.Buffer, m *Member, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	for _, a := range m.Addrs() {
+		fmt.Fprintf(b, "%s\t%s\n", a, strings.Join(names, " "))
+	}
 }
 
 // HostGateway is the address extra_hosts may give instead of an IP, as

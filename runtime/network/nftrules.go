@@ -57,26 +57,28 @@ func tableRules(tx *knftables.Transaction, recs []*Record) error {
 	tx.Add(&knftables.Chain{Name: "postrouting", Type: knftables.PtrTo(knftables.NATType),
 		Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority)})
 	for _, r := range recs {
-		subnet, err := netip.ParsePrefix(r.Subnet)
-		if err != nil {
-			return fmt.Errorf("network %s: subnet %q: %w", r.Name, r.Subnet, err)
-		}
 		br := `"` + r.Bridge + `"`
 		tx.Add(&knftables.Element{Set: "bridges", Key: []string{br}})
 		tx.Add(&knftables.Rule{Chain: "forward",
 			Rule:    knftables.Concat("iifname", br, "oifname", "!=", br, "oifname", "@bridges", "drop"),
 			Comment: knftables.PtrTo(r.Name)})
-		if r.Internal {
+		if r.Internal || r.NoMasquerade {
 			continue
 		}
-		fam, multicast := "ip", "224.0.0.0/4"
-		if subnet.Addr().Is6() {
-			fam, multicast = "ip6", "ff00::/8"
+		for _, pool := range r.Pools() {
+			subnet, err := netip.ParsePrefix(pool.Subnet)
+			if err != nil {
+				return fmt.Errorf("network %s: subnet %q: %w", r.Name, pool.Subnet, err)
+			}
+			fam, multicast := "ip", "224.0.0.0/4"
+			if subnet.Addr().Is6() {
+				fam, multicast = "ip6", "ff00::/8"
+			}
+			tx.Add(&knftables.Rule{Chain: "postrouting",
+				Rule: knftables.Concat(fam, "saddr", subnet.Masked().String(), fam, "daddr", "!=", subnet.Masked().String(),
+					fam, "daddr", "!=", multicast, "masquerade"),
+				Comment: knftables.PtrTo(r.Name)})
 		}
-		tx.Add(&knftables.Rule{Chain: "postrouting",
-			Rule: knftables.Concat(fam, "saddr", subnet.Masked().String(), fam, "daddr", "!=", subnet.Masked().String(),
-				fam, "daddr", "!=", multicast, "masquerade"),
-			Comment: knftables.PtrTo(r.Name)})
 	}
 	return nil
 }

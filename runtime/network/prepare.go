@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -62,6 +63,11 @@ func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string,
 		}
 	}
 	defer unlock()
+	// The host's routes, read once: no subnet may shadow one.
+	routes, err := hostRoutes()
+	if err != nil {
+		return err
+	}
 	// Container names are resolved against every project before any entry
 	// is dropped for an error of its own.
 	var bad []error
@@ -73,6 +79,9 @@ func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string,
 		}
 		bad = append(bad, resolveNetnsPeers(entries, e.Project))
 	}
+	// A host port two services publish, or a host process holds, fails
+	// the newcomer's entry before anything is reserved.
+	checkPorts(entries, func(i int) bool { return len(only) == 0 || slices.Contains(only, entries[i].Name) }, heldPorts(p))
 	// Projects that join external networks come second, so the project
 	// declaring a network is prepared first within one apply.
 	for _, external := range []bool{false, true} {
@@ -83,7 +92,7 @@ func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string,
 			}
 			err := bad[i]
 			if err == nil {
-				err = prepareProject(p, e.Project, persist)
+				err = prepareProject(p, e.Project, routes, persist)
 			}
 			if err != nil {
 				e.Err = fmt.Errorf("%s: networks: %w", e.Path, err)
@@ -98,8 +107,8 @@ func Prepare(ctx context.Context, p Paths, entries []model.Entry, only []string,
 // its networks, list what wants an address, choose addresses (explicit
 // ones first), check MACs, then write the reservations and rewrite the
 // model, the last two only once everything succeeded.
-func prepareProject(p Paths, proj *model.Project, persist bool) error {
-	records, err := declareNetworks(p, proj, persist)
+func prepareProject(p Paths, proj *model.Project, routes []hostRoute, persist bool) error {
+	records, err := declareNetworks(p, proj, routes, persist)
 	if err != nil {
 		return err
 	}
@@ -120,7 +129,7 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 		}
 	}
 	if persist {
-		if err := reserve(p, proj.Name, wants); err != nil {
+		if err := reserve(p, proj.Name, wants, podPorts); err != nil {
 			return err
 		}
 	}
@@ -130,21 +139,24 @@ func prepareProject(p Paths, proj *model.Project, persist bool) error {
 
 // want is one service (or the pod) that needs an address on one network.
 type want struct {
-	svc      *model.Service // nil for the pod
-	id       string         // member (and CNI container) id
-	service  string
-	names    []string
-	key      string
-	rec      *Record
-	explicit string
-	aliases  []string
-	mac      string // mac_address, if set
-	addr     netip.Addr
+	svc       *model.Service // nil for the pod
+	id        string         // member (and CNI container) id
+	service   string
+	names     []string
+	key       string
+	rec       *Record
+	explicit  string // ipv4_address
+	explicit6 string // ipv6_address
+	aliases   []string
+	mac       string // mac_address, if set
+	att       model.NetworkAttachment
+	addr      netip.Addr   // on the network's first (IPv4) subnet
+	more      []netip.Addr // on each of Record.More
 }
 
 // declareNetworks returns the record of each network the project uses, by
 // compose key, the pod's default network included.
-func declareNetworks(p Paths, proj *model.Project, persist bool) (map[string]*Record, error) {
+func declareNetworks(p Paths, proj *model.Project, routes []hostRoute, persist bool) (map[string]*Record, error) {
 	records := map[string]*Record{}
 	keys := make([]string, 0, len(proj.Networks))
 	for k := range proj.Networks {
@@ -152,7 +164,7 @@ func declareNetworks(p Paths, proj *model.Project, persist bool) (map[string]*Re
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		r, err := declare(p, proj.Name, k, proj.Networks[k], persist)
+		r, err := declare(p, proj.Name, k, proj.Networks[k], routes, persist)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +174,7 @@ func declareNetworks(p Paths, proj *model.Project, persist bool) (map[string]*Re
 	// default network; its containers share its namespace and address.
 	if podKey, podNet, ok := podNetwork(proj); ok {
 		if _, ok := records[podKey]; !ok {
-			r, err := declare(p, proj.Name, podKey, podNet, persist)
+			r, err := declare(p, proj.Name, podKey, podNet, routes, persist)
 			if err != nil {
 				return nil, err
 			}
@@ -187,15 +199,15 @@ func membersOf(proj *model.Project, records map[string]*Record) ([]*want, error)
 				return nil, fmt.Errorf("service %s: network %q is not declared in the top-level networks", svc.Name, k)
 			}
 			wants = append(wants, &want{svc: svc, id: svc.ID(), service: svc.Name, names: memberNames(svc, att),
-				key: k, rec: r, explicit: att.IPv4, aliases: att.Aliases, mac: att.MAC})
+				key: k, rec: r, explicit: att.IPv4, explicit6: att.IPv6, aliases: att.Aliases, mac: att.MAC, att: att})
 		}
 	}
 	if podKey, _, ok := podNetwork(proj); ok {
 		wants = append(wants, &want{id: PodID(proj.Name), service: PodService, names: podNames(proj.Pod), key: podKey, rec: records[podKey]})
 	}
 	sort.SliceStable(wants, func(i, j int) bool {
-		if (wants[i].explicit != "") != (wants[j].explicit != "") {
-			return wants[i].explicit != ""
+		if ei, ej := wants[i].explicit != "" || wants[i].explicit6 != "", wants[j].explicit != "" || wants[j].explicit6 != ""; ei != ej {
+			return ei
 		}
 		if wants[i].service != wants[j].service {
 			return wants[i].service < wants[j].service
@@ -217,12 +229,14 @@ func chooseAddresses(p Paths, wants []*want) error {
 			}
 			taken[w.rec.Name] = t
 		}
-		addr, err := address(p, w.rec, w.id, w.explicit, taken[w.rec.Name])
+		addrs, err := addresses(p, w, taken[w.rec.Name])
 		if err != nil {
 			return fmt.Errorf("service %s: network %s: %w", w.service, w.key, err)
 		}
-		taken[w.rec.Name][addr] = w.id
-		w.addr = addr
+		for _, a := range addrs {
+			taken[w.rec.Name][a] = w.id
+		}
+		w.addr, w.more = addrs[0], addrs[1:]
 	}
 	return nil
 }
@@ -248,9 +262,14 @@ func checkMACs(p Paths, wants []*want) error {
 }
 
 // reserve writes each want's reservation.
-func reserve(p Paths, project string, wants []*want) error {
+func reserve(p Paths, project string, wants []*want, podPorts []model.Port) error {
 	for _, w := range wants {
-		m := &Member{ID: w.id, Project: project, Service: w.service, IP: w.addr.String(), MAC: w.mac, Names: w.names}
+		m := &Member{ID: w.id, Project: project, Service: w.service, IP: w.addr.String(), More: addrStrings(w.more), MAC: w.mac, Names: w.names}
+		if w.svc != nil {
+			m.Ports = portsOf(w.svc.Ports)
+		} else {
+			m.Ports = portsOf(podPorts)
+		}
 		if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
 			return err
 		}
@@ -270,7 +289,7 @@ func rewrite(proj *model.Project, wants []*want, podPorts []model.Port) {
 		out := make(map[string]model.NetworkAttachment, len(svc.Networks))
 		for _, w := range wants {
 			if w.svc == svc {
-				out[w.rec.Name] = model.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String(), MAC: w.mac}
+				out[w.rec.Name] = attachment(w)
 			}
 		}
 		svc.Networks = out
@@ -278,7 +297,7 @@ func rewrite(proj *model.Project, wants []*want, podPorts []model.Port) {
 	if _, _, ok := podNetwork(proj); ok {
 		for _, w := range wants {
 			if w.svc == nil {
-				proj.Pod.Networks = map[string]model.NetworkAttachment{w.rec.Name: {IPv4: w.addr.String()}}
+				proj.Pod.Networks = map[string]model.NetworkAttachment{w.rec.Name: attachment(w)}
 			}
 		}
 		proj.Pod.Ports = podPorts
@@ -303,8 +322,9 @@ func memberNames(svc *model.Service, att model.NetworkAttachment) []string {
 }
 
 // declare returns the record of compose network key, creating or updating
-// it for networks the project owns.
-func declare(p Paths, project, key string, n model.Network, persist bool) (*Record, error) {
+// it for networks the project owns. A subnet that overlaps another berth
+// network's or a host route is refused, naming both.
+func declare(p Paths, project, key string, n model.Network, routes []hostRoute, persist bool) (*Record, error) {
 	name := FullName(project, key, n)
 	if !nameRE.MatchString(name) {
 		return nil, fmt.Errorf("network %q: invalid name %q (letters, digits, _ . - only)", key, name)
@@ -317,9 +337,21 @@ func declare(p Paths, project, key string, n model.Network, persist bool) (*Reco
 		return old, nil
 	}
 	if old != nil && old.Project != project {
-		return nil, fmt.Errorf("network %q: network %s already belongs to project %s", key, name, old.Project)
+		return nil, fmt.Errorf("%snetwork %q: name %s is already the network of project %s%s; another project joins it with external: true",
+			prefixAt(n.At), key, name, old.Project, suffixAt(old.At))
 	}
-	r := &Record{Name: name, Project: project, Bridge: bridgeName(name), Internal: n.Internal}
+	r := &Record{Name: name, Project: project, Bridge: bridgeName(name), Internal: n.Internal,
+		MTU: n.MTU, NoMasquerade: n.NoMasquerade, At: n.At}
+	if n.Bridge != "" {
+		r.Bridge = n.Bridge
+	}
+	recs, err := p.Records()
+	if err != nil {
+		return nil, err
+	}
+	if err := bridgeFree(p, r, old, recs); err != nil {
+		return nil, fmt.Errorf("network %q: %w", key, err)
+	}
 	var subnet netip.Prefix
 	switch {
 	case n.Subnet != "":
@@ -331,7 +363,7 @@ func declare(p Paths, project, key string, n model.Network, persist bool) (*Reco
 	case old != nil:
 		subnet = netip.MustParsePrefix(old.Subnet)
 	default:
-		s, err := freeSubnet(p, name)
+		s, err := freeSubnet(recs, name, routes)
 		if err != nil {
 			return nil, fmt.Errorf("network %q: %w", key, err)
 		}
@@ -346,10 +378,29 @@ func declare(p Paths, project, key string, n model.Network, persist bool) (*Reco
 		gw = g
 	}
 	r.Subnet, r.Gateway = subnet.String(), gw.String()
-	if err := overlaps(p, r); err != nil {
-		return nil, fmt.Errorf("network %q: %w", key, err)
+	v6 := false
+	for _, mp := range n.More {
+		s, g, err := pool(mp)
+		if err != nil {
+			return nil, fmt.Errorf("network %q: %w", key, err)
+		}
+		if s.Addr().Is4() {
+			return nil, fmt.Errorf("network %q: a second IPv4 subnet %s: a bridge holds one IPv4 gateway", key, s)
+		}
+		v6 = true
+		r.More = append(r.More, model.Pool{Subnet: s.String(), Gateway: g.String()})
 	}
-	if persist && (old == nil || *old != *r) {
+	if n.IPv6 && !v6 {
+		s, err := ula(recs, old, name, routes)
+		if err != nil {
+			return nil, fmt.Errorf("network %q: %w", key, err)
+		}
+		r.More = append(r.More, model.Pool{Subnet: s.String(), Gateway: s.Addr().Next().String()})
+	}
+	if err := overlaps(r, recs, routes); err != nil {
+		return nil, fmt.Errorf("%snetwork %q: %w", prefixAt(n.At), key, err)
+	}
+	if persist && (old == nil || !reflect.DeepEqual(old, r)) {
 		if err := writeJSON(p.recordFile(name), r); err != nil {
 			return nil, err
 		}
@@ -364,13 +415,10 @@ func bridgeName(name string) string {
 	return fmt.Sprintf("berth%x", sum[:4])
 }
 
-// freeSubnet picks a /24 of DefaultPool no other network uses, starting at
-// one derived from name so that it rarely moves between hosts.
-func freeSubnet(p Paths, name string) (netip.Prefix, error) {
-	recs, err := p.Records()
-	if err != nil {
-		return netip.Prefix{}, err
-	}
+// freeSubnet picks a /24 of DefaultPool no other network uses and no host
+// route covers, starting at one derived from name so that it rarely moves
+// between hosts.
+func freeSubnet(recs []*Record, name string, routes []hostRoute) (netip.Prefix, error) {
 	n := 1 << (24 - DefaultPool.Bits())
 	start := int(hash32(name) % uint32(n))
 	base := DefaultPool.Addr().As4()
@@ -380,36 +428,104 @@ func freeSubnet(p Paths, name string) (netip.Prefix, error) {
 		b[1] += byte(k >> 8)
 		b[2] += byte(k)
 		cand := netip.PrefixFrom(netip.AddrFrom4(b), 24)
-		used := false
-		for _, r := range recs {
-			if s, err := netip.ParsePrefix(r.Subnet); err == nil && r.Name != name && s.Overlaps(cand) {
-				used = true
-				break
-			}
-		}
-		if !used {
+		if usedBy(recs, name, cand) == nil && routeConflict(cand, routes, bridges(recs)) == nil {
 			return cand, nil
 		}
 	}
 	return netip.Prefix{}, fmt.Errorf("no free /24 left in %s", DefaultPool)
 }
 
-// overlaps refuses a subnet that another berth network already uses.
-func overlaps(p Paths, r *Record) error {
-	recs, err := p.Records()
-	if err != nil {
-		return err
+// ula is the IPv6 subnet of an enable_ipv6 network without one of its
+// own: the one it had, else the first free candidate of ulaSubnet.
+func ula(recs []*Record, old *Record, name string, routes []hostRoute) (netip.Prefix, error) {
+	if old != nil {
+		for _, mp := range old.More {
+			if s, err := netip.ParsePrefix(mp.Subnet); err == nil && s.Addr().Is6() {
+				return s, nil
+			}
+		}
 	}
-	s := netip.MustParsePrefix(r.Subnet)
+	for i := 0; i < 256; i++ {
+		cand := ulaSubnet(name, i)
+		if usedBy(recs, name, cand) == nil && routeConflict(cand, routes, bridges(recs)) == nil {
+			return cand, nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no free IPv6 /64 for enable_ipv6: set an IPv6 ipam subnet")
+}
+
+// usedBy returns the network other than name whose subnets overlap s.
+func usedBy(recs []*Record, name string, s netip.Prefix) *Record {
 	for _, o := range recs {
-		if o.Name == r.Name {
+		if o.Name == name {
 			continue
 		}
-		if other, err := netip.ParsePrefix(o.Subnet); err == nil && other.Overlaps(s) {
-			return fmt.Errorf("subnet %s overlaps network %s (%s)", s, o.Name, other)
+		for _, op := range o.Pools() {
+			if other, err := netip.ParsePrefix(op.Subnet); err == nil && other.Overlaps(s) {
+				return o
+			}
 		}
 	}
 	return nil
+}
+
+// bridges are the bridge devices of recs.
+func bridges(recs []*Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Bridge)
+	}
+	return out
+}
+
+// overlaps refuses a subnet of r that another berth network or a host
+// route already uses, naming the other network, its project and where it
+// is declared.
+func overlaps(r *Record, recs []*Record, routes []hostRoute) error {
+	for _, rp := range r.Pools() {
+		s := netip.MustParsePrefix(rp.Subnet)
+		if o := usedBy(recs, r.Name, s); o != nil {
+			for _, op := range o.Pools() {
+				if other, err := netip.ParsePrefix(op.Subnet); err == nil && other.Overlaps(s) {
+					return fmt.Errorf("subnet %s of network %s overlaps subnet %s of network %s (project %s%s)", s, r.Name, other, o.Name, o.Project, suffixAt(o.At))
+				}
+			}
+		}
+		if err := routeConflict(s, routes, append(bridges(recs), r.Bridge)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bridgeFree refuses a bridge device another network has, and renaming
+// the bridge of a network containers are attached to.
+func bridgeFree(p Paths, r, old *Record, recs []*Record) error {
+	for _, o := range recs {
+		if o.Name != r.Name && o.Bridge == r.Bridge {
+			return fmt.Errorf("bridge %s is already the bridge of network %s (project %s%s)", r.Bridge, o.Name, o.Project, suffixAt(o.At))
+		}
+	}
+	if old != nil && old.Bridge != r.Bridge && old.Bridge != "" {
+		if attached(p, old.Name) {
+			return fmt.Errorf("bridge name %s: the network's bridge is %s and containers are attached to it; stop them (berth down) to rename it", r.Bridge, old.Bridge)
+		}
+	}
+	return nil
+}
+
+func prefixAt(at string) string {
+	if at == "" {
+		return ""
+	}
+	return at + ": "
+}
+
+func suffixAt(at string) string {
+	if at == "" {
+		return ""
+	}
+	return ", declared at " + at
 }
 
 // takenOn is every address reserved on network r, by member id.
@@ -420,52 +536,93 @@ func takenOn(p Paths, r *Record) (map[netip.Addr]string, error) {
 	}
 	t := map[netip.Addr]string{}
 	for _, m := range ms {
-		if a, err := netip.ParseAddr(m.IP); err == nil {
-			t[a] = m.ID
+		for _, ip := range m.Addrs() {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				t[a] = m.ID
+			}
 		}
 	}
 	return t, nil
 }
 
-// address chooses container (or pod) id's address on r: the explicit one, else the one it
-// already has, else the first free one from a hash of its id.
-func address(p Paths, r *Record, id, explicit string, taken map[netip.Addr]string) (netip.Addr, error) {
-	subnet := netip.MustParsePrefix(r.Subnet)
-	gw := netip.MustParseAddr(r.Gateway)
-	free := func(a netip.Addr) bool {
-		owner, ok := taken[a]
-		return subnet.Contains(a) && a != gw && a != subnet.Addr() && a != broadcast(subnet) && (!ok || owner == id)
-	}
-	if explicit != "" {
-		a, err := netip.ParseAddr(explicit)
-		if err != nil || !a.Is4() {
-			return netip.Addr{}, fmt.Errorf("ipv4_address %q is not an IPv4 address", explicit)
-		}
-		if !subnet.Contains(a) || a == gw || a == subnet.Addr() || a == broadcast(subnet) {
-			return netip.Addr{}, fmt.Errorf("ipv4_address %s is not a usable address of %s (gateway %s)", a, subnet, gw)
-		}
-		if owner, ok := taken[a]; ok && owner != id {
-			return netip.Addr{}, fmt.Errorf("ipv4_address %s is already used by %s", a, owner)
-		}
-		return a, nil
-	}
+// addresses chooses w's address on each subnet of its network: the
+// explicit one (ipv4_address on the first subnet, ipv6_address on the
+// IPv6 subnet holding it), else the one it already has, else one derived
+// from a hash of its id.
+func addresses(p Paths, w *want, taken map[netip.Addr]string) ([]netip.Addr, error) {
 	var m Member
-	if err := readJSON(p.memberFile(r.Name, id), &m); err == nil {
-		if a, err := netip.ParseAddr(m.IP); err == nil && free(a) {
-			return a, nil
+	var prior []netip.Addr
+	if err := readJSON(p.memberFile(w.rec.Name, w.id), &m); err == nil {
+		for _, s := range m.Addrs() {
+			if a, err := netip.ParseAddr(s); err == nil {
+				prior = append(prior, a)
+			}
 		}
 	}
-	size := uint32(1) << (32 - subnet.Bits())
-	base := binary.BigEndian.Uint32(subnet.Addr().AsSlice())
-	start := hash32(id) % size
-	for i := uint32(0); i < size; i++ {
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
-		if a := netip.AddrFrom4(b); free(a) {
-			return a, nil
+	explicit6 := w.explicit6 != ""
+	var out []netip.Addr
+	for i, rp := range w.rec.Pools() {
+		subnet := netip.MustParsePrefix(rp.Subnet)
+		gw := netip.MustParseAddr(rp.Gateway)
+		explicit, what := "", "ipv4_address"
+		if i == 0 {
+			explicit = w.explicit
+		} else if a, err := netip.ParseAddr(w.explicit6); err == nil && subnet.Contains(a) {
+			explicit, what, explicit6 = w.explicit6, "ipv6_address", false
 		}
+		if explicit != "" {
+			a, err := netip.ParseAddr(explicit)
+			if err != nil || a.Is4() != subnet.Addr().Is4() {
+				return nil, fmt.Errorf("%s %q is not an address of %s", what, explicit, subnet)
+			}
+			if !usable(subnet, gw, a) {
+				return nil, fmt.Errorf("%s %s is not a usable address of %s (gateway %s)", what, a, subnet, gw)
+			}
+			if owner, ok := taken[a]; ok && owner != w.id {
+				return nil, fmt.Errorf("%s %s is already used by %s", what, a, owner)
+			}
+			out = append(out, a)
+			continue
+		}
+		var was netip.Addr
+		for _, a := range prior {
+			if subnet.Contains(a) {
+				was = a
+			}
+		}
+		a, err := pickAddr(subnet, gw, w.id, was, taken)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
 	}
-	return netip.Addr{}, fmt.Errorf("no free address left in %s", subnet)
+	if explicit6 {
+		return nil, fmt.Errorf("ipv6_address %s is in no IPv6 subnet of network %s", w.explicit6, w.rec.Name)
+	}
+	return out, nil
+}
+
+// attachment is w's model attachment once addresses are chosen: IPv4 on
+// the first subnet, IPv6 on the first IPv6 subnet, More on the others.
+func attachment(w *want) model.NetworkAttachment {
+	a := model.NetworkAttachment{Aliases: w.aliases, IPv4: w.addr.String(), MAC: w.mac,
+		LinkLocal: w.att.LinkLocal, Priority: w.att.Priority}
+	for _, m := range w.more {
+		if a.IPv6 == "" && m.Is6() {
+			a.IPv6 = m.String()
+			continue
+		}
+		a.More = append(a.More, m.String())
+	}
+	return a
+}
+
+func addrStrings(as []netip.Addr) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
 }
 
 func broadcast(p netip.Prefix) netip.Addr {

@@ -169,7 +169,7 @@ func TestPrepareNetworkName(t *testing.T) {
 			t.Errorf("%s is not on caddy-net: %v", svc, entries[i].Project.Services[0].Networks)
 		}
 	}
-	if entries[2].Err == nil || !strings.Contains(entries[2].Err.Error(), "network caddy-net already belongs to project caddy") {
+	if entries[2].Err == nil || !strings.Contains(entries[2].Err.Error(), "name caddy-net is already the network of project caddy") {
 		t.Errorf("a second project declaring caddy-net: %v", entries[2].Err)
 	}
 }

@@ -22,10 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/berth-dev/berth/compose/model"
 	"github.com/berth-dev/berth/runtime/paths"
 )
 
@@ -41,11 +43,38 @@ type Record struct {
 	Gateway string `json:"gateway"`
 	// Internal networks get no default route and no masquerading.
 	Internal bool `json:"internal,omitempty"`
+	// More are the further subnets, IPv4 or IPv6 (ipam.config's others,
+	// enable_ipv6's), each with its gateway; members get one address on each.
+	More []model.Pool `json:"more,omitempty"`
+	// MTU of the bridge and the veths; 0 is the kernel's default.
+	MTU int `json:"mtu,omitempty"`
+	// NoMasquerade: traffic leaves with the containers' own addresses.
+	NoMasquerade bool `json:"no_masquerade,omitempty"`
+	// At is where the declaring project declares it (file:line).
+	At string `json:"at,omitempty"`
 	// UnitFile: `generate systemd` wrote units of Project to disk. They run
 	// without the agent and with no config entry, so GC must not take the
 	// project for gone (MarkUnitFile).
 	UnitFile bool `json:"unit_file,omitempty"`
 }
+
+// Pools are all of r's subnets: the first IPv4 one, then More.
+func (r *Record) Pools() []model.Pool {
+	return append([]model.Pool{{Subnet: r.Subnet, Gateway: r.Gateway}}, r.More...)
+}
+
+// IPv6 reports whether r has an IPv6 subnet.
+func (r *Record) IPv6() bool {
+	for _, p := range r.More {
+		if s, err := netip.ParsePrefix(p.Subnet); err == nil && s.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}
+
+// Addrs are all of m's addresses: IP first, then More.
+func (m *Member) Addrs() []string { return append([]string{m.IP}, m.More...) }
 
 // MarkUnitFile flags every network of project as used by unit files.
 func (p Paths) MarkUnitFile(project string) error {
@@ -72,12 +101,17 @@ func (p Paths) MarkUnitFile(project string) error {
 // Member is a container's reservation on a network: its address and every
 // name peers resolve to it.
 type Member struct {
-	ID      string   `json:"id"` // container id, <project>-<service>
-	Project string   `json:"project"`
-	Service string   `json:"service"`
-	IP      string   `json:"ip"`
-	MAC     string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
-	Names   []string `json:"names"`         // service name, container_name, aliases, hostname
+	ID      string `json:"id"` // container id, <project>-<service>
+	Project string `json:"project"`
+	Service string `json:"service"`
+	IP      string `json:"ip"`
+	// More are its addresses on the network's further subnets (Record.More).
+	More []string `json:"more,omitempty"`
+	MAC  string   `json:"mac,omitempty"` // mac_address; empty: derived from IP
+	// Ports are the host ports it publishes ("0.0.0.0:80/tcp"): the
+	// service keeps them against a newcomer claiming them.
+	Ports []string `json:"ports,omitempty"`
+	Names []string `json:"names"` // service name, container_name, aliases, hostname
 }
 
 // Paths names berth's network files.
