@@ -2,16 +2,7 @@ package reconciler
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
-
-	"github.com/berth-dev/berth/compose/model"
-	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Intent is what a user asked for one unit through `berth stop`; the agent
@@ -28,67 +19,23 @@ type Intent struct {
 // unit under <state>/agent/intents so that writers never race on one file.
 type Intents map[string]Intent
 
-func intentDir(stateDir string) string {
-	return filepath.Join(paths.New("", stateDir, "").Agent(), "intents")
+func intentRecords(stateDir string) unitRecords[Intent] {
+	return newUnitRecords(stateDir, "intent", func(in Intent) string { return in.Unit })
 }
 
 // LoadIntents reads every recorded intent; a missing dir means none.
 func LoadIntents(ctx context.Context, stateDir string) (Intents, error) {
-	des, err := os.ReadDir(intentDir(stateDir))
-	if errors.Is(err, os.ErrNotExist) {
-		return Intents{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading intents: %w", err)
-	}
-	out := Intents{}
-	for _, de := range des {
-		if !strings.HasSuffix(de.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(intentDir(stateDir), de.Name()))
-		if err != nil {
-			continue // removed meanwhile
-		}
-		var in Intent
-		if err := json.Unmarshal(b, &in); err != nil {
-			return nil, fmt.Errorf("decoding intent %s: %w", de.Name(), err)
-		}
-		out[in.Unit] = in
-	}
-	return out, nil
+	return intentRecords(stateDir).load()
 }
 
 // SetIntent records in (atomically).
 func SetIntent(ctx context.Context, stateDir string, in Intent) error {
-	if err := os.MkdirAll(intentDir(stateDir), 0o700); err != nil {
-		return fmt.Errorf("recording intent: %w", err)
-	}
-	b, err := json.MarshalIndent(in, "", "  ")
-	if err != nil {
-		return err
-	}
-	path, err := model.Path(intentDir(stateDir), in.Unit+".json")
-	if err != nil {
-		return fmt.Errorf("recording intent for %s: %w", in.Unit, err)
-	}
-	if err := writeFileAtomic(path, b); err != nil {
-		return fmt.Errorf("recording intent for %s: %w", in.Unit, err)
-	}
-	return nil
+	return intentRecords(stateDir).put(in)
 }
 
 // ClearIntent forgets the intent recorded for unit, if any.
 func ClearIntent(ctx context.Context, stateDir, unit string) error {
-	path, err := model.Path(intentDir(stateDir), unit+".json")
-	if err != nil {
-		return fmt.Errorf("clearing intent for %s: %w", unit, err)
-	}
-	err = os.Remove(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("clearing intent for %s: %w", unit, err)
-	}
-	return nil
+	return intentRecords(stateDir).clear(unit)
 }
 
 // RespectIntents turns the create and recreate of every unit the user

@@ -2,17 +2,11 @@ package reconciler
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/compose/model"
-	"github.com/berth-dev/berth/runtime/paths"
 )
 
 // Rollback records a recreate that failed and was rolled back: the unit
@@ -35,35 +29,13 @@ type Rollback struct {
 // Rollbacks are the recorded rollbacks by unit name.
 type Rollbacks map[string]Rollback
 
-func rollbackDir(stateDir string) string {
-	return filepath.Join(paths.New("", stateDir, "").Agent(), "rollbacks")
+func rollbackRecords(stateDir string) unitRecords[Rollback] {
+	return newUnitRecords(stateDir, "rollback", func(rb Rollback) string { return rb.Unit })
 }
 
 // LoadRollbacks reads every recorded rollback; a missing dir means none.
 func LoadRollbacks(ctx context.Context, stateDir string) (Rollbacks, error) {
-	des, err := os.ReadDir(rollbackDir(stateDir))
-	if errors.Is(err, os.ErrNotExist) {
-		return Rollbacks{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading rollbacks: %w", err)
-	}
-	out := Rollbacks{}
-	for _, de := range des {
-		if !strings.HasSuffix(de.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(rollbackDir(stateDir), de.Name()))
-		if err != nil {
-			continue // removed meanwhile
-		}
-		var rb Rollback
-		if err := json.Unmarshal(b, &rb); err != nil {
-			return nil, fmt.Errorf("decoding rollback %s: %w", de.Name(), err)
-		}
-		out[rb.Unit] = rb
-	}
-	return out, nil
+	return rollbackRecords(stateDir).load()
 }
 
 // Sorted lists the rollbacks by unit.
@@ -76,39 +48,14 @@ func (rs Rollbacks) Sorted() []Rollback {
 	return out
 }
 
-func rollbackPath(stateDir, unit string) (string, error) {
-	return model.Path(rollbackDir(stateDir), unit+".json")
-}
-
 // RecordRollback stores rb (atomically), replacing the unit's last one.
 func RecordRollback(ctx context.Context, stateDir string, rb Rollback) error {
-	if err := os.MkdirAll(rollbackDir(stateDir), 0o700); err != nil {
-		return fmt.Errorf("recording rollback: %w", err)
-	}
-	b, err := json.MarshalIndent(rb, "", "  ")
-	if err != nil {
-		return err
-	}
-	path, err := rollbackPath(stateDir, rb.Unit)
-	if err != nil {
-		return fmt.Errorf("recording rollback of %s: %w", rb.Unit, err)
-	}
-	if err := writeFileAtomic(path, b); err != nil {
-		return fmt.Errorf("recording rollback of %s: %w", rb.Unit, err)
-	}
-	return nil
+	return rollbackRecords(stateDir).put(rb)
 }
 
 // ClearRollback forgets the rollback recorded for unit, if any.
 func ClearRollback(ctx context.Context, stateDir, unit string) error {
-	path, err := rollbackPath(stateDir, unit)
-	if err != nil {
-		return fmt.Errorf("forgetting rollback of %s: %w", unit, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("forgetting rollback of %s: %w", unit, err)
-	}
-	return nil
+	return rollbackRecords(stateDir).clear(unit)
 }
 
 // pending reports whether c is the recreate rb rolled back: the unit still
