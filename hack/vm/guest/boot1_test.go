@@ -24,6 +24,7 @@ func TestBoot1(t *testing.T) {
 		{"FailedStartCleansUp", testFailedStartCleansUp},
 		{"Features", testFeatures},
 		{"NonRoot", testNonRoot},
+		{"Rollback", testRollback},
 		{"DayTwo", testDayTwo},
 		{"Secrets", testSecrets},
 		{"Build", testBuild},
