@@ -94,6 +94,9 @@ func (w Watch) Run(ctx context.Context, unit string, svc *model.Service, digest 
 	if err != nil {
 		return err
 	}
+	if ended(svc, st) {
+		return nil
+	}
 	if st.ActiveState != "active" {
 		return fmt.Errorf("unit is %s/%s (result %s) right after start", st.ActiveState, st.SubState, st.Result)
 	}
@@ -121,6 +124,9 @@ func (w Watch) Run(ctx context.Context, unit string, svc *model.Service, digest 
 		poll = 250 * time.Millisecond
 	}
 	for {
+		if ended(svc, st) {
+			return nil
+		}
 		if st.MainPID != pid || st.Restarts != restarts {
 			return fmt.Errorf("container restarted after %s (main PID %d → %d, restarts %d → %d)",
 				since(start), pid, st.MainPID, restarts, st.Restarts)
@@ -156,6 +162,18 @@ func (w Watch) Run(ctx context.Context, unit string, svc *model.Service, digest 
 			return err
 		}
 	}
+}
+
+// ended tells a service that is not restarted (restart: no) and whose
+// container ran to its end with status 0: what it is meant to do, not a
+// failure. A failed unit stays loaded, so one systemd no longer has ended
+// well too.
+func ended(svc *model.Service, st UnitState) bool {
+	if svc == nil || (svc.Restart.Mode != model.RestartNo && svc.Restart.Mode != "") {
+		return false
+	}
+	gone := st.LoadState != "" && st.LoadState != "loaded"
+	return gone || (st.ActiveState == "inactive" || st.ActiveState == "deactivating") && st.Result == "success"
 }
 
 // watch is Run with the updater's parts.

@@ -78,6 +78,9 @@ func (p *Plan) NoteRollbacks(rbs Rollbacks, hold bool, memo *Memo) {
 		}
 		note := fmt.Sprintf("rolled back at %s: %s", rb.At.Local().Format(time.DateTime), rb.Reason)
 		if hold {
+			if notRunning(c.Current) {
+				continue // brought back from its restored spec (createRestored)
+			}
 			c.Action, c.Repair = Keep, ""
 			c.Reason = note + "; held until the files change (`berth apply` retries it)"
 			continue
@@ -87,14 +90,16 @@ func (p *Plan) NoteRollbacks(rbs Rollbacks, hold bool, memo *Memo) {
 }
 
 // createRestored makes the agent create a rolled-back unit that is gone (a
-// reboot unloads transient units) from the spec it was rolled back to, not
-// from the failed one its files still ask for: the service comes back as it
-// ran before. The change then stays held as usual.
+// reboot unloads transient units) or stopped (still loaded, as another
+// unit names it) from the spec it was rolled back to, not from the failed
+// one its files still ask for: the service comes back as it ran before.
+// The change then stays held as usual.
 func (r *Reconciler) createRestored(ctx context.Context, res *Result) {
 	for i := range res.Plan.Changes {
 		c := &res.Plan.Changes[i]
 		rb, ok := res.Rollbacks[c.Unit]
-		if !ok || c.Action != Create || c.Desired == nil || rb.RestoreError != "" || res.Memo.hash(c.Desired) != rb.Failed {
+		gone := c.Action == Create || (c.Action == Recreate && notRunning(c.Current) && c.Current.Hash == rb.Restored)
+		if !ok || !gone || c.Desired == nil || rb.RestoreError != "" || res.Memo.hash(c.Desired) != rb.Failed {
 			continue
 		}
 		svc, err := r.specs().ForUnit(ctx, rb.Project, rb.Service, rb.Restored)
@@ -127,4 +132,9 @@ func pruneRollbacks(ctx context.Context, stateDir string, p *Plan, rbs Rollbacks
 			_ = ClearRollback(ctx, stateDir, unit)
 		}
 	}
+}
+
+// notRunning tells a unit that is stopped or failed, but still loaded.
+func notRunning(cur *Observed) bool {
+	return cur != nil && (cur.ActiveState == "inactive" || cur.ActiveState == "failed")
 }

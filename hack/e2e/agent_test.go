@@ -149,6 +149,11 @@ func TestAgentGitOps(t *testing.T) {
 	e.eventually(20*time.Second, "the pulled change to be applied", func() bool {
 		return e.agentActive("berth-data-cache.service", "berth-extra-one.service") && e.mainPID(web) != before[web]
 	})
+	// The pass ends after the recreate's soak (a rollback check), later
+	// than the new main PID shows.
+	e.eventually(20*time.Second, "the pulled change's reconcile to end", func() bool {
+		return e.agentReconciles("config")-configs >= 1
+	})
 	time.Sleep(agentInterval) // let any further (wrong) reconcile happen
 	if n := e.agentReconciles("config") - configs; n != 1 {
 		t.Errorf("a git pull of 4 files gave %d config reconciles, want 1:\n%s", n, e.agentJournal())

@@ -365,9 +365,10 @@ func (e *berthEnv) checkBadInput(good string) {
 
 // runDirLeftovers lists what a container left under /run/berth: any file,
 // socket or mount point, but not the (empty) directories berth keeps and
-// not host-local's per-network bookkeeping (lock, last_reserved_ip), which
-// lives as long as the network; an address reservation still counts.
+// not host-local's per-network bookkeeping (lock, last_reserved_ip) nor
+// the marker of a network's installed rules (cni/rules), which live as long
+// as the network; an address reservation still counts.
 func (e *berthEnv) runDirLeftovers() string {
 	e.t.Helper()
-	return e.sh("find /run/berth -mindepth 1 ! -type d ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null || true")
+	return e.sh("find /run/berth -mindepth 1 ! -type d ! -name lock ! -name 'last_reserved_ip*' ! -path '/run/berth/cni/rules/*' 2>/dev/null || true")
 }
