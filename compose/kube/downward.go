@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path"
 	goruntime "runtime"
 	"sort"
 	"strconv"
@@ -210,18 +209,15 @@ func memTotal() (float64, error) {
 // item's field or resource, at its path.
 func (o *objects) downwardFiles(vol string, src *DownwardAPISource, vm VolumeMount, vp, mp string) ([]model.FileMount, error) {
 	d := o.workload
-	mode := uint32(defaultFileMode)
-	if src.DefaultMode != nil {
-		if *src.DefaultMode < 0 || *src.DefaultMode > 0o777 {
-			return nil, d.errf(vp+".defaultMode", "must be between 0 and 0777, not %#o", *src.DefaultMode)
-		}
-		mode = uint32(*src.DefaultMode)
+	mode, err := o.fileMode(src.DefaultMode, vp)
+	if err != nil {
+		return nil, err
 	}
 	var out []model.FileMount
 	for i, it := range src.Items {
 		ip := fmt.Sprintf("%s.items[%d]", vp, i)
-		if it.Path == "" || strings.HasPrefix(it.Path, "/") || strings.Contains("/"+it.Path+"/", "/../") {
-			return nil, d.errf(ip+".path", "must be a relative path inside the volume, not %q", it.Path)
+		if err := o.checkFilePath(it.Path, ip); err != nil {
+			return nil, err
 		}
 		var content string
 		switch {
@@ -248,15 +244,12 @@ func (o *objects) downwardFiles(vol string, src *DownwardAPISource, vm VolumeMou
 		if it.Mode != nil {
 			m = uint32(*it.Mode)
 		}
-		target := path.Join(vm.MountPath, it.Path)
-		if vm.SubPath != "" {
-			if path.Clean(vm.SubPath) != path.Clean(it.Path) {
-				continue
-			}
-			target = path.Clean(vm.MountPath)
+		target, ok := fileTarget(vm, it.Path)
+		if !ok {
+			continue
 		}
 		out = append(out, model.FileMount{
-			Name:    vol + "_" + strings.ReplaceAll(it.Path, "/", "_"),
+			Name:    fileMountName(vol, it.Path),
 			Target:  target,
 			Content: []byte(content),
 			Mode:    m,

@@ -142,13 +142,10 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 	if !ok && !optional {
 		return nil, d.errf(vp+nameField, "no %s %q %s", kind, name, o.notFound())
 	}
-	items, defaultMode := proj.Items, proj.DefaultMode
-	mode := uint32(defaultFileMode)
-	if defaultMode != nil {
-		if *defaultMode < 0 || *defaultMode > 0o777 {
-			return nil, d.errf(vp+".defaultMode", "must be between 0 and 0777, not %#o", *defaultMode)
-		}
-		mode = uint32(*defaultMode)
+	items := proj.Items
+	mode, err := o.fileMode(proj.DefaultMode, vp)
+	if err != nil {
+		return nil, err
 	}
 	type entry struct {
 		key, rel string
@@ -168,8 +165,8 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 			}
 			return nil, d.errf(ip+".key", "no key %q", it.Key)
 		}
-		if it.Path == "" || strings.HasPrefix(it.Path, "/") || strings.Contains("/"+it.Path+"/", "/../") {
-			return nil, d.errf(ip+".path", "must be a relative path inside the volume, not %q", it.Path)
+		if err := o.checkFilePath(it.Path, ip); err != nil {
+			return nil, err
 		}
 		e := entry{it.Key, it.Path, mode}
 		if it.Mode != nil {
@@ -185,15 +182,12 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 	}
 	var out []model.FileMount
 	for _, e := range entries {
-		target := path.Join(vm.MountPath, e.rel)
-		if vm.SubPath != "" {
-			if path.Clean(vm.SubPath) != path.Clean(e.rel) {
-				continue
-			}
-			target = path.Clean(vm.MountPath)
+		target, ok := fileTarget(vm, e.rel)
+		if !ok {
+			continue
 		}
 		out = append(out, model.FileMount{
-			Name:    vol + "_" + strings.ReplaceAll(e.rel, "/", "_"),
+			Name:    fileMountName(vol, e.rel),
 			Target:  target,
 			Content: data[e.key],
 			GID:     gid,
@@ -204,6 +198,42 @@ func (o *objects) projectFiles(vol, kind string, objs map[string]map[string][]by
 		return nil, d.errf(mp+".subPath", "volume %q has no file %q", vol, vm.SubPath)
 	}
 	return out, nil
+}
+
+// fileMode is a projection's defaultMode, or the kubelet's default.
+func (o *objects) fileMode(defaultMode *int32, vp string) (uint32, error) {
+	if defaultMode == nil {
+		return defaultFileMode, nil
+	}
+	if *defaultMode < 0 || *defaultMode > 0o777 {
+		return 0, o.workload.errf(vp+".defaultMode", "must be between 0 and 0777, not %#o", *defaultMode)
+	}
+	return uint32(*defaultMode), nil
+}
+
+// checkFilePath refuses a projected file's path that would leave its volume.
+func (o *objects) checkFilePath(p, ip string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains("/"+p+"/", "/../") {
+		return o.workload.errf(ip+".path", "must be a relative path inside the volume, not %q", p)
+	}
+	return nil
+}
+
+// fileTarget is where a projected file at rel lands in the container; with
+// a subPath only the file it names is mounted, at the mount path itself.
+func fileTarget(vm VolumeMount, rel string) (string, bool) {
+	if vm.SubPath == "" {
+		return path.Join(vm.MountPath, rel), true
+	}
+	if path.Clean(vm.SubPath) != path.Clean(rel) {
+		return "", false
+	}
+	return path.Clean(vm.MountPath), true
+}
+
+// fileMountName names the file mount of rel in volume vol.
+func fileMountName(vol, rel string) string {
+	return vol + "_" + strings.ReplaceAll(rel, "/", "_")
 }
 
 // claimVolume declares the project's volume for claim: the namespace's
