@@ -48,14 +48,7 @@ found, 128+N when signal N interrupted berth, 1 when berth itself fails
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.SetInterspersed(false) // flags after SERVICE belong to COMMAND
-	f.BoolVarP(&o.Interactive, "interactive", "i", false, "forward stdin")
-	f.BoolVarP(&o.TTY, "tty", "t", false, "allocate a pseudo-terminal")
-	f.StringVarP(&o.User, "user", "u", "", "user[:group] (name or id) to run as; default the service's user")
-	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
-	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable KEY=VALUE (repeatable)")
-	f.BoolVar(&o.Privileged, "privileged", false, "give the command all capabilities")
+	launch.ExecFlags(cmd, o)
 	return cmd
 }
 

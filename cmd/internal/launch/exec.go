@@ -116,13 +116,19 @@ func ExecCommand(globals func() *Globals) *cobra.Command {
 			return nil
 		},
 	}
+	ExecFlags(cmd, o)
+	return cmd
+}
+
+// ExecFlags declares exec's flags on cmd: `berth exec` and the launcher's
+// exec parse the same command line (ExecArgs writes it).
+func ExecFlags(cmd *cobra.Command, o *ExecOptions) {
 	f := cmd.Flags()
-	f.SetInterspersed(false)
+	f.SetInterspersed(false) // flags after the container belong to COMMAND
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "forward stdin")
 	f.BoolVarP(&o.TTY, "tty", "t", false, "allocate a pseudo-terminal")
-	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as")
+	f.StringVarP(&o.User, "user", "u", "", "user[:group] (name or id) to run as; default the service's user")
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
-	f.StringArrayVarP(&o.Env, "env", "e", nil, "KEY=VALUE (repeatable)")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable KEY=VALUE (repeatable)")
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command all capabilities")
-	return cmd
 }
