@@ -90,6 +90,9 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		if retErr == nil {
 			return
 		}
+		if err := n.Paths.unpublish(context.WithoutCancel(ctx), id); err != nil {
+			n.log.Error("removing published ports after a failed attach", "container", id, "err", err)
+		}
 		for i := len(added) - 1; i >= 0; i-- {
 			if err := n.cni.DelNetworkList(context.WithoutCancel(ctx), added[i], rts[i]); err != nil {
 				n.log.Error("removing a network interface after a failed attach", "container", id, "network", added[i].Name, "err", err)
@@ -131,7 +134,8 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 			n.log.Warn("the bridge plugin ignored the MAC address", "container", id, "network", a.Network, "want", want, "got", got)
 		}
 	}
-	return nil
+	// Published ports: map elements in berth's nftables table.
+	return n.Paths.publish(ctx, id, records, atts)
 }
 
 func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni.RuntimeConf, error) {
@@ -202,7 +206,7 @@ func (n *Networker) DetachNetns(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("reading CNI cache of %s: %w", id, err)
 	}
-	var errs []error
+	errs := []error{n.Paths.unpublish(context.WithoutCancel(ctx), id)}
 	for _, a := range atts {
 		errs = append(errs, n.delCached(context.WithoutCancel(ctx), a))
 	}

@@ -22,12 +22,14 @@ const cniVersion = "1.1.0"
 //     through the "mac" capability;
 //   - host-local IPAM under the run dir (reservations end with a reboot),
 //     one range set per subnet, with a default route per address family
-//     only on non-internal networks;
-//   - portmap (published ports; not on internal networks, as docker).
+//     only on non-internal networks.
 //
-// Masquerading (unless internal or enable_ip_masquerade is false) and the
-// isolation between berth bridges are the network's, installed once with
-// its first ADD (syncRules), not per container.
+// Masquerading (unless internal or enable_ip_masquerade is false), the
+// isolation between berth bridges and the DNAT of published ports are the
+// network's, installed once with its first ADD (syncRules), not per
+// container; a container adds only its ports, as map elements (publish).
+// Attachments made with the portmap plugin keep it in libcni's cached
+// configuration, which their DEL runs.
 func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
 	// One range set per subnet: host-local gives one address in each.
 	var ranges [][]map[string]string
@@ -64,14 +66,6 @@ func confList(r *Record, p Paths) (*libcni.NetworkConfigList, error) {
 		bridge["mtu"] = r.MTU
 	}
 	plugins := []map[string]any{bridge}
-	if !r.Internal {
-		plugins = append(plugins, map[string]any{
-			"type":         "portmap",
-			"backend":      "nftables",
-			"snat":         true,
-			"capabilities": map[string]bool{"portMappings": true},
-		})
-	}
 	b, err := json.Marshal(map[string]any{
 		"cniVersion": cniVersion,
 		"name":       r.Name,

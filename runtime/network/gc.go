@@ -26,6 +26,8 @@ import (
 //     (libcni's cache), in a scratch namespace when its own is gone, so
 //     portmap, masquerade and firewall rules and the address all go;
 //   - namespace pins of containers that hold no reservation anywhere;
+//   - published ports (map elements, publish) of containers without a
+//     reservation or a pinned namespace;
 //   - networks whose project no longer declares them (or whose project is
 //     gone) and that nobody is attached to: their bridge, the firewall's
 //     isolation rules naming the bridge, every rule naming their subnet,
@@ -106,6 +108,10 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, o
 		errs = append(errs, err)
 	}
 	errs = append(errs, gcPins(p, holders, log))
+	// Published ports of containers that are gone: those of stale
+	// attachments went with their DEL, these escaped it (a crash between
+	// nft and the libcni cache, or a cache lost).
+	errs = append(errs, p.gcPorts(ctx, func(id string) bool { return holders[id] && isNetns(p.NetnsPath(id)) }))
 
 	for _, r := range recs {
 		pr, ok := judged(r.Project)

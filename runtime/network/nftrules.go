@@ -12,20 +12,23 @@ import (
 )
 
 // rulesTable is the nftables table (family inet) that holds every berth
-// network's own rules: isolation between berth bridges and masquerading.
-// They are made per network, not per container (the bridge plugin's ipMasq
-// and the firewall plugin did that on every ADD, with a dozen execs); only
-// port mappings (portmap) remain per container.
+// network's own rules: isolation between berth bridges, masquerading and
+// the DNAT of published ports. They are made per network, not per
+// container (the bridge plugin's ipMasq, the firewall and the portmap
+// plugins did that on every ADD, with a dozen execs); a container only
+// adds its published ports, as map elements (publish).
 const rulesTable = "berth"
 
-// syncRules replaces the rules table with the rules of recs, in one nft
-// transaction; with no records it deletes the table. Callers hold the
+// syncRules replaces the rules of the rules table with the rules of recs,
+// in one nft transaction, keeping the published ports (map elements of
+// the containers); with no records it deletes the table. Callers hold the
 // network lock.
 //
 // Per network: traffic routed from its bridge into another berth bridge is
 // dropped (as the firewall plugin's same-bridge ingress policy did), and,
 // unless it is internal, traffic from its subnet to anything outside it
-// but multicast is masqueraded (as the bridge plugin's ipMasq did).
+// but multicast is masqueraded (as the bridge plugin's ipMasq did), and
+// published ports are DNATed (portRules, portMasquerade).
 // Forwarding itself is not accepted here: an accept in this table cannot
 // overrule another table's drop policy.
 func syncRules(ctx context.Context, recs []*Record) error {
@@ -34,13 +37,12 @@ func syncRules(ctx context.Context, recs []*Record) error {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	tx := nft.NewTransaction()
-	// add + delete: the table goes whether it existed or not.
-	tx.Add(&knftables.Table{})
-	tx.Delete(&knftables.Table{})
-	if len(recs) > 0 {
-		if err := tableRules(tx, recs); err != nil {
-			return err
-		}
+	if len(recs) == 0 {
+		// add + delete: the table goes whether it existed or not.
+		tx.Add(&knftables.Table{})
+		tx.Delete(&knftables.Table{})
+	} else if err := tableRules(tx, recs); err != nil {
+		return err
 	}
 	if err := nft.Run(ctx, tx); err != nil {
 		return fmt.Errorf("installing the network rules (nft table inet %s): %w", rulesTable, err)
@@ -48,21 +50,37 @@ func syncRules(ctx context.Context, recs []*Record) error {
 	return nil
 }
 
-// tableRules adds the table with every network's rules to tx.
+// tableRules adds the table with every network's rules to tx, flushing
+// the chains and the bridges set first: the port maps and their elements
+// stay.
 func tableRules(tx *knftables.Transaction, recs []*Record) error {
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("berth networks: isolation and masquerading")})
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("berth networks: isolation, masquerading, published ports")})
 	tx.Add(&knftables.Set{Name: "bridges", Type: "ifname", Comment: knftables.PtrTo("bridges of berth networks")})
+	tx.Flush(&knftables.Set{Name: "bridges"})
 	tx.Add(&knftables.Chain{Name: "forward", Type: knftables.PtrTo(knftables.FilterType),
 		Hook: knftables.PtrTo(knftables.ForwardHook), Priority: knftables.PtrTo(knftables.FilterPriority)})
 	tx.Add(&knftables.Chain{Name: "postrouting", Type: knftables.PtrTo(knftables.NATType),
 		Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority)})
+	// route_localnet (publish) would let containers reach the host's
+	// loopback services; only replies to DNATed traffic may pass.
+	tx.Add(&knftables.Chain{Name: "input", Type: knftables.PtrTo(knftables.FilterType),
+		Hook: knftables.PtrTo(knftables.InputHook), Priority: knftables.PtrTo(knftables.FilterPriority)})
+	for _, c := range []string{"forward", "postrouting", "input"} {
+		tx.Flush(&knftables.Chain{Name: c})
+	}
+	tx.Add(&knftables.Rule{Chain: "input", Rule: "iifname @bridges ip daddr 127.0.0.0/8 ct status != dnat drop"})
+	portRules(tx)
 	for _, r := range recs {
 		br := `"` + r.Bridge + `"`
 		tx.Add(&knftables.Element{Set: "bridges", Key: []string{br}})
 		tx.Add(&knftables.Rule{Chain: "forward",
 			Rule:    knftables.Concat("iifname", br, "oifname", "!=", br, "oifname", "@bridges", "drop"),
 			Comment: knftables.PtrTo(r.Name)})
-		if r.Internal || r.NoMasquerade {
+		if r.Internal {
+			continue
+		}
+		portMasquerade(tx, r)
+		if r.NoMasquerade {
 			continue
 		}
 		for _, pool := range r.Pools() {
