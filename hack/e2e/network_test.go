@@ -183,7 +183,7 @@ func netAssertNoLeftovers(e *berthEnv) {
 		"veths":             "ip -o link show type veth",
 		"bridges":           "ip -o link show type bridge",
 		"iptables rules":    "iptables-save | grep -E 'berth|10\\.89\\.' || true",
-		"nftables rules":    "nft list ruleset 2>/dev/null | grep -v '^\\s*#' | grep -E 'berth|10\\.89\\.|dport 18[0-9]{3}' || true",
+		"nftables rules":    "nft list ruleset 2>/dev/null | grep -v '^\\s*#' | grep -E 'berth|10\\.89\\.|dport 18[0-9]{3}|\\. 18[0-9]{3} ' || true",
 		"IPAM reservations": "find /run/berth/cni/ipam -type f ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null || true",
 		"CNI cache entries": "find /run/berth/cni/cache -type f 2>/dev/null || true",
 		"network records":   "find " + e.state + "/networks -mindepth 1 -maxdepth 1 -type d 2>/dev/null || true",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,7 +112,15 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, o
 	// Published ports of containers that are gone: those of stale
 	// attachments went with their DEL, these escaped it (a crash between
 	// nft and the libcni cache, or a cache lost).
-	errs = append(errs, p.gcPorts(ctx, func(id string) bool { return holders[id] && isNetns(p.NetnsPath(id)) }))
+	var subnets []netip.Prefix
+	for _, r := range recs {
+		for _, pool := range r.Pools() {
+			if s, err := netip.ParsePrefix(pool.Subnet); err == nil {
+				subnets = append(subnets, s)
+			}
+		}
+	}
+	errs = append(errs, p.gcPorts(ctx, func(id string) bool { return holders[id] && isNetns(p.NetnsPath(id)) }, subnets))
 
 	for _, r := range recs {
 		pr, ok := judged(r.Project)

@@ -55,7 +55,7 @@ func TestGCStaleAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(rules(t), "\n")
-	for _, want := range []string{webIP, "dport 18080", rec.Subnet} {
+	for _, want := range []string{webIP, "tcp . 18080", rec.Subnet} {
 		if !strings.Contains(all, want) {
 			t.Fatalf("no rule naming %s after setup:\n%s", want, all)
 		}
@@ -71,7 +71,7 @@ func TestGCStaleAttachments(t *testing.T) {
 		t.Fatalf("GC: %v", err)
 	}
 	all = strings.Join(rules(t), "\n")
-	for _, gone := range []string{webIP, "dport 18080"} {
+	for _, gone := range []string{webIP, "tcp . 18080"} {
 		if strings.Contains(all, gone) {
 			t.Errorf("rules naming %s left after GC of the stale attachment:\n%s", gone, all)
 		}
@@ -108,7 +108,7 @@ func TestGCStaleAttachments(t *testing.T) {
 		{"IPAM reservations", "find " + p.ipamDir() + " -type f 2>/dev/null || true"},
 		{"CNI cache entries", "find " + filepath.Join(p.cacheDir(), "results") + " -type f 2>/dev/null || true"},
 		{"network records", "find " + p.networksDir() + " -mindepth 1 -type d 2>/dev/null || true"},
-		{"rules", "(iptables-save; nft list ruleset) 2>/dev/null | grep -E 'berth|10\\.89\\.|dport 18080' || true"},
+		{"rules", "(iptables-save; nft list ruleset) 2>/dev/null | grep -E 'berth|10\\.89\\.|dport 18080|\\. 18080' || true"},
 	} {
 		if out := sh(t, check.cmd); out != "" {
 			t.Errorf("%s left:\n%s", check.what, out)

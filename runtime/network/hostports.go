@@ -298,9 +298,10 @@ func listPortElems(ctx context.Context) ([]*knftables.Element, error) {
 }
 
 // gcPorts deletes the map elements and records of containers that alive
-// does not accept (gone without a DEL: killed, or before a reboot of the
-// records only).
-func (p Paths) gcPorts(ctx context.Context, alive func(id string) bool) error {
+// does not accept (gone without a DEL: killed). Elements without a record
+// (a run dir emptied by hand) go too, but only those that DNAT into
+// subnets: another berth (another state dir, a test) may share the table.
+func (p Paths) gcPorts(ctx context.Context, alive func(id string) bool, subnets []netip.Prefix) error {
 	var errs []error
 	des, _ := os.ReadDir(filepath.Dir(p.portsRecord("x")))
 	for _, de := range des {
@@ -315,7 +316,10 @@ func (p Paths) gcPorts(ctx context.Context, alive func(id string) bool) error {
 	}
 	tx := newRulesTx()
 	for _, c := range cur {
-		if c.Comment == nil || !alive(*c.Comment) {
+		if c.Comment != nil && alive(*c.Comment) || len(c.Value) == 0 {
+			continue
+		}
+		if a, err := netip.ParseAddr(c.Value[0]); err == nil && slices.ContainsFunc(subnets, func(s netip.Prefix) bool { return s.Contains(a) }) {
 			tx.Delete(&knftables.Element{Map: c.Map, Key: c.Key})
 		}
 	}

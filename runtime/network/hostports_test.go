@@ -2,9 +2,13 @@ package network
 
 import (
 	"context"
+	"encoding/json"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/containernetworking/cni/libcni"
 
 	"github.com/berth-dev/berth/compose/model"
 )
@@ -140,14 +144,16 @@ func TestPublishElements(t *testing.T) {
 	if got := elems(); strings.Contains(got, "p-web") {
 		t.Errorf("elements of p-web left after unpublish:\n%s", got)
 	}
-	// GC: p-other is gone without a DEL (element and record), and an
-	// element without a record.
-	sh(t, `nft add element inet berth hostip-ports4 '{ 127.0.0.1 . udp . 18091 comment "p-lost" : 10.89.1.8 . 53 }'`)
+	// GC: p-other is gone without a DEL (element and record), p-lost
+	// left an element without a record; p-foreign's is not in this
+	// state's subnets (another berth's), so it stays.
+	sh(t, `nft add element inet berth hostip-ports4 '{ 127.0.0.1 . udp . 18091 comment "p-lost" : 10.89.1.8 . 53 }'
+nft add element inet berth any-ports4 '{ udp . 18092 comment "p-foreign" : 10.89.9.8 . 53 }'`)
 	publish("p-web", web)
-	if err := p.gcPorts(ctx, func(id string) bool { return id == "p-web" }); err != nil {
+	if err := p.gcPorts(ctx, func(id string) bool { return id == "p-web" }, []netip.Prefix{netip.MustParsePrefix(r.Subnet)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := elems(); strings.Contains(got, "p-other") || strings.Contains(got, "p-lost") || !strings.Contains(got, "p-web") {
+	if got := elems(); strings.Contains(got, "p-other") || strings.Contains(got, "p-lost") || !strings.Contains(got, "p-web") || !strings.Contains(got, "p-foreign") {
 		t.Errorf("after GC (only p-web alive):\n%s", got)
 	}
 	if _, err := os.Stat(p.portsRecord("p-other")); !os.IsNotExist(err) {
@@ -182,5 +188,71 @@ nft add chain inet berth postrouting '{ type nat hook postrouting priority srcna
 		if !strings.Contains(got, w) {
 			t.Errorf("upgraded table lacks %q:\n%s", w, got)
 		}
+	}
+}
+
+// TestLegacyPortmapDetach: a container attached by a berth that published
+// ports with the portmap plugin (host upgraded in place) loses its
+// cni_hostport rules at DEL: libcni's cache holds the configuration its
+// ADD had, portmap included, and DEL runs that one.
+func TestLegacyPortmapDetach(t *testing.T) {
+	if !inPrivateNetns(t) {
+		return
+	}
+	ctx := context.Background()
+	p := Paths{StateDir: t.TempDir(), RunDir: t.TempDir()}
+	sh(t, "ip link set lo up")
+	svc := model.Service{Name: "web", Networks: att(""), Ports: []model.Port{{HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 80, Protocol: "tcp"}}}
+	entries := []model.Entry{testProject("old", map[string]model.Network{"default": {}}, svc)}
+	if err := Prepare(ctx, p, entries, nil, true); err != nil || entries[0].Err != nil {
+		t.Fatal(err, entries[0].Err)
+	}
+	s := &entries[0].Project.Services[0]
+	r, err := p.ReadRecord("old_default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The conflist as berth wrote it with portmap.
+	list, err := confList(r, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf map[string]any
+	if err := json.Unmarshal(list.Bytes, &conf); err != nil {
+		t.Fatal(err)
+	}
+	conf["plugins"] = append(conf["plugins"].([]any), map[string]any{"type": "portmap", "backend": "nftables", "snat": true,
+		"capabilities": map[string]bool{"portMappings": true}})
+	b, _ := json.Marshal(conf)
+	legacy, err := libcni.NetworkConfFromBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := New(p, os.Getenv("BERTH_TEST_CNI"), nil)
+	if err := p.ensureNetworks(ctx, []*Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	pin := p.NetnsPath(s.ID())
+	if err := CreateNetns(pin); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := runtimeConf(s.ID(), pin, "eth0", r, Attachment{Network: r.Name, IP: s.Networks[r.Name].IPv4, Ports: s.Ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cni.AddNetworkList(ctx, legacy, rt); err != nil {
+		t.Fatal(err)
+	}
+	if got := sh(t, "nft list table ip cni_hostport"); !strings.Contains(got, `comment "`+s.ID()+`"`) {
+		t.Fatalf("portmap made no rule for %s:\n%s", s.ID(), got)
+	}
+	if err := n.DetachNetns(ctx, s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if got := sh(t, "nft list table ip cni_hostport"); strings.Contains(got, s.ID()) || strings.Contains(got, "18080") {
+		t.Errorf("portmap rules of %s left after DEL:\n%s", s.ID(), got)
+	}
+	if err := RemoveNetns(pin); err != nil {
+		t.Fatal(err)
 	}
 }
