@@ -61,10 +61,13 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	answers := func(unit, addr string, port int, want string) {
 		t.Helper()
 		var got string
-		e.eventually(15*time.Second, fmt.Sprintf("%s:%d from %q to answer %q (last: %q)", addr, port, unit, want, got), func() bool {
-			got = get(unit, addr, port)
-			return got == want
-		})
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if got = get(unit, addr, port); got == want {
+				return
+			}
+		}
+		t.Fatalf("%s:%d from %q: %q, want %q\n%s", addr, port, unit, got, want,
+			e.sh("nft list table inet berth; grep -H . /proc/sys/net/ipv4/conf/berth*/route_localnet; ip -br addr; journalctl --no-pager -n 30 -u 'berth-pub*' || true"))
 	}
 	for _, c := range []struct {
 		unit, addr string
@@ -88,8 +91,8 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	if got := get("", gw4, 18181); got == "pub-ok" {
 		t.Errorf("the port published on 127.0.0.1 answers through %s from the host", gw4)
 	}
-	if els := e.sh(`nft list table inet berth | grep -c 'comment "pub-web"' || true`); els != "2" {
-		t.Errorf("%s lines of map elements of pub-web, want 2 (IPv4 and IPv6):\n%s", els, e.sh("nft list table inet berth"))
+	if els := e.sh(`nft list table inet berth | grep -c 'comment "pub-web"' || true`); els != "3" {
+		t.Errorf("%s lines of map elements of pub-web, want 3 (127.0.0.1, every IPv4 and every IPv6 address):\n%s", els, e.sh("nft list table inet berth"))
 	}
 
 	e.mustBerth("down", "pub")

@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containernetworking/plugins/pkg/utils"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 )
 
@@ -69,20 +72,34 @@ func portRules(tx *knftables.Transaction) {
 }
 
 // portMasquerade adds r's rules that make published ports answer their
-// clients, to tx's postrouting chain: traffic DNATed back into the bridge
-// it came from (a container reaching its own or a peer's published port
-// through the host) leaves with the gateway's address, or the peer would
-// answer directly; so does traffic from the host's 127.0.0.0/8 (which
+// clients, to tx's postrouting chain: DNATed traffic from r's subnets
+// into its bridge (a container reaching its own or a peer's published
+// port through the host) leaves with the gateway's address, or the
+// container would drop a packet from itself and a peer would answer
+// directly; so does DNATed traffic from the host's 127.0.0.0/8 (which
 // route_localnet lets through the bridge), which the container could not
-// answer at all.
-func portMasquerade(tx *knftables.Transaction, r *Record) {
+// answer at all. The subnet, not the input bridge, is matched: with
+// br_netfilter the hairpinned packet is bridged and has no input
+// interface in postrouting.
+func portMasquerade(tx *knftables.Transaction, r *Record) error {
 	br := `"` + r.Bridge + `"`
-	tx.Add(&knftables.Rule{Chain: "postrouting",
-		Rule:    knftables.Concat("ct status dnat iifname", br, "oifname", br, "masquerade"),
-		Comment: knftables.PtrTo(r.Name)})
+	for _, pool := range r.Pools() {
+		subnet, err := netip.ParsePrefix(pool.Subnet)
+		if err != nil {
+			return fmt.Errorf("network %s: subnet %q: %w", r.Name, pool.Subnet, err)
+		}
+		fam := "ip"
+		if subnet.Addr().Is6() {
+			fam = "ip6"
+		}
+		tx.Add(&knftables.Rule{Chain: "postrouting",
+			Rule:    knftables.Concat("ct status dnat oifname", br, fam, "saddr", subnet.Masked().String(), "masquerade"),
+			Comment: knftables.PtrTo(r.Name)})
+	}
 	tx.Add(&knftables.Rule{Chain: "postrouting",
 		Rule:    knftables.Concat("ct status dnat oifname", br, "ip saddr 127.0.0.0/8 masquerade"),
 		Comment: knftables.PtrTo(r.Name)})
+	return nil
 }
 
 // portElem is one published port as a map element, as recorded.
@@ -219,15 +236,38 @@ func (p Paths) publish(ctx context.Context, id string, recs []*Record, atts []At
 	for _, e := range elems {
 		tx.Add(e.element(id))
 	}
-	if err := runNft(ctx, tx); err == nil {
-		return nil
+	if err := runNft(ctx, tx); err != nil {
+		// An element at one of these keys with another value (a container
+		// that is gone and was not GCed yet), or ours gone: replace by
+		// listing.
+		if err := replaceElems(ctx, id, elems); err != nil {
+			return fmt.Errorf("publishing ports of %s: %w", id, err)
+		}
 	}
-	// An element at one of these keys with another value (a container
-	// that is gone and was not GCed yet), or ours gone: replace by listing.
-	if err := replaceElems(ctx, id, elems); err != nil {
-		return fmt.Errorf("publishing ports of %s: %w", id, err)
-	}
+	forgetUDPFlows(elems)
 	return nil
+}
+
+// forgetUDPFlows deletes the conntrack entries of the UDP host ports of
+// elems, as portmap did: a client that kept sending to the port (before
+// the container was there, or to its previous address) would otherwise
+// stay bound to the old translation until the entry times out. Failures
+// only delay that, so they are not errors.
+func forgetUDPFlows(elems []portElem) {
+	for _, e := range elems {
+		if e.Key[len(e.Key)-2] != "udp" {
+			continue
+		}
+		port, err := strconv.ParseUint(e.Key[len(e.Key)-1], 10, 16)
+		if err != nil {
+			continue
+		}
+		family := netlink.InetFamily(unix.AF_INET)
+		if e.Map == mapAny6 || e.Map == mapHostIP6 {
+			family = unix.AF_INET6
+		}
+		_ = utils.DeleteConntrackEntriesForDstPort(uint16(port), utils.PROTOCOL_UDP, family)
+	}
 }
 
 // unpublish deletes the published ports of container id. Idempotent.

@@ -184,7 +184,7 @@ nft add chain inet berth postrouting '{ type nat hook postrouting priority srcna
 		t.Fatal(err)
 	}
 	got := sh(t, "nft list table inet berth")
-	for _, w := range []string{"map any-ports4", "fib daddr type local", `ct status dnat iifname "berth0000000a" oifname "berth0000000a" masquerade`} {
+	for _, w := range []string{"map any-ports4", "fib daddr type local", `ct status dnat oifname "berth0000000a" ip saddr 10.89.1.0/24 masquerade`} {
 		if !strings.Contains(got, w) {
 			t.Errorf("upgraded table lacks %q:\n%s", w, got)
 		}

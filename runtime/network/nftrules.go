@@ -68,7 +68,7 @@ func tableRules(tx *knftables.Transaction, recs []*Record) error {
 	for _, c := range []string{"forward", "postrouting", "input"} {
 		tx.Flush(&knftables.Chain{Name: c})
 	}
-	tx.Add(&knftables.Rule{Chain: "input", Rule: "iifname @bridges ip daddr 127.0.0.0/8 ct status != dnat drop"})
+	tx.Add(&knftables.Rule{Chain: "input", Rule: "iifname @bridges ip daddr 127.0.0.0/8 ct status ! dnat drop"})
 	portRules(tx)
 	for _, r := range recs {
 		br := `"` + r.Bridge + `"`
@@ -79,7 +79,9 @@ func tableRules(tx *knftables.Transaction, recs []*Record) error {
 		if r.Internal {
 			continue
 		}
-		portMasquerade(tx, r)
+		if err := portMasquerade(tx, r); err != nil {
+			return err
+		}
 		if r.NoMasquerade {
 			continue
 		}
