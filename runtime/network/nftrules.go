@@ -19,6 +19,12 @@ import (
 // adds its published ports, as map elements (publish).
 const rulesTable = "berth"
 
+// rulesMarkerSuffix names the markers of networks whose rules are
+// installed (rulesMarker). It changes with what syncRules installs, so a
+// berth upgraded in place installs its rules (the port maps) again before
+// its first ADD instead of trusting an older berth's marker.
+const rulesMarkerSuffix = ".ports.json"
+
 // syncRules replaces the rules of the rules table with the rules of recs,
 // in one nft transaction, keeping the published ports (map elements of
 // the containers); with no records it deletes the table. Callers hold the

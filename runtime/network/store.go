@@ -139,7 +139,7 @@ func (p Paths) NetnsPath(id string) string { return filepath.Join(p.NetnsDir(), 
 func (p Paths) cacheDir() string { return p.layout().CNICache() }
 func (p Paths) ipamDir() string  { return p.layout().IPAM() }
 func (p Paths) rulesMarker(name string) string {
-	return filepath.Join(p.layout().NetworkRules(), name+".json")
+	return filepath.Join(p.layout().NetworkRules(), name+rulesMarkerSuffix)
 }
 
 func (p Paths) layout() paths.Layout { return paths.New("", p.StateDir, p.RunDir) }
