@@ -196,9 +196,10 @@ func (a Attachment) mac() (net.HardwareAddr, error) {
 
 // DetachNetns deletes every interface attached under container id, with
 // exactly the configuration and capability arguments its ADD had (from
-// libcni's cache): portmap finds its DNAT rules, host-local its
-// reservation (and an attachment made before the network's rules moved to
-// syncRules, its firewall plugin and masquerade rules).
+// libcni's cache): host-local finds its reservation (and an attachment
+// made before the network's rules moved to syncRules, its firewall plugin
+// and masquerade rules and portmap's DNAT rules), and id's published
+// ports go (unpublish).
 // It is idempotent. It does not cancel half-way when ctx ends: a DEL cut
 // short leaves rules behind, so it always runs to completion.
 func (n *Networker) DetachNetns(ctx context.Context, id string) error {

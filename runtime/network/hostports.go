@@ -221,8 +221,11 @@ func (p Paths) publish(ctx context.Context, id string, recs []*Record, atts []At
 	if err != nil {
 		return err
 	}
-	if len(elems) == 0 && len(old) == 0 {
-		return nil
+	if len(elems) == 0 {
+		if len(old) == 0 {
+			return nil // no exec for a container without ports
+		}
+		return p.unpublish(ctx, id)
 	}
 	if err := writeJSON(p.portsRecord(id), elems); err != nil {
 		return err
@@ -273,17 +276,19 @@ func forgetUDPFlows(elems []portElem) {
 // unpublish deletes the published ports of container id. Idempotent.
 func (p Paths) unpublish(ctx context.Context, id string) error {
 	old, err := p.readPorts(id)
-	if err != nil || len(old) == 0 {
+	if err != nil {
 		return err
 	}
-	tx := newRulesTx()
-	for _, e := range old {
-		tx.Add(e.element(id))
-		tx.Delete(e.element(id))
-	}
-	if err := runNft(ctx, tx); err != nil {
-		if err := replaceElems(ctx, id, nil); err != nil {
-			return fmt.Errorf("unpublishing ports of %s: %w", id, err)
+	if len(old) > 0 {
+		tx := newRulesTx()
+		for _, e := range old {
+			tx.Add(e.element(id))
+			tx.Delete(e.element(id))
+		}
+		if err := runNft(ctx, tx); err != nil {
+			if err := replaceElems(ctx, id, nil); err != nil {
+				return fmt.Errorf("unpublishing ports of %s: %w", id, err)
+			}
 		}
 	}
 	if err := os.Remove(p.portsRecord(id)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -144,6 +144,15 @@ func TestPublishElements(t *testing.T) {
 	if got := elems(); strings.Contains(got, "p-web") {
 		t.Errorf("elements of p-web left after unpublish:\n%s", got)
 	}
+	if _, err := os.Stat(p.portsRecord("p-web")); !os.IsNotExist(err) {
+		t.Errorf("record of p-web left after unpublish: %v", err)
+	}
+	// A container attached again without its ports loses them.
+	publish("p-x", Attachment{Network: "p_a", IP: "10.89.1.4", Ports: []model.Port{{HostPort: 18095, ContainerPort: 80, Protocol: "tcp"}}})
+	publish("p-x", Attachment{Network: "p_a", IP: "10.89.1.4"})
+	if _, err := os.Stat(p.portsRecord("p-x")); strings.Contains(elems(), "p-x") || !os.IsNotExist(err) {
+		t.Errorf("p-x republished without ports keeps elements or its record (%v):\n%s", err, elems())
+	}
 	// GC: p-other is gone without a DEL (element and record), p-lost
 	// left an element without a record; p-foreign's is not in this
 	// state's subnets (another berth's), so it stays.
