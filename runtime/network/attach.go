@@ -135,7 +135,7 @@ func (n *Networker) AttachNetns(ctx context.Context, id, netnsPath string, atts 
 		}
 	}
 	// Published ports: map elements in berth's nftables table.
-	return n.Paths.publish(ctx, id, records, atts)
+	return n.Paths.publish(ctx, id, netnsPath, records, atts)
 }
 
 func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni.RuntimeConf, error) {

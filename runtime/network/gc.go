@@ -28,7 +28,8 @@ import (
 //     portmap, masquerade and firewall rules and the address all go;
 //   - namespace pins of containers that hold no reservation anywhere;
 //   - published ports (map elements, publish) of containers without a
-//     reservation or a pinned namespace;
+//     reservation or whose namespace (as the ports record names it) is
+//     no longer pinned;
 //   - networks whose project no longer declares them (or whose project is
 //     gone) and that nobody is attached to: their bridge, the firewall's
 //     isolation rules naming the bridge, every rule naming their subnet,
@@ -120,7 +121,7 @@ func GC(ctx context.Context, p Paths, pluginDir string, entries []model.Entry, o
 			}
 		}
 	}
-	errs = append(errs, p.gcPorts(ctx, func(id string) bool { return holders[id] && isNetns(p.NetnsPath(id)) }, subnets))
+	errs = append(errs, p.gcPorts(ctx, func(id string) bool { return holders[id] }, subnets))
 
 	for _, r := range recs {
 		pr, ok := judged(r.Project)

@@ -182,19 +182,27 @@ func (p Paths) portsRecord(id string) string {
 	return filepath.Join(p.layout().NetworkRules(), "ports", id+".json")
 }
 
-func (p Paths) readPorts(id string) ([]portElem, error) {
+// portsRec is what a container published, and the namespace it was
+// attached in (a service's pin or a pod's), by which GC tells whether
+// it still runs.
+type portsRec struct {
+	NetNS string     `json:"netns"`
+	Elems []portElem `json:"elements"`
+}
+
+func (p Paths) readPorts(id string) (portsRec, error) {
+	var rec portsRec
 	b, err := os.ReadFile(p.portsRecord(id))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return rec, nil
 	}
 	if err != nil {
-		return nil, err
+		return rec, err
 	}
-	var out []portElem
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("%s: %w", p.portsRecord(id), err)
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("%s: %w", p.portsRecord(id), err)
 	}
-	return out, nil
+	return rec, nil
 }
 
 // publish installs the published ports of container id, in one nft
@@ -203,7 +211,7 @@ func (p Paths) readPorts(id string) ([]portElem, error) {
 // something for DEL; GC sweeps by comment whatever escapes both. The
 // bridges of networks with published ports get route_localnet, so that
 // DNAT from 127.0.0.0/8 crosses into them.
-func (p Paths) publish(ctx context.Context, id string, recs []*Record, atts []Attachment) error {
+func (p Paths) publish(ctx context.Context, id, netnsPath string, recs []*Record, atts []Attachment) error {
 	var elems []portElem
 	for i, a := range atts {
 		es, err := portElems(recs[i], a)
@@ -217,21 +225,21 @@ func (p Paths) publish(ctx context.Context, id string, recs []*Record, atts []At
 		}
 		elems = append(elems, es...)
 	}
-	old, err := p.readPorts(id)
+	prev, err := p.readPorts(id)
 	if err != nil {
 		return err
 	}
 	if len(elems) == 0 {
-		if len(old) == 0 {
+		if len(prev.Elems) == 0 {
 			return nil // no exec for a container without ports
 		}
 		return p.unpublish(ctx, id)
 	}
-	if err := writeJSON(p.portsRecord(id), elems); err != nil {
+	if err := writeJSON(p.portsRecord(id), portsRec{NetNS: netnsPath, Elems: elems}); err != nil {
 		return err
 	}
 	tx := newRulesTx()
-	for _, e := range old {
+	for _, e := range prev.Elems {
 		// add first: the delete of an element that is gone fails.
 		tx.Add(e.element(id))
 		tx.Delete(e.element(id))
@@ -275,13 +283,13 @@ func forgetUDPFlows(elems []portElem) {
 
 // unpublish deletes the published ports of container id. Idempotent.
 func (p Paths) unpublish(ctx context.Context, id string) error {
-	old, err := p.readPorts(id)
+	prev, err := p.readPorts(id)
 	if err != nil {
 		return err
 	}
-	if len(old) > 0 {
+	if len(prev.Elems) > 0 {
 		tx := newRulesTx()
-		for _, e := range old {
+		for _, e := range prev.Elems {
 			tx.Add(e.element(id))
 			tx.Delete(e.element(id))
 		}
@@ -342,18 +350,23 @@ func listPortElems(ctx context.Context) ([]*knftables.Element, error) {
 	return out, nil
 }
 
-// gcPorts deletes the map elements and records of containers that alive
-// does not accept (gone without a DEL: killed). Elements without a record
-// (a run dir emptied by hand) go too, but only those that DNAT into
-// subnets: another berth (another state dir, a test) may share the table.
-func (p Paths) gcPorts(ctx context.Context, alive func(id string) bool, subnets []netip.Prefix) error {
+// gcPorts deletes the map elements and records of containers gone
+// without a DEL (killed): those without a reservation (holds) or whose
+// recorded namespace is no longer pinned. Elements without a record (a run
+// dir emptied by hand) go too, but only those that DNAT into subnets:
+// another berth (another state dir, a test) may share the table.
+func (p Paths) gcPorts(ctx context.Context, holds func(id string) bool, subnets []netip.Prefix) error {
 	var errs []error
+	alive := map[string]bool{}
 	des, _ := os.ReadDir(filepath.Dir(p.portsRecord("x")))
 	for _, de := range des {
 		id := strings.TrimSuffix(de.Name(), ".json")
-		if !alive(id) {
-			errs = append(errs, p.unpublish(ctx, id))
+		rec, err := p.readPorts(id)
+		if err == nil && holds(id) && isNetns(rec.NetNS) {
+			alive[id] = true
+			continue
 		}
+		errs = append(errs, p.unpublish(ctx, id))
 	}
 	cur, err := listPortElems(ctx)
 	if err != nil {
@@ -361,7 +374,7 @@ func (p Paths) gcPorts(ctx context.Context, alive func(id string) bool, subnets 
 	}
 	tx := newRulesTx()
 	for _, c := range cur {
-		if c.Comment != nil && alive(*c.Comment) || len(c.Value) == 0 {
+		if c.Comment != nil && alive[*c.Comment] || len(c.Value) == 0 {
 			continue
 		}
 		if a, err := netip.ParseAddr(c.Value[0]); err == nil && slices.ContainsFunc(subnets, func(s netip.Prefix) bool { return s.Contains(a) }) {

@@ -92,7 +92,7 @@ func TestPublishElements(t *testing.T) {
 	}}
 	publish := func(id string, a Attachment) {
 		t.Helper()
-		if err := p.publish(ctx, id, []*Record{r}, []Attachment{a}); err != nil {
+		if err := p.publish(ctx, id, "/proc/self/ns/net", []*Record{r}, []Attachment{a}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,10 +159,17 @@ func TestPublishElements(t *testing.T) {
 	sh(t, `nft add element inet berth hostip-ports4 '{ 127.0.0.1 . udp . 18091 comment "p-lost" : 10.89.1.8 . 53 }'
 nft add element inet berth any-ports4 '{ udp . 18092 comment "p-foreign" : 10.89.9.8 . 53 }'`)
 	publish("p-web", web)
-	if err := p.gcPorts(ctx, func(id string) bool { return id == "p-web" }, []netip.Prefix{netip.MustParsePrefix(r.Subnet)}); err != nil {
+	// p-dead holds its reservation, but its namespace is gone.
+	if err := p.publish(ctx, "p-dead", "/nonexistent/netns", []*Record{r}, []Attachment{{Network: "p_a", IP: "10.89.1.7",
+		Ports: []model.Port{{HostPort: 18097, ContainerPort: 80, Protocol: "tcp"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := elems(); strings.Contains(got, "p-other") || strings.Contains(got, "p-lost") || !strings.Contains(got, "p-web") || !strings.Contains(got, "p-foreign") {
+	holds := func(id string) bool { return id == "p-web" || id == "p-dead" }
+	if err := p.gcPorts(ctx, holds, []netip.Prefix{netip.MustParsePrefix(r.Subnet)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := elems(); strings.Contains(got, "p-other") || strings.Contains(got, "p-lost") || strings.Contains(got, "p-dead") ||
+		!strings.Contains(got, "p-web") || !strings.Contains(got, "p-foreign") {
 		t.Errorf("after GC (only p-web alive):\n%s", got)
 	}
 	if _, err := os.Stat(p.portsRecord("p-other")); !os.IsNotExist(err) {
