@@ -1,5 +1,6 @@
 // Package network gives containers their network: one CNI bridge per berth
-// network (host-local IPAM, ipMasq, firewall, portmap), deterministic
+// network (host-local IPAM; isolation, masquerading and published ports in
+// berth's own nftables table), deterministic
 // addresses recorded at apply time, /etc/hosts and resolv.conf files kept
 // current by apply, and garbage collection of attachments and networks
 // nobody declares any more.
