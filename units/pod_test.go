@@ -11,8 +11,8 @@ import (
 // after every stop, carries its own hash, and converts to D-Bus properties;
 // a member's unit is bound to it.
 func TestPodUnit(t *testing.T) {
-	p := &model.Project{Name: "my-app", Pod: &model.Pod{Name: "web", Hostname: "web-1", HostNetwork: true}}
-	u := Pod(Config{Binary: "/usr/bin/berth"}, p)
+	p := &model.Pod{Name: "web", Hostname: "web-1", HostNetwork: true}
+	u := Pod(Config{Binary: "/usr/bin/berth"}, "my-app", p)
 	if u.Name != `berth-my\x2dapp.pod.service` {
 		t.Errorf("name %s", u.Name)
 	}
@@ -31,7 +31,7 @@ func TestPodUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := PodHash(p)
-	p.Pod.Hostname = "web-2"
+	p.Hostname = "web-2"
 	if PodHash(p) == before {
 		t.Error("hash did not change with the hostname")
 	}

@@ -358,8 +358,8 @@ func TestConfigHashMatchesApply(t *testing.T) {
 		if e.Err != nil {
 			t.Fatal(e.Err)
 		}
-		if e.Project.Pod != nil {
-			want = append(want, e.Name+"\t"+units.PodHash(e.Project))
+		for _, pod := range e.Project.Pods {
+			want = append(want, e.Name+"\t"+units.PodHash(pod))
 		}
 		for i := range e.Project.Services {
 			s := &e.Project.Services[i]

@@ -85,8 +85,8 @@ func TestGenerateKubeCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Pod == nil || len(back.Services) != len(orig.Services) {
-		t.Fatalf("loaded back %d services, pod %v; want %d", len(back.Services), back.Pod, len(orig.Services))
+	if len(back.Pods) == 0 || len(back.Services) != len(orig.Services) {
+		t.Fatalf("loaded back %d services, pods %v; want %d", len(back.Services), back.Pods, len(orig.Services))
 	}
 	for i := range orig.Services {
 		a, b := orig.Services[i], back.Services[i]

@@ -125,8 +125,8 @@ func TestGenerateRoundTrip(t *testing.T) {
 			t.Errorf("service %s differs after the round trip: %s\n%s", want.Name, d, b)
 		}
 	}
-	if back.Pod == nil || back.Pod.Name != "app" {
-		t.Errorf("pod %+v", back.Pod)
+	if len(back.Pods) != 1 || back.Pods[0].Name != "app" {
+		t.Errorf("pods %+v", back.Pods)
 	}
 }
 
