@@ -28,7 +28,7 @@ const defaultBackoffLimit = 6
 // its services, workload by workload in file order.
 func (o *objects) convert(p *model.Project) error {
 	o.several = len(o.workloads) > 1
-	o.hostPorts = map[hostPortKey]string{}
+	o.hostPorts, o.services = map[hostPortKey]string{}, map[string]string{}
 	for i := range o.workloads {
 		w := &o.workloads[i]
 		o.workload, o.pod, o.kind, o.prefix, o.job = w.doc, w.pod, w.kind, w.prefix, w.job
@@ -119,6 +119,11 @@ func (o *objects) convertPod(p *model.Project) error {
 			return nil, false
 		}
 		names[c.Name] = path
+		if prev, dup := o.services[o.serviceName(c.Name)]; dup {
+			errs = append(errs, d.errf(path+".name", "container %q of pod %s is the service %q, as %s is: rename one", c.Name, meta.Name, o.serviceName(c.Name), prev))
+			return nil, false
+		}
+		o.services[o.serviceName(c.Name)] = fmt.Sprintf("%s (%s %s)", d.where(path+".name"), d.meta.Kind, d.name)
 		svc, err := o.container(p, pod, c, path)
 		if err != nil {
 			errs = append(errs, err)

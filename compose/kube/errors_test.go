@@ -43,6 +43,8 @@ func TestErrors(t *testing.T) {
 		{"duplicate key", head + "    image: busybox:1.36\n", `f.yaml:9: Pod p: mapping key "image" already defined at line 8`},
 		{"duplicate name", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  name: q\n", `f.yaml:5: Pod: mapping key "name" already defined at line 4`},
 		// Issue 17: the pods of one file publish on the same host.
+		{"service of two pods", "apiVersion: v1\nkind: Pod\nmetadata: {name: b-x}\nspec:\n  containers:\n  - {name: c, image: i}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n  - {name: x-c, image: i}\n",
+			`f.yaml:13: Pod b: spec.containers[0].name: container "x-c" of pod b is the service "b-x-c", as f.yaml:6 (Pod b-x) is: rename one`},
 		{"hostPort of two pods", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec:\n    containers:\n    - name: c\n      image: b\n      ports:\n      - containerPort: 80\n        hostPort: 8080\n" +
 			"- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  spec:\n    containers:\n    - name: c\n      image: b\n      ports:\n      - containerPort: 81\n        hostPort: 8080\n",
 			"f.yaml:23: Pod b: spec.containers[0].ports[0].hostPort: hostPort 8080/tcp is already published by f.yaml:13 (Pod a, container c)"},

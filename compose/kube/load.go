@@ -125,7 +125,9 @@ type objects struct {
 	job      *JobSpec
 	several  bool
 	// hostPorts are the hostPorts published so far, with where.
-	hostPorts  map[hostPortKey]string
+	hostPorts map[hostPortKey]string
+	// services are the service names given so far, with where.
+	services   map[string]string
 	configMaps map[string]map[string][]byte
 	secrets    map[string]map[string][]byte
 	// binary holds "ConfigMap/key" of binaryData keys: files only, never

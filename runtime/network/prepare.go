@@ -140,11 +140,11 @@ func prepareProject(p Paths, proj *model.Project, routes []hostRoute, persist bo
 
 // want is one service (or the pod) that needs an address on one network.
 type want struct {
-	svc       *model.Service // nil for a pod
-	pod       *model.Pod     // nil for a service
-	podPorts  []model.Port   // the pod's hostPorts
+	svc      *model.Service // nil for a pod
+	pod      *model.Pod     // nil for a service
+	podPorts []model.Port   // the pod's hostPorts
 
-	id        string         // member (and CNI container) id
+	id        string // member (and CNI container) id
 	service   string
 	names     []string
 	key       string
