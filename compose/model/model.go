@@ -155,8 +155,9 @@ type Service struct {
 	Tty         bool              `json:"tty,omitempty"`
 	// ContainerName is compose's container_name; peers resolve it too.
 	ContainerName string `json:"container_name,omitempty"`
-	// Pod names the pod sandbox (Project.Pod) whose network, IPC and UTS
-	// namespaces the container joins; its unit is bound to the pod's unit.
+	// Pod names the pod sandbox (one of Project.Pods) whose network, IPC
+	// and UTS namespaces the container joins; its unit is bound to the
+	// pod's unit.
 	Pod string `json:"pod,omitempty"`
 	// PodID is the pod's Pod.ID: "" when the pod is its file's only one.
 	PodID string `json:"pod_id,omitempty"`

@@ -45,24 +45,6 @@ func (s *Service) PodKey() string {
 	return s.Project
 }
 
-// PodByName is the project's pod called name, nil if none.
-func (p *Project) PodByName(name string) *Pod {
-	for _, pod := range p.Pods {
-		if pod.Name == name {
-			return pod
-		}
-	}
-	return nil
-}
-
-// PodOf is the pod svc belongs to, nil if none.
-func (p *Project) PodOf(svc *Service) *Pod {
-	if svc.Pod == "" {
-		return nil
-	}
-	return p.PodByName(svc.Pod)
-}
-
 // PodService is the service name of the unit of the pod s belongs to
 // (Pod.Service), "" for none.
 func (s *Service) PodService() string {
