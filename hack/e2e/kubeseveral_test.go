@@ -61,7 +61,8 @@ spec:
 
 // TestKubeSeveralWorkloads: each workload of one file is its own pod, with
 // its own unit, namespaces, address, hostname and downward values; a
-// container of one pod reaches the others over the network; deleting one
+// container of one pod reaches the others over the network, by address and
+// by pod name; deleting one
 // workload from the file removes its pod's units only; down removes
 // everything and leaves no netns, veth or state behind.
 func TestKubeSeveralWorkloads(t *testing.T) {
@@ -114,6 +115,10 @@ func TestKubeSeveralWorkloads(t *testing.T) {
 	e.netpodMustHTTP(probeClient, addr[apiApp], 80, "api-ok")
 	e.netpodMustHTTP(webApp, addr[apiApp], 80, "api-ok")
 	e.netpodMustHTTP("", "127.0.0.1", 18097, "web-ok")
+	// and by name: each pod's name is in the others' /etc/hosts.
+	if out, err := e.netpodByName(probeClient, "api", 80); err != nil || out != "api-ok" {
+		t.Errorf("probe fetching http://api/: %q %v\n%s", out, err, e.netMustIn(probeClient, "cat /etc/hosts"))
+	}
 
 	if out := e.mustBerth("plan"); !strings.Contains(out, "No changes.") {
 		t.Errorf("plan right after apply:\n%s", out)
