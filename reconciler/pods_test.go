@@ -108,3 +108,23 @@ func sortedCopy(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestPlanSeveralPodsRecreatesOnlyTheChangedPod: a changed pod is
+// recreated with its own containers; the file's other pods keep running.
+func TestPlanSeveralPodsRecreatesOnlyTheChangedPod(t *testing.T) {
+	e := severalPods("shop", "web", "cache")
+	var obs []Observed
+	for _, pod := range e.Project.Pods {
+		obs = append(obs, Observed{Unit: units.PodName(pod.Key("shop")), Project: "shop", Service: pod.Service(), Hash: units.PodHash(pod), ActiveState: "active"})
+	}
+	for _, s := range e.Project.Services {
+		obs = append(obs, observed(s, "active"))
+	}
+	changed := severalPods("shop", "web", "cache")
+	changed.Project.Pods[0].Hostname = "www"
+	p := MakePlan([]model.Entry{changed}, obs, nil)
+	want := map[string]Action{"shop/.pod.web": Recreate, "shop/web-app": Recreate, "shop/.pod.cache": Keep, "shop/cache-app": Keep}
+	if got := actions(p); !mapsEqual(got, want) {
+		t.Errorf("plan %v, want %v", got, want)
+	}
+}
