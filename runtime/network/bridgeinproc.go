@@ -29,6 +29,11 @@ import (
 // files (TestInProcessBridgeMatchesPlugin), and every configuration this
 // code does not fully understand still goes to them.
 
+// ExecBridgeEnv set to 1 in a launcher's environment makes it exec the
+// bridge plugin as berth did before: the way back should the in-process
+// path misbehave on some host, and the benchmarks' "before".
+const ExecBridgeEnv = "BERTH_CNI_EXEC_BRIDGE"
+
 // bridgeConf is the part of a bridge configuration the in-process path
 // implements.
 type bridgeConf struct {

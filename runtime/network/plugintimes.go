@@ -30,6 +30,7 @@ type pluginTimes struct {
 func newPluginTimes() *pluginTimes {
 	return &pluginTimes{
 		DefaultExec: &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}},
+		execBridge:  os.Getenv(ExecBridgeEnv) == "1",
 		took:        map[string]time.Duration{},
 	}
 }
