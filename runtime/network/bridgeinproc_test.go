@@ -298,3 +298,50 @@ func lineDiff(a, b string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestInProcessBridgeTakes checks which bridge plugin calls run in
+// process: ADD and DEL of the configuration berth writes (as libcni hands
+// it to the plugin, with runtimeConfig and, on DEL, prevResult), and no
+// other command, CNI_ARGS or option such as an older berth's ipMasq.
+func TestInProcessBridgeTakes(t *testing.T) {
+	r := &Record{Name: "n", Bridge: "br-x", Subnet: "10.89.67.0/24", Gateway: "10.89.67.1",
+		More: []model.Pool{{Subnet: "fd42:67::/64", Gateway: "fd42:67::1"}}, MTU: 1400}
+	l, err := confList(r, Paths{StateDir: "/s", RunDir: "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := func(extra map[string]any) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(l.Plugins[0].Bytes, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["name"], m["cniVersion"] = l.Name, l.CNIVersion
+		m["runtimeConfig"] = map[string]any{"ips": []string{"10.89.67.5/24"}, "mac": "02:42:0a:59:43:05"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		b, _ := json.Marshal(m)
+		return b
+	}
+	call := cniCall{command: "ADD", id: "p-s", netns: "/run/x", ifName: "eth0"}
+	for _, c := range []struct {
+		what  string
+		stdin []byte
+		call  cniCall
+		want  bool
+	}{
+		{"ADD", conf(nil), call, true},
+		{"DEL with prevResult", conf(map[string]any{"prevResult": map[string]any{"cniVersion": "1.1.0"}}), cniCall{command: "DEL", id: "p-s", ifName: "eth0"}, true},
+		{"GC", conf(nil), cniCall{command: "GC"}, false},
+		{"CHECK", conf(nil), cniCall{command: "CHECK", id: "p-s", ifName: "eth0"}, false},
+		{"CNI_ARGS", conf(nil), cniCall{command: "ADD", id: "p-s", ifName: "eth0", args: "MAC=02:42:00:00:00:01"}, false},
+		{"ipMasq", conf(map[string]any{"ipMasq": true}), call, false},
+		{"vlan", conf(map[string]any{"vlan": 5}), call, false},
+		{"other IPAM", conf(map[string]any{"ipam": map[string]any{"type": "dhcp"}}), call, false},
+		{"IPAM resolvConf", conf(map[string]any{"ipam": map[string]any{"type": "host-local", "resolvConf": "/etc/resolv.conf"}}), call, false},
+	} {
+		if _, got := inProcessBridge(c.stdin, c.call); got != c.want {
+			t.Errorf("%s: in process %v, want %v", c.what, got, c.want)
+		}
+	}
+}
