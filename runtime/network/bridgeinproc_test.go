@@ -215,11 +215,11 @@ func containerState(t *testing.T, p Paths, pin string, s *model.Service) string 
 // volatileKeys are link fields that differ between any two links or
 // change by the moment: indexes, names, MACs, timers, STP port numbers.
 var volatileKeys = map[string]bool{
-	"ifindex": true, "ifname": true, "address": true, "link": true, "link_index": true, "link_netnsid": true,
-	"master": false, "port_id": true, "port_no": true, "designated_port": true, "designated_root": true,
+	"ifindex": true, "ifname": true, "address": true, "link": true, "link_index": true, "link_netnsid": true, "port_id": true,
+	"port_no": true, "designated_port": true, "designated_root": true,
 	"designated_bridge": true, "hold_timer": true, "message_age_timer": true, "forward_delay_timer": true,
 	"id": true, "no": true, "root_id": true, "bridge_id": true, "hello_timer": true, "tcn_timer": true,
-	"topology_change_timer": true, "gc_timer": true, "gso_max_segs": false, "parentbus": true, "parentdev": true,
+	"topology_change_timer": true, "gc_timer": true, "parentbus": true, "parentdev": true,
 	"preferred_life_time": true, "valid_life_time": true, "altnames": true, "broadcast": true, "permaddr": true,
 }
 
