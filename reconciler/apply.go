@@ -139,8 +139,10 @@ func startGraph(p *Plan) map[string]*startNode {
 		key := c.Project + "/" + c.Service
 		n := &startNode{finished: make(chan struct{})}
 		// A pod's containers join its sandbox: they wait for its unit.
-		if _, ok := nodes[c.Project+"/"+units.PodService]; ok && c.Service != units.PodService {
-			n.deps = append(n.deps, c.Project+"/"+units.PodService)
+		if c.Desired != nil && c.Desired.Pod != "" {
+			if pod := c.Project + "/" + c.Desired.PodService(); nodes[pod] != nil {
+				n.deps = append(n.deps, pod)
+			}
 		}
 		if c.Desired != nil {
 			for dep := range c.Desired.DependsOn {
@@ -239,7 +241,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		if err := r.removeTemplate(ctx, c.Unit); err != nil {
 			return err
 		}
-		if c.Service == units.PodService {
+		if units.IsPodService(c.Service) {
 			return nil // a pod unit has no frozen spec
 		}
 		if err := ClearRollback(ctx, r.StateDir, c.Unit); err != nil {
@@ -309,6 +311,9 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 	if c.Current != nil {
 		for i := range c.Pod.Services {
 			svc := &c.Pod.Services[i]
+			if svc.Pod != c.Sandbox.Name {
+				continue
+			}
 			if err := r.Manager.Stop(ctx, units.Name(svc.Project, svc.Name)); err != nil {
 				return err
 			}
@@ -317,7 +322,7 @@ func (r *Reconciler) applyPod(ctx context.Context, c Change) error {
 			return err
 		}
 	}
-	return r.Manager.Start(ctx, units.Pod(r.Units, c.Pod))
+	return r.Manager.Start(ctx, units.Pod(r.Units, c.Project, c.Sandbox))
 }
 
 // removeSpecs deletes the frozen specs of project/service except keep. The

@@ -49,7 +49,7 @@ func TestPlanConfigMapEdit(t *testing.T) {
 	}
 	var obs []Observed
 	for _, e := range load() {
-		obs = append(obs, Observed{Unit: units.PodName(e.Name), Project: e.Name, Service: units.PodService, Hash: units.PodHash(e.Project), ActiveState: "active"})
+		obs = append(obs, Observed{Unit: units.PodName(e.Name), Project: e.Name, Service: units.PodService, Hash: units.PodHash(e.Project.Pods[0]), ActiveState: "active"})
 		for _, s := range e.Project.Services {
 			obs = append(obs, observed(s, "active"))
 		}

@@ -75,8 +75,8 @@ func networkFingerprint(entries []model.Entry) uint64 {
 				fmt.Fprintf(h, "member %s %s %s\n", s.ID(), k, s.Networks[k].IPv4)
 			}
 		}
-		if e.Project.Pod != nil {
-			fmt.Fprintf(h, "pod %s %t\n", e.Project.Pod.Name, e.Project.Pod.HostNetwork)
+		for _, pod := range e.Project.Pods {
+			fmt.Fprintf(h, "pod %s %t\n", pod.Name, pod.HostNetwork)
 		}
 	}
 	return h.Sum64()

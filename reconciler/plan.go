@@ -67,9 +67,11 @@ type Change struct {
 	Fields []string
 	// Desired is nil for Remove and for a pod sandbox unit.
 	Desired *model.Service
-	// Pod is the project whose pod sandbox unit a Create or Recreate
-	// starts (Service is units.PodService then); nil for container units.
-	Pod *model.Project
+	// Pod is the project whose pod sandbox unit (Sandbox) a Create or
+	// Recreate starts (Service is the pod's, units.IsPodService); nil for
+	// container units.
+	Pod     *model.Project
+	Sandbox *model.Pod
 	// Current is nil for Create.
 	Current *Observed
 }
@@ -128,13 +130,13 @@ func makePlan(entries []model.Entry, observed []Observed, only []string, memo *M
 			continue
 		}
 		p.Warnings = append(p.Warnings, e.Project.Warnings...)
-		podRecreated := false
-		if e.Project.Pod != nil {
-			name := units.PodName(e.Project.Name)
-			c := diffPod(e.Project, name, byUnit[name])
+		podRecreated := map[string]bool{} // by pod name
+		for _, pod := range e.Project.Pods {
+			name := units.PodName(pod.Key(e.Project.Name))
+			c := diffPod(e.Project, pod, name, byUnit[name])
 			delete(byUnit, name)
 			p.Changes = append(p.Changes, c)
-			podRecreated = c.Action == Recreate
+			podRecreated[pod.Name] = c.Action == Recreate
 		}
 		recreated := map[string]bool{}
 		for i := range e.Project.Services {
@@ -143,7 +145,7 @@ func makePlan(entries []model.Entry, observed []Observed, only []string, memo *M
 			cur := byUnit[name]
 			delete(byUnit, name)
 			c := diff(svc, name, cur, memo)
-			if podRecreated && c.Action == Keep {
+			if podRecreated[svc.Pod] && c.Action == Keep {
 				// Stopping the pod unit stopped its containers (BindsTo=).
 				c.Action, c.Reason = Recreate, "pod sandbox recreated"
 			}
@@ -217,10 +219,11 @@ func diff(svc *model.Service, name string, cur *Observed, memo *Memo) Change {
 	return c
 }
 
-// diffPod compares a project's pod sandbox unit with the desired pod.
-func diffPod(p *model.Project, name string, cur *Observed) Change {
-	c := Change{Project: p.Name, Service: units.PodService, Unit: name, Pod: p, Current: cur}
-	want := units.PodHash(p)
+// diffPod compares the unit of one of a project's pod sandboxes with the
+// desired pod.
+func diffPod(p *model.Project, pod *model.Pod, name string, cur *Observed) Change {
+	c := Change{Project: p.Name, Service: pod.Service(), Unit: name, Pod: p, Sandbox: pod, Current: cur}
+	want := units.PodHash(pod)
 	switch {
 	case cur == nil:
 		c.Action = Create

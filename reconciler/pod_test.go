@@ -10,12 +10,12 @@ import (
 
 func podEntry(hostname string, svcs ...model.Service) model.Entry {
 	e := project("web", svcs...)
-	e.Project.Pod = &model.Pod{Name: "web", Hostname: hostname}
+	e.Project.Pods = []*model.Pod{{Name: "web", Hostname: hostname}}
 	return e
 }
 
 func podObserved(p *model.Project, state string) Observed {
-	return Observed{Unit: units.PodName(p.Name), Project: p.Name, Service: units.PodService, Hash: units.PodHash(p), ActiveState: state}
+	return Observed{Unit: units.PodName(p.Name), Project: p.Name, Service: units.PodService, Hash: units.PodHash(p.Pods[0]), ActiveState: state}
 }
 
 // TestPlanPod: a pod project plans its sandbox unit first; an unchanged pod

@@ -56,7 +56,7 @@ func podIP(runDir string, svc *model.Service) (string, error) {
 		return hostIP()
 	}
 	if svc.Pod != "" {
-		b, err := os.ReadFile(filepath.Join(PodDir(runDir, svc.Project), podIPFile))
+		b, err := os.ReadFile(filepath.Join(PodDir(runDir, svc.PodKey()), podIPFile))
 		if err != nil {
 			return "", fmt.Errorf("reading the address of pod %s (restart the pod if it was started by an older berth): %w", svc.Pod, err)
 		}

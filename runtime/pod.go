@@ -19,9 +19,11 @@ import (
 
 // PodSandbox is what RunPod makes for a pod: fresh network (unless the pod
 // uses the host's), IPC and UTS namespaces, pinned by bind mounts under
-// <run>/pods/<project>/ so that they outlive the process that made them.
+// <run>/pods/<key>/ so that they outlive the process that made them.
 // The pod's containers join them; nothing keeps running for the pod.
 type PodSandbox struct {
+	// Project is the pod's key (model.Pod.Key): its project's name for a
+	// file's only pod, <project>.<pod> for each of several.
 	Project     string
 	Hostname    string
 	HostNetwork bool
@@ -195,10 +197,10 @@ func joinPod(spec *specs.Spec, runDir string, svc *model.Service) error {
 	if svc.Pod == "" {
 		return nil
 	}
-	if err := validID(svc.Project); err != nil {
+	if err := validID(svc.PodKey()); err != nil {
 		return err
 	}
-	dir := PodDir(runDir, svc.Project)
+	dir := PodDir(runDir, svc.PodKey())
 	for i := range spec.Linux.Namespaces {
 		ns := &spec.Linux.Namespaces[i]
 		for _, pn := range podNamespaces {

@@ -262,11 +262,15 @@ func (u *Unit) setProps(props map[string]any) {
 // the same-named ones of a socket).
 func (c *Client) props(ctx context.Context, unit string, names []string) (map[string]any, error) {
 	props := make(map[string]any, len(names))
+	socket := strings.HasSuffix(unit, ".socket")
 	for _, name := range names {
 		iface := propInterface[name]
-		if iface == "Service" && strings.HasSuffix(unit, ".socket") {
-			// A socket has an exec and cgroup context too: Environment and
-			// the limits are on its own interface.
+		if iface == "Service" && socket {
+			if name == PropMainPID || name == PropNRestarts {
+				continue // a socket has neither: they stay zero
+			}
+			// A socket has an exec and cgroup context too: Environment,
+			// the limits and Result are on its own interface.
 			iface = "Socket"
 		}
 		p, err := c.conn.GetUnitTypePropertyContext(ctx, unit, iface, name)

@@ -149,8 +149,8 @@ func roundTrip(t *testing.T, p *model.Project, want []string) {
 		}
 		all = append(all, set.Files()...)
 	}
-	if p.Pod != nil {
-		all = append(all, units.Pod(cfg, p))
+	for _, pod := range p.Pods {
+		all = append(all, units.Pod(cfg, p.Name, pod))
 	}
 	var seen []string
 	for _, u := range all {
@@ -288,8 +288,7 @@ func TestDirsRoundTrip(t *testing.T) {
 // TestPodHostnameStaysOneArgument: even a hostname the loader would refuse
 // reaches pod-run as the value of --hostname, never as a flag of its own.
 func TestPodHostnameStaysOneArgument(t *testing.T) {
-	p := &model.Project{Name: "p", Pod: &model.Pod{Name: "pod", Hostname: "x --host-network"}}
-	u := units.Pod(units.Config{Binary: "/usr/bin/berth"}, p)
+	u := units.Pod(units.Config{Binary: "/usr/bin/berth"}, "p", &model.Pod{Name: "pod", Hostname: "x --host-network"})
 	checkDeserialize(t, u)
 	props, err := u.Properties()
 	if err != nil {

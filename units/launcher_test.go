@@ -28,7 +28,7 @@ func TestLauncherRunsContainers(t *testing.T) {
 	oneshot := *svc
 	oneshot.Oneshot = true
 	text.WriteString(Service(cfg, &oneshot, "/s.json").Text())
-	text.WriteString(Pod(cfg, &model.Project{Name: "p", Pod: &model.Pod{Name: "pod"}}).Text())
+	text.WriteString(Pod(cfg, "p", &model.Pod{Name: "pod"}).Text())
 	for _, want := range []string{
 		"ExecStart=/usr/bin/berth-launcher run --spec /s.json -- p-web",
 		"ExecStart=/usr/bin/berth-launcher run --wait --spec /s.json -- p-web",

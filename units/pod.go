@@ -14,22 +14,28 @@ import (
 // EnvPod names the pod a pod unit pins; container units do not carry it.
 const EnvPod = "BERTH_POD"
 
-// PodService is the service name a pod unit reports (BERTH_SERVICE), so
-// plan and ps show it as PROJECT/.pod; no compose or Kubernetes container
-// name can start with a dot.
-const PodService = ".pod"
+// PodService is the service name the only pod of a file reports
+// (BERTH_SERVICE), so plan and ps show it as PROJECT/.pod; the pods of a
+// file with several report .pod.<pod> (model.Pod.Service). No compose or
+// Kubernetes container name can start with a dot.
+const PodService = model.PodServicePrefix
 
-// PodName is the unit of a project's pod sandbox: berth-<project>.pod.service.
-// The dot keeps it apart from every container unit
-// (berth-<project>-<service>.service), whatever the containers are called.
-func PodName(project string) string {
-	return Prefix + escape(project) + ".pod.service"
+// IsPodService tells whether a unit's service name is a pod sandbox's.
+func IsPodService(service string) bool { return model.IsPodService(service) }
+
+// PodName is the unit of the pod sandbox keyed key (model.Pod.Key):
+// berth-<project>.pod.service for a file's only pod,
+// berth-<project>.<pod>.pod.service for each of several. The dots keep it
+// apart from every container unit (berth-<project>-<service>.service),
+// whatever the containers are called, and project names hold no dot.
+func PodName(key string) string {
+	return Prefix + escape(key) + ".pod.service"
 }
 
 // PodHash is the pod unit's spec hash: it changes exactly when the sandbox
 // would be made differently.
-func PodHash(p *model.Project) string {
-	b, err := json.Marshal(p.Pod)
+func PodHash(pod *model.Pod) string {
+	b, err := json.Marshal(pod)
 	if err != nil {
 		panic("units: pod is not serialisable: " + err.Error())
 	}
@@ -42,38 +48,39 @@ func PodHash(p *model.Project) string {
 // exits, and the unit stays active until stopped, when pod-cleanup unpins
 // them. Container units are BindsTo= it (see podMember), so stopping the pod
 // stops its containers.
-func Pod(cfg Config, p *model.Project) *Unit {
-	u := &Unit{Name: PodName(p.Name)}
-	u.add("Unit", "Description", printf(fmt.Sprintf("berth pod %s (%s)", p.Name, p.Pod.Name)))
+func Pod(cfg Config, project string, pod *model.Pod) *Unit {
+	key := pod.Key(project)
+	u := &Unit{Name: PodName(key)}
+	u.add("Unit", "Description", printf(fmt.Sprintf("berth pod %s (%s)", project, pod.Name)))
 	u.add("Service", "Type", "oneshot")
 	u.add("Service", "RemainAfterExit", "yes")
 	args := []string{"pod-run"}
-	if p.Pod.Hostname != "" {
-		args = append(args, "--hostname", p.Pod.Hostname)
+	if pod.Hostname != "" {
+		args = append(args, "--hostname", pod.Hostname)
 	}
-	if p.Pod.HostNetwork {
+	if pod.HostNetwork {
 		args = append(args, "--host-network")
 	}
 	// The addresses apply reserved and the containers' hostPorts: pod-run
 	// attaches the pod's netns once, with them.
-	nets := make([]string, 0, len(p.Pod.Networks))
-	for name := range p.Pod.Networks {
+	nets := make([]string, 0, len(pod.Networks))
+	for name := range pod.Networks {
 		nets = append(nets, name)
 	}
 	sort.Strings(nets)
 	for _, name := range nets {
-		args = append(args, "--network", name+"="+p.Pod.Networks[name].IPv4)
+		args = append(args, "--network", name+"="+pod.Networks[name].IPv4)
 	}
-	for _, pt := range p.Pod.Ports {
+	for _, pt := range pod.Ports {
 		args = append(args, "--publish", PodPublishArg(pt))
 	}
-	u.add("Service", "ExecStart", cfg.launch(append(args, "--", p.Name)...))
-	u.add("Service", "ExecStopPost", cfg.launch("pod-cleanup", "--", p.Name))
-	u.add("Service", "SyslogIdentifier", printf(p.Name+"-pod"))
-	u.add("Service", "Environment", envLine(EnvHash, PodHash(p)))
-	u.add("Service", "Environment", envLine(EnvProject, p.Name))
-	u.add("Service", "Environment", envLine(EnvService, PodService))
-	u.add("Service", "Environment", envLine(EnvPod, p.Pod.Name))
+	u.add("Service", "ExecStart", cfg.launch(append(args, "--", key)...))
+	u.add("Service", "ExecStopPost", cfg.launch("pod-cleanup", "--", key))
+	u.add("Service", "SyslogIdentifier", printf(key+"-pod"))
+	u.add("Service", "Environment", envLine(EnvHash, PodHash(pod)))
+	u.add("Service", "Environment", envLine(EnvProject, project))
+	u.add("Service", "Environment", envLine(EnvService, pod.Service()))
+	u.add("Service", "Environment", envLine(EnvPod, pod.Name))
 	cfg.markUnitFile(u)
 	cfg.dirs(u)
 	u.add("Service", "TimeoutStartSec", "1min")
@@ -86,7 +93,7 @@ func podMember(u *Unit, svc *model.Service) {
 	if svc.Pod == "" {
 		return
 	}
-	pod := PodName(svc.Project)
+	pod := PodName(svc.PodKey())
 	u.add("Unit", "BindsTo", pod)
 	u.add("Unit", "After", pod)
 }

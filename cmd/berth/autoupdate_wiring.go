@@ -70,7 +70,7 @@ func (l updateUnitList) ListUnits(ctx context.Context) ([]autoupdate.Unit, error
 		out = append(out, autoupdate.Unit{
 			Name: u.Name, Project: env[units.EnvProject], Service: env[units.EnvService],
 			Hash: env[units.EnvHash], Image: env[units.EnvImage],
-			NoImage: env[units.EnvService] == units.PodService, // a pod sandbox runs no image
+			NoImage: units.IsPodService(env[units.EnvService]), // a pod sandbox runs no image
 		})
 	}
 	return out, nil

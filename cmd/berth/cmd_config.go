@@ -120,8 +120,12 @@ func runConfig(ctx context.Context, g *globalOptions, o *configOptions, args []s
 			if e.Project == nil {
 				continue
 			}
-			if e.Project.Pod != nil {
-				fmt.Fprintf(out, "%s\t%s\n", e.Name, units.PodHash(e.Project))
+			for _, pod := range e.Project.Pods {
+				name := e.Name // a file's only pod, as before several per file
+				if pod.ID != "" {
+					name += "/" + pod.Service()
+				}
+				fmt.Fprintf(out, "%s\t%s\n", name, units.PodHash(pod))
 			}
 			for i := range e.Project.Services {
 				s := &e.Project.Services[i]

@@ -329,9 +329,10 @@ func TestConfigUnitsTestdata(t *testing.T) {
 func TestConfigHashMatchesApply(t *testing.T) {
 	cfg := publicTempDir(t)
 	for src, dst := range map[string]string{
-		"../../examples/webapp":        "webapp",
-		"../../examples/hello":         "hello",
-		"../../examples/kube/web.yaml": "web.yaml",
+		"../../examples/webapp":         "webapp",
+		"../../examples/hello":          "hello",
+		"../../examples/kube/web.yaml":  "web.yaml",
+		"../../examples/kube/shop.yaml": "shop.yaml",
 	} {
 		if out, err := exec.Command("cp", "-r", src, filepath.Join(cfg, dst)).CombinedOutput(); err != nil {
 			t.Fatalf("cp: %v %s", err, out)
@@ -358,8 +359,12 @@ func TestConfigHashMatchesApply(t *testing.T) {
 		if e.Err != nil {
 			t.Fatal(e.Err)
 		}
-		if e.Project.Pod != nil {
-			want = append(want, e.Name+"\t"+units.PodHash(e.Project))
+		for _, pod := range e.Project.Pods {
+			name := e.Name // a file's only pod
+			if len(e.Project.Pods) > 1 {
+				name += "/.pod." + pod.Name
+			}
+			want = append(want, name+"\t"+units.PodHash(pod))
 		}
 		for i := range e.Project.Services {
 			s := &e.Project.Services[i]
@@ -369,7 +374,7 @@ func TestConfigHashMatchesApply(t *testing.T) {
 			want = append(want, e.Name+"/"+s.Name+"\t"+s.Hash())
 		}
 	}
-	r := runBerthConfig(t, nil, "", "--hash", cfg+"/webapp", cfg+"/hello", cfg+"/web.yaml")
+	r := runBerthConfig(t, nil, "", "--hash", cfg+"/webapp", cfg+"/hello", cfg+"/web.yaml", cfg+"/shop.yaml")
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}

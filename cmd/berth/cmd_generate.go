@@ -116,10 +116,10 @@ func runGenerateSystemd(ctx context.Context, g *globalOptions, o *generateOption
 			fmt.Fprintln(out, path)
 		}
 	}
-	if p.Pod != nil {
-		// Kubernetes input: the containers' units are BindsTo= the pod
+	for _, pod := range p.Pods {
+		// Kubernetes input: the containers' units are BindsTo= their pod's
 		// unit, so enabling them starts it; it needs no [Install].
-		u := units.Pod(cfg, p)
+		u := units.Pod(cfg, p.Name, pod)
 		path := filepath.Join(dir, u.Name)
 		if err := writeFileAtomic(path, []byte(u.Text()), 0o644); err != nil {
 			return fmt.Errorf("writing pod unit of %s: %w", p.Name, err)

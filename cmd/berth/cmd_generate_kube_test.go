@@ -67,6 +67,46 @@ func TestGenerateSystemdPod(t *testing.T) {
 	}
 }
 
+// TestGenerateSystemdSeveralPods (issue 17): a file of several workloads
+// writes one pod unit per pod, each container bound to its own pod's unit,
+// and systemd's validator accepts the set.
+func TestGenerateSystemdSeveralPods(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Fatal("systemd-analyze is required (apt-get install systemd)")
+	}
+	g := kubeTestDirs(t, map[string]string{"shop.yaml": "../../examples/kube/shop.yaml"})
+	out := filepath.Join(t.TempDir(), "units")
+	var printed bytes.Buffer
+	if err := runGenerateSystemd(context.Background(), g, &generateOptions{Output: out, Binary: "/bin/true"}, "shop", &printed); err != nil {
+		t.Fatal(err)
+	}
+	var unitPaths []string
+	for _, p := range strings.Fields(printed.String()) {
+		if strings.HasPrefix(p, "/") {
+			unitPaths = append(unitPaths, p)
+		}
+	}
+	for unit, pod := range map[string]string{
+		`berth-shop-storefront\x2dapp.service`: "berth-shop.storefront.pod.service",
+		`berth-shop-orders\x2dapp.service`:     "berth-shop.orders.pod.service",
+	} {
+		b, err := os.ReadFile(filepath.Join(out, unit))
+		if err != nil {
+			t.Fatalf("%v (written: %s)", err, printed.String())
+		}
+		if !strings.Contains(string(b), "BindsTo="+pod+"\n") || strings.Count(string(b), "BindsTo=") != 1 {
+			t.Errorf("%s is not bound to %s alone:\n%s", unit, pod, b)
+		}
+		if _, err := os.Stat(filepath.Join(out, pod)); err != nil {
+			t.Errorf("pod unit %s not written: %v", pod, err)
+		}
+	}
+	args := append([]string{"verify", "--man=no"}, unitPaths...)
+	if b, err := exec.Command("systemd-analyze", args...).CombinedOutput(); err != nil || len(b) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, b)
+	}
+}
+
 // TestGenerateKubeCLI: generate kube of a compose project, dropped back into
 // the config dir, loads as a pod running the same images and commands.
 func TestGenerateKubeCLI(t *testing.T) {
@@ -85,8 +125,8 @@ func TestGenerateKubeCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Pod == nil || len(back.Services) != len(orig.Services) {
-		t.Fatalf("loaded back %d services, pod %v; want %d", len(back.Services), back.Pod, len(orig.Services))
+	if len(back.Pods) == 0 || len(back.Services) != len(orig.Services) {
+		t.Fatalf("loaded back %d services, pods %v; want %d", len(back.Services), back.Pods, len(orig.Services))
 	}
 	for i := range orig.Services {
 		a, b := orig.Services[i], back.Services[i]

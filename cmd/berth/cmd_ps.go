@@ -45,7 +45,9 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 		Short: "List berth's services and their units",
 		Long: `ps lists every berth unit systemd has: project, service, unit, state,
 health, main PID (the container's PID 1), image and the digest it runs,
-uptime and restarts. It reads systemd and the run dir only; the config dir
+uptime and restarts. An accepting service (x-berth.sockets with
+accept: true) is its socket unit, listed with each connection's running
+instance. It reads systemd and the run dir only; the config dir
 is not loaded (berth plan compares the two).`,
 		Example: `  berth ps
   berth ps --format json | jq '.[].main_pid'`,
@@ -63,7 +65,8 @@ func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) e
 		return err
 	}
 	defer a.Close()
-	us, err := a.sd.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"}, Props: systemd.AllProps})
+	// Sockets too: an accepting service has no service unit of its own.
+	us, err := a.sd.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service", units.Prefix + "*.socket"}, Props: systemd.AllProps})
 	if err != nil {
 		return err
 	}
@@ -76,7 +79,7 @@ func runPs(ctx context.Context, g *globalOptions, o *psOptions, out io.Writer) e
 			Image: u.Environment[units.EnvImage], Restarts: u.Restarts,
 		}
 		if r.Project == "" {
-			continue // not made by berth
+			continue // not made by berth, or the socket of a socket-activated service unit
 		}
 		id := r.Project + "-" + r.Service
 		if st, err := runtime.ReadState(g.RunDir, id); err == nil {

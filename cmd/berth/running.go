@@ -37,7 +37,7 @@ func berthServices(ctx context.Context, sd *systemd.Client) ([]systemd.Unit, err
 	var out []systemd.Unit
 	for _, u := range us {
 		p, s := u.Environment[units.EnvProject], u.Environment[units.EnvService]
-		if p != "" && s != "" && s != units.PodService {
+		if p != "" && s != "" && !units.IsPodService(s) {
 			out = append(out, u)
 		}
 	}

@@ -32,7 +32,8 @@ func failingUnits(ctx context.Context) ([]failingUnit, error) {
 	}
 	defer c.Close()
 	// Only units in these states can be failing; Result and NRestarts tell.
-	us, err := c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service"},
+	// A failed socket (an accepting service's) is a failing service too.
+	us, err := c.List(ctx, systemd.ListOptions{Patterns: []string{units.Prefix + "*.service", units.Prefix + "*.socket"},
 		States: []string{"failed", "activating", "deactivating"}, Props: systemd.AllProps})
 	if err != nil {
 		return nil, err

@@ -24,9 +24,35 @@ const defaultGracePeriod = 30 * time.Second
 // defaultBackoffLimit is Kubernetes' Job backoffLimit default.
 const defaultBackoffLimit = 6
 
-// convert turns the workload's pod template into the project's pod and
-// services: init containers first (in order), then the app containers.
+// convert turns each workload's pod template into a pod of the project and
+// its services, workload by workload in file order.
 func (o *objects) convert(p *model.Project) error {
+	o.several = len(o.workloads) > 1
+	o.hostPorts, o.services = map[hostPortKey]string{}, map[string]string{}
+	for i := range o.workloads {
+		w := &o.workloads[i]
+		o.workload, o.pod, o.kind, o.prefix, o.job = w.doc, w.pod, w.kind, w.prefix, w.job
+		if err := o.convertPod(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serviceName is the service of container c: c itself in a file's only
+// pod, <pod>-<c> when the file has several (podman kube play's container
+// name), so that two pods may both have a container "app".
+func (o *objects) serviceName(c string) string {
+	if o.several {
+		return o.pod.Metadata.Name + "-" + c
+	}
+	return c
+}
+
+// convertPod turns the current workload's pod template into a pod of the
+// project and its services: init containers first (in order), then the
+// app containers.
+func (o *objects) convertPod(p *model.Project) error {
 	spec, meta := &o.pod.Spec, &o.pod.Metadata
 	at := func(path string) string { return o.prefix + path }
 	d := o.workload
@@ -43,10 +69,14 @@ func (o *objects) convert(p *model.Project) error {
 			return d.errf(at("spec.hostname"), "%v", err)
 		}
 	}
-	p.Pod = &model.Pod{Name: meta.Name, Hostname: spec.Hostname, HostNetwork: spec.HostNetwork}
-	if p.Pod.Hostname == "" {
-		p.Pod.Hostname = meta.Name // the kubelet's default: the pod's name
+	pod := &model.Pod{Name: meta.Name, Hostname: spec.Hostname, HostNetwork: spec.HostNetwork}
+	if o.several {
+		pod.ID = model.PodID(p.Name, meta.Name)
 	}
+	if pod.Hostname == "" {
+		pod.Hostname = meta.Name // the kubelet's default: the pod's name
+	}
+	p.Pods = append(p.Pods, pod)
 	if spec.DNSConfig != nil {
 		dns := &model.DNSConfig{Nameservers: spec.DNSConfig.Nameservers, Searches: spec.DNSConfig.Searches}
 		for _, opt := range spec.DNSConfig.Options {
@@ -56,7 +86,7 @@ func (o *objects) convert(p *model.Project) error {
 			}
 			dns.Options = append(dns.Options, s)
 		}
-		p.Pod.DNS = dns
+		pod.DNS = dns
 	}
 	switch spec.DNSPolicy {
 	case "", "ClusterFirst", "ClusterFirstWithHostNet", "Default":
@@ -89,7 +119,12 @@ func (o *objects) convert(p *model.Project) error {
 			return nil, false
 		}
 		names[c.Name] = path
-		svc, err := o.container(p, c, path)
+		if prev, dup := o.services[o.serviceName(c.Name)]; dup {
+			errs = append(errs, d.errf(path+".name", "container %q of pod %s is the service %q, as %s is: rename one", c.Name, meta.Name, o.serviceName(c.Name), prev))
+			return nil, false
+		}
+		o.services[o.serviceName(c.Name)] = fmt.Sprintf("%s (%s %s)", d.where(path+".name"), d.meta.Kind, d.name)
+		svc, err := o.container(p, pod, c, path)
 		if err != nil {
 			errs = append(errs, err)
 			return nil, false
@@ -110,7 +145,7 @@ func (o *objects) convert(p *model.Project) error {
 			// A sidecar (Kubernetes 1.29+): started in order before the
 			// app containers, then runs beside them.
 			svc.Restart = model.Restart{Mode: model.RestartAlways}
-			sidecars = append(sidecars, c.Name)
+			sidecars = append(sidecars, svc.Name)
 		case "":
 			// The kubelet retries a failed init container unless the pod's
 			// policy is Never.
@@ -119,7 +154,7 @@ func (o *objects) convert(p *model.Project) error {
 			if restart.Mode != model.RestartNo {
 				svc.Restart = model.Restart{Mode: model.RestartOnFailure}
 			}
-			inits = append(inits, c.Name)
+			inits = append(inits, svc.Name)
 		default:
 			errs = append(errs, d.errf(path+".restartPolicy", "unknown policy %q (valid: Always)", c.RestartPolicy))
 			continue
@@ -206,7 +241,7 @@ func (o *objects) annotation(key, container string) (string, string, bool) {
 }
 
 // container maps one container to a service of the pod.
-func (o *objects) container(p *model.Project, c *Container, path string) (*model.Service, error) {
+func (o *objects) container(p *model.Project, pod *model.Pod, c *Container, path string) (*model.Service, error) {
 	d := o.workload
 	if c.Name == "" {
 		return nil, d.errf(path+".name", "required")
@@ -214,7 +249,7 @@ func (o *objects) container(p *model.Project, c *Container, path string) (*model
 	if err := compose.CheckDNSLabel(c.Name); err != nil {
 		return nil, d.errf(path+".name", "%v", err)
 	}
-	if err := model.CheckID(p.Name, c.Name); err != nil {
+	if err := model.CheckID(p.Name, o.serviceName(c.Name)); err != nil {
 		return nil, d.errf(path+".name", "%v", err)
 	}
 	if c.Image == "" {
@@ -225,14 +260,15 @@ func (o *objects) container(p *model.Project, c *Container, path string) (*model
 	}
 	svc := &model.Service{
 		Project:    p.Name,
-		Name:       c.Name,
+		Name:       o.serviceName(c.Name),
 		Image:      c.Image,
 		WorkingDir: c.WorkingDir,
 		Tty:        c.TTY,
-		Pod:        p.Pod.Name,
+		Pod:        pod.Name,
+		PodID:      pod.ID,
 		// The pod's UTS namespace carries the hostname; this is what the
 		// container's $HOSTNAME says.
-		Hostname: p.Pod.Hostname,
+		Hostname: pod.Hostname,
 	}
 	if len(o.pod.Metadata.Labels) > 0 {
 		svc.Labels = map[string]string{}
@@ -280,6 +316,9 @@ func (o *objects) container(p *model.Project, c *Container, path string) (*model
 	}
 	if svc.Ports, err = o.ports(c, path); err != nil {
 		return nil, err
+	}
+	if len(svc.Ports) > 0 {
+		svc.PortsAt = o.workload.where(path + ".ports")
 	}
 	if svc.Resources, err = o.resources(c, path); err != nil {
 		return nil, err
@@ -339,7 +378,24 @@ func (o *objects) ports(c *Container, path string) ([]model.Port, error) {
 		default:
 			return nil, o.workload.errf(pp+".protocol", "unsupported protocol %q (valid: TCP, UDP)", cp.Protocol)
 		}
+		// Every pod of the file publishes on the host's ports: each host
+		// address, port and protocol once (0.0.0.0 overlaps them all).
+		k := hostPortKey{cp.HostIP, cp.HostPort, proto}
+		here := fmt.Sprintf("%s (%s %s, container %s)", o.workload.where(pp+".hostPort"), o.workload.meta.Kind, o.workload.name, c.Name)
+		for prev, at := range o.hostPorts {
+			if prev.port == k.port && prev.proto == k.proto && (prev.ip == k.ip || prev.ip == "" || k.ip == "" || prev.ip == "0.0.0.0" || k.ip == "0.0.0.0") {
+				return nil, o.workload.errf(pp+".hostPort", "hostPort %d/%s is already published by %s", cp.HostPort, proto, at)
+			}
+		}
+		o.hostPorts[k] = here
 		out = append(out, model.Port{HostIP: cp.HostIP, HostPort: uint16(cp.HostPort), ContainerPort: uint16(cp.ContainerPort), Protocol: proto})
 	}
 	return out, nil
+}
+
+// hostPortKey is a published host address, port and protocol.
+type hostPortKey struct {
+	ip    string
+	port  int32
+	proto string
 }

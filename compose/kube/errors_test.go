@@ -33,7 +33,7 @@ func TestErrors(t *testing.T) {
 			`f.yaml:11: Pod p: spec.containers[0].livenessProbe.httpGet.port: no port named "web"`},
 		{"unknown kind", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n",
 			"f.yaml:2: kind Service is not supported"},
-		{"two pods", head + "---\n" + head, "only one Pod, Deployment, DaemonSet or Job per file"},
+		{"two pods of one name", head + "---\n" + head, `Pod p: metadata.name: pod name "p" is also the name of the pod of Pod p at f.yaml:`},
 		{"no name", "apiVersion: v1\nkind: Pod\nspec: {}\n", "f.yaml:2: Pod: metadata.name: required"},
 		{"syntax", "apiVersion: v1\nkind: Pod\n  bad: [\n", "f.yaml:3: mapping values are not allowed in this context"},
 		// Issue 17: the invalid file of the Kubernetes docs' examples has a
@@ -42,8 +42,12 @@ func TestErrors(t *testing.T) {
 			"f.yaml:8: a tab indents this line; YAML indents with spaces only"},
 		{"duplicate key", head + "    image: busybox:1.36\n", `f.yaml:9: Pod p: mapping key "image" already defined at line 8`},
 		{"duplicate name", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  name: q\n", `f.yaml:5: Pod: mapping key "name" already defined at line 4`},
-		{"list of two pods", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c, image: b}]}\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  spec: {containers: [{name: c, image: b}]}\n",
-			"f.yaml:9: Pod b: only one Pod, Deployment, DaemonSet or Job per file (the first is Pod a at f.yaml:5)"},
+		// Issue 17: the pods of one file publish on the same host.
+		{"service of two pods", "apiVersion: v1\nkind: Pod\nmetadata: {name: b-x}\nspec:\n  containers:\n  - {name: c, image: i}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n  - {name: x-c, image: i}\n",
+			`f.yaml:13: Pod b: spec.containers[0].name: container "x-c" of pod b is the service "b-x-c", as f.yaml:6 (Pod b-x) is: rename one`},
+		{"hostPort of two pods", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec:\n    containers:\n    - name: c\n      image: b\n      ports:\n      - containerPort: 80\n        hostPort: 8080\n" +
+			"- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  spec:\n    containers:\n    - name: c\n      image: b\n      ports:\n      - containerPort: 81\n        hostPort: 8080\n",
+			"f.yaml:23: Pod b: spec.containers[0].ports[0].hostPort: hostPort 8080/tcp is already published by f.yaml:13 (Pod a, container c)"},
 		{"list items", "apiVersion: v1\nkind: List\nitems: {a: b}\n", "f.yaml:3: List: items: must be a list of objects"},
 		{"binaryData as env", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\nbinaryData: {k: AAEC}\n---\n" + head + "    env:\n    - name: K\n      valueFrom:\n        configMapKeyRef: {name: m, key: k}\n",
 			`Pod p: spec.containers[0].env[0].valueFrom.configMapKeyRef.key: key "k" of ConfigMap "m" is binaryData`},

@@ -28,7 +28,7 @@ func TestExamples(t *testing.T) {
 		if len(p.Warnings) > 0 {
 			t.Errorf("%s: warnings %q", f, p.Warnings)
 		}
-		if p.Pod == nil || len(p.Services) == 0 {
+		if len(p.Pods) == 0 || len(p.Services) == 0 {
 			t.Errorf("%s: no pod or services", f)
 		}
 	}

@@ -59,12 +59,30 @@ func Generate(p *model.Project, o GenerateOptions) ([]byte, []string, error) {
 	}
 	g := &generator{p: p, configMaps: map[string]*ConfigMap{}, secrets: map[string]*Secret{}}
 	var workloads []any
-	switch o.Type {
-	case TypePod:
+	switch {
+	case len(p.Pods) > 1:
+		// A file of several workloads: each pod back as its own workload.
+		for _, grp := range podGroups(p) {
+			meta := g.podMeta(grp.name, grp.svcs)
+			spec := g.podSpec(grp.svcs, true)
+			if o.Type == TypePod {
+				workloads = append(workloads, Pod{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Pod"}, Metadata: meta, Spec: spec})
+				continue
+			}
+			if spec.RestartPolicy != "Always" {
+				g.warnings = append(g.warnings, fmt.Sprintf("pod %s: a Deployment's pod always restarts (use --type pod for %s)", grp.name, spec.RestartPolicy))
+				spec.RestartPolicy = "Always"
+			}
+			one := int32(1)
+			tmpl := PodTemplate{Metadata: ObjectMeta{Labels: meta.Labels, Annotations: meta.Annotations}, Spec: spec}
+			workloads = append(workloads, Deployment{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, Metadata: ObjectMeta{Name: grp.name, Labels: meta.Labels},
+				Spec: DeploymentSpec{Replicas: &one, Selector: &LabelSelector{MatchLabels: map[string]string{labelApp: grp.name}}, Template: tmpl}})
+		}
+	case o.Type == TypePod:
 		pod := Pod{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Pod"}, Metadata: g.podMeta(p.Name, p.Services)}
 		pod.Spec = g.podSpec(p.Services, true)
 		workloads = append(workloads, pod)
-	case TypeDeployment:
+	case o.Type == TypeDeployment:
 		for i := range p.Services {
 			svc := p.Services[i : i+1]
 			name := dnsLabel(svc[0].Name)
@@ -91,7 +109,9 @@ func Generate(p *model.Project, o GenerateOptions) ([]byte, []string, error) {
 	default:
 		return nil, nil, fmt.Errorf("unknown type %q (valid: deployment, pod)", o.Type)
 	}
-	if o.Service {
+	if o.Service && len(p.Pods) > 1 {
+		workloads = append(workloads, g.podServices()...)
+	} else if o.Service {
 		workloads = append(workloads, g.services(o.Type)...)
 	}
 
@@ -150,13 +170,13 @@ func (g *generator) podMeta(name string, svcs []model.Service) ObjectMeta {
 			m.Annotations[k] = v
 		}
 		if s.AutoUpdate != "" {
-			add(annotationAutoUpdate+"/"+dnsLabel(s.Name), s.AutoUpdate)
+			add(annotationAutoUpdate+"/"+containerName(&s), s.AutoUpdate)
 		}
 		switch s.Notify {
 		case model.NotifyContainer:
-			add(annotationSdNotify+"/"+dnsLabel(s.Name), "container")
+			add(annotationSdNotify+"/"+containerName(&s), "container")
 		case model.NotifyHealthy:
-			add(annotationSdNotify+"/"+dnsLabel(s.Name), "healthy")
+			add(annotationSdNotify+"/"+containerName(&s), "healthy")
 		}
 	}
 	return m
@@ -209,7 +229,7 @@ func restartPolicy(svc *model.Service, _ bool) string {
 // container maps one service, adding its volumes and pod-level settings to
 // spec.
 func (g *generator) container(svc *model.Service, spec *PodSpec) Container {
-	c := Container{Name: dnsLabel(svc.Name), Image: svc.Image, Command: svc.Entrypoint, Args: svc.Command,
+	c := Container{Name: containerName(svc), Image: svc.Image, Command: svc.Entrypoint, Args: svc.Command,
 		WorkingDir: svc.WorkingDir, TTY: svc.Tty}
 	if svc.Entrypoint != nil && len(svc.Entrypoint) == 0 {
 		g.warnf(svc, "entrypoint", "an empty entrypoint cannot be expressed; the image's applies")
@@ -421,6 +441,37 @@ func (g *generator) probe(svc *model.Service, field string, h *model.Health) *Pr
 	return p
 }
 
+// podGroup is one pod of a project and its services, in order.
+type podGroup struct {
+	name string
+	svcs []model.Service
+}
+
+// podGroups are p's pods with their services, in p's order.
+func podGroups(p *model.Project) []podGroup {
+	out := make([]podGroup, len(p.Pods))
+	for i, pod := range p.Pods {
+		out[i].name = pod.Name
+		for _, s := range p.Services {
+			if s.Pod == pod.Name {
+				out[i].svcs = append(out[i].svcs, s)
+			}
+		}
+	}
+	return out
+}
+
+// containerName is the container a service is in its pod: its name, less
+// the "<pod>-" the loader put before it in a file of several pods.
+func containerName(svc *model.Service) string {
+	if svc.PodID != "" {
+		if c, ok := strings.CutPrefix(svc.Name, svc.Pod+"-"); ok {
+			return dnsLabel(c)
+		}
+	}
+	return dnsLabel(svc.Name)
+}
+
 // volumes turns mounts into pod volumes and files into ConfigMap/Secret
 // volumes mounted by subPath at their targets.
 func (g *generator) volumes(svc *model.Service, c *Container, spec *PodSpec) {
@@ -558,6 +609,9 @@ func dnsSubdomain(s string) string {
 	return s
 }
 
+// podServices writes a Service per pod with published ports.
+func (g *generator) podServices() []any { return g.services("") }
+
 // services writes a Service per workload with published ports.
 func (g *generator) services(t GenerateType) []any {
 	var out []any
@@ -579,6 +633,12 @@ func (g *generator) services(t GenerateType) []any {
 		}
 		out = append(out, KubeService{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Service"}, Metadata: ObjectMeta{Name: name},
 			Spec: ServiceSpec{Selector: selector, Ports: ports}})
+	}
+	if t == "" { // several pods: a Service per pod
+		for _, grp := range podGroups(g.p) {
+			add(dnsLabel(grp.name), map[string]string{labelApp: grp.name}, grp.svcs)
+		}
+		return out
 	}
 	if t == TypePod {
 		add(dnsLabel(g.p.Name), map[string]string{labelApp: dnsLabel(g.p.Name)}, g.p.Services)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -125,8 +126,8 @@ func TestGenerateRoundTrip(t *testing.T) {
 			t.Errorf("service %s differs after the round trip: %s\n%s", want.Name, d, b)
 		}
 	}
-	if back.Pod == nil || back.Pod.Name != "app" {
-		t.Errorf("pod %+v", back.Pod)
+	if len(back.Pods) != 1 || back.Pods[0].Name != "app" {
+		t.Errorf("pods %+v", back.Pods)
 	}
 }
 
@@ -195,4 +196,62 @@ func equivalent(a, b *model.Service) string {
 		diffs = append(diffs, fmt.Sprintf("health: %+v != %+v", a.Health, b.Health))
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// TestGenerateSeveralPods (issue 17): a file of several workloads is
+// written back as one Pod per pod, with the containers' own names, and
+// loads back as the same project: load → generate → load is stable.
+func TestGenerateSeveralPods(t *testing.T) {
+	in, err := os.ReadFile("testdata/several-list.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse("shop", "shop.yaml", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, warns, err := Generate(p, GenerateOptions{Type: TypePod})
+	if err != nil || len(warns) > 0 {
+		t.Fatalf("generate: %v %q", err, warns)
+	}
+	for _, want := range []string{"kind: Pod\nmetadata:\n  name: web\n", "kind: Pod\nmetadata:\n  name: cache\n", "- name: app\n", "- name: prepare\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("generated YAML lacks %q:\n%s", want, b)
+		}
+	}
+	back, err := Parse("shop", "shop.yaml", b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if len(back.Pods) != 2 || back.Pods[0].Name != "web" || back.Pods[1].Name != "cache" || back.Pods[1].Hostname != "kv" {
+		t.Fatalf("pods back %+v", back.Pods)
+	}
+	if len(back.Services) != len(p.Services) {
+		t.Fatalf("%d services back, want %d", len(back.Services), len(p.Services))
+	}
+	for i := range p.Services {
+		want, got := p.Services[i], back.Services[i]
+		if d := equivalent(&want, &got); got.Name != want.Name || got.Pod != want.Pod || got.PodID != want.PodID || got.Hostname != want.Hostname || d != "" {
+			t.Errorf("service %s came back as %s (pod %s): %s", want.Name, got.Name, got.Pod, d)
+		}
+	}
+	again, _, err := Generate(back, GenerateOptions{Type: TypePod})
+	if err != nil || string(again) != string(b) {
+		t.Errorf("second generate differs (%v):\n%s\nfirst:\n%s", err, again, b)
+	}
+	// As Deployments, each pod is one Deployment.
+	d, _, err := Generate(p, GenerateOptions{Type: TypeDeployment, Service: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(d), "kind: Deployment\n"); n != 2 {
+		t.Errorf("%d Deployments, want 2:\n%s", n, d)
+	}
+	if !strings.Contains(string(d), "kind: Service\nmetadata:\n  name: web\n") {
+		t.Errorf("no Service for web's hostPort:\n%s", d)
+	}
+	d, _, _ = Generate(p, GenerateOptions{Type: TypeDeployment})
+	if back, err := Parse("shop", "shop.yaml", d); err != nil || len(back.Pods) != 2 || len(back.Services) != 3 {
+		t.Errorf("Deployments load back as %v, %v", back, err)
+	}
 }

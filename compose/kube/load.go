@@ -3,13 +3,19 @@
 // the model back out as Kubernetes YAML.
 //
 // A file is one project named after the file (as for Compose files, so the
-// unit names do not change when a Pod is renamed inside it); it holds at
-// most one workload (Pod, Deployment, DaemonSet or Job), whose containers
-// become the project's services and share one pod sandbox (Project.Pod,
-// named after the workload's metadata.name). ConfigMaps, Secrets and claims
-// are what the workload refers to: in its own file or in another file of
-// its directory (a namespace, see namespace.go). A file without a workload
-// is such data, not a project.
+// unit names do not change when a Pod is renamed inside it). Each workload
+// of the file (Pod, Deployment, DaemonSet or Job; several as a multi-document
+// file or a kind: List) becomes one pod sandbox of the project
+// (Project.Pods, named after the workload's metadata.name), whose containers
+// become the project's services and share its namespaces, as podman kube
+// play does. A file with one workload keeps the names it always had: its
+// pod is keyed by the project and its services are named after the
+// containers. With several, each pod is keyed <project>.<pod> (model.PodID)
+// and its services are named <pod>-<container>, so two pods may both have a
+// container "app". ConfigMaps, Secrets and claims are what the workloads
+// refer to: in their own file or in another file of its directory (a
+// namespace, see namespace.go). A file without a workload is such data, not
+// a project.
 package kube
 
 import (
@@ -98,13 +104,30 @@ type source struct {
 	content []byte
 }
 
+// workload is one Pod, Deployment, DaemonSet or Job of a project.
+type workload struct {
+	doc    *document
+	pod    PodTemplate
+	kind   string // Pod, Deployment, DaemonSet, Job
+	prefix string // path of the pod template in the workload: "" or "spec.template."
+	job    *JobSpec
+}
+
 // objects are the decoded documents of one project.
 type objects struct {
-	workload   *document
-	pod        PodTemplate
-	kind       string // Pod, Deployment, DaemonSet, Job
-	prefix     string // path of the pod template in the workload: "" or "spec.template."
-	job        *JobSpec
+	workloads []workload
+	// The workload being converted (see convert); several says the
+	// project has more than one, so names are scoped by pod.
+	workload *document
+	pod      PodTemplate
+	kind     string
+	prefix   string
+	job      *JobSpec
+	several  bool
+	// hostPorts are the hostPorts published so far, with where.
+	hostPorts map[hostPortKey]string
+	// services are the service names given so far, with where.
+	services   map[string]string
 	configMaps map[string]map[string][]byte
 	secrets    map[string]map[string][]byte
 	// binary holds "ConfigMap/key" of binaryData keys: files only, never
@@ -146,7 +169,7 @@ func parse(name string, srcs []source, readNS func() (*namespace, error)) (*mode
 			}
 		}
 	}
-	if o.workload == nil {
+	if len(o.workloads) == 0 {
 		return nil, nil // data: ConfigMaps, Secrets and claims only
 	}
 	var files []string
@@ -176,10 +199,18 @@ func parse(name string, srcs []source, readNS func() (*namespace, error)) (*mode
 	return p, nil
 }
 
-// needsNamespace tells whether the pod refers to a ConfigMap, Secret or
+// needsNamespace tells whether a pod refers to a ConfigMap, Secret or
 // claim its own files do not declare.
 func (o *objects) needsNamespace() bool {
-	spec := &o.pod.Spec
+	for i := range o.workloads {
+		if o.podNeedsNamespace(&o.workloads[i].pod.Spec) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *objects) podNeedsNamespace(spec *PodSpec) bool {
 	missing := func(objs map[string]map[string][]byte, name string) bool {
 		_, ok := objs[name]
 		return name != "" && !ok
@@ -247,15 +278,19 @@ func (o *objects) useNamespace() {
 func (o *objects) add(d *document) error {
 	var warns []string
 	var err error
+	var job *JobSpec
+	prefix := ""
 	setWorkload := func(kind string, tmpl PodTemplate) error {
-		if o.workload != nil {
-			return fmt.Errorf("%s: %s %s: only one Pod, Deployment, DaemonSet or Job per file (the first is %s %s at %s)",
-				d.where(""), d.meta.Kind, d.name, o.workload.meta.Kind, o.workload.name, o.workload.where(""))
+		if tmpl.Metadata.Name == "" {
+			tmpl.Metadata.Name = d.name
 		}
-		o.workload, o.kind, o.pod = d, kind, tmpl
-		if o.pod.Metadata.Name == "" {
-			o.pod.Metadata.Name = d.name
+		for _, w := range o.workloads {
+			if w.pod.Metadata.Name == tmpl.Metadata.Name {
+				return d.errf("metadata.name", "pod name %q is also the name of the pod of %s %s at %s (each workload of a file is its own pod)",
+					tmpl.Metadata.Name, w.doc.meta.Kind, w.doc.name, w.doc.where(""))
+			}
 		}
+		o.workloads = append(o.workloads, workload{doc: d, kind: kind, pod: tmpl, prefix: prefix, job: job})
 		return nil
 	}
 	switch d.meta.Kind {
@@ -272,15 +307,15 @@ func (o *objects) add(d *document) error {
 					d.where("spec.replicas"), d.name, *v.Spec.Replicas))
 			}
 			v.Spec.Template.Metadata = mergeMeta(v.Metadata, v.Spec.Template.Metadata)
+			prefix = "spec.template."
 			err = setWorkload("Deployment", v.Spec.Template)
-			o.prefix = "spec.template."
 		}
 	case "DaemonSet":
 		var v DaemonSet
 		if warns, err = d.decode(&v); err == nil {
 			v.Spec.Template.Metadata = mergeMeta(v.Metadata, v.Spec.Template.Metadata)
+			prefix = "spec.template."
 			err = setWorkload("DaemonSet", v.Spec.Template)
-			o.prefix = "spec.template."
 		}
 	case "Job":
 		var v Job
@@ -295,9 +330,8 @@ func (o *objects) add(d *document) error {
 				}
 			}
 			v.Spec.Template.Metadata = mergeMeta(v.Metadata, v.Spec.Template.Metadata)
-			o.job = &v.Spec
+			job, prefix = &v.Spec, "spec.template."
 			err = setWorkload("Job", v.Spec.Template)
-			o.prefix = "spec.template."
 		}
 	case "ConfigMap":
 		var v ConfigMap

@@ -19,6 +19,10 @@ const defaultFileMode = 0o644
 // container restart, as in Kubernetes).
 func emptyDirVolume(name string) string { return "emptydir-" + name }
 
+// podScoped is a name of the current pod's own (an emptyDir): itself in a
+// file's only pod, <pod>-<name> when the file has several.
+func (o *objects) podScoped(name string) string { return o.serviceName(name) }
+
 // volumes maps the container's volumeMounts through the pod's volumes.
 func (o *objects) volumes(p *model.Project, svc *model.Service, c *Container, cpath string) error {
 	d := o.workload
@@ -67,7 +71,7 @@ func (o *objects) volumes(p *model.Project, svc *model.Service, c *Container, cp
 			default:
 				return d.errf(vp+".emptyDir.medium", "unknown medium %q (valid: \"\", Memory)", v.EmptyDir.Medium)
 			}
-			m.Type, m.Source = model.MountVolume, addVolume(p, emptyDirVolume(v.Name))
+			m.Type, m.Source = model.MountVolume, addVolume(p, emptyDirVolume(o.podScoped(v.Name)))
 		case v.PersistentVolumeClaim != nil:
 			if v.PersistentVolumeClaim.ClaimName == "" {
 				return d.errf(vp+".persistentVolumeClaim.claimName", "required")

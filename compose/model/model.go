@@ -35,9 +35,10 @@ type Project struct {
 	Networks map[string]Network `json:"networks,omitempty"`
 	// Volumes are the named volumes the project declares.
 	Volumes map[string]Volume `json:"volumes,omitempty"`
-	// Pod is set for Kubernetes input: every service is a container of one
-	// pod sharing its network, IPC and UTS namespaces.
-	Pod *Pod `json:"pod,omitempty"`
+	// Pods are set for Kubernetes input, one per workload of the file, in
+	// file order: every service is a container of one of them (Service.Pod)
+	// and shares its network, IPC and UTS namespaces.
+	Pods []*Pod `json:"pods,omitempty"`
 }
 
 // Network is one project network (a CNI bridge).
@@ -87,7 +88,12 @@ type Volume struct {
 
 // Pod is the shared sandbox of a Kubernetes pod.
 type Pod struct {
-	Name        string     `json:"name"`
+	Name string `json:"name"`
+	// ID keys the sandbox (its unit, pinned namespaces and address): ""
+	// for the only pod of a file, whose key is the project's name (so the
+	// units of a one-workload file keep their names and hashes), else
+	// PodID(project, Name).
+	ID          string     `json:"id,omitempty"`
 	Hostname    string     `json:"hostname,omitempty"`
 	HostNetwork bool       `json:"host_network,omitempty"`
 	DNS         *DNSConfig `json:"dns,omitempty"`
@@ -149,9 +155,12 @@ type Service struct {
 	Tty         bool              `json:"tty,omitempty"`
 	// ContainerName is compose's container_name; peers resolve it too.
 	ContainerName string `json:"container_name,omitempty"`
-	// Pod names the pod sandbox (Project.Pod) whose network, IPC and UTS
-	// namespaces the container joins; its unit is bound to the pod's unit.
+	// Pod names the pod sandbox (one of Project.Pods) whose network, IPC
+	// and UTS namespaces the container joins; its unit is bound to the
+	// pod's unit.
 	Pod string `json:"pod,omitempty"`
+	// PodID is the pod's Pod.ID: "" when the pod is its file's only one.
+	PodID string `json:"pod_id,omitempty"`
 	// Oneshot services run to completion (Type=oneshot, RemainAfterExit):
 	// targets of service_completed_successfully, init containers, Jobs.
 	Oneshot bool `json:"oneshot,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,10 @@ func TestSocketAccept(t *testing.T) {
 	}
 	if out := e.mustBerth("plan"); !strings.Contains(out, "No changes.") {
 		t.Errorf("plan right after apply:\n%s", out)
+	}
+	// ps lists the service as its socket: it has no service unit.
+	if out := e.mustBerth("ps"); !regexp.MustCompile(`(?m)^acc\s+web\s+` + regexp.QuoteMeta(sock) + `\s+active/listening\s`).MatchString(out) {
+		t.Errorf("berth ps does not list the listening socket:\n%s", out)
 	}
 
 	for i := range 3 {

@@ -94,10 +94,10 @@ func (l *Launcher) Setup(ctx context.Context, dir string, svc *model.Service) (_
 		if svc.Pod != "" {
 			// The pod unit attached the pod's namespace, which the
 			// container joins (runtime.joinPod): its address is the pod's.
-			if info.Networks, err = podAddresses(l.Paths, svc.Project); err != nil {
+			if info.Networks, err = podAddresses(l.Paths, svc.PodKey()); err != nil {
 				return nil, err
 			}
-			info.Member = PodID(svc.Project)
+			info.Member = PodID(svc.PodKey())
 		} else if len(svc.Networks) > 0 {
 			c.NetnsPath = l.Paths.NetnsPath(id)
 			if err := l.attach(ctx, svc, c.NetnsPath, info); err != nil {

@@ -214,9 +214,10 @@ func declaresMember(pr *model.Project, service, network string) bool {
 	if pr == nil {
 		return false
 	}
-	if service == PodService {
+	if model.IsPodService(service) {
 		key, n, ok := podNetwork(pr)
-		return ok && FullName(pr.Name, key, n) == network
+		return ok && FullName(pr.Name, key, n) == network &&
+			slices.ContainsFunc(pr.Pods, func(p *model.Pod) bool { return !p.HostNetwork && p.Service() == service })
 	}
 	for _, s := range pr.Services {
 		if s.Name != service {

@@ -15,18 +15,22 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 )
 
-// pluginTimes runs CNI plugins as libcni does by default and adds up how
-// long each took, by plugin and command ("bridge ADD"): the profile of an
-// attach (the bridge plugin's time includes the IPAM plugin it runs).
+// pluginTimes runs CNI plugins as libcni does by default, except the
+// bridge plugin's ADD and DEL, which it does in process (bridgeinproc.go)
+// unless execBridge is set, and adds up how long each took, by plugin and
+// command ("bridge ADD", "bridge ADD (in process)"): the profile of an attach (the bridge plugin's
+// time includes the IPAM plugin it runs).
 type pluginTimes struct {
 	*invoke.DefaultExec
-	mu   sync.Mutex
-	took map[string]time.Duration
+	execBridge bool
+	mu         sync.Mutex
+	took       map[string]time.Duration
 }
 
 func newPluginTimes() *pluginTimes {
 	return &pluginTimes{
 		DefaultExec: &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}},
+		execBridge:  os.Getenv(ExecBridgeEnv) == "1",
 		took:        map[string]time.Duration{},
 	}
 }
@@ -34,8 +38,26 @@ func newPluginTimes() *pluginTimes {
 // ExecPlugin implements invoke.Exec.
 func (p *pluginTimes) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
 	start := time.Now()
-	out, err := p.DefaultExec.ExecPlugin(ctx, path, stdin, environ)
-	key := filepath.Base(path) + " " + envValue(environ, "CNI_COMMAND")
+	var out []byte
+	var err error
+	call := cniCallOf(environ)
+	var conf *bridgeConf
+	inProcess := false
+	if filepath.Base(path) == "bridge" && !p.execBridge {
+		conf, inProcess = inProcessBridge(stdin, call)
+	}
+	switch {
+	case !inProcess:
+		out, err = p.DefaultExec.ExecPlugin(ctx, path, stdin, environ)
+	case call.command == "ADD":
+		out, err = bridgeAdd(stdin, call, conf)
+	default:
+		err = bridgeDel(stdin, call)
+	}
+	key := filepath.Base(path) + " " + call.command
+	if inProcess {
+		key += " (in process)"
+	}
 	p.mu.Lock()
 	p.took[key] += time.Since(start)
 	p.mu.Unlock()

@@ -10,8 +10,9 @@ import (
 )
 
 // A Kubernetes pod has one network namespace, pinned by its pod unit and
-// shared by its containers. Apply (Prepare) reserves the pod one address on
-// its project's default network, as member PodID with service PodService;
+// shared by its containers. Apply (Prepare) reserves each pod one address on
+// its project's default network, as member PodID(key) with service
+// model.Pod.Service (PodService for a file's only pod);
 // the pod unit (berth pod-run) attaches the namespace once, with every
 // container's hostPort published onto it, and pod-cleanup detaches it.
 
@@ -20,15 +21,16 @@ import (
 // container name can start with a dot.
 const PodService = ".pod"
 
-// PodID is the member and CNI container id of project's pod. The dot keeps
-// it apart from every container id (<project>-<service>).
-func PodID(project string) string { return project + PodService }
+// PodID is the member and CNI container id of the pod keyed key
+// (model.Pod.Key). The dot keeps it apart from every container id
+// (<project>-<service>).
+func PodID(key string) string { return key + PodService }
 
 // podNetwork is the compose key and definition of the network a project's
-// pod is attached to: its default network (declared or implied). ok is
-// false when the project has no pod or the pod uses the host's network.
+// pods are attached to: its default network (declared or implied). ok is
+// false when the project has no pod or every pod uses the host's network.
 func podNetwork(proj *model.Project) (key string, n model.Network, ok bool) {
-	if proj == nil || proj.Pod == nil || proj.Pod.HostNetwork {
+	if proj == nil || !slices.ContainsFunc(proj.Pods, func(p *model.Pod) bool { return !p.HostNetwork }) {
 		return "", model.Network{}, false
 	}
 	if d, found := proj.Networks["default"]; found {
@@ -49,10 +51,10 @@ func podNames(pod *model.Pod) []string {
 	return out
 }
 
-// podPublished is every hostPort of the pod's containers: they all listen
-// in the one namespace, so each host address, port and protocol may be
+// podPublished is every hostPort of pod's containers: they all listen in
+// the one namespace, so each host address, port and protocol may be
 // published once.
-func podPublished(proj *model.Project) ([]model.Port, error) {
+func podPublished(proj *model.Project, pod *model.Pod) ([]model.Port, error) {
 	type key struct {
 		ip    string
 		port  uint16
@@ -61,6 +63,9 @@ func podPublished(proj *model.Project) ([]model.Port, error) {
 	seen := map[key]string{}
 	var out []model.Port
 	for _, svc := range proj.Services {
+		if svc.Pod != pod.Name {
+			continue
+		}
 		for _, pt := range svc.Ports {
 			proto := pt.Protocol
 			if proto == "" {
@@ -81,20 +86,20 @@ func podPublished(proj *model.Project) ([]model.Port, error) {
 // AttachPod connects the pod namespace pinned at netnsPath (made by the
 // pod unit) to the networks apply reserved for it, with ports published on
 // the first network that is not internal. On error nothing stays attached.
-func (l *Launcher) AttachPod(ctx context.Context, project, netnsPath string, nets map[string]model.NetworkAttachment, ports []model.Port) error {
-	_, err := l.attachNetworks(ctx, PodID(project), netnsPath, nets, ports)
+func (l *Launcher) AttachPod(ctx context.Context, key, netnsPath string, nets map[string]model.NetworkAttachment, ports []model.Port) error {
+	_, err := l.attachNetworks(ctx, PodID(key), netnsPath, nets, ports)
 	return err
 }
 
-// podAddresses are the addresses apply reserved for project's pod, by
+// podAddresses are the addresses apply reserved for the pod keyed key, by
 // network: what its containers' hosts files name as their own.
-func podAddresses(p Paths, project string) (map[string]string, error) {
+func podAddresses(p Paths, key string) (map[string]string, error) {
 	recs, err := p.Records()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
-	id := PodID(project)
+	id := PodID(key)
 	for _, r := range recs {
 		ms, err := p.Members(r.Name)
 		if err != nil {

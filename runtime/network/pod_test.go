@@ -12,7 +12,7 @@ func podEntry(ports ...[]model.Port) model.Entry {
 	e := testProject("web", nil,
 		model.Service{Name: "main", Pod: "web", Hostname: "webhost"},
 		model.Service{Name: "side", Pod: "web", Hostname: "webhost"})
-	e.Project.Pod = &model.Pod{Name: "web", Hostname: "webhost"}
+	e.Project.Pods = []*model.Pod{{Name: "web", Hostname: "webhost"}}
 	for i, p := range ports {
 		e.Project.Services[i].Ports = p
 	}
@@ -35,12 +35,12 @@ func TestPreparePod(t *testing.T) {
 		return es[0].Project
 	}
 	pr := prep(podEntry([]model.Port{{HostPort: 8080, ContainerPort: 80}}, []model.Port{{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: "udp"}}))
-	a, ok := pr.Pod.Networks["web_default"]
-	if !ok || len(pr.Pod.Networks) != 1 || a.IPv4 == "" {
-		t.Fatalf("pod networks %v", pr.Pod.Networks)
+	a, ok := pr.Pods[0].Networks["web_default"]
+	if !ok || len(pr.Pods[0].Networks) != 1 || a.IPv4 == "" {
+		t.Fatalf("pod networks %v", pr.Pods[0].Networks)
 	}
-	if len(pr.Pod.Ports) != 2 || pr.Pod.Ports[0].Protocol != "tcp" {
-		t.Errorf("pod ports %v", pr.Pod.Ports)
+	if len(pr.Pods[0].Ports) != 2 || pr.Pods[0].Ports[0].Protocol != "tcp" {
+		t.Errorf("pod ports %v", pr.Pods[0].Ports)
 	}
 	for _, s := range pr.Services {
 		if len(s.Networks) != 0 {
@@ -51,8 +51,8 @@ func TestPreparePod(t *testing.T) {
 	if len(ms) != 1 || ms[0].ID != PodID("web") || ms[0].Service != PodService || strings.Join(ms[0].Names, ",") != "webhost,web" {
 		t.Fatalf("members %+v", ms)
 	}
-	if again := prep(podEntry()); again.Pod.Networks["web_default"].IPv4 != a.IPv4 {
-		t.Errorf("pod address moved from %v to %v", a, again.Pod.Networks["web_default"])
+	if again := prep(podEntry()); again.Pods[0].Networks["web_default"].IPv4 != a.IPv4 {
+		t.Errorf("pod address moved from %v to %v", a, again.Pods[0].Networks["web_default"])
 	}
 	addrs, err := podAddresses(p, "web")
 	if err != nil || addrs["web_default"] != a.IPv4 {
@@ -71,9 +71,9 @@ func TestPreparePod(t *testing.T) {
 	// A host-network pod gets nothing; GC keeps a running pod's network
 	// and drops it once the project is gone.
 	host := podEntry()
-	host.Project.Pod.HostNetwork = true
-	if pr := prep(host); pr.Pod.Networks != nil {
-		t.Errorf("host-network pod got networks %v", pr.Pod.Networks)
+	host.Project.Pods[0].HostNetwork = true
+	if pr := prep(host); pr.Pods[0].Networks != nil {
+		t.Errorf("host-network pod got networks %v", pr.Pods[0].Networks)
 	}
 	if err := GC(context.Background(), p, t.TempDir(), []model.Entry{podEntry()}, nil, nil); err != nil && !strings.Contains(err.Error(), "plugin") {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func claimsOf(entries []model.Entry) []portClaim {
 			}
 			id := s.ID()
 			if s.Pod != "" {
-				id = PodID(e.Project.Name)
+				id = PodID(s.PodKey())
 			}
 			desc := fmt.Sprintf("service %q of project %s", s.Name, e.Project.Name)
 			if s.PortsAt != "" {

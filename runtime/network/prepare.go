@@ -122,25 +122,29 @@ func prepareProject(p Paths, proj *model.Project, routes []hostRoute, persist bo
 	if err := checkMACs(p, wants); err != nil {
 		return err
 	}
-	var podPorts []model.Port
-	if _, _, ok := podNetwork(proj); ok {
-		if podPorts, err = podPublished(proj); err != nil {
-			return err
+	for _, w := range wants {
+		if w.pod != nil {
+			if w.podPorts, err = podPublished(proj, w.pod); err != nil {
+				return err
+			}
 		}
 	}
 	if persist {
-		if err := reserve(p, proj.Name, wants, podPorts); err != nil {
+		if err := reserve(p, proj.Name, wants); err != nil {
 			return err
 		}
 	}
-	rewrite(proj, wants, podPorts)
+	rewrite(proj, wants)
 	return nil
 }
 
 // want is one service (or the pod) that needs an address on one network.
 type want struct {
-	svc       *model.Service // nil for the pod
-	id        string         // member (and CNI container) id
+	svc      *model.Service // nil for a pod
+	pod      *model.Pod     // nil for a service
+	podPorts []model.Port   // the pod's hostPorts
+
+	id        string // member (and CNI container) id
 	service   string
 	names     []string
 	key       string
@@ -203,7 +207,11 @@ func membersOf(proj *model.Project, records map[string]*Record) ([]*want, error)
 		}
 	}
 	if podKey, _, ok := podNetwork(proj); ok {
-		wants = append(wants, &want{id: PodID(proj.Name), service: PodService, names: podNames(proj.Pod), key: podKey, rec: records[podKey]})
+		for _, pod := range proj.Pods {
+			if !pod.HostNetwork {
+				wants = append(wants, &want{pod: pod, id: PodID(pod.Key(proj.Name)), service: pod.Service(), names: podNames(pod), key: podKey, rec: records[podKey]})
+			}
+		}
 	}
 	sort.SliceStable(wants, func(i, j int) bool {
 		if ei, ej := wants[i].explicit != "" || wants[i].explicit6 != "", wants[j].explicit != "" || wants[j].explicit6 != ""; ei != ej {
@@ -262,13 +270,13 @@ func checkMACs(p Paths, wants []*want) error {
 }
 
 // reserve writes each want's reservation.
-func reserve(p Paths, project string, wants []*want, podPorts []model.Port) error {
+func reserve(p Paths, project string, wants []*want) error {
 	for _, w := range wants {
 		m := &Member{ID: w.id, Project: project, Service: w.service, IP: w.addr.String(), More: addrStrings(w.more), MAC: w.mac, Names: w.names}
 		if w.svc != nil {
 			m.Ports = portsOf(w.svc.Ports)
 		} else {
-			m.Ports = portsOf(podPorts)
+			m.Ports = portsOf(w.podPorts)
 		}
 		if err := writeJSON(p.memberFile(w.rec.Name, m.ID), m); err != nil {
 			return err
@@ -280,7 +288,7 @@ func reserve(p Paths, project string, wants []*want, podPorts []model.Port) erro
 // rewrite gives the services' (and the pod's) Networks berth network names
 // as keys with the chosen addresses, so the frozen spec holds everything
 // the launcher needs and a changed address changes the spec hash.
-func rewrite(proj *model.Project, wants []*want, podPorts []model.Port) {
+func rewrite(proj *model.Project, wants []*want) {
 	for i := range proj.Services {
 		svc := &proj.Services[i]
 		if svc.NetworkMode != "" || len(svc.Networks) == 0 {
@@ -294,13 +302,11 @@ func rewrite(proj *model.Project, wants []*want, podPorts []model.Port) {
 		}
 		svc.Networks = out
 	}
-	if _, _, ok := podNetwork(proj); ok {
-		for _, w := range wants {
-			if w.svc == nil {
-				proj.Pod.Networks = map[string]model.NetworkAttachment{w.rec.Name: attachment(w)}
-			}
+	for _, w := range wants {
+		if w.pod != nil {
+			w.pod.Networks = map[string]model.NetworkAttachment{w.rec.Name: attachment(w)}
+			w.pod.Ports = w.podPorts
 		}
-		proj.Pod.Ports = podPorts
 	}
 }
 

@@ -23,6 +23,7 @@ func TestBoot1(t *testing.T) {
 		{"OOMKill", testOOMKill},
 		{"FailedStartCleansUp", testFailedStartCleansUp},
 		{"Features", testFeatures},
+		{"Kube", testKube},
 		{"NonRoot", testNonRoot},
 		{"Rollback", testRollback},
 		{"DayTwo", testDayTwo},

@@ -26,6 +26,7 @@ func TestBoot2(t *testing.T) {
 func testAgentRebuilt(t *testing.T) {
 	waitActive(t, 5*time.Minute, "berth.service")
 	units := append([]string{"berth-hello-web.service", "berth-hello-ticker.service", "berth-nonroot-app.service"}, featureUnits...)
+	units = append(units, kubeUnits...)
 	waitActive(t, 3*time.Minute, units...)
 	for _, u := range units {
 		if strings.HasSuffix(u, ".service") && u != "berth-feat-sock.service" {
@@ -35,6 +36,7 @@ func testAgentRebuilt(t *testing.T) {
 		}
 	}
 	checkFeatures(t)
+	checkKube(t)
 	ps := run(t, "berth", "ps")
 	t.Logf("berth ps after the reboot:\n%s", ps)
 	if out, err := runErr("berth", "status", "--check"); err != nil {
@@ -87,6 +89,14 @@ func testNoStaleState(t *testing.T) {
 		owner := ""
 		if f := strings.Split(rest, "/"); len(f) > 1 {
 			owner = f[1]
+		}
+		if pod, ok := strings.CutPrefix(rest, "pods/"); ok {
+			// A pod's pinned namespaces: <run>/pods/<key>/, its unit berth-<key>.pod.service.
+			key, _, _ := strings.Cut(pod, "/")
+			if st := prop(t, "berth-"+key+".pod.service", "ActiveState"); st != "active" {
+				t.Errorf("mount %s belongs to pod unit berth-%s.pod.service, which is %s", line, key, st)
+			}
+			continue
 		}
 		if !ids[owner] && !strings.HasPrefix(rest, "netns/") {
 			t.Errorf("mount %s belongs to no running container", line)

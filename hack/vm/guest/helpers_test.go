@@ -228,7 +228,8 @@ func assertContainerIsMainProcess(t testing.TB, unit string) {
 	if !strings.HasPrefix(strings.TrimSpace(string(self)), "0::"+cg) {
 		t.Errorf("%s: main PID %d is in cgroup %s, not under the unit's %s", unit, pid, self, cg)
 	}
-	procs := sh(t, fmt.Sprintf("find /sys/fs/cgroup%s -name cgroup.procs -exec cat {} +", cg))
+	// Quoted: a unit name may hold a backslash (\x2d for a '-' in a service name).
+	procs := sh(t, fmt.Sprintf("find '/sys/fs/cgroup%s' -name cgroup.procs -exec cat {} +", cg))
 	for _, p := range strings.Fields(procs) {
 		comm, _ := os.ReadFile("/proc/" + p + "/comm")
 		if strings.HasPrefix(string(comm), "berth") {
