@@ -114,17 +114,16 @@ func testNoStaleState(t *testing.T) {
 	if len(veths) > networked {
 		t.Errorf("%d veths for %d containers: %v", len(veths), networked, veths)
 	}
-	// Each published port has exactly one DNAT rule.
-	rules := sh(t, "(iptables-save -t nat 2>/dev/null; nft list ruleset 2>/dev/null) | grep -i dnat || true")
-	for _, port := range []string{"18080", "18070"} {
-		n := 0
-		for _, line := range strings.Split(rules, "\n") {
-			if strings.Contains(line, "dport "+port) || strings.Contains(line, "--dport "+port+" ") {
-				n++
-			}
-		}
-		if n == 0 || n > 2 { // iptables-save and nft may both show one rule
-			t.Errorf("port %s has %d DNAT rules:\n%s", port, n, rules)
+	// Each published port has exactly one DNAT entry: an element of
+	// berth's port maps ("tcp . 18080 : ADDR . PORT"), and no rule left by
+	// portmap (cni_hostport), which berth no longer uses.
+	ruleset := sh(t, "nft list ruleset 2>/dev/null || true")
+	if strings.Contains(ruleset, "cni_hostport") && strings.Contains(ruleset, "dnat") {
+		t.Errorf("portmap's DNAT rules remain:\n%s", ruleset)
+	}
+	for _, port := range []string{"18080", "18070", "18085"} {
+		if n := strings.Count(ruleset, "tcp . "+port+" : "); n != 1 {
+			t.Errorf("port %s has %d DNAT map elements:\n%s", port, n, ruleset)
 		}
 	}
 	// IPAM reservations only for containers that run.
