@@ -20,8 +20,9 @@ export CGO_ENABLED := 1
 # the VM suite (hack/vm) installs, so a missing one fails there, and
 # hack/debpkg fails when code execs a program no package here provides.
 # ca-certificates: `go mod download` verifies the module proxy's TLS.
-# nftables: the CNI bridge and portmap plugins exec nft (ipMasq and port
-# mappings use the nftables backend); iptables: the firewall plugin.
+# nftables: berth's network rules and published ports (table inet berth),
+# and the portmap plugin a container attached by an older berth is
+# detached with; iptables: the firewall plugin of such attachments.
 # git: the agent's GitOps test; podman-compose: the network benchmark.
 # buildah: compose build: services (docs/build.md); the build benchmark uses podman.
 DEB_PACKAGES := build-essential buildah pkg-config libseccomp-dev ca-certificates systemd dbus \

@@ -24,8 +24,8 @@ const cniInnerEnv = "BERTH_BENCH_CNI_INNER"
 
 // BenchmarkCNIAddDel measures berth's attach and detach of one container
 // namespace (what `berth run` and `berth cleanup` do): ADD = pin a new
-// netns + CNI ADD through libcni (bridge, host-local, portmap with a
-// published port, firewall); DEL = CNI DEL with the cached arguments +
+// netns + CNI ADD through libcni (bridge, host-local) + a published port
+// as berth's nft map elements; DEL = CNI DEL with the cached arguments +
 // unpin. The bridge plugin's part runs in process; the same ADD and DEL
 // with the plugin exec'd (as before) are timed in the same run. Baseline: the same namespace and veth on the same
 // bridge made by hand with iproute2 (`ip netns add`, veth pair, address,

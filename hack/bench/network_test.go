@@ -26,7 +26,7 @@ import (
 //
 // The sandbox has its own network namespace, so bridges and rules of both
 // stay off the host. The launchers' journal lines give berth's CNI ADD
-// time ("network=" phase: netns + bridge, host-local, portmap, firewall).
+// time ("network=" phase: netns + bridge, host-local, published ports).
 // Each iteration applies twice: with the bridge plugin's work in process,
 // and exec'd as before (berth-exec, a drop-in setting BERTH_CNI_EXEC_BRIDGE).
 func BenchmarkNetworkApply(b *testing.B) {
