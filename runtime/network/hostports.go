@@ -205,9 +205,9 @@ func (p Paths) readPorts(id string) (portsRec, error) {
 	return rec, nil
 }
 
-// publish installs the published ports of container id, in one nft
-// transaction that also deletes what id had before (a re-attach without
-// DEL). The record is written first, so a crash after nft still leaves
+// publish installs the published ports of container id, in one netlink
+// batch (portsnetlink.go) that also deletes what id had before (a re-attach without
+// DEL). The record is written first, so a crash after the batch still leaves
 // something for DEL; GC sweeps by comment whatever escapes both. The
 // bridges of networks with published ports get route_localnet, so that
 // DNAT from 127.0.0.0/8 crosses into them.
@@ -238,20 +238,11 @@ func (p Paths) publish(ctx context.Context, id, netnsPath string, recs []*Record
 	if err := writeJSON(p.portsRecord(id), portsRec{NetNS: netnsPath, Elems: elems}); err != nil {
 		return err
 	}
-	tx := newRulesTx()
-	for _, e := range prev.Elems {
-		// add first: the delete of an element that is gone fails.
-		tx.Add(e.element(id))
-		tx.Delete(e.element(id))
-	}
-	for _, e := range elems {
-		tx.Add(e.element(id))
-	}
-	if err := runNft(ctx, tx); err != nil {
+	if err := setPortElems(id, prev.Elems, elems); err != nil {
 		// An element at one of these keys with another value (a container
 		// that is gone and was not GCed yet), or ours gone: replace by
 		// listing.
-		if err := replaceElems(ctx, id, elems); err != nil {
+		if err := replaceElems(id, elems); err != nil {
 			return fmt.Errorf("publishing ports of %s: %w", id, err)
 		}
 	}
@@ -288,13 +279,8 @@ func (p Paths) unpublish(ctx context.Context, id string) error {
 		return err
 	}
 	if len(prev.Elems) > 0 {
-		tx := newRulesTx()
-		for _, e := range prev.Elems {
-			tx.Add(e.element(id))
-			tx.Delete(e.element(id))
-		}
-		if err := runNft(ctx, tx); err != nil {
-			if err := replaceElems(ctx, id, nil); err != nil {
+		if err := setPortElems(id, prev.Elems, nil); err != nil {
+			if err := replaceElems(id, nil); err != nil {
 				return fmt.Errorf("unpublishing ports of %s: %w", id, err)
 			}
 		}
@@ -303,30 +289,6 @@ func (p Paths) unpublish(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
-}
-
-// replaceElems deletes, in one transaction, every element whose comment
-// is id or whose key one of elems has, and adds elems.
-func replaceElems(ctx context.Context, id string, elems []portElem) error {
-	cur, err := listPortElems(ctx)
-	if err != nil {
-		return err
-	}
-	tx := newRulesTx()
-	for _, c := range cur {
-		if c.Comment != nil && *c.Comment == id || slices.ContainsFunc(elems, func(e portElem) bool {
-			return e.Map == c.Map && slices.Equal(e.Key, c.Key)
-		}) {
-			tx.Delete(&knftables.Element{Map: c.Map, Key: c.Key})
-		}
-	}
-	for _, e := range elems {
-		tx.Add(e.element(id))
-	}
-	if tx.NumOperations() == 0 {
-		return nil
-	}
-	return runNft(ctx, tx)
 }
 
 // listPortElems lists the elements of every port map; none when the table
