@@ -16,8 +16,8 @@ type Tool struct {
 }
 
 // Tools are the programs attaching executes: nft for each network's rules
-// (syncRules, through sigs.k8s.io/knftables) and each container's
-// published ports (publish: nft -f -), iptables for berth's sweeps of rules the
+// (syncRules, through sigs.k8s.io/knftables) and GC's sweep of published
+// ports (a container's own go over netlink), iptables for berth's sweeps of rules the
 // firewall plugin made (go-iptables). hack/debpkg checks that the
 // Makefile's DEB_PACKAGES lists every package here.
 func Tools() []Tool {
