@@ -158,26 +158,10 @@ func runtimeConf(id, netnsPath, ifName string, r *Record, a Attachment) (*libcni
 		"ips": ips,
 		"mac": mac.String(),
 	}
-	if len(a.Ports) > 0 {
-		if r.Internal {
-			return nil, fmt.Errorf("network %s is internal: ports cannot be published on it", r.Name)
-		}
-		var pm []map[string]any
-		for _, p := range a.Ports {
-			if p.HostPort == 0 {
-				return nil, fmt.Errorf("port %d/%s: publishing needs a host port", p.ContainerPort, p.Protocol)
-			}
-			proto := p.Protocol
-			if proto == "" {
-				proto = "tcp"
-			}
-			m := map[string]any{"hostPort": int(p.HostPort), "containerPort": int(p.ContainerPort), "protocol": proto}
-			if p.HostIP != "" && p.HostIP != "0.0.0.0" {
-				m["hostIP"] = p.HostIP
-			}
-			pm = append(pm, m)
-		}
-		caps["portMappings"] = pm
+	// Published ports are berth's map elements (publish), not a plugin's
+	// capability; checked here so a bad port fails before the ADD.
+	if _, err := portElems(r, a); err != nil {
+		return nil, err
 	}
 	return &libcni.RuntimeConf{ContainerID: id, NetNS: netnsPath, IfName: ifName, CapabilityArgs: caps}, nil
 }

@@ -256,6 +256,12 @@ func TestLegacyPortmapDetach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What an older berth passed to portmap.
+	var pm []map[string]any
+	for _, p := range s.Ports {
+		pm = append(pm, map[string]any{"hostPort": int(p.HostPort), "containerPort": int(p.ContainerPort), "protocol": "tcp"})
+	}
+	rt.CapabilityArgs["portMappings"] = pm
 	if _, err := n.cni.AddNetworkList(ctx, legacy, rt); err != nil {
 		t.Fatal(err)
 	}
