@@ -231,7 +231,7 @@ func (p Paths) publish(ctx context.Context, id, netnsPath string, recs []*Record
 	}
 	if len(elems) == 0 {
 		if len(prev.Elems) == 0 {
-			return nil // no exec for a container without ports
+			return nil // nothing to publish or take back
 		}
 		return p.unpublish(ctx, id)
 	}
