@@ -109,10 +109,6 @@ type portElem struct {
 	Value []string `json:"value"`
 }
 
-func (e portElem) element(id string) *knftables.Element {
-	return &knftables.Element{Map: e.Map, Key: e.Key, Value: e.Value, Comment: knftables.PtrTo(id)}
-}
-
 // portElems lists the map elements publishing a's ports on network r:
 // each port to the container's first IPv4 and first IPv6 address on r. A
 // port on one host address maps only the container address of its family;

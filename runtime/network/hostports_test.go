@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
+	"sigs.k8s.io/knftables"
 
 	"github.com/berth-dev/berth/compose/model"
 )
@@ -277,4 +278,10 @@ func TestLegacyPortmapDetach(t *testing.T) {
 	if err := RemoveNetns(pin); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// element is e as knftables writes it through `nft -f -`: the path the
+// netlink one is compared with.
+func (e portElem) element(id string) *knftables.Element {
+	return &knftables.Element{Map: e.Map, Key: e.Key, Value: e.Value, Comment: knftables.PtrTo(id)}
 }
